@@ -1,0 +1,189 @@
+"""Writing and verifying the hash-chained audit log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from registry.audit.models import AuditEntry, AuditHead
+from registry.audit.schemas import VerifyReport
+from registry.db import utcnow
+
+GENESIS_HASH = "0" * 64
+# Keys never written to the log even if a caller passes them (biometric data, secrets).
+_REDACTED_KEYS = frozenset(
+    {"encoding", "encodings", "embedding", "password", "password_hash", "token"}
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused a change, as written in the log (no names or emails of the public)."""
+
+    label: str
+
+    @classmethod
+    def staff(cls, user_id: int | None) -> Actor:
+        return cls(f"staff:{user_id}")
+
+    @classmethod
+    def public(cls, kind: str) -> Actor:
+        return cls(kind)
+
+
+SYSTEM = Actor("system")
+CLI = Actor("cli")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {
+            str(k): ("[redacted]" if k in _REDACTED_KEYS else _scrub(v)) for k, v in value.items()
+        }
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return [_scrub(v) for v in value]
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, bytes):
+        return f"[{len(value)} bytes]"
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    """SHA-256 over a canonical JSON form of the entry and the previous entry's hash."""
+    body = {
+        "seq": entry.seq,
+        "at": entry.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor": entry.actor,
+        "action": entry.action,
+        "entity_type": entry.entity_type,
+        "entity_id": entry.entity_id,
+        "before": entry.before,
+        "after": entry.after,
+        "prev_hash": entry.prev_hash,
+    }
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def record(
+    *,
+    session: Session,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry to the log inside the caller's unit of work."""
+    # Claiming the next number locks the head row (PostgreSQL) or the database (SQLite) until
+    # commit, so two transactions can never chain onto the same predecessor.
+    seq, prev_hash = session.execute(
+        update(AuditHead)
+        .where(col(AuditHead.id) == 1)
+        .values(seq=AuditHead.seq + 1)
+        .returning(col(AuditHead.seq), col(AuditHead.hash))
+    ).one()
+    entry = AuditEntry(
+        seq=seq,
+        at=utcnow(),
+        actor=actor.label,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        before=_scrub(dict(before)) if before is not None else None,
+        after=_scrub(dict(after)) if after is not None else None,
+        prev_hash=prev_hash,
+        hash="",
+    )
+    entry.hash = entry_hash(entry)
+    session.add(entry)
+    session.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(hash=entry.hash))
+    session.flush()
+    return entry
+
+
+def verify(*, session: Session, batch: int = 2000) -> VerifyReport:
+    """Walk the chain from the start; report the first entry edited, removed or reordered."""
+    expected_seq = 1
+    prev_hash = GENESIS_HASH
+    checked = 0
+    while True:
+        rows = session.exec(
+            select(AuditEntry)
+            .where(col(AuditEntry.seq) >= expected_seq)
+            .order_by(col(AuditEntry.seq))
+            .limit(batch)
+        ).all()
+        if not rows:
+            return _check_head(session=session, checked=checked, last_hash=prev_hash)
+        for row in rows:
+            if row.seq != expected_seq:
+                return VerifyReport(
+                    ok=False,
+                    checked=checked,
+                    first_broken_seq=expected_seq,
+                    problem=f"entry {expected_seq} is missing (next entry is {row.seq})",
+                )
+            if row.prev_hash != prev_hash:
+                return VerifyReport(
+                    ok=False,
+                    checked=checked,
+                    first_broken_seq=row.seq,
+                    problem=f"entry {row.seq} does not chain onto entry {row.seq - 1}",
+                )
+            if entry_hash(row) != row.hash:
+                return VerifyReport(
+                    ok=False,
+                    checked=checked,
+                    first_broken_seq=row.seq,
+                    problem=f"entry {row.seq} was altered after it was written",
+                )
+            prev_hash = row.hash
+            expected_seq += 1
+            checked += 1
+        session.expunge_all()
+
+
+def list_entries(
+    *,
+    session: Session,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    before_seq: int | None = None,
+    limit: int = 100,
+) -> list[AuditEntry]:
+    """Newest first, optionally for one record; page with before_seq."""
+    query = select(AuditEntry)
+    if entity_type:
+        query = query.where(AuditEntry.entity_type == entity_type)
+    if entity_id:
+        query = query.where(AuditEntry.entity_id == entity_id)
+    if before_seq:
+        query = query.where(col(AuditEntry.seq) < before_seq)
+    return list(session.exec(query.order_by(col(AuditEntry.seq).desc()).limit(limit)).all())
+
+
+def _check_head(*, session: Session, checked: int, last_hash: str) -> VerifyReport:
+    head = session.get(AuditHead, 1)
+    if head is None:
+        return VerifyReport(ok=False, checked=checked, problem="the chain's head record is missing")
+    if head.seq != checked or head.hash != last_hash:
+        return VerifyReport(
+            ok=False,
+            checked=checked,
+            first_broken_seq=checked + 1,
+            problem=f"the log ends at entry {checked} but {head.seq} were written "
+            "(entries were removed from the end)",
+        )
+    return VerifyReport(ok=True, checked=checked)

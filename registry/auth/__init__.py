@@ -1,0 +1,1 @@
+"""Staff users, passwords, tokens and page sessions."""

@@ -1,0 +1,81 @@
+"""Staff authentication and accounts over the API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import OAuth2PasswordRequestForm
+
+from registry.audit.service import Actor
+from registry.auth import service
+from registry.auth.schemas import StaffCreate, StaffPublic, Token
+from registry.auth.security import issue_access_token
+from registry.deps import AdminStaff, CurrentStaff, SessionDep, SettingsDep, ThrottleDep
+from registry.errors import Conflict, Invalid, RateLimited, Unauthorized, error_responses
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post(
+    "/token",
+    response_model=Token,
+    responses=error_responses(Unauthorized, RateLimited),
+)
+def issue_token(
+    request: Request,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
+) -> Token:
+    """Exchange a staff email and password for a bearer token (OAuth2 password flow)."""
+    user = service.authenticate(
+        session=session,
+        throttle=throttle,
+        email=form.username,
+        password=form.password,
+        client=client_address(request),
+    )
+    assert user.id is not None
+    token = issue_access_token(
+        secret=settings.resolved_secret_key(),
+        user_id=user.id,
+        version=user.token_version,
+        minutes=settings.access_token_minutes,
+    )
+    return Token(access_token=token, expires_in=settings.access_token_minutes * 60)
+
+
+@router.get("/me", response_model=StaffPublic, responses=error_responses(Unauthorized))
+def me(staff: CurrentStaff) -> StaffPublic:
+    """The signed-in staff user."""
+    return StaffPublic.model_validate(staff)
+
+
+@router.get("/users", response_model=list[StaffPublic], responses=error_responses(Unauthorized))
+def list_users(staff: AdminStaff, session: SessionDep) -> list[StaffPublic]:
+    """Every staff account (admins only)."""
+    return [StaffPublic.model_validate(u) for u in service.list_users(session=session)]
+
+
+@router.post(
+    "/users",
+    response_model=StaffPublic,
+    status_code=201,
+    responses=error_responses(Unauthorized, Conflict, Invalid),
+)
+def create_user(body: StaffCreate, staff: AdminStaff, session: SessionDep) -> StaffPublic:
+    """Create a staff account (admins only)."""
+    user = service.create_user(
+        session=session,
+        email=body.email,
+        role=body.role,
+        password=body.password,
+        actor=Actor.staff(staff.id),
+    )
+    return StaffPublic.model_validate(user)

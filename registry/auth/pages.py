@@ -1,0 +1,115 @@
+"""Sign-in, sign-out and staff account pages."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Form, Request
+from fastapi.responses import Response
+
+from registry.audit.service import Actor
+from registry.auth import service
+from registry.auth.api import client_address
+from registry.auth.models import Role
+from registry.auth.security import issue_session
+from registry.deps import PageAdmin, SessionDep, SettingsDep, ThrottleDep, current_page_user
+from registry.errors import RegistryError
+from registry.web import SESSION_COOKIE, page_router, redirect, render, safe_next, set_cookie
+
+router = page_router()
+
+
+@router.get("/login")
+def login_form(
+    request: Request, session: SessionDep, settings: SettingsDep, next: str = "/"
+) -> Response:
+    if current_page_user(request, session, settings):
+        return redirect(safe_next(next))
+    return render(request, "auth/login.html", {"next": safe_next(next)})
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
+    email: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    try:
+        user = service.authenticate(
+            session=session,
+            throttle=throttle,
+            email=email,
+            password=password,
+            client=client_address(request),
+        )
+    except RegistryError as exc:
+        return render(
+            request,
+            "auth/login.html",
+            {"next": safe_next(next), "error": exc.message, "email": email},
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+    assert user.id is not None
+    response = redirect(safe_next(next))
+    set_cookie(
+        response,
+        SESSION_COOKIE,
+        issue_session(
+            secret=settings.resolved_secret_key(), user_id=user.id, version=user.token_version
+        ),
+        max_age=settings.session_hours * 3600,
+    )
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = redirect("/login", message="You are signed out.")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/staff")
+def staff_list(request: Request, staff: PageAdmin, session: SessionDep) -> Response:
+    return render(
+        request,
+        "auth/staff.html",
+        {"users": service.list_users(session=session), "roles": list(Role)},
+    )
+
+
+@router.post("/staff")
+def staff_create(
+    request: Request,
+    staff: PageAdmin,
+    session: SessionDep,
+    email: Annotated[str, Form(max_length=320)] = "",
+    role: Annotated[str, Form(max_length=16)] = "comms",
+    password: Annotated[str, Form(max_length=256)] = "",
+) -> Response:
+    try:
+        user = service.create_user(
+            session=session,
+            email=email,
+            role=Role(role) if role in Role.__members__ else Role.comms,
+            password=password,
+            actor=Actor.staff(staff.id),
+        )
+    except RegistryError as exc:
+        return render(
+            request,
+            "auth/staff.html",
+            {
+                "users": service.list_users(session=session),
+                "roles": list(Role),
+                "error": exc.message,
+                "form": {"email": email, "role": role},
+            },
+            status_code=exc.status_code,
+        )
+    return redirect("/staff", message=f"Created {user.email} ({user.role.value}).")

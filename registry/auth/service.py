@@ -1,0 +1,118 @@
+"""Staff accounts: creation, sign-in and resolving tokens to users."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from registry.audit import service as audit
+from registry.audit.service import Actor
+from registry.auth.models import Role, StaffUser
+from registry.auth.security import (
+    TokenClaims,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
+from registry.auth.throttle import LoginThrottle
+from registry.errors import Conflict, Invalid, RateLimited, Unauthorized
+
+MIN_PASSWORD_LENGTH = 10
+# A client address may try several accounts (a shared clinic network), so it gets more room.
+_ADDRESS_FACTOR = 4
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def get_by_email(*, session: Session, email: str) -> StaffUser | None:
+    return session.exec(select(StaffUser).where(StaffUser.email == normalise_email(email))).first()
+
+
+def create_user(
+    *, session: Session, email: str, role: Role, password: str, actor: Actor
+) -> StaffUser:
+    """Create a staff account; the email must be new and the password long enough."""
+    email = normalise_email(email)
+    if "@" not in email or len(email) > 320:
+        raise Invalid("Enter a valid email address.", field="email")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(
+            f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", field="password"
+        )
+    if get_by_email(session=session, email=email):
+        raise Conflict(f"A staff user with the email {email} exists already.")
+    user = StaffUser(email=email, role=role, password_hash=hash_password(password))
+    session.add(user)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="staff_user.created",
+        entity_type="staff_user",
+        entity_id=user.id,
+        after={"email": email, "role": role.value},
+    )
+    return user
+
+
+def set_password(*, session: Session, user: StaffUser, password: str, actor: Actor) -> StaffUser:
+    """Replace the password and end every existing token and session of the user."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(
+            f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", field="password"
+        )
+    user.password_hash = hash_password(password)
+    user.token_version += 1
+    session.add(user)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="staff_user.password_changed",
+        entity_type="staff_user",
+        entity_id=user.id,
+    )
+    return user
+
+
+def authenticate(
+    *,
+    session: Session,
+    throttle: LoginThrottle,
+    email: str,
+    password: str,
+    client: str,
+) -> StaffUser:
+    """The user for these credentials; the same error whether the account exists or not."""
+    email = normalise_email(email)
+    user_key, client_key = f"user:{email}", f"client:{client}"
+    wait = throttle.retry_after([(user_key, 1), (client_key, _ADDRESS_FACTOR)])
+    if wait:
+        raise RateLimited(
+            f"Too many failed sign-in attempts. Try again in {wait} seconds.", retry_after=wait
+        )
+    user = get_by_email(session=session, email=email)
+    ok = verify_password(user.password_hash if user else None, password)
+    if not (ok and user is not None and user.is_active):
+        throttle.fail([user_key, client_key])
+        raise Unauthorized("Incorrect email or password.")
+    throttle.clear(user_key)
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        session.add(user)
+    return user
+
+
+def user_for_claims(*, session: Session, claims: TokenClaims | None) -> StaffUser | None:
+    """The active user a token or session names, if it is still valid for them."""
+    if claims is None:
+        return None
+    user = session.get(StaffUser, claims.user_id)
+    if user is None or not user.is_active or user.token_version != claims.version:
+        return None
+    return user
+
+
+def list_users(*, session: Session) -> list[StaffUser]:
+    return list(session.exec(select(StaffUser).order_by(StaffUser.email)).all())

@@ -1,0 +1,204 @@
+"""The `registry` command line."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from registry import migrations
+from registry.config import ConfigError, Settings, get_settings
+
+app = typer.Typer(
+    help="Consent & event-media registry.", no_args_is_help=True, add_completion=False
+)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One clear line on stderr and a non-zero exit; no traceback for operator errors."""
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    try:
+        settings = get_settings()
+        settings.resolved_secret_key()
+    except ConfigError as exc:
+        fail(str(exc))
+    except ValueError as exc:  # pydantic's ValidationError
+        fail(f"invalid settings: {exc}")
+    return settings
+
+
+def migrate_or_fail(settings: Settings) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from registry.db import DatabaseUnavailable, check_reachable, redact_url
+
+    try:
+        check_reachable()
+        migrations.upgrade(settings.database_url)
+    except DatabaseUnavailable as exc:
+        fail(str(exc))
+    except OperationalError as exc:
+        fail(f"migration failed on {redact_url(settings.database_url)}: {exc.orig}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[
+        bool, typer.Option(help="Seed a demo event, bookings and staff login.")
+    ] = False,
+) -> None:
+    """Migrate the database and start the web app."""
+    import uvicorn
+
+    settings = load_settings()
+    if demo and settings.env == "production":
+        fail("--demo is refused when REGISTRY_ENV=production")
+    migrate_or_fail(settings)
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    if demo:
+        from registry import demo as demo_data
+        from registry.db import unit_of_work
+
+        with unit_of_work() as session:
+            info = demo_data.seed(session=session)
+        out.rule("[bold]Demo data")
+        out.print(f"Staff login:  [bold]{info.email}[/]  password [bold]{info.password}[/]")
+        for line in info.lines:
+            out.print(line)
+        out.rule()
+    out.print(
+        f"Registry on [bold]{url}[/]  (database {settings.database_url.split(':')[0]}, "
+        f"API docs {url}docs)"
+    )
+    uvicorn.run(
+        "registry.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        proxy_headers=True,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    settings = load_settings()
+    if revision == "head":
+        migrate_or_fail(settings)
+    else:
+        migrations.upgrade(settings.database_url, revision)
+    out.print(f"database at {migrations.current_revision(_engine())}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
+    """Revert migrations down to REVISION (e.g. -1 or base)."""
+    settings = load_settings()
+    migrations.downgrade(settings.database_url, revision)
+    out.print(f"database at {migrations.current_revision(_engine()) or 'base'}")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Fail when the database is not at head or the models differ from the migrations."""
+    from registry.db import DatabaseUnavailable, check_reachable
+
+    settings = load_settings()
+    try:
+        check_reachable()
+    except DatabaseUnavailable as exc:
+        fail(str(exc))
+    current, head = migrations.current_revision(_engine()), migrations.head_revision()
+    if current != head:
+        fail(
+            f"database is at {current or 'base'}, migrations end at {head}: "
+            "run `registry db upgrade`"
+        )
+    diffs = migrations.drift(settings.database_url)
+    if diffs:
+        for diff in diffs:
+            err.print(f"  {diff}")
+        fail(f"models and migrations differ ({len(diffs)} change(s)); add a migration")
+    out.print(f"ok: database at {head}, models match the migrations")
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from registry.db import get_engine
+
+    return get_engine()
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Argument(help="Email address used to sign in.")],
+    role: Annotated[str, typer.Option(help="admin or comms.")] = "comms",
+    password: Annotated[
+        str | None, typer.Option(help="Password (prompted for when omitted).")
+    ] = None,
+) -> None:
+    """Create a staff user."""
+    from registry.audit.service import CLI
+    from registry.auth import service
+    from registry.auth.models import Role
+    from registry.db import unit_of_work
+    from registry.errors import RegistryError
+
+    if role not in Role.__members__:
+        fail(f"unknown role {role!r}: use admin or comms")
+    settings = load_settings()
+    migrate_or_fail(settings)
+    if password is None:
+        if not sys.stdin.isatty():
+            fail("no --password given and no terminal to ask for one")
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        with unit_of_work() as session:
+            user = service.create_user(
+                session=session, email=email, role=Role(role), password=password, actor=CLI
+            )
+            out.print(f"created {user.email} ({user.role.value})")
+    except RegistryError as exc:
+        fail(exc.message)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain; report the first broken link."""
+    from registry.audit import service
+    from registry.db import unit_of_work
+
+    load_settings()
+    with unit_of_work() as session:
+        report = service.verify(session=session)
+    if not report.ok:
+        fail(
+            f"audit chain broken at entry {report.first_broken_seq}: {report.problem} "
+            f"({report.checked} entries before it are intact)"
+        )
+    out.print(f"ok: {report.checked} audit entries, chain intact")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

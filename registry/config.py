@@ -1,0 +1,130 @@
+"""Settings: one pydantic-settings class, read from REGISTRY_* environment variables."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
+"""The project folder (holds web/ and alembic/)."""
+
+DEV_SECRET_FILE = "secret_key"
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """Settings that cannot work; raised at start-up with a message for the operator."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; each maps to the environment variable REGISTRY_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_", env_file=None, extra="ignore")
+
+    env: Literal["dev", "test", "production"] = Field(
+        default="dev",
+        description="Deployment mode. Outside 'dev' a secret key is required; demo is refused.",
+    )
+    var_dir: Path = Field(
+        default=Path("var"),
+        description="Folder for the embedded default's state (SQLite file, media, dev secret).",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL. Default: a SQLite file under var_dir. PostgreSQL: postgresql://user:pw@host/db.",
+    )
+    media_dir: Path | None = Field(
+        default=None,
+        description="Folder for uploaded media and renditions. Default: var_dir/media.",
+    )
+    secret_key: str = Field(
+        default="",
+        description="Signs tokens, sessions and CSRF tokens. Required outside dev (32+ chars).",
+        repr=False,
+    )
+    broker_url: str = Field(
+        default="",
+        description="Celery broker (Redis) URL. Unset: jobs run in the in-process worker pool.",
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Public URL of the service, used to build links in emails and QR codes.",
+    )
+    access_token_minutes: int = Field(
+        default=60, ge=1, le=24 * 60, description="Lifetime of API bearer tokens, in minutes."
+    )
+    session_hours: int = Field(
+        default=12, ge=1, le=24 * 14, description="Lifetime of a staff page session, in hours."
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed logins allowed per account or client address per login window.",
+    )
+    login_window_seconds: int = Field(
+        default=900, ge=1, description="Window for counting failed logins, in seconds."
+    )
+    db_pool_size: int = Field(default=10, ge=1, description="Connection pool size (PostgreSQL).")
+    log_level: str = Field(default="info", description="Log level of the server.")
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.var_dir / 'registry.db').as_posix()}"
+        self.database_url = normalise_database_url(self.database_url)
+        if self.media_dir is None:
+            self.media_dir = self.var_dir / "media"
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    def media_path(self) -> Path:
+        assert self.media_dir is not None
+        return self.media_dir
+
+    def resolved_secret_key(self) -> str:
+        """The signing secret; in dev one is generated once and kept under var_dir."""
+        if self.secret_key:
+            if self.env != "dev" and len(self.secret_key) < MIN_SECRET_LENGTH:
+                raise ConfigError(
+                    f"REGISTRY_SECRET_KEY is too short: use at least {MIN_SECRET_LENGTH} chars "
+                    "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))')."
+                )
+            return self.secret_key
+        if self.env != "dev":
+            raise ConfigError(
+                f"REGISTRY_SECRET_KEY must be set when REGISTRY_ENV={self.env} "
+                "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))')."
+            )
+        path = self.var_dir / DEV_SECRET_FILE
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        self.secret_key = path.read_text().strip()
+        return self.secret_key
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever driver-less form the URL has."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests clear the cache after changing the environment."""
+    return Settings()

@@ -1,0 +1,21 @@
+"""The staff dashboard."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from registry.audit import service as audit
+from registry.deps import PageStaff, SessionDep
+from registry.web import page_router, render
+
+router = page_router()
+
+
+@router.get("/")
+def dashboard(request: Request, staff: PageStaff, session: SessionDep) -> Response:
+    return render(
+        request,
+        "dashboard.html",
+        {"recent": audit.list_entries(session=session, limit=10)},
+    )

@@ -1,0 +1,99 @@
+"""Annotated dependencies shared by every router: session, settings, the signed-in staff user."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
+
+from registry.auth import service as auth_service
+from registry.auth.models import Role, StaffUser
+from registry.auth.security import read_access_token, read_session
+from registry.auth.throttle import LoginThrottle
+from registry.config import Settings, get_settings
+from registry.db import get_session
+from registry.errors import Forbidden, Unauthorized
+from registry.web import SESSION_COOKIE
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+
+# API routes that need no staff login; a test checks every other /api route refuses anonymous calls.
+PUBLIC_API_PATHS = frozenset({"/api/auth/token"})
+
+
+def get_throttle(request: Request) -> LoginThrottle:
+    throttle: LoginThrottle = request.app.state.login_throttle
+    return throttle
+
+
+ThrottleDep = Annotated[LoginThrottle, Depends(get_throttle)]
+
+
+def _require(user: StaffUser | None, roles: tuple[Role, ...], request: Request) -> StaffUser:
+    if user is None:
+        raise Unauthorized("Sign in to continue.")
+    if user.role not in roles:
+        raise Forbidden("Your role does not allow this.", required_roles=[r.value for r in roles])
+    request.state.staff = user
+    return user
+
+
+class StaffRole:
+    """API dependency: a valid bearer token of an active user with one of the roles."""
+
+    def __init__(self, *roles: Role) -> None:
+        self.roles = roles
+
+    def __call__(
+        self,
+        request: Request,
+        session: SessionDep,
+        settings: SettingsDep,
+        token: Annotated[str | None, Depends(oauth2_scheme)],
+    ) -> StaffUser:
+        claims = (
+            read_access_token(secret=settings.resolved_secret_key(), token=token) if token else None
+        )
+        user = auth_service.user_for_claims(session=session, claims=claims)
+        if user is None:
+            raise Unauthorized("A valid bearer token is required.")
+        return _require(user, self.roles, request)
+
+
+class PageRole:
+    """Page dependency: a valid session cookie of an active user with one of the roles."""
+
+    def __init__(self, *roles: Role) -> None:
+        self.roles = roles
+
+    def __call__(self, request: Request, session: SessionDep, settings: SettingsDep) -> StaffUser:
+        return _require(current_page_user(request, session, settings), self.roles, request)
+
+
+def current_page_user(request: Request, session: Session, settings: Settings) -> StaffUser | None:
+    """The staff user signed in on this browser, if any."""
+    value = request.cookies.get(SESSION_COOKIE)
+    claims = (
+        read_session(
+            secret=settings.resolved_secret_key(),
+            value=value,
+            max_age_seconds=settings.session_hours * 3600,
+        )
+        if value
+        else None
+    )
+    user = auth_service.user_for_claims(session=session, claims=claims)
+    if user is not None:
+        request.state.staff = user
+    return user
+
+
+CurrentStaff = Annotated[StaffUser, Depends(StaffRole(Role.admin, Role.comms))]
+AdminStaff = Annotated[StaffUser, Depends(StaffRole(Role.admin))]
+PageStaff = Annotated[StaffUser, Depends(PageRole(Role.admin, Role.comms))]
+PageAdmin = Annotated[StaffUser, Depends(PageRole(Role.admin))]

@@ -1,0 +1,63 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from registry import __version__, health
+from registry.audit import api as audit_api
+from registry.audit import pages as audit_pages
+from registry.auth import api as auth_api
+from registry.auth import pages as auth_pages
+from registry.auth.throttle import LoginThrottle
+from registry.config import Settings, get_settings
+from registry.dashboard import pages as dashboard_pages
+from registry.errors import install_handlers
+from registry.web import STATIC_DIR
+
+logger = logging.getLogger("registry")
+
+# Every router of the service, in matching order; tests walk this list to check route guards.
+ROUTERS: list[APIRouter] = [
+    health.router,
+    auth_api.router,
+    audit_api.router,
+    auth_pages.router,
+    dashboard_pages.router,
+    audit_pages.router,
+]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the web application: API routers, pages, static files and error handlers."""
+    settings = settings or get_settings()
+    settings.resolved_secret_key()  # fail at start-up, not on the first request
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+
+    app = FastAPI(
+        title="Consent & event-media registry",
+        version=__version__,
+        description=(
+            "Patient consent by link, event bookings with photo opt-outs and QR badges, photo "
+            "clearance and a publish gate. Staff routes need a bearer token from "
+            "`POST /api/auth/token`."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.login_throttle = LoginThrottle(
+        max_failures=settings.login_max_failures, window_seconds=settings.login_window_seconds
+    )
+    install_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

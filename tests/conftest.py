@@ -1,0 +1,111 @@
+"""Test settings, a migrated database, one rolled-back transaction per test, and an API client.
+
+REGISTRY_TEST_DATABASE_URL selects PostgreSQL (CI runs the suite once on each backend);
+unset, a SQLite file in a temporary folder is used.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+_TMP = Path(tempfile.mkdtemp(prefix="registry-tests-"))
+os.environ.update(
+    {
+        "REGISTRY_ENV": "test",
+        "REGISTRY_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "REGISTRY_VAR_DIR": str(_TMP),
+        "REGISTRY_DATABASE_URL": os.environ.get("REGISTRY_TEST_DATABASE_URL")
+        or f"sqlite:///{_TMP / 'test.db'}",
+        "REGISTRY_BROKER_URL": "",
+    }
+)
+
+import pytest  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import Engine, event, text  # noqa: E402
+from sqlmodel import Session, create_engine  # noqa: E402
+
+from registry import migrations  # noqa: E402
+from registry.config import Settings, get_settings  # noqa: E402
+from registry.db import get_session  # noqa: E402
+from registry.main import create_app  # noqa: E402
+
+pytest_plugins = ["tests.auth.factories"]
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def _reset_schema(url: str) -> None:
+    if url.startswith("postgresql"):
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Iterator[Engine]:
+    """The test database, built by running the migrations."""
+    _reset_schema(settings.database_url)
+    migrations.upgrade(settings.database_url)
+    engine = create_engine(settings.database_url)
+    if engine.dialect.name == "sqlite":
+        # pysqlite's own transaction handling breaks SAVEPOINT; let SQLite see every BEGIN.
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            dbapi_connection.isolation_level = None
+            dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):  # type: ignore[no-untyped-def]
+            conn.exec_driver_sql("BEGIN")
+
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test."""
+    connection = engine.connect()
+    transaction = connection.begin()
+    db = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield db
+    finally:
+        db.close()
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def app(session: Session, settings: Settings):  # type: ignore[no-untyped-def]
+    application = create_app(settings)
+
+    def _session() -> Iterator[Session]:
+        # Each request is its own unit of work (a savepoint), like one request in production:
+        # a failed request undoes its own writes, not the test's setup.
+        nested = session.begin_nested()
+        try:
+            yield session
+            nested.commit()
+        except BaseException:
+            nested.rollback()
+            raise
+
+    application.dependency_overrides[get_session] = _session
+    return application
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client

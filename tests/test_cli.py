@@ -1,0 +1,96 @@
+"""The command line, run as a user would run it (a real subprocess)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _registry(
+    *args: str, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "registry.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_with_unreachable_database_says_so_in_one_line(tmp_path: Path) -> None:
+    env = {
+        "REGISTRY_DATABASE_URL": f"postgresql://user:secretpw@127.0.0.1:{_closed_port()}/registry",
+        "REGISTRY_VAR_DIR": str(tmp_path),
+    }
+    result = _registry("serve", "--port", "0", env=env)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "cannot reach the database" in lines[0]
+    assert "secretpw" not in result.stderr
+
+
+def test_serve_in_production_without_secret_fails_clearly(tmp_path: Path) -> None:
+    env = {
+        "REGISTRY_ENV": "production",
+        "REGISTRY_SECRET_KEY": "",
+        "REGISTRY_VAR_DIR": str(tmp_path),
+    }
+    result = _registry("serve", env=env)
+    assert result.returncode != 0
+    assert "REGISTRY_SECRET_KEY must be set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_db_upgrade_check_user_create_and_audit_verify(tmp_path: Path) -> None:
+    env = {
+        "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "REGISTRY_VAR_DIR": str(tmp_path),
+    }
+    check_before = _registry("db", "check", env=env)
+    assert check_before.returncode != 0
+    assert "registry db upgrade" in check_before.stderr
+    assert _registry("db", "upgrade", env=env).returncode == 0
+    check = _registry("db", "check", env=env)
+    assert check.returncode == 0, check.stderr
+    created = _registry(
+        "user",
+        "create",
+        "cli@example.org",
+        "--role",
+        "admin",
+        "--password",
+        "a long password",
+        env=env,
+    )
+    assert created.returncode == 0, created.stderr
+    duplicate = _registry(
+        "user",
+        "create",
+        "cli@example.org",
+        "--role",
+        "admin",
+        "--password",
+        "a long password",
+        env=env,
+    )
+    assert duplicate.returncode == 1
+    assert "exists already" in duplicate.stderr
+    no_password = _registry("user", "create", "x@example.org", env=env)
+    assert no_password.returncode == 1
+    assert "no --password" in no_password.stderr
+    verify = _registry("audit", "verify", env=env)
+    assert verify.returncode == 0
+    assert "1 audit entries" in verify.stdout

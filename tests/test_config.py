@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from registry.config import ConfigError, Settings
+
+
+def test_secret_key_is_required_outside_dev(tmp_path: Path) -> None:
+    settings = Settings(env="production", secret_key="", var_dir=tmp_path)
+    with pytest.raises(ConfigError, match="REGISTRY_SECRET_KEY must be set"):
+        settings.resolved_secret_key()
+
+
+def test_short_secret_key_is_refused_outside_dev(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="too short"):
+        Settings(env="production", secret_key="short", var_dir=tmp_path).resolved_secret_key()
+
+
+def test_dev_generates_and_keeps_a_secret(tmp_path: Path) -> None:
+    first = Settings(env="dev", secret_key="", var_dir=tmp_path).resolved_secret_key()
+    second = Settings(env="dev", secret_key="", var_dir=tmp_path).resolved_secret_key()
+    assert first == second
+    assert len(first) >= 32
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_defaults_live_under_var_dir(tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path, database_url="", media_dir=None)
+    assert settings.database_url == f"sqlite:///{tmp_path.as_posix()}/registry.db"
+    assert settings.media_path() == tmp_path / "media"
+
+
+@pytest.mark.parametrize("url", ["postgres://u:p@h/db", "postgresql://u:p@h/db"])
+def test_postgres_urls_use_psycopg3(url: str) -> None:
+    assert Settings(database_url=url).database_url == "postgresql+psycopg://u:p@h/db"
+
+
+def test_every_setting_is_described() -> None:
+    missing = [name for name, f in Settings.model_fields.items() if not f.description]
+    assert missing == []

@@ -1,0 +1,66 @@
+"""Bad input gets a clear 4xx: JSON for the API, a page for browsers; never a 500."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+
+def test_malformed_json_is_a_422_with_a_plain_detail(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    response = client.post(
+        "/api/auth/users",
+        content=b'{"email": ',
+        headers={**admin_headers, "content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"] == "The request body is not valid JSON."
+
+
+def test_wrong_types_name_the_field(client: TestClient, admin_headers: dict[str, str]) -> None:
+    response = client.post(
+        "/api/auth/users", json={"email": 5, "role": "boss", "password": []}, headers=admin_headers
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert isinstance(body["detail"], str)
+    assert {e["field"] for e in body["errors"]} == {"email", "role", "password"}
+
+
+def test_wrong_query_type_is_a_422(client: TestClient, admin_headers: dict[str, str]) -> None:
+    response = client.get("/api/audit?limit=lots", headers=admin_headers)
+    assert response.status_code == 422
+    assert "limit" in response.json()["detail"]
+
+
+def test_unknown_api_path_is_json_404(client: TestClient) -> None:
+    response = client.get("/api/no-such-thing")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found"}
+
+
+def test_wrong_method_is_json_405(client: TestClient) -> None:
+    response = client.delete("/api/auth/token")
+    assert response.status_code == 405
+    assert isinstance(response.json()["detail"], str)
+
+
+def test_unknown_page_is_a_friendly_404_page(client: TestClient) -> None:
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Not found" in response.text
+    assert "Traceback" not in response.text
+
+
+def test_healthz_and_readyz(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok", "detail": None}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ok"
+
+
+def test_openapi_documents_the_token_route(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert "/api/auth/token" in schema["paths"]
+    assert "401" in schema["paths"]["/api/auth/me"]["get"]["responses"]
