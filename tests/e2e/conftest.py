@@ -1,0 +1,144 @@
+"""Browser tests: a real `registry serve` process driven through Debian's Chromium by Playwright.
+
+Chromium comes from the OS (apt-get install chromium); Playwright's own browser download does not
+work here. Without Chromium these tests skip, unless REGISTRY_E2E_REQUIRED=1 (as in CI), where a
+missing browser is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+E2E_ADMIN = ("e2e-admin@example.org", "e2e admin password")
+
+
+@dataclass
+class Server:
+    url: str
+    var_dir: Path
+    env: dict[str, str]
+
+    def registry(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "registry.cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+
+
+def _chromium() -> str | None:
+    for candidate in (os.environ.get("REGISTRY_CHROMIUM"), "/usr/bin/chromium", "chromium"):
+        if candidate and (path := shutil.which(candidate)):
+            return path
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The real service on a free loopback port, with its own SQLite database and media folder."""
+    var_dir = tmp_path_factory.mktemp("e2e")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "REGISTRY_ENV": "dev",
+        "REGISTRY_VAR_DIR": str(var_dir),
+        "REGISTRY_DATABASE_URL": f"sqlite:///{var_dir / 'e2e.db'}",
+        "REGISTRY_SECRET_KEY": "e2e-secret-key-that-is-long-enough-0123456789",
+        "REGISTRY_BASE_URL": f"http://127.0.0.1:{port}",
+        "REGISTRY_BROKER_URL": "",
+    }
+    srv = Server(url=f"http://127.0.0.1:{port}", var_dir=var_dir, env=env)
+    srv.registry("user", "create", E2E_ADMIN[0], "--role", "admin", "--password", E2E_ADMIN[1])
+    log = (var_dir / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "registry.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{srv.url}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"server did not start:\n{(var_dir / 'server.log').read_text()}")
+        time.sleep(0.2)
+    try:
+        yield srv
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    executable = _chromium()
+    if executable is None:
+        message = "Chromium not found (apt-get install chromium, or set REGISTRY_CHROMIUM)"
+        if os.environ.get("REGISTRY_E2E_REQUIRED") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Any, tmp_path: Path) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def sign_in(
+    page: Any, server: Server, email: str = E2E_ADMIN[0], password: str = E2E_ADMIN[1]
+) -> None:
+    page.goto(f"{server.url}/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
