@@ -83,7 +83,7 @@ def test_forged_expired_and_revoked_tokens_are_refused(
             "aud": TOKEN_AUDIENCE,
             "exp": utcnow() + timedelta(hours=1),
         },
-        "not-the-secret",
+        "not-the-secret-but-just-as-long-as-a-real-one-0123",
         algorithm=TOKEN_ALGORITHM,
     )
     expired = jwt.encode(
