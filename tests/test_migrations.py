@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
 
 from registry import migrations
 from registry.config import Settings
@@ -15,11 +18,28 @@ from registry.db import engine_for, metadata
 
 
 @pytest.fixture
-def scratch_url(tmp_path: Path, settings: Settings) -> str:
-    """A database of its own: the test DB is shared by the rest of the suite."""
-    if settings.database_url.startswith("postgresql"):
-        pytest.skip("covered on SQLite; on PostgreSQL the session DB runs the same migrations")
-    return f"sqlite:///{tmp_path / 'scratch.db'}"
+def scratch_url(tmp_path: Path, settings: Settings) -> Iterator[str]:
+    """A database of its own (the test DB is shared by the rest of the suite)."""
+    if not settings.database_url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    url = make_url(settings.database_url)
+    name = f"{url.database}_scratch_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.ProgrammingError as exc:
+        pytest.skip(f"cannot create a scratch PostgreSQL database: {exc.orig}")
+    scratch = url.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield scratch
+    finally:
+        engine_for(scratch).dispose()
+        engine_for.cache_clear()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
 
 
 def test_upgrade_downgrade_upgrade(scratch_url: str) -> None:

@@ -57,9 +57,9 @@ def test_biometric_and_secret_fields_are_never_logged(session: Session) -> None:
 
 def test_database_refuses_updates_and_deletes(session: Session) -> None:
     entry = _write(session, 1)[0]
-    with session.begin_nested(), pytest.raises(DBAPIError, match="append-only"):
+    with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
         session.execute(text("UPDATE audit_entry SET actor='x' WHERE seq=:s"), {"s": entry.seq})
-    with session.begin_nested(), pytest.raises(DBAPIError, match="append-only"):
+    with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
         session.execute(text("DELETE FROM audit_entry WHERE seq=:s"), {"s": entry.seq})
 
 
