@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated, NoReturn
 
@@ -21,8 +22,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# soft_wrap: long URLs stay on one line, so they can be copied from the terminal.
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -72,6 +74,11 @@ def serve(
         fail("--demo is refused when REGISTRY_ENV=production")
     migrate_or_fail(settings)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    if "REGISTRY_BASE_URL" not in os.environ:
+        # Links (manage, consent) must point at where this server actually listens.
+        os.environ["REGISTRY_BASE_URL"] = url.rstrip("/")
+        get_settings.cache_clear()
+        settings = load_settings()
     if demo:
         from registry import demo as demo_data
         from registry.db import unit_of_work

@@ -4,14 +4,35 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from registry.audit.service import CLI
 from registry.auth import service as auth_service
 from registry.auth.models import Role
+from registry.config import get_settings
+from registry.db import utcnow
+from registry.events import service as events
+from registry.events.models import Event
 
 DEMO_EMAIL = "demo@example.org"
+DEMO_EVENT = "Demo: Physiotherapy Spring Conference"
+DEMO_NOTICE = """This event will be photographed and filmed by our staff and contractors.
+
+How we use the images: on our website, in our members' magazine, in printed materials, and on \
+our public social media channels (Instagram, LinkedIn, X, Facebook), for up to five years.
+
+You do not hold copyright in photos or video taken at the event; the organiser does.
+
+You can opt out when you book or at any time afterwards using the private link in your booking \
+confirmation. If you opt out, your badge carries a no-photo mark, and we check every photo for \
+people who opted out before anything is published."""
+DEMO_BOOKINGS = [
+    ("Alex Morgan", "alex.morgan@example.org", False),
+    ("Priya Shah", "priya.shah@example.org", True),
+    ("Sam O'Neill", "sam.oneill@example.org", False),
+]
 
 
 @dataclass
@@ -31,4 +52,29 @@ def seed(*, session: Session) -> DemoInfo:
         )
     else:
         auth_service.set_password(session=session, user=user, password=password, actor=CLI)
-    return DemoInfo(email=DEMO_EMAIL, password=password)
+    info = DemoInfo(email=DEMO_EMAIL, password=password)
+    event = session.exec(select(Event).where(Event.name == DEMO_EVENT)).first()
+    if event is None:
+        start = (utcnow() + timedelta(days=21)).replace(hour=9, minute=0, second=0, microsecond=0)
+        event = events.create_event(
+            session=session,
+            actor=CLI,
+            name=DEMO_EVENT,
+            starts_at=start,
+            ends_at=start + timedelta(hours=8),
+            venue="Conference Centre, Hall B",
+            filming_notice=DEMO_NOTICE,
+        )
+    base = get_settings().base_url.rstrip("/")
+    info.lines.append(f"Demo event:   {event.name}  ({base}/events/{event.id})")
+    info.lines.append(f"Booking page: {base}/events/{event.id}/book")
+    for name, email, opt_out in DEMO_BOOKINGS:
+        booking, _ = events.create_booking(
+            session=session, actor=CLI, event=event, name=name, email=email, photo_opt_out=opt_out
+        )
+        choice = "opted out " if booking.photo_opt_out else "may appear"
+        info.lines.append(
+            f"Booking:      {name:<12} {choice}  badge {booking.badge_code}  "
+            f"manage {events.manage_url(booking)}"
+        )
+    return info

@@ -18,6 +18,8 @@ from registry.auth.throttle import LoginThrottle
 from registry.config import Settings, get_settings
 from registry.dashboard import pages as dashboard_pages
 from registry.errors import install_handlers
+from registry.events import api as events_api
+from registry.events import pages as events_pages
 from registry.web import STATIC_DIR
 
 logger = logging.getLogger("registry")
@@ -27,8 +29,10 @@ ROUTERS: list[APIRouter] = [
     health.router,
     auth_api.router,
     audit_api.router,
+    events_api.router,
     auth_pages.router,
     dashboard_pages.router,
+    events_pages.router,
     audit_pages.router,
 ]
 

@@ -2,5 +2,14 @@
 
 from registry.audit.models import AuditEntry, AuditHead
 from registry.auth.models import StaffUser
+from registry.events.models import Booking, BookingChange, Event, FilmingNotice
 
-__all__ = ["AuditEntry", "AuditHead", "StaffUser"]
+__all__ = [
+    "AuditEntry",
+    "AuditHead",
+    "Booking",
+    "BookingChange",
+    "Event",
+    "FilmingNotice",
+    "StaffUser",
+]

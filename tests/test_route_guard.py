@@ -16,8 +16,8 @@ from registry.deps import PUBLIC_API_PATHS, PageRole, StaffRole
 from registry.main import ROUTERS
 from tests.auth.factories import bearer, csrf_from, login_page
 
-# Pages that anyone may open (sign-in and, later, the public booking / consent / manage pages).
-PUBLIC_PAGE_PREFIXES = ("/login", "/logout", "/events/", "/b/", "/c/")
+# Pages that anyone may open: sign-in, and the public booking, manage and consent pages.
+PUBLIC_PAGES = {"/login", "/logout", "/events/{event_id}/book", "/b/{token}", "/c/{token}"}
 NON_STAFF_PATHS = {"/healthz", "/readyz"}
 
 
@@ -51,7 +51,7 @@ def _is_public(path: str) -> bool:
     return (
         path in PUBLIC_API_PATHS
         or path in NON_STAFF_PATHS
-        or path.startswith(PUBLIC_PAGE_PREFIXES)
+        or path in PUBLIC_PAGES
         or path.startswith(("/docs", "/openapi", "/redoc"))
     )
 

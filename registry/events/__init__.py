@@ -1,0 +1,1 @@
+"""Events, filming notices, bookings and photo opt-outs."""

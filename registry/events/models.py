@@ -1,0 +1,80 @@
+"""Stored events, filming-notice versions, bookings and their append-only change history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from registry.db import UTCDateTime, utcnow
+
+
+class Event(SQLModel, table=True):
+    __tablename__ = "event"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(max_length=200)
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    venue: str | None = Field(default=None, max_length=300)
+    # The current notice, cached; every version is kept in filming_notice.
+    filming_notice: str = Field(sa_type=sa.Text)
+    filming_notice_version: int = Field(default=1)
+    bookings_open: bool = Field(default=True)
+    biometric_retention_days: int = Field(default=30)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class FilmingNotice(SQLModel, table=True):
+    """Every version of an event's filming notice, so a booking can show what the attendee read."""
+
+    __tablename__ = "filming_notice"
+    __table_args__ = (sa.UniqueConstraint("event_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="event.id", index=True)
+    version: int
+    text: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Booking(SQLModel, table=True):
+    __tablename__ = "booking"
+    __table_args__ = (sa.UniqueConstraint("event_id", "email"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="event.id", index=True)
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=320)
+    # The opt-out choice now, cached from the latest change row (booking_change is the record).
+    photo_opt_out: bool = Field(default=False)
+    badge_code: str = Field(max_length=16, sa_column_kwargs={"unique": True})
+    notice_version: int = Field(description="Filming-notice version shown when booking")
+    link_version: int = Field(default=1)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class BookingAction(StrEnum):
+    booked = "booked"
+    opted_out = "opted_out"
+    opted_in = "opted_in"
+    cancelled = "cancelled"
+    link_reissued = "link_reissued"
+
+
+class BookingChange(SQLModel, table=True):
+    """One change of an attendee's choices; rows are only ever added."""
+
+    __tablename__ = "booking_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    booking_id: uuid.UUID = Field(foreign_key="booking.id", index=True)
+    action: BookingAction = Field(sa_type=sa.String(24))
+    photo_opt_out: bool
+    notice_version: int
+    actor: str = Field(max_length=120)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

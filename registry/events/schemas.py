@@ -1,0 +1,87 @@
+"""API shapes of events and bookings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from registry.events.models import BookingAction
+
+
+class EventCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime | None = None
+    venue: str | None = Field(default=None, max_length=300)
+    filming_notice: str = Field(
+        min_length=20,
+        max_length=20_000,
+        description="How photos and video will be used, where published, that attendees do not "
+        "hold copyright in them, and how to opt out.",
+    )
+    biometric_retention_days: int = Field(default=30, ge=0, le=365)
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> EventCreate:
+        if self.ends_at is not None and self.ends_at < self.starts_at:
+            raise ValueError("ends_at must not be before starts_at")
+        return self
+
+
+class EventUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    venue: str | None = Field(default=None, max_length=300)
+    filming_notice: str | None = Field(default=None, min_length=20, max_length=20_000)
+    bookings_open: bool | None = None
+    biometric_retention_days: int | None = Field(default=None, ge=0, le=365)
+
+
+class EventPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    starts_at: datetime
+    ends_at: datetime | None
+    venue: str | None
+    filming_notice: str
+    filming_notice_version: int
+    bookings_open: bool
+    biometric_retention_days: int
+
+
+class BookingCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    photo_opt_out: bool = False
+
+
+class BookingUpdate(BaseModel):
+    photo_opt_out: bool
+
+
+class BookingPublic(BaseModel):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    name: str
+    email: str
+    photo_opt_out: bool
+    badge_code: str = Field(description="Exactly the text encoded in the badge's QR code.")
+    manage_url: str = Field(description="The attendee's private manage link.")
+    notice_version: int
+    cancelled: bool
+    created_at: datetime
+
+
+class BookingChangePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    action: BookingAction
+    photo_opt_out: bool
+    notice_version: int
+    actor: str
+    at: datetime

@@ -1,0 +1,278 @@
+"""Events, filming notices, bookings and opt-outs."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from registry import links
+from registry.audit import service as audit
+from registry.audit.service import Actor
+from registry.config import get_settings
+from registry.db import utcnow
+from registry.errors import Conflict, Gone, Invalid, NotFound
+from registry.events.models import Booking, BookingAction, BookingChange, Event, FilmingNotice
+
+# QR alphanumeric mode; no 0/O/1/I so a code can be read out or typed without confusion.
+BADGE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+BADGE_LENGTH = 10  # 50 bits; fits QR version 1 at ECC Q
+MANAGE_LINK = "manage"
+
+
+def _event_state(event: Event) -> dict[str, object]:
+    return {
+        "name": event.name,
+        "starts_at": event.starts_at,
+        "ends_at": event.ends_at,
+        "venue": event.venue,
+        "filming_notice_version": event.filming_notice_version,
+        "bookings_open": event.bookings_open,
+        "biometric_retention_days": event.biometric_retention_days,
+    }
+
+
+def create_event(
+    *,
+    session: Session,
+    actor: Actor,
+    name: str,
+    starts_at: datetime,
+    filming_notice: str,
+    ends_at: datetime | None = None,
+    venue: str | None = None,
+    biometric_retention_days: int = 30,
+) -> Event:
+    """Create an event with version 1 of its filming notice."""
+    event = Event(
+        name=name.strip(),
+        starts_at=starts_at,
+        ends_at=ends_at,
+        venue=(venue or "").strip() or None,
+        filming_notice=filming_notice.strip(),
+        biometric_retention_days=biometric_retention_days,
+    )
+    session.add(event)
+    session.flush()
+    session.add(FilmingNotice(event_id=event.id, version=1, text=event.filming_notice))
+    audit.record(
+        session=session,
+        actor=actor,
+        action="event.created",
+        entity_type="event",
+        entity_id=event.id,
+        after=_event_state(event),
+    )
+    session.flush()
+    return event
+
+
+def update_event(*, session: Session, actor: Actor, event: Event, **changes: object) -> Event:
+    """Apply changes; a changed filming notice becomes a new version (old ones are kept)."""
+    before = _event_state(event)
+    notice = changes.pop("filming_notice", None)
+    for field, value in changes.items():
+        if value is not None:
+            setattr(event, field, value)
+    if event.ends_at is not None and event.ends_at < event.starts_at:
+        raise Invalid("ends_at must not be before starts_at", field="ends_at")
+    if isinstance(notice, str) and notice.strip() != event.filming_notice:
+        event.filming_notice = notice.strip()
+        event.filming_notice_version += 1
+        session.add(
+            FilmingNotice(
+                event_id=event.id, version=event.filming_notice_version, text=event.filming_notice
+            )
+        )
+    session.add(event)
+    session.flush()
+    after = _event_state(event)
+    if after != before:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="event.updated",
+            entity_type="event",
+            entity_id=event.id,
+            before=before,
+            after=after,
+        )
+    return event
+
+
+def list_events(*, session: Session) -> list[Event]:
+    return list(session.exec(select(Event).order_by(col(Event.starts_at).desc())).all())
+
+
+def get_event(*, session: Session, event_id: uuid.UUID) -> Event:
+    event = session.get(Event, event_id)
+    if event is None:
+        raise NotFound("No event with this id.")
+    return event
+
+
+def notice_versions(*, session: Session, event: Event) -> list[FilmingNotice]:
+    return list(
+        session.exec(
+            select(FilmingNotice)
+            .where(FilmingNotice.event_id == event.id)
+            .order_by(col(FilmingNotice.version))
+        ).all()
+    )
+
+
+def _new_badge_code() -> str:
+    return "".join(secrets.choice(BADGE_ALPHABET) for _ in range(BADGE_LENGTH))
+
+
+def find_booking(*, session: Session, event: Event, email: str) -> Booking | None:
+    return session.exec(
+        select(Booking).where(Booking.event_id == event.id, Booking.email == email.strip().lower())
+    ).first()
+
+
+def create_booking(
+    *,
+    session: Session,
+    actor: Actor,
+    event: Event,
+    name: str,
+    email: str,
+    photo_opt_out: bool,
+    notice_version: int | None = None,
+) -> tuple[Booking, bool]:
+    """Book a place; the same email again returns the existing booking (created=False)."""
+    if not event.bookings_open:
+        raise Conflict("Bookings for this event are closed.")
+    existing = find_booking(session=session, event=event, email=email)
+    if existing is not None:
+        return existing, False
+    shown = notice_version or event.filming_notice_version
+    if not 1 <= shown <= event.filming_notice_version:
+        raise Invalid("Unknown filming-notice version.", field="notice_version")
+    for _attempt in range(5):
+        booking = Booking(
+            event_id=event.id,
+            name=name.strip(),
+            email=email.strip().lower(),
+            photo_opt_out=photo_opt_out,
+            badge_code=_new_badge_code(),
+            notice_version=shown,
+        )
+        try:
+            with session.begin_nested():
+                session.add(booking)
+                session.flush()
+            break
+        except IntegrityError:
+            # Either the badge code collided (retry) or the same email was booked concurrently.
+            existing = find_booking(session=session, event=event, email=email)
+            if existing is not None:
+                return existing, False
+    else:  # pragma: no cover - 2^50 codes
+        raise Conflict("Could not allocate a badge code; try again.")
+    _change(session, booking, BookingAction.booked, actor)
+    return booking, True
+
+
+def _change(session: Session, booking: Booking, action: BookingAction, actor: Actor) -> None:
+    session.add(
+        BookingChange(
+            booking_id=booking.id,
+            action=action,
+            photo_opt_out=booking.photo_opt_out,
+            notice_version=booking.notice_version,
+            actor=actor.label,
+        )
+    )
+    audit.record(
+        session=session,
+        actor=actor,
+        action=f"booking.{action.value}",
+        entity_type="booking",
+        entity_id=booking.id,
+        after={"event_id": booking.event_id, "photo_opt_out": booking.photo_opt_out},
+    )
+    session.flush()
+
+
+def set_opt_out(*, session: Session, actor: Actor, booking: Booking, opt_out: bool) -> Booking:
+    """Record the attendee's choice; repeating the current choice changes nothing."""
+    if booking.cancelled_at is not None:
+        raise Conflict("This booking was cancelled.")
+    if booking.photo_opt_out == opt_out:
+        return booking
+    booking.photo_opt_out = opt_out
+    session.add(booking)
+    _change(session, booking, BookingAction.opted_out if opt_out else BookingAction.opted_in, actor)
+    return booking
+
+
+def cancel_booking(*, session: Session, actor: Actor, booking: Booking) -> Booking:
+    if booking.cancelled_at is None:
+        booking.cancelled_at = utcnow()
+        session.add(booking)
+        _change(session, booking, BookingAction.cancelled, actor)
+    return booking
+
+
+def list_bookings(*, session: Session, event: Event) -> list[Booking]:
+    return list(
+        session.exec(
+            select(Booking).where(Booking.event_id == event.id).order_by(col(Booking.created_at))
+        ).all()
+    )
+
+
+def get_booking(*, session: Session, booking_id: uuid.UUID) -> Booking:
+    booking = session.get(Booking, booking_id)
+    if booking is None:
+        raise NotFound("No booking with this id.")
+    return booking
+
+
+def history(*, session: Session, booking: Booking) -> list[BookingChange]:
+    return list(
+        session.exec(
+            select(BookingChange)
+            .where(BookingChange.booking_id == booking.id)
+            .order_by(col(BookingChange.id))
+        ).all()
+    )
+
+
+def manage_token(booking: Booking) -> str:
+    return links.make_token(MANAGE_LINK, booking.id, booking.link_version)
+
+
+def manage_url(booking: Booking) -> str:
+    return f"{get_settings().base_url.rstrip('/')}/b/{manage_token(booking)}"
+
+
+def link_expires_at(event: Event) -> datetime:
+    """Manage links work until the event's biometric retention date (then nothing is left)."""
+    end = event.ends_at or event.starts_at
+    return end + timedelta(days=max(event.biometric_retention_days, 30))
+
+
+def booking_for_token(*, session: Session, token: str) -> tuple[Booking, Event]:
+    """The booking a manage link names; 404 for forged or revoked links, 410 once expired."""
+    ref = links.read_token(MANAGE_LINK, token)
+    booking = session.get(Booking, ref.record_id) if ref else None
+    if ref is None or booking is None or booking.link_version != ref.version:
+        raise NotFound("This link is not valid. Check that you copied all of it.")
+    event = get_event(session=session, event_id=booking.event_id)
+    if utcnow() > link_expires_at(event):
+        raise Gone("This link has expired: the event is over and its records have been closed.")
+    return booking, event
+
+
+def reissue_manage_link(*, session: Session, actor: Actor, booking: Booking) -> Booking:
+    """A fresh manage link; the previous one stops working."""
+    booking.link_version += 1
+    session.add(booking)
+    _change(session, booking, BookingAction.link_reissued, actor)
+    return booking

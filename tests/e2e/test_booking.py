@@ -1,0 +1,53 @@
+"""An attendee books with an opt-out, manages the booking, and opts back in (real browser)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import E2E_ADMIN, Server
+
+
+def _create_event(server: Server) -> str:
+    form = f"username={E2E_ADMIN[0]}&password={E2E_ADMIN[1].replace(' ', '+')}".encode()
+    with urllib.request.urlopen(f"{server.url}/api/auth/token", data=form) as r:
+        token = json.load(r)["access_token"]
+    body = json.dumps(
+        {
+            "name": "E2E conference",
+            "starts_at": "2030-05-01T09:00:00+00:00",
+            "filming_notice": "We film and photograph this event for our website. "
+            "Opt out any time.",
+        }
+    ).encode()
+    request = urllib.request.Request(
+        f"{server.url}/api/events",
+        data=body,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request) as r:
+        return str(json.load(r)["id"])
+
+
+def test_attendee_books_with_opt_out_then_opts_back_in(page: Any, server: Server) -> None:
+    event_id = _create_event(server)
+    page.goto(f"{server.url}/events/{event_id}/book")
+    expect(page.get_by_text("We film and photograph this event")).to_be_visible()
+    page.get_by_label("Your name").fill("Jo Example")
+    page.get_by_label("Email").fill("jo@example.org")
+    checkbox = page.get_by_label("I do not want to appear in photos or video")
+    expect(checkbox).not_to_be_checked()
+    checkbox.check()
+    page.get_by_role("button", name="Book my place").click()
+    expect(page.get_by_text("You are booked.")).to_be_visible()
+    expect(page.get_by_text("You have opted out.")).to_be_visible()
+    assert "/b/" in page.url
+    assert "jo" not in page.url.split("/b/")[1].lower()
+    page.get_by_role("button", name="I am happy to appear in photos and video").click()
+    expect(page.get_by_text("Done: you may appear in photos and video.")).to_be_visible()
+    expect(
+        page.get_by_role("button", name="I do not want to appear in photos or video")
+    ).to_be_visible()

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from registry.events import service
+from registry.events.models import Booking, Event
+from tests.auth.factories import csrf_from
+
+
+def test_booking_page_shows_the_notice_and_an_unticked_opt_out(
+    client: TestClient, make_event: Callable[..., Event]
+) -> None:
+    event = make_event()
+    page = client.get(f"/events/{event.id}/book")
+    assert page.status_code == 200
+    assert event.filming_notice in page.text
+    assert "I do not want to appear in photos or video" in page.text
+    checkbox = page.text[page.text.index('id="photo_opt_out"') :].split(">", 1)[0]
+    assert "checked" not in checkbox
+
+
+def test_booking_with_opt_out_lands_on_the_manage_page(
+    client: TestClient, make_event: Callable[..., Event]
+) -> None:
+    event = make_event()
+    token = csrf_from(client.get(f"/events/{event.id}/book").text)
+    response = client.post(
+        f"/events/{event.id}/book",
+        data={
+            "name": "Kim",
+            "email": "kim@example.org",
+            "photo_opt_out": "yes",
+            "notice_version": "1",
+            "csrf_token": token,
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    location = response.headers["location"]
+    assert location.startswith("/b/")
+    assert "kim" not in location.lower()
+    manage = client.get(location)
+    assert "You are booked." in manage.text
+    assert "You have opted out." in manage.text
+
+
+def test_booking_form_errors_are_shown_and_nothing_is_stored(
+    client: TestClient, make_event: Callable[..., Event], session
+) -> None:  # type: ignore[no-untyped-def]
+    event = make_event()
+    token = csrf_from(client.get(f"/events/{event.id}/book").text)
+    response = client.post(
+        f"/events/{event.id}/book", data={"name": "", "email": "nope", "csrf_token": token}
+    )
+    assert response.status_code == 422
+    assert "Enter your name." in response.text
+    assert service.list_bookings(session=session, event=event) == []
+
+
+def test_unknown_event_and_forged_manage_link_get_friendly_404_pages(client: TestClient) -> None:
+    for path in (
+        "/events/not-a-uuid/book",
+        "/events/00000000-0000-4000-8000-000000000000/book",
+        "/b/forged-token",
+        "/b/" + "a" * 40 + ".bad",
+    ):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert response.headers["content-type"].startswith("text/html")
+        assert "Traceback" not in response.text
+
+
+def test_manage_page_opts_out_and_back_in(
+    client: TestClient, make_booking: Callable[..., Booking], session
+) -> None:  # type: ignore[no-untyped-def]
+    booking = make_booking()
+    url = f"/b/{service.manage_token(booking)}"
+    token = csrf_from(client.get(url).text)
+    out = client.post(url, data={"action": "opt_out", "csrf_token": token})
+    assert "you have opted out" in out.text
+    back = client.post(url, data={"action": "opt_in", "csrf_token": token})
+    assert "you may appear" in back.text
+    assert client.post(url, data={"action": "explode", "csrf_token": token}).status_code == 422
+    assert client.post(url, data={"action": "opt_out"}).status_code == 403  # no CSRF token
+    actions = [str(h.action) for h in service.history(session=session, booking=booking)]
+    assert actions == ["booked", "opted_out", "opted_in"]
