@@ -203,6 +203,18 @@ def audit_verify() -> None:
     out.print(f"ok: {report.checked} audit entries, chain intact")
 
 
+@app.command()
+def housekeeping() -> None:
+    """Run the periodic jobs once: record consents that have expired."""
+    from registry.consent import service as consent
+    from registry.db import unit_of_work
+
+    load_settings()
+    with unit_of_work() as session:
+        expired = consent.record_expiries(session=session)
+    out.print(f"ok: {expired} consent(s) marked expired")
+
+
 def main() -> None:
     app()
 

@@ -70,6 +70,41 @@ class Settings(BaseSettings):
         default=900, ge=1, description="Window for counting failed logins, in seconds."
     )
     db_pool_size: int = Field(default=10, ge=1, description="Connection pool size (PostgreSQL).")
+    channels: list[str] = Field(
+        default=["public_social", "closed_network", "internal", "print"],
+        description="Channels media may be published on (JSON list in the environment).",
+    )
+    consent_link_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="Days a patient's consent link works after it is issued or last used "
+        "(it keeps working while the consent is granted, so it can always be revoked).",
+    )
+    consent_record_years: int = Field(
+        default=8,
+        ge=1,
+        description="Years a consent record is kept as proof after the consent ends.",
+    )
+    controller_name: str = Field(
+        default="Registry demo organisation",
+        description="The PII controller named on consent notices and receipts.",
+    )
+    controller_email: str = Field(
+        default="privacy@example.org", description="Privacy contact on notices and receipts."
+    )
+    controller_address: str = Field(
+        default="", description="Postal address of the controller, shown on receipts."
+    )
+    privacy_policy_url: str = Field(
+        default="", description="URL of the controller's privacy policy, shown on receipts."
+    )
+    jurisdiction: str = Field(
+        default="GB", description="Jurisdiction (ISO 3166 code) named on consent receipts."
+    )
+    storage_location: str = Field(
+        default="GB", description="Where records and media are stored, named on receipts."
+    )
     log_level: str = Field(default="info", description="Log level of the server.")
 
     @model_validator(mode="after")

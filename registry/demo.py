@@ -1,4 +1,4 @@
-"""Demo data for `registry serve --demo`: a staff login (and, as domains arrive, sample records)."""
+"""Demo data for `registry serve --demo`: a staff login, an event, bookings, a consent request."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from registry.audit.service import CLI
 from registry.auth import service as auth_service
 from registry.auth.models import Role
 from registry.config import get_settings
+from registry.consent import service as consent
+from registry.consent.models import ConsentRequest
 from registry.db import utcnow
 from registry.events import service as events
 from registry.events.models import Event
@@ -28,6 +30,7 @@ You do not hold copyright in photos or video taken at the event; the organiser d
 You can opt out when you book or at any time afterwards using the private link in your booking \
 confirmation. If you opt out, your badge carries a no-photo mark, and we check every photo for \
 people who opted out before anything is published."""
+DEMO_PATIENT = "Demo Patient"
 DEMO_BOOKINGS = [
     ("Alex Morgan", "alex.morgan@example.org", False),
     ("Priya Shah", "priya.shah@example.org", True),
@@ -77,4 +80,20 @@ def seed(*, session: Session) -> DemoInfo:
             f"Booking:      {name:<12} {choice}  badge {booking.badge_code}  "
             f"manage {events.manage_url(booking)}"
         )
+    request = session.exec(
+        select(ConsentRequest).where(ConsentRequest.subject_name == DEMO_PATIENT)
+    ).first()
+    if request is None:
+        request = consent.create_request(
+            session=session,
+            actor=CLI,
+            subject_name=DEMO_PATIENT,
+            purpose="A case study of knee rehabilitation in our members' magazine and website.",
+            description="Three photos of your knee exercises in clinic room 2, face visible.",
+            channels=["closed_network", "print"],
+            expires_at=utcnow() + timedelta(days=365),
+        )
+    info.lines.append(
+        f"Consent link: {DEMO_PATIENT} ({request.status})  {consent.link_url(request)}"
+    )
     return info

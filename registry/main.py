@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +17,8 @@ from registry.auth import api as auth_api
 from registry.auth import pages as auth_pages
 from registry.auth.throttle import LoginThrottle
 from registry.config import Settings, get_settings
+from registry.consent import api as consent_api
+from registry.consent import pages as consent_pages
 from registry.dashboard import pages as dashboard_pages
 from registry.errors import install_handlers
 from registry.events import api as events_api
@@ -30,11 +33,35 @@ ROUTERS: list[APIRouter] = [
     auth_api.router,
     audit_api.router,
     events_api.router,
+    consent_api.router,
     auth_pages.router,
     dashboard_pages.router,
     events_pages.router,
+    consent_pages.router,
     audit_pages.router,
 ]
+
+
+# Public link tokens are bearer secrets: keep them out of access logs.
+_LINK_PATH = re.compile(r"/(b|c)/[^/?\s\"]+")
+
+
+class RedactLinkTokens(logging.Filter):
+    """Rewrite /b/<token> and /c/<token> in access-log records to /b/[token]."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _LINK_PATH.sub(r"/\1/[token]", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        return True
+
+
+def _redact_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactLinkTokens) for f in access.filters):
+        access.addFilter(RedactLinkTokens())
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -44,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _redact_access_log()
         yield
 
     app = FastAPI(

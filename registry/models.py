@@ -2,6 +2,7 @@
 
 from registry.audit.models import AuditEntry, AuditHead
 from registry.auth.models import StaffUser
+from registry.consent.models import ConsentEvent, ConsentMedia, ConsentNotice, ConsentRequest
 from registry.events.models import Booking, BookingChange, Event, FilmingNotice
 
 __all__ = [
@@ -9,6 +10,10 @@ __all__ = [
     "AuditHead",
     "Booking",
     "BookingChange",
+    "ConsentEvent",
+    "ConsentMedia",
+    "ConsentNotice",
+    "ConsentRequest",
     "Event",
     "FilmingNotice",
     "StaffUser",

@@ -33,7 +33,11 @@ from registry.config import Settings, get_settings  # noqa: E402
 from registry.db import get_session  # noqa: E402
 from registry.main import create_app  # noqa: E402
 
-pytest_plugins = ["tests.auth.factories", "tests.events.factories"]
+pytest_plugins = [
+    "tests.auth.factories",
+    "tests.consent.factories",
+    "tests.events.factories",
+]
 
 
 @pytest.fixture(scope="session")

@@ -94,3 +94,14 @@ def test_db_upgrade_check_user_create_and_audit_verify(tmp_path: Path) -> None:
     verify = _registry("audit", "verify", env=env)
     assert verify.returncode == 0
     assert "1 audit entries" in verify.stdout
+
+
+def test_housekeeping_runs_on_a_migrated_database(tmp_path: Path) -> None:
+    env = {
+        "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "REGISTRY_VAR_DIR": str(tmp_path),
+    }
+    assert _registry("db", "upgrade", env=env).returncode == 0
+    result = _registry("housekeeping", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "0 consent(s) marked expired" in result.stdout

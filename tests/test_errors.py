@@ -64,3 +64,22 @@ def test_openapi_documents_the_token_route(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     assert "/api/auth/token" in schema["paths"]
     assert "401" in schema["paths"]["/api/auth/me"]["get"]["responses"]
+
+
+def test_access_log_never_shows_link_tokens() -> None:
+    import logging
+
+    from registry.main import RedactLinkTokens
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("1.2.3.4:5", "GET", "/c/abc123.SECRETMAC/receipt?x=1", "1.1", 200),
+        None,
+    )
+    RedactLinkTokens().filter(record)
+    assert "SECRETMAC" not in record.getMessage()
+    assert "/c/[token]/receipt" in record.getMessage()

@@ -17,7 +17,14 @@ from registry.main import ROUTERS
 from tests.auth.factories import bearer, csrf_from, login_page
 
 # Pages that anyone may open: sign-in, and the public booking, manage and consent pages.
-PUBLIC_PAGES = {"/login", "/logout", "/events/{event_id}/book", "/b/{token}", "/c/{token}"}
+PUBLIC_PAGES = {
+    "/login",
+    "/logout",
+    "/events/{event_id}/book",
+    "/b/{token}",
+    "/c/{token}",
+    "/c/{token}/receipt",
+}
 NON_STAFF_PATHS = {"/healthz", "/readyz"}
 
 

@@ -1,0 +1,1 @@
+"""Patient consent by link: requests, decisions, history and receipts."""

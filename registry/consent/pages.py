@@ -1,0 +1,314 @@
+"""Consent pages: staff list/create/detail and notice editing; the patient's page at /c/{token}."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import Form, Request
+from fastapi.responses import Response
+
+from registry.audit.service import Actor
+from registry.config import get_settings
+from registry.consent import receipt, service
+from registry.consent.models import ConsentRequest, ConsentStatus
+from registry.deps import PageAdmin, PageStaff, SessionDep
+from registry.errors import Invalid, NotFound, RegistryError
+from registry.origin import origin_of
+from registry.web import page_router, redirect, render
+
+router = page_router()
+
+EXPIRING_DAYS = 30
+
+
+def _request_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound("No consent request with this id.") from None
+
+
+def _receipt_response(session: SessionDep, request: ConsentRequest) -> Response:
+    body = json.dumps(receipt.build_receipt(session=session, request=request), indent=2)
+    return Response(
+        body,
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="{receipt.receipt_filename(request)}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+# --- staff ---------------------------------------------------------------------------------
+
+
+@router.get("/consents")
+def consents_list(
+    request: Request, staff: PageStaff, session: SessionDep, status: str = ""
+) -> Response:
+    chosen = ConsentStatus(status) if status in ConsentStatus.__members__ else None
+    return render(
+        request,
+        "consent/list.html",
+        {
+            "requests": service.list_requests(session=session, status=chosen),
+            "expiring": service.list_requests(session=session, expiring_within_days=EXPIRING_DAYS),
+            "chosen": chosen,
+            "statuses": list(ConsentStatus),
+            "status_of": service.effective_status,
+            "expiring_days": EXPIRING_DAYS,
+        },
+    )
+
+
+def _new_form(request: Request, form: dict[str, Any], error: str | None, status: int) -> Response:
+    return render(
+        request,
+        "consent/new.html",
+        {
+            "form": form,
+            "error": error,
+            "channels": get_settings().channels,
+            "channel_words": receipt.channel_words,
+        },
+        status_code=status,
+    )
+
+
+@router.get("/consents/new")
+def consents_new(request: Request, staff: PageStaff) -> Response:
+    return _new_form(request, {"channels": []}, None, 200)
+
+
+def _parse_media(text: str) -> list[uuid.UUID]:
+    try:
+        return [uuid.UUID(line.strip()) for line in text.split() if line.strip()]
+    except ValueError:
+        raise Invalid("Media ids must be ids of uploaded media, one per line.") from None
+
+
+def _parse_expiry(value: str) -> datetime | None:
+    """A date field: the consent lasts until the end of that day (UTC)."""
+    if not value:
+        return None
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise Invalid("Enter the expiry as a date.") from None
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+@router.post("/consents")
+def consents_create(
+    request: Request,
+    staff: PageStaff,
+    session: SessionDep,
+    subject_name: Annotated[str, Form(max_length=200)] = "",
+    subject_email: Annotated[str, Form(max_length=320)] = "",
+    guardian_name: Annotated[str, Form(max_length=200)] = "",
+    guardian_relation: Annotated[str, Form(max_length=100)] = "",
+    purpose: Annotated[str, Form(max_length=2000)] = "",
+    description: Annotated[str, Form(max_length=4000)] = "",
+    channels: Annotated[list[str] | None, Form()] = None,
+    media_ids: Annotated[str, Form(max_length=20_000)] = "",
+    expires_on: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    form = {
+        "subject_name": subject_name,
+        "subject_email": subject_email,
+        "guardian_name": guardian_name,
+        "guardian_relation": guardian_relation,
+        "purpose": purpose,
+        "description": description,
+        "channels": channels or [],
+        "media_ids": media_ids,
+        "expires_on": expires_on,
+    }
+    try:
+        if subject_email and ("@" not in subject_email or " " in subject_email.strip()):
+            raise Invalid("Enter the email as name@example.org, or leave it empty.")
+        consent = service.create_request(
+            session=session,
+            actor=Actor.staff(staff.id),
+            subject_name=subject_name,
+            subject_email=subject_email,
+            guardian_name=guardian_name,
+            guardian_relation=guardian_relation,
+            purpose=purpose,
+            description=description,
+            channels=channels or [],
+            media_ids=_parse_media(media_ids),
+            expires_at=_parse_expiry(expires_on),
+        )
+    except RegistryError as exc:
+        return _new_form(request, form, exc.message, exc.status_code)
+    return redirect(
+        f"/consents/{consent.id}",
+        message="Request created. Give the patient the link or print the QR code.",
+    )
+
+
+@router.get("/consents/notice")
+def notice_page(request: Request, staff: PageAdmin, session: SessionDep) -> Response:
+    return render(
+        request,
+        "consent/notice.html",
+        {"versions": list(reversed(service.notice_history(session=session)))},
+    )
+
+
+@router.post("/consents/notice")
+def notice_save(
+    request: Request,
+    staff: PageAdmin,
+    session: SessionDep,
+    text: Annotated[str, Form(max_length=20_000)] = "",
+) -> Response:
+    try:
+        notice = service.update_notice(session=session, actor=Actor.staff(staff.id), text=text)
+    except RegistryError as exc:
+        return render(
+            request,
+            "consent/notice.html",
+            {
+                "versions": list(reversed(service.notice_history(session=session))),
+                "error": exc.message,
+                "draft": text,
+            },
+            status_code=exc.status_code,
+        )
+    return redirect("/consents/notice", message=f"The notice is now version {notice.version}.")
+
+
+@router.get("/consents/{request_id}")
+def consent_detail(
+    request: Request, request_id: str, staff: PageStaff, session: SessionDep
+) -> Response:
+    consent = service.get_request(session=session, request_id=_request_id(request_id))
+    return render(
+        request,
+        "consent/detail.html",
+        {
+            "consent": consent,
+            "status": service.effective_status(consent),
+            "link": service.link_url(consent),
+            "link_expires_at": service.link_expires_at(consent),
+            "history": service.history(session=session, request=consent),
+            "media_ids": service.media_ids(session=session, request=consent),
+            "channel_words": receipt.channel_words,
+        },
+    )
+
+
+@router.get("/consents/{request_id}/qr.png")
+def consent_qr(request_id: str, staff: PageStaff, session: SessionDep) -> Response:
+    consent = service.get_request(session=session, request_id=_request_id(request_id))
+    return Response(
+        service.qr_png(service.link_url(consent)),
+        media_type="image/png",
+        headers={"Content-Disposition": f'inline; filename="consent-link-{consent.id}.png"'},
+    )
+
+
+@router.get("/consents/{request_id}/receipt")
+def consent_receipt_staff(request_id: str, staff: PageStaff, session: SessionDep) -> Response:
+    consent = service.get_request(session=session, request_id=_request_id(request_id))
+    return _receipt_response(session, consent)
+
+
+@router.post("/consents/{request_id}/link")
+def consent_reissue(request_id: str, staff: PageStaff, session: SessionDep) -> Response:
+    consent = service.get_request(session=session, request_id=_request_id(request_id), lock=True)
+    service.reissue_link(session=session, actor=Actor.staff(staff.id), request=consent)
+    return redirect(
+        f"/consents/{consent.id}", message="New link issued: the old link no longer works."
+    )
+
+
+@router.post("/consents/{request_id}/revoke")
+def consent_revoke_staff(
+    request_id: str,
+    staff: PageStaff,
+    session: SessionDep,
+    note: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    consent = service.get_request(session=session, request_id=_request_id(request_id), lock=True)
+    if not note.strip():
+        return redirect(
+            f"/consents/{consent.id}",
+            message="Say how the withdrawal was received (e.g. by phone, and when).",
+            category="error",
+        )
+    service.revoke_for_patient(
+        session=session, actor=Actor.staff(staff.id), request=consent, note=note
+    )
+    return redirect(f"/consents/{consent.id}", message="Withdrawal recorded.")
+
+
+# --- public: the patient's consent page ----------------------------------------------------
+
+DECISIONS: dict[str, service.Decision] = {
+    "grant": "grant",
+    "decline": "decline",
+    "revoke": "revoke",
+}
+CONFIRMATIONS = {
+    "granted": "Thank you: your consent is recorded. You can withdraw it on this page at any time.",
+    "declined": "Your answer is recorded: we will not use these media. This has no effect on "
+    "your care.",
+    "revoked": "Your consent is withdrawn. We have stopped any new use and asked for the media to "
+    "be taken down where we published them. Copies already shared by others may persist.",
+}
+
+
+@router.get("/c/{token}")
+def consent_page(request: Request, token: str, session: SessionDep) -> Response:
+    consent = service.request_for_token(session=session, token=token)
+    service.record_view(session=session, request=consent, origin=origin_of(request))
+    settings = get_settings()
+    return render(
+        request,
+        "consent/patient.html",
+        {
+            "consent": consent,
+            "token": token,
+            "status": service.effective_status(consent),
+            "notice": service.current_notice(session=session),
+            "media_count": len(service.media_ids(session=session, request=consent)),
+            "channel_words": receipt.channel_words,
+            "controller": settings.controller_name,
+            "contact": settings.controller_email,
+        },
+    )
+
+
+@router.post("/c/{token}")
+def consent_decide(
+    request: Request,
+    token: str,
+    session: SessionDep,
+    decision: Annotated[str, Form(max_length=10)] = "",
+    notice_version: Annotated[int, Form(ge=1)] = 1,
+) -> Response:
+    consent = service.request_for_token(session=session, token=token, lock=True)
+    if decision not in DECISIONS:
+        raise Invalid("Choose one of the buttons on the page.")
+    service.decide(
+        session=session,
+        request=consent,
+        decision=DECISIONS[decision],
+        notice_version=notice_version,
+        origin=origin_of(request),
+    )
+    status = service.effective_status(consent)
+    return redirect(f"/c/{token}", message=CONFIRMATIONS.get(status.value, "Recorded."))
+
+
+@router.get("/c/{token}/receipt")
+def consent_receipt_public(token: str, session: SessionDep) -> Response:
+    consent = service.request_for_token(session=session, token=token)
+    return _receipt_response(session, consent)

@@ -1,0 +1,501 @@
+"""Consent requests: create, show by link, grant, decline, revoke, expire; history and notices.
+
+The record is the append-only `consent_event` history; `ConsentRequest.status` caches the latest
+decision. Expiry is never cached-only: `effective_status` treats a consent past `expires_at` as
+expired at once, whether or not `record_expiries` has run.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Literal
+
+import qrcode
+import qrcode.constants
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from registry import links
+from registry.audit import service as audit
+from registry.audit.service import SYSTEM, Actor
+from registry.config import get_settings
+from registry.consent.models import (
+    ActorRole,
+    ConsentAction,
+    ConsentEvent,
+    ConsentMedia,
+    ConsentNotice,
+    ConsentRequest,
+    ConsentStatus,
+)
+from registry.db import utcnow
+from registry.errors import Gone, Invalid, NotFound
+from registry.origin import Origin
+
+CONSENT_LINK = "consent"
+Decision = Literal["grant", "decline", "revoke"]
+# A page reload within this window is not recorded as another view.
+VIEW_DEDUP = timedelta(minutes=30)
+
+# --- notice template -----------------------------------------------------------------------
+
+
+def current_notice(*, session: Session) -> ConsentNotice:
+    notice = session.exec(
+        select(ConsentNotice).order_by(col(ConsentNotice.version).desc()).limit(1)
+    ).first()
+    if notice is None:
+        raise RuntimeError("consent_notice is empty: run `registry db upgrade` (it seeds v1)")
+    return notice
+
+
+def get_notice(*, session: Session, version: int) -> ConsentNotice:
+    notice = session.exec(select(ConsentNotice).where(ConsentNotice.version == version)).first()
+    if notice is None:
+        raise Invalid("Unknown notice version.", field="notice_version")
+    return notice
+
+
+def notice_history(*, session: Session) -> list[ConsentNotice]:
+    return list(session.exec(select(ConsentNotice).order_by(col(ConsentNotice.version))).all())
+
+
+def update_notice(*, session: Session, actor: Actor, text: str) -> ConsentNotice:
+    """Save the notice text as a new version (unchanged text keeps the current version)."""
+    text = text.strip()
+    if len(text) < 40:
+        raise Invalid("The notice must be at least 40 characters.", field="text")
+    current = current_notice(session=session)
+    if text == current.text:
+        return current
+    notice = ConsentNotice(version=current.version + 1, text=text, created_by=actor.label)
+    session.add(notice)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="consent_notice.updated",
+        entity_type="consent_notice",
+        entity_id=notice.version,
+        after={"version": notice.version},
+    )
+    return notice
+
+
+# --- requests ------------------------------------------------------------------------------
+
+
+def _clean(value: str | None) -> str | None:
+    return (value or "").strip() or None
+
+
+def create_request(
+    *,
+    session: Session,
+    actor: Actor,
+    subject_name: str,
+    purpose: str,
+    description: str,
+    channels: Sequence[str],
+    media_ids: Sequence[uuid.UUID] = (),
+    subject_email: str | None = None,
+    guardian_name: str | None = None,
+    guardian_relation: str | None = None,
+    expires_at: datetime | None = None,
+) -> ConsentRequest:
+    """Ask a patient (or their guardian) for consent; the link is made from the returned record."""
+    allowed = get_settings().channels
+    unknown = sorted(set(channels) - set(allowed))
+    if unknown:
+        raise Invalid(
+            f"Unknown channel {', '.join(unknown)}: choose from {', '.join(allowed)}.",
+            field="channels",
+        )
+    if not channels:
+        raise Invalid("Choose at least one channel.", field="channels")
+    if expires_at is not None and expires_at <= utcnow():
+        raise Invalid("The expiry date must be in the future.", field="expires_at")
+    if not subject_name.strip() or not purpose.strip() or not description.strip():
+        raise Invalid("Give the patient's name, the purpose and a description of the media.")
+    if guardian_relation and not guardian_name:
+        raise Invalid("Give the guardian's name as well as their relation.", field="guardian_name")
+    notice = current_notice(session=session)
+    request = ConsentRequest(
+        subject_name=subject_name.strip(),
+        subject_email=(_clean(subject_email) or "").lower() or None,
+        guardian_name=_clean(guardian_name),
+        guardian_relation=_clean(guardian_relation) if guardian_name else None,
+        purpose=purpose.strip(),
+        description=description.strip(),
+        # Keep the configured order so pages and receipts read the same every time.
+        channels=[c for c in allowed if c in set(channels)],
+        expires_at=expires_at,
+        notice_version=notice.version,
+        created_by=actor.label,
+    )
+    session.add(request)
+    session.flush()
+    for media_id in dict.fromkeys(media_ids):
+        session.add(ConsentMedia(consent_request_id=request.id, media_id=media_id))
+    _append(session, request, ConsentAction.requested, ActorRole.staff, actor.label)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="consent.requested",
+        entity_type="consent_request",
+        entity_id=request.id,
+        after=_state(session, request),
+    )
+    session.flush()
+    return request
+
+
+def _state(session: Session, request: ConsentRequest) -> dict[str, object]:
+    return {
+        "status": request.status,
+        "channels": request.channels,
+        "media_ids": media_ids(session=session, request=request),
+        "expires_at": request.expires_at,
+        "link_version": request.link_version,
+        "on_behalf": request.guardian_name is not None,
+    }
+
+
+def media_ids(*, session: Session, request: ConsentRequest) -> list[uuid.UUID]:
+    return list(
+        session.exec(
+            select(ConsentMedia.media_id)
+            .where(ConsentMedia.consent_request_id == request.id)
+            .order_by(col(ConsentMedia.media_id))
+        ).all()
+    )
+
+
+def get_request(*, session: Session, request_id: uuid.UUID, lock: bool = False) -> ConsentRequest:
+    request = session.get(ConsentRequest, request_id, with_for_update=lock)
+    if request is None:
+        raise NotFound("No consent request with this id.")
+    return request
+
+
+def effective_status(request: ConsentRequest, at: datetime | None = None) -> ConsentStatus:
+    """The status for every check: a granted or unanswered request past its expiry is expired."""
+    at = at or utcnow()
+    status = ConsentStatus(request.status)
+    if (
+        status in (ConsentStatus.granted, ConsentStatus.pending)
+        and request.expires_at is not None
+        and request.expires_at <= at
+    ):
+        return ConsentStatus.expired
+    return status
+
+
+def _status_clause(status: ConsentStatus, at: datetime) -> sa.ColumnElement[bool]:
+    live = (ConsentStatus.granted.value, ConsentStatus.pending.value)
+    expired = sa.and_(
+        col(ConsentRequest.status).in_(live),
+        col(ConsentRequest.expires_at).is_not(None),
+        col(ConsentRequest.expires_at) <= at,
+    )
+    if status == ConsentStatus.expired:
+        return sa.or_(col(ConsentRequest.status) == ConsentStatus.expired.value, expired)
+    if status.value in live:
+        return sa.and_(col(ConsentRequest.status) == status.value, sa.not_(expired))
+    return col(ConsentRequest.status) == status.value
+
+
+def list_requests(
+    *,
+    session: Session,
+    status: ConsentStatus | None = None,
+    expiring_within_days: int | None = None,
+    limit: int = 500,
+) -> list[ConsentRequest]:
+    """Requests, newest first, by effective status; or granted ones expiring within N days."""
+    now = utcnow()
+    query = select(ConsentRequest)
+    if status is not None:
+        query = query.where(_status_clause(status, now))
+    if expiring_within_days is not None:
+        query = query.where(
+            _status_clause(ConsentStatus.granted, now),
+            col(ConsentRequest.expires_at) <= now + timedelta(days=expiring_within_days),
+        ).order_by(col(ConsentRequest.expires_at))
+    return list(
+        session.exec(query.order_by(col(ConsentRequest.created_at).desc()).limit(limit)).all()
+    )
+
+
+def history(*, session: Session, request: ConsentRequest) -> list[ConsentEvent]:
+    return list(
+        session.exec(
+            select(ConsentEvent)
+            .where(ConsentEvent.request_id == request.id)
+            .order_by(col(ConsentEvent.id))
+        ).all()
+    )
+
+
+def _append(
+    session: Session,
+    request: ConsentRequest,
+    action: ConsentAction,
+    role: ActorRole,
+    actor: str,
+    *,
+    notice_version: int | None = None,
+    origin: Origin | None = None,
+    note: str | None = None,
+) -> ConsentEvent:
+    event = ConsentEvent(
+        request_id=request.id,
+        action=action,
+        actor_role=role,
+        actor=actor,
+        notice_version=notice_version or request.notice_version,
+        user_agent=origin.user_agent if origin else None,
+        ip_prefix=origin.ip_prefix if origin else None,
+        note=note,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+# --- links ---------------------------------------------------------------------------------
+
+
+def link_token(request: ConsentRequest) -> str:
+    return links.make_token(CONSENT_LINK, request.id, request.link_version)
+
+
+def link_url(request: ConsentRequest) -> str:
+    return f"{get_settings().base_url.rstrip('/')}/c/{link_token(request)}"
+
+
+def link_expires_at(request: ConsentRequest, at: datetime | None = None) -> datetime | None:
+    """None while the consent is granted (it must stay revocable); else days after last use."""
+    if effective_status(request, at) == ConsentStatus.granted:
+        return None
+    last = max(request.link_issued_at, request.decided_at or request.link_issued_at)
+    return last + timedelta(days=get_settings().consent_link_days)
+
+
+def request_for_token(*, session: Session, token: str, lock: bool = False) -> ConsentRequest:
+    """The request a consent link names; 404 for forged or replaced links, 410 once expired.
+
+    The messages are the same whether or not a record exists, so a link reveals nothing.
+    """
+    ref = links.read_token(CONSENT_LINK, token)
+    request = session.get(ConsentRequest, ref.record_id, with_for_update=lock) if ref else None
+    if ref is None or request is None or request.link_version != ref.version:
+        raise NotFound(
+            "This consent link is not valid. It may have been replaced by a newer one: "
+            "ask the person who sent it for a new link."
+        )
+    expires = link_expires_at(request)
+    if expires is not None and utcnow() > expires:
+        raise Gone("This consent link has expired. Ask the person who sent it for a new link.")
+    return request
+
+
+def qr_png(url: str) -> bytes:
+    """A printable QR code of a link (ECC M, 10 px modules, quiet zone of 4)."""
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=10, border=4)
+    code.add_data(url)
+    code.make(fit=True)
+    buffer = io.BytesIO()
+    code.make_image().save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def reissue_link(*, session: Session, actor: Actor, request: ConsentRequest) -> ConsentRequest:
+    """A fresh link; the previous one stops working at once."""
+    request.link_version += 1
+    request.link_issued_at = utcnow()
+    session.add(request)
+    _append(session, request, ConsentAction.link_reissued, ActorRole.staff, actor.label)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="consent.link_reissued",
+        entity_type="consent_request",
+        entity_id=request.id,
+        after={"link_version": request.link_version},
+    )
+    return request
+
+
+# --- decisions -----------------------------------------------------------------------------
+
+
+def responder_role(request: ConsentRequest) -> ActorRole:
+    """Who answers by link: the guardian when one was named, else the patient."""
+    return ActorRole.guardian if request.guardian_name else ActorRole.patient
+
+
+def record_view(*, session: Session, request: ConsentRequest, origin: Origin) -> None:
+    """Note that the link was opened (once per visit, not per reload)."""
+    last_view = session.exec(
+        select(ConsentEvent.at)
+        .where(ConsentEvent.request_id == request.id, ConsentEvent.action == ConsentAction.viewed)
+        .order_by(col(ConsentEvent.id).desc())
+        .limit(1)
+    ).first()
+    if last_view is not None and utcnow() - last_view < VIEW_DEDUP:
+        return
+    role = responder_role(request)
+    _append(
+        session,
+        request,
+        ConsentAction.viewed,
+        role,
+        role.value,
+        notice_version=current_notice(session=session).version,
+        origin=origin,
+    )
+
+
+_OUTCOME: dict[tuple[Decision, ConsentStatus], ConsentAction | None] = {
+    # Repeating a decision records nothing new (double submissions are harmless).
+    ("grant", ConsentStatus.pending): ConsentAction.granted,
+    ("grant", ConsentStatus.granted): None,
+    ("grant", ConsentStatus.declined): ConsentAction.granted,
+    ("grant", ConsentStatus.revoked): ConsentAction.granted,
+    ("decline", ConsentStatus.pending): ConsentAction.declined,
+    ("decline", ConsentStatus.declined): None,
+    ("decline", ConsentStatus.revoked): None,
+    # Saying no after saying yes is a withdrawal.
+    ("decline", ConsentStatus.granted): ConsentAction.revoked,
+    ("revoke", ConsentStatus.granted): ConsentAction.revoked,
+    ("revoke", ConsentStatus.pending): ConsentAction.declined,
+    ("revoke", ConsentStatus.declined): None,
+    ("revoke", ConsentStatus.revoked): None,
+}
+
+_STATUS_AFTER = {
+    ConsentAction.granted: ConsentStatus.granted,
+    ConsentAction.declined: ConsentStatus.declined,
+    ConsentAction.revoked: ConsentStatus.revoked,
+}
+
+
+def decide(
+    *,
+    session: Session,
+    request: ConsentRequest,
+    decision: Decision,
+    notice_version: int,
+    origin: Origin | None = None,
+    actor: Actor | None = None,
+    note: str | None = None,
+) -> ConsentEvent | None:
+    """Record a decision; returns the new event, or None when it repeats the current one.
+
+    `actor` is the staff user recording a decision given in person or by phone; without it the
+    decision is the patient's (or guardian's) own, through the link. Call with the request loaded
+    `lock=True` so concurrent decisions on one request are serialised.
+    """
+    shown = get_notice(session=session, version=notice_version).version
+    status = effective_status(request)
+    if status == ConsentStatus.expired:
+        if decision == "grant":
+            raise Gone(
+                "This request has expired, so consent can no longer be given through it. "
+                "Ask the person who sent it for a new request."
+            )
+        return None  # an expired consent is already not in force
+    action = _OUTCOME[(decision, status)]
+    if action is None:
+        return None
+    role = ActorRole.staff if actor else responder_role(request)
+    event = _append(
+        session,
+        request,
+        action,
+        role,
+        actor.label if actor else role.value,
+        notice_version=shown,
+        origin=origin,
+        note=note,
+    )
+    before = request.status
+    request.status = _STATUS_AFTER[action]
+    request.decided_at = event.at
+    session.add(request)
+    audit.record(
+        session=session,
+        actor=actor or Actor.public(role.value),
+        action=f"consent.{action.value}",
+        entity_type="consent_request",
+        entity_id=request.id,
+        before={"status": before},
+        after={"status": request.status, "notice_version": shown},
+    )
+    session.flush()
+    return event
+
+
+def record_expiries(*, session: Session, at: datetime | None = None) -> int:
+    """Write an `expired` event for consents that have passed their expiry (for the record only:
+    checks already treat them as expired). Returns how many were marked."""
+    at = at or utcnow()
+    due = session.exec(
+        select(ConsentRequest)
+        .where(
+            col(ConsentRequest.status).in_(
+                (ConsentStatus.granted.value, ConsentStatus.pending.value)
+            ),
+            col(ConsentRequest.expires_at).is_not(None),
+            col(ConsentRequest.expires_at) <= at,
+        )
+        .with_for_update()
+    ).all()
+    for request in due:
+        before = request.status
+        _append(session, request, ConsentAction.expired, ActorRole.system, SYSTEM.label)
+        request.status = ConsentStatus.expired
+        session.add(request)
+        audit.record(
+            session=session,
+            actor=SYSTEM,
+            action="consent.expired",
+            entity_type="consent_request",
+            entity_id=request.id,
+            before={"status": before},
+            after={"status": request.status},
+        )
+    session.flush()
+    return len(due)
+
+
+def last_seen_notice(*, session: Session, request: ConsentRequest) -> int:
+    """The notice version the person last saw (the version at request time if never opened)."""
+    seen = session.exec(
+        select(ConsentEvent.notice_version)
+        .where(
+            ConsentEvent.request_id == request.id,
+            col(ConsentEvent.actor_role).in_((ActorRole.patient.value, ActorRole.guardian.value)),
+        )
+        .order_by(col(ConsentEvent.id).desc())
+        .limit(1)
+    ).first()
+    return seen or request.notice_version
+
+
+def revoke_for_patient(
+    *, session: Session, actor: Actor, request: ConsentRequest, note: str
+) -> ConsentEvent | None:
+    """Staff record a withdrawal the patient gave another way (phone, letter, in person)."""
+    return decide(
+        session=session,
+        request=request,
+        decision="revoke",
+        notice_version=last_seen_notice(session=session, request=request),
+        actor=actor,
+        note=note.strip(),
+    )
