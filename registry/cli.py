@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -204,15 +205,70 @@ def audit_verify() -> None:
 
 
 @app.command()
-def housekeeping() -> None:
-    """Run the periodic jobs once: record consents that have expired."""
-    from registry.consent import service as consent
+def badges(
+    event_id: Annotated[str, typer.Argument(help="The event's id.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="PDF file to write.")],
+    layout: Annotated[
+        str, typer.Option(help="sheet: 4 per A4 page with cut marks; single: one per A6 page.")
+    ] = "sheet",
+) -> None:
+    """Write the event's badge sheet as a PDF."""
+    import uuid
+
     from registry.db import unit_of_work
+    from registry.errors import NotFound
+    from registry.events import service
+
+    if layout not in ("sheet", "single"):
+        fail("--layout must be sheet or single")
+    try:
+        parsed = uuid.UUID(event_id)
+    except ValueError:
+        fail(f"not an event id: {event_id}")
+    load_settings()
+    with unit_of_work() as session:
+        try:
+            event = service.get_event(session=session, event_id=parsed)
+        except NotFound as exc:
+            fail(exc.message)
+        count = sum(
+            1 for b in service.list_bookings(session=session, event=event) if not b.cancelled_at
+        )
+        pdf = service.badges_pdf(
+            session=session, event=event, layout="single" if layout == "single" else "sheet"
+        )
+    try:
+        output.write_bytes(pdf)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}")
+    out.print(f"ok: {count} badge(s) for {event.name} written to {output}")
+
+
+@app.command()
+def purge() -> None:
+    """Delete biometric data (reference photos) past each event's retention date."""
+    from registry.db import unit_of_work
+    from registry.events import references
 
     load_settings()
     with unit_of_work() as session:
-        expired = consent.record_expiries(session=session)
-    out.print(f"ok: {expired} consent(s) marked expired")
+        removed = references.purge_expired(session=session)
+    out.print(f"ok: {removed} reference photo(s) past retention deleted")
+
+
+@app.command()
+def housekeeping() -> None:
+    """Run the periodic jobs once: biometric purge, consent expiries (`serve` runs them daily)."""
+    from registry.db import unit_of_work
+    from registry.worker import periodic
+
+    load_settings()
+    with unit_of_work() as session:
+        report = periodic.run_daily(session=session)
+    out.print(
+        f"ok: {report.references_purged} reference photo(s) purged, "
+        f"{report.consents_expired} consent(s) marked expired"
+    )
 
 
 def main() -> None:

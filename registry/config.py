@@ -47,6 +47,21 @@ class Settings(BaseSettings):
         description="Signs tokens, sessions and CSRF tokens. Required outside dev (32+ chars).",
         repr=False,
     )
+    biometric_key: str = Field(
+        default="",
+        description="32-byte base64url key encrypting face encodings at rest. Unset: derived "
+        "from the secret key (set one to rotate them independently).",
+        repr=False,
+    )
+    max_upload_mb: int = Field(
+        default=25, ge=1, le=500, description="Largest accepted upload (one file), in megabytes."
+    )
+    housekeeping_hours: int = Field(
+        default=24,
+        ge=0,
+        description="Hours between runs of the periodic jobs (biometric purge, consent expiry) "
+        "in `registry serve`; 0 turns the in-process scheduler off.",
+    )
     broker_url: str = Field(
         default="",
         description="Celery broker (Redis) URL. Unset: jobs run in the in-process worker pool.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ from registry.errors import install_handlers
 from registry.events import api as events_api
 from registry.events import pages as events_pages
 from registry.web import STATIC_DIR
+from registry.worker import periodic
 
 logger = logging.getLogger("registry")
 
@@ -52,8 +54,7 @@ class RedactLinkTokens(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(
-                _LINK_PATH.sub(r"/\1/[token]", a) if isinstance(a, str) else a
-                for a in record.args
+                _LINK_PATH.sub(r"/\1/[token]", a) if isinstance(a, str) else a for a in record.args
             )
         return True
 
@@ -72,7 +73,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _redact_access_log()
+        # Periodic jobs run here unless a broker is configured (then Celery beat runs them).
+        task = (
+            None
+            if settings.broker_url or settings.housekeeping_hours == 0
+            else asyncio.create_task(
+                periodic.scheduler(first_delay=30, interval=settings.housekeeping_hours * 3600)
+            )
+        )
         yield
+        if task is not None:
+            task.cancel()
 
     app = FastAPI(
         title="Consent & event-media registry",

@@ -3,7 +3,13 @@
 from registry.audit.models import AuditEntry, AuditHead
 from registry.auth.models import StaffUser
 from registry.consent.models import ConsentEvent, ConsentMedia, ConsentNotice, ConsentRequest
-from registry.events.models import Booking, BookingChange, Event, FilmingNotice
+from registry.events.models import (
+    Booking,
+    BookingChange,
+    Event,
+    FilmingNotice,
+    ReferencePhoto,
+)
 
 __all__ = [
     "AuditEntry",
@@ -16,5 +22,6 @@ __all__ = [
     "ConsentRequest",
     "Event",
     "FilmingNotice",
+    "ReferencePhoto",
     "StaffUser",
 ]

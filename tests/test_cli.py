@@ -105,3 +105,52 @@ def test_housekeeping_runs_on_a_migrated_database(tmp_path: Path) -> None:
     result = _registry("housekeeping", env=env)
     assert result.returncode == 0, result.stderr
     assert "0 consent(s) marked expired" in result.stdout
+    assert "0 reference photo(s) purged" in result.stdout
+
+
+SEED_EVENT = """
+from datetime import UTC, datetime
+from registry.audit.service import CLI
+from registry.db import unit_of_work
+from registry.events import service
+with unit_of_work() as session:
+    event = service.create_event(session=session, actor=CLI, name="CLI event",
+        starts_at=datetime(2030, 5, 1, 9, tzinfo=UTC), filming_notice="We film this event. " * 3)
+    for i in range(5):
+        service.create_booking(session=session, actor=CLI, event=event, name=f"Guest {i}",
+            email=f"guest{i}@example.org", photo_opt_out=i == 2)
+    print(event.id)
+"""
+
+
+def test_badges_writes_the_event_sheet(tmp_path: Path) -> None:
+    env = {
+        "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "REGISTRY_VAR_DIR": str(tmp_path),
+    }
+    assert _registry("db", "upgrade", env=env).returncode == 0
+    seeded = subprocess.run(
+        [sys.executable, "-c", SEED_EVENT],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    event_id = seeded.stdout.strip()
+    target = tmp_path / "badges.pdf"
+    result = _registry("badges", event_id, "-o", str(target), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "5 badge(s)" in result.stdout
+    assert target.read_bytes().startswith(b"%PDF-")
+
+    unknown = _registry("badges", "8d7f1f6e-0000-4000-8000-000000000000", "-o", "x.pdf", env=env)
+    assert unknown.returncode == 1
+    assert "No event" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    bad = _registry("badges", "not-a-uuid", "-o", "x.pdf", env=env)
+    assert bad.returncode == 1
+    assert "not an event id" in bad.stderr
+    unwritable = _registry("badges", event_id, "-o", str(tmp_path / "no" / "dir.pdf"), env=env)
+    assert unwritable.returncode == 1
+    assert "cannot write" in unwritable.stderr

@@ -24,6 +24,10 @@ PUBLIC_PAGES = {
     "/b/{token}",
     "/c/{token}",
     "/c/{token}/receipt",
+    "/b/{token}/badge.pdf",
+    "/b/{token}/references",
+    "/b/{token}/references/{photo_id}",
+    "/b/{token}/references/{photo_id}/delete",
 }
 NON_STAFF_PATHS = {"/healthz", "/readyz"}
 

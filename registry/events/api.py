@@ -5,12 +5,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 
 from registry.audit.service import Actor
 from registry.deps import CurrentStaff, SessionDep
-from registry.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, error_responses
-from registry.events import service
+from registry.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TooLarge,
+    Unauthorized,
+    UnsupportedMedia,
+    error_responses,
+)
+from registry.events import badges, imports, references, service
 from registry.events.models import Booking, BookingChange, Event
 from registry.events.schemas import (
     BookingChangePublic,
@@ -20,7 +29,11 @@ from registry.events.schemas import (
     EventCreate,
     EventPublic,
     EventUpdate,
+    ImportResult,
+    ImportRowPublic,
+    ReferencePhotoPublic,
 )
+from registry.uploads import read_upload
 
 router = APIRouter(prefix="/api", tags=["events"])
 ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Invalid)
@@ -147,3 +160,126 @@ def booking_history(
 ) -> list[BookingChange]:
     """Every change of the booking's choices, oldest first."""
     return service.history(session=session, booking=booking)
+
+
+@router.put(
+    "/bookings/{booking_id}/reference-photo",
+    status_code=204,
+    response_class=Response,
+    responses={**ERRORS, **error_responses(Conflict, TooLarge, UnsupportedMedia)},
+)
+def add_reference_photo(
+    staff: CurrentStaff,
+    booking: BookingByID,
+    session: SessionDep,
+    file: Annotated[UploadFile, File(description="A photo showing only the attendee's face.")],
+    biometric_consent: Annotated[
+        bool, Form(description="The attendee's explicit consent to this biometric use.")
+    ] = False,
+) -> Response:
+    """Add a reference photo (up to 3) for an attendee who opted out; 422 when it has no face,
+    several faces, or the consent is missing. Only the encrypted face encoding is kept."""
+    references.add_reference(
+        session=session,
+        actor=Actor.staff(staff.id),
+        booking=booking,
+        event=service.get_event(session=session, event_id=booking.event_id),
+        data=read_upload(file),
+        biometric_consent=biometric_consent,
+    )
+    return Response(status_code=204)
+
+
+@router.get(
+    "/bookings/{booking_id}/reference-photos",
+    response_model=list[ReferencePhotoPublic],
+    responses=ERRORS,
+)
+def list_reference_photos(
+    staff: CurrentStaff, booking: BookingByID, session: SessionDep
+) -> list[ReferencePhotoPublic]:
+    """The attendee's reference photos (metadata only; encodings never leave the service)."""
+    return [
+        ReferencePhotoPublic.model_validate(p)
+        for p in references.list_references(session=session, booking=booking)
+    ]
+
+
+@router.delete(
+    "/bookings/{booking_id}/reference-photos/{photo_id}",
+    status_code=204,
+    response_class=Response,
+    responses=ERRORS,
+)
+def delete_reference_photo(
+    staff: CurrentStaff, booking: BookingByID, session: SessionDep, photo_id: uuid.UUID
+) -> Response:
+    """Delete one reference photo and its encoding."""
+    photo = references.get_reference(session=session, booking=booking, photo_id=photo_id)
+    references.delete_reference(
+        session=session, actor=Actor.staff(staff.id), booking=booking, photo=photo
+    )
+    return Response(status_code=204)
+
+
+@router.post("/bookings/{booking_id}/manage-link", response_model=BookingPublic, responses=ERRORS)
+def reissue_manage_link(
+    staff: CurrentStaff, booking: BookingByID, session: SessionDep
+) -> BookingPublic:
+    """Issue a fresh manage link (e.g. the attendee lost theirs); the old one stops working."""
+    service.reissue_manage_link(session=session, actor=Actor.staff(staff.id), booking=booking)
+    return booking_public(booking)
+
+
+@router.get(
+    "/events/{event_id}/badges.pdf",
+    response_class=Response,
+    responses={**ERRORS, 200: {"content": {"application/pdf": {}}, "description": "PDF"}},
+)
+def event_badges(
+    staff: CurrentStaff, event: EventByID, session: SessionDep, layout: badges.Layout = "sheet"
+) -> Response:
+    """Printable badges, one per (not cancelled) booking: four per A4 sheet with cut marks
+    (`layout=sheet`) or one per A6 page (`layout=single`)."""
+    pdf = service.badges_pdf(session=session, event=event, layout=layout)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="badges-{event.id}.pdf"'},
+    )
+
+
+def import_result(preview: imports.ImportPreview, *, imported: bool) -> ImportResult:
+    return ImportResult(
+        imported=imported,
+        columns=preview.columns,
+        new=preview.new,
+        existing=preview.existing,
+        errors=preview.errors,
+        rows=[ImportRowPublic(**vars(r)) for r in preview.rows],
+    )
+
+
+@router.post(
+    "/events/{event_id}/bookings/import",
+    response_model=ImportResult,
+    responses={**ERRORS, **error_responses(Conflict, TooLarge)},
+)
+def import_bookings(
+    staff: CurrentStaff,
+    event: EventByID,
+    session: SessionDep,
+    file: Annotated[UploadFile, File(description="CSV with name, email and opt-out columns.")],
+    dry_run: Annotated[bool, Form(description="Only preview: write nothing.")] = False,
+) -> ImportResult:
+    """Import bookings from a CSV: every new row is booked, or (on any row error, 422 listing
+    them) none; rows whose email is already booked are skipped. `dry_run` previews."""
+    data = read_upload(file)
+    if dry_run:
+        return import_result(
+            imports.preview(session=session, event=event, data=data), imported=False
+        )
+    result = imports.import_bookings(
+        session=session, actor=Actor.staff(staff.id), event=event, data=data
+    )
+    return import_result(result, imported=True)

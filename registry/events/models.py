@@ -64,6 +64,9 @@ class BookingAction(StrEnum):
     opted_in = "opted_in"
     cancelled = "cancelled"
     link_reissued = "link_reissued"
+    reference_added = "reference_added"
+    reference_deleted = "reference_deleted"
+    references_purged = "references_purged"
 
 
 class BookingChange(SQLModel, table=True):
@@ -78,3 +81,23 @@ class BookingChange(SQLModel, table=True):
     notice_version: int
     actor: str = Field(max_length=120)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ReferencePhoto(SQLModel, table=True):
+    """A face an attendee who opted out gave, with explicit consent, so clearance can exclude them.
+
+    Only what matching needs is kept: the 128-d encoding and a small face thumbnail for the
+    attendee's own page, both encrypted (registry.crypto) and bound to this row's id. Never the
+    uploaded photo.
+    """
+
+    __tablename__ = "reference_photo"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    booking_id: uuid.UUID = Field(foreign_key="booking.id", index=True)
+    encoding: bytes = Field(sa_type=sa.LargeBinary)
+    thumbnail: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    face_width: int = Field(description="Width of the face in the uploaded photo, in pixels")
+    biometric_consent_at: datetime = Field(sa_type=UTCDateTime)
+    purge_after: datetime = Field(sa_type=UTCDateTime, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

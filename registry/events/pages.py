@@ -6,13 +6,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Form, Request
+from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from registry.audit.service import Actor
 from registry.deps import PageStaff, SessionDep
-from registry.errors import NotFound, RegistryError
-from registry.events import service
+from registry.errors import Gone, Invalid, NotFound, RegistryError
+from registry.events import imports, references, service
+from registry.uploads import read_upload
 from registry.web import page_router, redirect, render
 
 router = page_router()
@@ -177,6 +178,10 @@ def manage(request: Request, token: str, session: SessionDep) -> Response:
             "token": token,
             "history": service.history(session=session, booking=booking),
             "expires_at": service.link_expires_at(event),
+            "references": references.list_references(session=session, booking=booking),
+            "max_references": references.MAX_REFERENCES,
+            "biometric_consent": references.BIOMETRIC_CONSENT,
+            "purge_date": references.purge_date(event),
         },
     )
 
@@ -193,11 +198,167 @@ def manage_submit(
         service.set_opt_out(session=session, actor=ATTENDEE, booking=booking, opt_out=True)
         message = "Done: you have opted out of photos and video."
     elif action == "opt_in":
+        had = references.list_references(session=session, booking=booking)
         service.set_opt_out(session=session, actor=ATTENDEE, booking=booking, opt_out=False)
-        message = "Done: you may appear in photos and video."
+        message = "Done: you may appear in photos and video." + (
+            " Your reference photos are deleted." if had else ""
+        )
     elif action == "cancel":
         service.cancel_booking(session=session, actor=ATTENDEE, booking=booking)
         message = "Your booking is cancelled."
     else:
         raise RegistryError("Choose one of the actions on the page.", status_code=422)
     return redirect(f"/b/{token}", message=message)
+
+
+@router.post("/b/{token}/references")
+def reference_upload(
+    token: str,
+    session: SessionDep,
+    file: Annotated[UploadFile | None, File()] = None,
+    biometric_consent: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    booking, event = service.booking_for_token(session=session, token=token)
+    try:
+        if file is None or not file.filename:
+            raise Invalid("Choose a photo to upload.", field="file")
+        references.add_reference(
+            session=session,
+            actor=ATTENDEE,
+            booking=booking,
+            event=event,
+            data=read_upload(file),
+            biometric_consent=bool(biometric_consent),
+        )
+    except RegistryError as exc:
+        return redirect(f"/b/{token}#reference-h", message=exc.message, category="error")
+    return redirect(
+        f"/b/{token}#reference-h",
+        message="Your reference photo is saved: we will use it only to keep you out of photos.",
+    )
+
+
+@router.post("/b/{token}/references/{photo_id}/delete")
+def reference_delete(token: str, photo_id: uuid.UUID, session: SessionDep) -> Response:
+    booking, _event = service.booking_for_token(session=session, token=token)
+    photo = references.get_reference(session=session, booking=booking, photo_id=photo_id)
+    references.delete_reference(session=session, actor=ATTENDEE, booking=booking, photo=photo)
+    return redirect(f"/b/{token}#reference-h", message="The reference photo is deleted.")
+
+
+@router.get("/b/{token}/references/{photo_id}")
+def reference_thumbnail(token: str, photo_id: uuid.UUID, session: SessionDep) -> Response:
+    booking, _event = service.booking_for_token(session=session, token=token)
+    photo = references.get_reference(session=session, booking=booking, photo_id=photo_id)
+    thumb = references.thumbnail_of(photo)
+    if thumb is None:
+        raise NotFound("No thumbnail is kept for this reference photo.")
+    return Response(thumb, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/b/{token}/badge.pdf")
+def badge_download(token: str, session: SessionDep) -> Response:
+    booking, event = service.booking_for_token(session=session, token=token)
+    if booking.cancelled_at is not None:
+        raise Gone("This booking is cancelled, so it has no badge.")
+    pdf = service.badges_pdf(session=session, event=event, layout="single", booking=booking)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": 'attachment; filename="badge.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/events/{event_id}/badges.pdf")
+def event_badges_page(
+    event_id: str, staff: PageStaff, session: SessionDep, layout: str = "sheet"
+) -> Response:
+    event = service.get_event(session=session, event_id=_parse_uuid(event_id))
+    pdf = service.badges_pdf(
+        session=session, event=event, layout="single" if layout == "single" else "sheet"
+    )
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="badges-{event.id}.pdf"'},
+    )
+
+
+@router.post("/events/{event_id}/bookings/{booking_id}/manage-link")
+def booking_reissue(
+    event_id: str, booking_id: uuid.UUID, staff: PageStaff, session: SessionDep
+) -> Response:
+    booking = service.get_booking(session=session, booking_id=booking_id)
+    if str(booking.event_id) != event_id:
+        raise NotFound("No booking with this id.")
+    service.reissue_manage_link(session=session, actor=Actor.staff(staff.id), booking=booking)
+    return redirect(
+        f"/events/{event_id}",
+        message=f"New manage link for {booking.name}: {service.manage_url(booking)} "
+        "(the old one no longer works; send this one to the attendee).",
+    )
+
+
+@router.get("/events/{event_id}/import")
+def import_form(request: Request, event_id: str, staff: PageStaff, session: SessionDep) -> Response:
+    event = service.get_event(session=session, event_id=_parse_uuid(event_id))
+    return render(request, "events/import.html", {"event": event})
+
+
+@router.post("/events/{event_id}/import")
+def import_preview(
+    request: Request,
+    event_id: str,
+    staff: PageStaff,
+    session: SessionDep,
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Show what the CSV would do; the confirm form carries the same CSV text back."""
+    event = service.get_event(session=session, event_id=_parse_uuid(event_id))
+    try:
+        if file is None or not file.filename:
+            raise Invalid("Choose a CSV file.", field="file")
+        data = read_upload(file)
+        preview = imports.preview(session=session, event=event, data=data)
+    except RegistryError as exc:
+        return render(
+            request,
+            "events/import.html",
+            {"event": event, "error": exc.message},
+            status_code=exc.status_code,
+        )
+    return render(
+        request,
+        "events/import.html",
+        {"event": event, "preview": preview, "csv_text": data.decode("utf-8", "replace")},
+        status_code=200 if not preview.errors else 422,
+    )
+
+
+@router.post("/events/{event_id}/import/confirm")
+def import_confirm(
+    request: Request,
+    event_id: str,
+    staff: PageStaff,
+    session: SessionDep,
+    csv_text: Annotated[str, Form(max_length=imports.MAX_BYTES)] = "",
+) -> Response:
+    event = service.get_event(session=session, event_id=_parse_uuid(event_id))
+    try:
+        result = imports.import_bookings(
+            session=session, actor=Actor.staff(staff.id), event=event, data=csv_text.encode()
+        )
+    except RegistryError as exc:
+        return render(
+            request,
+            "events/import.html",
+            {"event": event, "error": exc.message},
+            status_code=exc.status_code,
+        )
+    return redirect(
+        f"/events/{event.id}",
+        message=f"Imported {result.new} booking(s); {result.existing} were already booked.",
+    )

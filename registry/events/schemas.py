@@ -85,3 +85,31 @@ class BookingChangePublic(BaseModel):
     notice_version: int
     actor: str
     at: datetime
+
+
+class ReferencePhotoPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    face_width: int = Field(description="Width of the face found, in pixels.")
+    biometric_consent_at: datetime
+    purge_after: datetime = Field(description="When it is deleted at the latest.")
+    created_at: datetime
+
+
+class ImportRowPublic(BaseModel):
+    line: int = Field(description="Line number in the CSV file.")
+    name: str
+    email: str
+    photo_opt_out: bool
+    status: str = Field(description="new (will be / was booked), existing (already booked), error")
+    errors: list[str]
+
+
+class ImportResult(BaseModel):
+    imported: bool = Field(description="False for a dry run: nothing was written.")
+    columns: dict[str, str] = Field(description="Which CSV column was read for each field.")
+    new: int
+    existing: int
+    errors: int
+    rows: list[ImportRowPublic]

@@ -15,6 +15,7 @@ from registry.audit.service import Actor
 from registry.config import get_settings
 from registry.db import utcnow
 from registry.errors import Conflict, Gone, Invalid, NotFound
+from registry.events import badges, references
 from registry.events.models import Booking, BookingAction, BookingChange, Event, FilmingNotice
 
 # QR alphanumeric mode; no 0/O/1/I so a code can be read out or typed without confusion.
@@ -89,6 +90,7 @@ def update_event(*, session: Session, actor: Actor, event: Event, **changes: obj
         )
     session.add(event)
     session.flush()
+    references.reschedule_purge(session=session, event=event)
     after = _event_state(event)
     if after != before:
         audit.record(
@@ -208,6 +210,9 @@ def set_opt_out(*, session: Session, actor: Actor, booking: Booking, opt_out: bo
     booking.photo_opt_out = opt_out
     session.add(booking)
     _change(session, booking, BookingAction.opted_out if opt_out else BookingAction.opted_in, actor)
+    if not opt_out:
+        # Reference photos only serve an opt-out: without one, keeping them is not justified.
+        references.delete_all(session=session, actor=actor, booking=booking, reason="opted in")
     return booking
 
 
@@ -216,6 +221,7 @@ def cancel_booking(*, session: Session, actor: Actor, booking: Booking) -> Booki
         booking.cancelled_at = utcnow()
         session.add(booking)
         _change(session, booking, BookingAction.cancelled, actor)
+        references.delete_all(session=session, actor=actor, booking=booking, reason="cancelled")
     return booking
 
 
@@ -276,3 +282,26 @@ def reissue_manage_link(*, session: Session, actor: Actor, booking: Booking) -> 
     session.add(booking)
     _change(session, booking, BookingAction.link_reissued, actor)
     return booking
+
+
+def badge_info(event: Event, booking: Booking) -> badges.BadgeInfo:
+    return badges.BadgeInfo(
+        name=booking.name,
+        event=event.name,
+        when=event.starts_at.strftime("%d %B %Y"),
+        badge_code=booking.badge_code,
+        opted_out=booking.photo_opt_out,
+    )
+
+
+def badges_pdf(
+    *,
+    session: Session,
+    event: Event,
+    layout: badges.Layout = "sheet",
+    booking: Booking | None = None,
+) -> bytes:
+    """The event's badges (not cancelled bookings), or one booking's badge, as a PDF."""
+    chosen = [booking] if booking else list_bookings(session=session, event=event)
+    infos = [badge_info(event, b) for b in chosen if b.cancelled_at is None]
+    return badges.render(infos, layout=layout, title=f"Badges: {event.name}")

@@ -6,6 +6,7 @@ import json
 import urllib.request
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import E2E_ADMIN, Server
@@ -52,3 +53,40 @@ def test_attendee_books_with_opt_out_then_opts_back_in(page: Any, server: Server
     expect(
         page.get_by_role("button", name="I do not want to appear in photos or video")
     ).to_be_visible()
+
+
+def test_attendee_adds_a_reference_photo_opts_back_in_and_downloads_the_badge(
+    page: Any, server: Server
+) -> None:
+    from tests.faces import face_data_dir
+
+    faces = face_data_dir()
+    if faces is None:
+        pytest.skip("face photos not found: set REGISTRY_FACE_DATA or put them in ../shared")
+    event_id = _create_event(server)
+    page.goto(f"{server.url}/events/{event_id}/book")
+    page.get_by_label("Your name").fill("Robin Example")
+    page.get_by_label("Email").fill("robin@example.org")
+    page.get_by_label("I do not want to appear in photos or video").check()
+    page.get_by_role("button", name="Book my place").click()
+    expect(page.get_by_text("You have opted out.")).to_be_visible()
+
+    page.get_by_label("A photo with only your face in it").set_input_files(
+        str(faces / "people" / "barack_obama" / "facerec_1.jpg")
+    )
+    page.get_by_label("I agree that the service may use this photo").check()
+    page.get_by_role("button", name="Upload reference photo").click()
+    expect(page.get_by_text("Your reference photo is saved")).to_be_visible()
+    thumbnail = page.get_by_role("img", name="Your reference photo 1")
+    expect(thumbnail).to_be_visible()
+    assert page.evaluate("img => img.naturalWidth", thumbnail.element_handle()) > 0
+
+    page.get_by_role("button", name="I am happy to appear in photos and video").click()
+    expect(page.get_by_text("Your reference photos are deleted.")).to_be_visible()
+    expect(page.get_by_role("img", name="Your reference photo 1")).to_have_count(0)
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download your badge (PDF)").click()
+    path = download.value.path()
+    with open(path, "rb") as f:
+        assert f.read(5) == b"%PDF-"

@@ -1,0 +1,59 @@
+"""Encryption at rest for biometric data (AES-256-GCM, key from settings).
+
+Each ciphertext is bound to the record it belongs to (associated data), so a blob copied onto
+another row does not decrypt. Format: b"\\x01" + 12-byte nonce + ciphertext-with-tag.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from registry.config import ConfigError, get_settings
+
+_VERSION = b"\x01"
+
+
+class DecryptionFailed(RuntimeError):
+    """The blob was not written with this key for this record."""
+
+
+def _key() -> bytes:
+    settings = get_settings()
+    if settings.biometric_key:
+        try:
+            key = base64.urlsafe_b64decode(
+                settings.biometric_key + "=" * (-len(settings.biometric_key) % 4)
+            )
+        except (binascii.Error, ValueError):
+            key = b""
+        if len(key) != 32:
+            raise ConfigError(
+                "REGISTRY_BIOMETRIC_KEY must be 32 bytes, base64url-encoded (e.g. python3 -c "
+                "'import base64,os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')."
+            )
+        return key
+    # Without a dedicated key, derive one from the secret key (a separate, domain-bound key).
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"registry biometric data v1"
+    ).derive(settings.resolved_secret_key().encode())
+
+
+def encrypt(plaintext: bytes, *, bound_to: str) -> bytes:
+    nonce = os.urandom(12)
+    return _VERSION + nonce + AESGCM(_key()).encrypt(nonce, plaintext, bound_to.encode())
+
+
+def decrypt(blob: bytes, *, bound_to: str) -> bytes:
+    if len(blob) < 29 or blob[:1] != _VERSION:
+        raise DecryptionFailed("unknown ciphertext format")
+    try:
+        return AESGCM(_key()).decrypt(blob[1:13], blob[13:], bound_to.encode())
+    except InvalidTag:
+        raise DecryptionFailed("ciphertext does not match its key or record") from None

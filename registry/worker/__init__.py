@@ -1,0 +1,1 @@
+"""Background work: periodic jobs now; the clearance job pool (in-process or Celery) later."""

@@ -1,0 +1,54 @@
+"""Periodic jobs (daily): delete biometric data past retention, record expired consents.
+
+Run by the in-process scheduler of `registry serve`, or once by `registry housekeeping`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from registry.consent import service as consent
+from registry.db import unit_of_work
+from registry.events import references
+
+logger = logging.getLogger("registry")
+
+
+@dataclass(frozen=True)
+class Report:
+    references_purged: int
+    consents_expired: int
+
+
+def run_daily(*, session: Session) -> Report:
+    return Report(
+        references_purged=references.purge_expired(session=session),
+        consents_expired=consent.record_expiries(session=session),
+    )
+
+
+def run_once() -> Report:
+    """One run in its own unit of work (as a background job must)."""
+    with unit_of_work() as session:
+        report = run_daily(session=session)
+    logger.info(
+        "housekeeping: %d reference photo(s) purged, %d consent(s) marked expired",
+        report.references_purged,
+        report.consents_expired,
+    )
+    return report
+
+
+async def scheduler(*, first_delay: float, interval: float) -> None:
+    """Run the daily jobs for ever (until cancelled), in a thread so requests are not blocked."""
+    await asyncio.sleep(first_delay)
+    while True:
+        try:
+            await asyncio.to_thread(run_once)
+        except Exception:  # a failed run must not stop the next one; it is logged in full
+            logger.exception("housekeeping failed; retrying at the next interval")
+        await asyncio.sleep(interval)
