@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -176,17 +176,19 @@ def _cut_marks(draw: ImageDraw.ImageDraw, xs: Iterable[int], ys: Iterable[int], 
         draw.line((xs[-1] + gap - length, y, xs[-1] + gap, y), fill=INK, width=2)
 
 
-def pages(badges: Sequence[BadgeInfo], layout: Layout) -> list[Image.Image]:
+def pages(badges: Sequence[BadgeInfo], layout: Layout) -> Iterator[Image.Image]:
+    """Pages one at a time (an A4 page is 26 MB of pixels: never hold them all)."""
+    if not badges:
+        yield Image.new("RGB", (A4_W, A4_H) if layout == "sheet" else (A6_W, A6_H), PAPER)
+        return
     if layout == "single":
-        out = []
         for info in badges:
             page = Image.new("RGB", (A6_W, A6_H), PAPER)
             page.paste(draw_badge(info), ((A6_W - BADGE_W) // 2, (A6_H - BADGE_H) // 2))
-            out.append(page)
-        return out
+            yield page
+        return
     left, top = (A4_W - 2 * BADGE_W) // 2, (A4_H - 2 * BADGE_H) // 2
     slots = [(left + c * BADGE_W, top + r * BADGE_H) for r in range(2) for c in range(2)]
-    out = []
     for start in range(0, len(badges), 4):
         page = Image.new("RGB", (A4_W, A4_H), PAPER)
         for info, (x, y) in zip(badges[start : start + 4], slots, strict=False):
@@ -198,11 +200,10 @@ def pages(badges: Sequence[BadgeInfo], layout: Layout) -> list[Image.Image]:
             [top, top + BADGE_H, top + 2 * BADGE_H],
             min(left, top),
         )
-        out.append(page)
-    return out
+        yield page
 
 
-def write_pdf(images: Sequence[Image.Image], *, title: str) -> bytes:
+def write_pdf(images: Iterable[Image.Image], *, title: str) -> bytes:
     """A minimal PDF with one lossless (Flate) RGB image per page, at 300 dpi."""
     objects: list[bytes] = []
 
@@ -215,7 +216,7 @@ def write_pdf(images: Sequence[Image.Image], *, title: str) -> bytes:
     info = add(b"<< /Title (" + _pdf_text(title) + b") /Producer (registry) >>")
     kids = []
     for image in images:
-        raw = zlib.compress(image.convert("RGB").tobytes(), 6)
+        raw = zlib.compress(image.tobytes(), 3)
         img = add(
             b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB "
             b"/BitsPerComponent 8 /Filter /FlateDecode /Length %d >>\nstream\n"
@@ -264,7 +265,4 @@ def render(
     badges: Sequence[BadgeInfo], *, layout: Layout = "sheet", title: str = "Badges"
 ) -> bytes:
     """The badges as a PDF; an event without bookings still gets a (blank) page."""
-    drawn = pages(badges, layout)
-    if not drawn:
-        drawn = [Image.new("RGB", (A4_W, A4_H) if layout == "sheet" else (A6_W, A6_H), PAPER)]
-    return write_pdf(drawn, title=title)
+    return write_pdf(pages(badges, layout), title=title)
