@@ -108,6 +108,87 @@ def event_detail(
     )
 
 
+def _local(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M") if value else ""
+
+
+@router.get("/events/{event_id}/edit")
+def event_edit_form(
+    request: Request, event_id: str, staff: PageStaff, session: SessionDep
+) -> Response:
+    event = service.get_event(session=session, event_id=_parse_uuid(event_id))
+    form = {
+        "name": event.name,
+        "starts_at": _local(event.starts_at),
+        "ends_at": _local(event.ends_at),
+        "venue": event.venue or "",
+        "filming_notice": event.filming_notice,
+        "bookings_open": event.bookings_open,
+        "biometric_retention_days": event.biometric_retention_days,
+    }
+    return render(request, "events/edit.html", {"event": event, "form": form})
+
+
+@router.post("/events/{event_id}/edit")
+def event_edit(
+    request: Request,
+    event_id: str,
+    staff: PageStaff,
+    session: SessionDep,
+    name: Annotated[str, Form(max_length=200)] = "",
+    starts_at: Annotated[str, Form(max_length=40)] = "",
+    ends_at: Annotated[str, Form(max_length=40)] = "",
+    venue: Annotated[str, Form(max_length=300)] = "",
+    filming_notice: Annotated[str, Form(max_length=20_000)] = "",
+    bookings_open: Annotated[str, Form(max_length=10)] = "",
+    biometric_retention_days: Annotated[str, Form(max_length=5)] = "30",
+) -> Response:
+    event = service.get_event(session=session, event_id=_parse_uuid(event_id))
+    form = {
+        "name": name,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "venue": venue,
+        "filming_notice": filming_notice,
+        "bookings_open": bool(bookings_open),
+        "biometric_retention_days": biometric_retention_days,
+    }
+    try:
+        start = _parse_local(starts_at, "start")
+        if not name.strip() or start is None or len(filming_notice.strip()) < 20:
+            raise Invalid(
+                "Give the event a name, a start, and a filming notice of at least 20 characters."
+            )
+        try:
+            retention = int(biometric_retention_days)
+        except ValueError:
+            retention = -1
+        if not 0 <= retention <= 365:
+            raise Invalid("Retention must be a whole number of days from 0 to 365.")
+        with session.begin_nested():  # an invalid edit leaves the event as it was
+            service.update_event(
+                session=session,
+                actor=Actor.staff(staff.id),
+                event=event,
+                name=name.strip(),
+                starts_at=start,
+                ends_at=_parse_local(ends_at, "end"),
+                venue=venue.strip() or None,
+                filming_notice=filming_notice,
+                bookings_open=bool(bookings_open),
+                biometric_retention_days=retention,
+            )
+    except RegistryError as exc:
+        session.refresh(event)
+        return render(
+            request,
+            "events/edit.html",
+            {"event": event, "form": form, "error": exc.message},
+            status_code=exc.status_code,
+        )
+    return redirect(f"/events/{event.id}", message="Saved.")
+
+
 # --- public: booking -----------------------------------------------------------------------
 
 

@@ -79,7 +79,7 @@ def update_event(*, session: Session, actor: Actor, event: Event, **changes: obj
         if value is not None:
             setattr(event, field, value)
     if event.ends_at is not None and event.ends_at < event.starts_at:
-        raise Invalid("ends_at must not be before starts_at", field="ends_at")
+        raise Invalid("The end (ends_at) must not be before the start.", field="ends_at")
     if isinstance(notice, str) and notice.strip() != event.filming_notice:
         event.filming_notice = notice.strip()
         event.filming_notice_version += 1

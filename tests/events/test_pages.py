@@ -86,3 +86,40 @@ def test_manage_page_opts_out_and_back_in(
     assert client.post(url, data={"action": "opt_out"}).status_code == 403  # no CSRF token
     actions = [str(h.action) for h in service.history(session=session, booking=booking)]
     assert actions == ["booked", "opted_out", "opted_in"]
+
+
+def test_staff_edit_an_event_and_the_notice_gets_a_new_version(
+    client: TestClient, make_event: Callable[..., Event], make_staff, session
+) -> None:  # type: ignore[no-untyped-def]
+    from registry.auth.models import Role
+    from tests.auth.factories import login_page
+
+    event = make_event()
+    login_page(client, make_staff(Role.comms))
+    form = client.get(f"/events/{event.id}/edit")
+    assert form.status_code == 200
+    data = {
+        "name": "Renamed event",
+        "starts_at": "2031-03-01T09:00",
+        "ends_at": "2031-03-01T17:00",
+        "venue": "Hall C",
+        "filming_notice": "A new filming notice: we film everything, opt out any time.",
+        "biometric_retention_days": "10",
+        "csrf_token": csrf_from(form.text),
+    }
+    saved = client.post(f"/events/{event.id}/edit", data=data, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    session.refresh(event)
+    assert event.name == "Renamed event"
+    assert event.filming_notice_version == 2
+    assert event.bookings_open is False  # the box was not ticked
+    assert event.biometric_retention_days == 10
+
+    bad = client.post(
+        f"/events/{event.id}/edit",
+        data={**data, "name": "Broken", "ends_at": "2031-02-01T09:00"},
+    )
+    assert bad.status_code == 422
+    assert "must not be before the start" in bad.text
+    session.refresh(event)
+    assert event.name == "Renamed event"
