@@ -38,6 +38,18 @@ def _parse_local(value: str, field: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _checked_times(
+    name: str, starts_at: str, ends_at: str, filming_notice: str
+) -> tuple[datetime, datetime | None]:
+    """The start and end of an event form, once its required fields are known to be there."""
+    start = _parse_local(starts_at, "start")
+    if not name.strip() or start is None or len(filming_notice.strip()) < 20:
+        raise Invalid(
+            "Give the event a name, a start, and a filming notice of at least 20 characters."
+        )
+    return start, _parse_local(ends_at, "end")
+
+
 # --- staff ---------------------------------------------------------------------------------
 
 
@@ -65,18 +77,13 @@ def events_create(
         "filming_notice": filming_notice,
     }
     try:
-        start = _parse_local(starts_at, "start")
-        if not name.strip() or start is None or len(filming_notice.strip()) < 20:
-            raise RegistryError(
-                "Give the event a name, a start, and a filming notice of at least 20 characters.",
-                status_code=422,
-            )
+        start, end = _checked_times(name, starts_at, ends_at, filming_notice)
         event = service.create_event(
             session=session,
             actor=Actor.staff(staff.id),
             name=name,
             starts_at=start,
-            ends_at=_parse_local(ends_at, "end"),
+            ends_at=end,
             venue=venue,
             filming_notice=filming_notice,
         )
@@ -154,11 +161,7 @@ def event_edit(
         "biometric_retention_days": biometric_retention_days,
     }
     try:
-        start = _parse_local(starts_at, "start")
-        if not name.strip() or start is None or len(filming_notice.strip()) < 20:
-            raise Invalid(
-                "Give the event a name, a start, and a filming notice of at least 20 characters."
-            )
+        start, end = _checked_times(name, starts_at, ends_at, filming_notice)
         try:
             retention = int(biometric_retention_days)
         except ValueError:
@@ -172,7 +175,7 @@ def event_edit(
                 event=event,
                 name=name.strip(),
                 starts_at=start,
-                ends_at=_parse_local(ends_at, "end"),
+                ends_at=end,
                 venue=venue.strip() or None,
                 filming_notice=filming_notice,
                 bookings_open=bool(bookings_open),

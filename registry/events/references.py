@@ -12,12 +12,12 @@ from PIL import Image
 from sqlmodel import Session, col, select
 
 from registry import crypto
-from registry.audit import service as audit
 from registry.audit.service import SYSTEM, Actor
 from registry.config import get_settings
 from registry.db import utcnow
 from registry.errors import Conflict, Invalid, NotFound, TooLarge, UnsupportedMedia
-from registry.events.models import Booking, BookingAction, BookingChange, Event, ReferencePhoto
+from registry.events.history import record_change
+from registry.events.models import Booking, BookingAction, Event, ReferencePhoto
 from registry.vision import faces, images
 
 MAX_REFERENCES = 3
@@ -55,29 +55,6 @@ def list_references(*, session: Session, booking: Booking) -> list[ReferencePhot
             .order_by(col(ReferencePhoto.created_at))
         ).all()
     )
-
-
-def _log(
-    session: Session, booking: Booking, action: BookingAction, actor: Actor, **after: object
-) -> None:
-    session.add(
-        BookingChange(
-            booking_id=booking.id,
-            action=action,
-            photo_opt_out=booking.photo_opt_out,
-            notice_version=booking.notice_version,
-            actor=actor.label,
-        )
-    )
-    audit.record(
-        session=session,
-        actor=actor,
-        action=f"booking.{action.value}",
-        entity_type="booking",
-        entity_id=booking.id,
-        after={"event_id": booking.event_id, **after},
-    )
-    session.flush()
 
 
 def _thumbnail(image: Image.Image, box: faces.Box) -> bytes:
@@ -158,7 +135,7 @@ def add_reference(
     photo.thumbnail = crypto.encrypt(_thumbnail(image, face.box), bound_to=bound + ":thumb")
     session.add(photo)
     session.flush()
-    _log(
+    record_change(
         session,
         booking,
         BookingAction.reference_added,
@@ -181,7 +158,7 @@ def delete_reference(
 ) -> None:
     session.delete(photo)
     session.flush()
-    _log(session, booking, BookingAction.reference_deleted, actor, reference_id=photo.id)
+    record_change(session, booking, BookingAction.reference_deleted, actor, reference_id=photo.id)
 
 
 def delete_all(*, session: Session, actor: Actor, booking: Booking, reason: str) -> int:
@@ -191,7 +168,7 @@ def delete_all(*, session: Session, actor: Actor, booking: Booking, reason: str)
         session.delete(photo)
     if photos:
         session.flush()
-        _log(
+        record_change(
             session,
             booking,
             BookingAction.references_purged,

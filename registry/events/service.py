@@ -16,6 +16,7 @@ from registry.config import get_settings
 from registry.db import utcnow
 from registry.errors import Conflict, Gone, Invalid, NotFound
 from registry.events import badges, references
+from registry.events.history import record_change
 from registry.events.models import Booking, BookingAction, BookingChange, Event, FilmingNotice
 
 # QR alphanumeric mode; no 0/O/1/I so a code can be read out or typed without confusion.
@@ -176,29 +177,8 @@ def create_booking(
                 return existing, False
     else:  # pragma: no cover - 2^50 codes
         raise Conflict("Could not allocate a badge code; try again.")
-    _change(session, booking, BookingAction.booked, actor)
+    record_change(session, booking, BookingAction.booked, actor)
     return booking, True
-
-
-def _change(session: Session, booking: Booking, action: BookingAction, actor: Actor) -> None:
-    session.add(
-        BookingChange(
-            booking_id=booking.id,
-            action=action,
-            photo_opt_out=booking.photo_opt_out,
-            notice_version=booking.notice_version,
-            actor=actor.label,
-        )
-    )
-    audit.record(
-        session=session,
-        actor=actor,
-        action=f"booking.{action.value}",
-        entity_type="booking",
-        entity_id=booking.id,
-        after={"event_id": booking.event_id, "photo_opt_out": booking.photo_opt_out},
-    )
-    session.flush()
 
 
 def set_opt_out(*, session: Session, actor: Actor, booking: Booking, opt_out: bool) -> Booking:
@@ -209,7 +189,9 @@ def set_opt_out(*, session: Session, actor: Actor, booking: Booking, opt_out: bo
         return booking
     booking.photo_opt_out = opt_out
     session.add(booking)
-    _change(session, booking, BookingAction.opted_out if opt_out else BookingAction.opted_in, actor)
+    record_change(
+        session, booking, BookingAction.opted_out if opt_out else BookingAction.opted_in, actor
+    )
     if not opt_out:
         # Reference photos only serve an opt-out: without one, keeping them is not justified.
         references.delete_all(session=session, actor=actor, booking=booking, reason="opted in")
@@ -220,7 +202,7 @@ def cancel_booking(*, session: Session, actor: Actor, booking: Booking) -> Booki
     if booking.cancelled_at is None:
         booking.cancelled_at = utcnow()
         session.add(booking)
-        _change(session, booking, BookingAction.cancelled, actor)
+        record_change(session, booking, BookingAction.cancelled, actor)
         references.delete_all(session=session, actor=actor, booking=booking, reason="cancelled")
     return booking
 
@@ -280,7 +262,7 @@ def reissue_manage_link(*, session: Session, actor: Actor, booking: Booking) -> 
     """A fresh manage link; the previous one stops working."""
     booking.link_version += 1
     session.add(booking)
-    _change(session, booking, BookingAction.link_reissued, actor)
+    record_change(session, booking, BookingAction.link_reissued, actor)
     return booking
 
 
