@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
 from registry.audit.service import Actor
 from registry.deps import PageStaff, SessionDep
@@ -38,16 +39,37 @@ def _parse_local(value: str, field: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _checked_times(
-    name: str, starts_at: str, ends_at: str, filming_notice: str
-) -> tuple[datetime, datetime | None]:
-    """The start and end of an event form, once its required fields are known to be there."""
-    start = _parse_local(starts_at, "start")
-    if not name.strip() or start is None or len(filming_notice.strip()) < 20:
-        raise Invalid(
-            "Give the event a name, a start, and a filming notice of at least 20 characters."
-        )
-    return start, _parse_local(ends_at, "end")
+class EventForm(BaseModel):
+    """The fields of the new-event form, as typed (checked by `checked_times`)."""
+
+    name: str = Field(default="", max_length=200)
+    starts_at: str = Field(default="", max_length=40)
+    ends_at: str = Field(default="", max_length=40)
+    venue: str = Field(default="", max_length=300)
+    filming_notice: str = Field(default="", max_length=20_000)
+
+    def checked_times(self) -> tuple[datetime, datetime | None]:
+        """Start and end, once the required fields are known to be there."""
+        start = _parse_local(self.starts_at, "start")
+        if not self.name.strip() or start is None or len(self.filming_notice.strip()) < 20:
+            raise Invalid(
+                "Give the event a name, a start, and a filming notice of at least 20 characters."
+            )
+        return start, _parse_local(self.ends_at, "end")
+
+
+class EventEditForm(EventForm):
+    bookings_open: str = Field(default="", max_length=10)
+    biometric_retention_days: str = Field(default="30", max_length=5)
+
+    def retention(self) -> int:
+        try:
+            days = int(self.biometric_retention_days)
+        except ValueError:
+            days = -1
+        if not 0 <= days <= 365:
+            raise Invalid("Retention must be a whole number of days from 0 to 365.")
+        return days
 
 
 # --- staff ---------------------------------------------------------------------------------
@@ -60,38 +82,28 @@ def events_list(request: Request, staff: PageStaff, session: SessionDep) -> Resp
 
 @router.post("/events")
 def events_create(
-    request: Request,
-    staff: PageStaff,
-    session: SessionDep,
-    name: Annotated[str, Form(max_length=200)] = "",
-    starts_at: Annotated[str, Form(max_length=40)] = "",
-    ends_at: Annotated[str, Form(max_length=40)] = "",
-    venue: Annotated[str, Form(max_length=300)] = "",
-    filming_notice: Annotated[str, Form(max_length=20_000)] = "",
+    request: Request, staff: PageStaff, session: SessionDep, form: Annotated[EventForm, Form()]
 ) -> Response:
-    form = {
-        "name": name,
-        "starts_at": starts_at,
-        "ends_at": ends_at,
-        "venue": venue,
-        "filming_notice": filming_notice,
-    }
     try:
-        start, end = _checked_times(name, starts_at, ends_at, filming_notice)
+        start, end = form.checked_times()
         event = service.create_event(
             session=session,
             actor=Actor.staff(staff.id),
-            name=name,
+            name=form.name,
             starts_at=start,
             ends_at=end,
-            venue=venue,
-            filming_notice=filming_notice,
+            venue=form.venue,
+            filming_notice=form.filming_notice,
         )
     except RegistryError as exc:
         return render(
             request,
             "events/list.html",
-            {"events": service.list_events(session=session), "error": exc.message, "form": form},
+            {
+                "events": service.list_events(session=session),
+                "error": exc.message,
+                "form": form.model_dump(),
+            },
             status_code=exc.status_code,
         )
     return redirect(f"/events/{event.id}", message=f"Created {event.name}.")
@@ -142,51 +154,31 @@ def event_edit(
     event_id: str,
     staff: PageStaff,
     session: SessionDep,
-    name: Annotated[str, Form(max_length=200)] = "",
-    starts_at: Annotated[str, Form(max_length=40)] = "",
-    ends_at: Annotated[str, Form(max_length=40)] = "",
-    venue: Annotated[str, Form(max_length=300)] = "",
-    filming_notice: Annotated[str, Form(max_length=20_000)] = "",
-    bookings_open: Annotated[str, Form(max_length=10)] = "",
-    biometric_retention_days: Annotated[str, Form(max_length=5)] = "30",
+    form: Annotated[EventEditForm, Form()],
 ) -> Response:
     event = service.get_event(session=session, event_id=_parse_uuid(event_id))
-    form = {
-        "name": name,
-        "starts_at": starts_at,
-        "ends_at": ends_at,
-        "venue": venue,
-        "filming_notice": filming_notice,
-        "bookings_open": bool(bookings_open),
-        "biometric_retention_days": biometric_retention_days,
-    }
     try:
-        start, end = _checked_times(name, starts_at, ends_at, filming_notice)
-        try:
-            retention = int(biometric_retention_days)
-        except ValueError:
-            retention = -1
-        if not 0 <= retention <= 365:
-            raise Invalid("Retention must be a whole number of days from 0 to 365.")
+        start, end = form.checked_times()
         with session.begin_nested():  # an invalid edit leaves the event as it was
             service.update_event(
                 session=session,
                 actor=Actor.staff(staff.id),
                 event=event,
-                name=name.strip(),
+                name=form.name.strip(),
                 starts_at=start,
                 ends_at=end,
-                venue=venue.strip() or None,
-                filming_notice=filming_notice,
-                bookings_open=bool(bookings_open),
-                biometric_retention_days=retention,
+                venue=form.venue.strip() or None,
+                filming_notice=form.filming_notice,
+                bookings_open=bool(form.bookings_open),
+                biometric_retention_days=form.retention(),
             )
     except RegistryError as exc:
         session.refresh(event)
+        values = {**form.model_dump(), "bookings_open": bool(form.bookings_open)}
         return render(
             request,
             "events/edit.html",
-            {"event": event, "form": form, "error": exc.message},
+            {"event": event, "form": values, "error": exc.message},
             status_code=exc.status_code,
         )
     return redirect(f"/events/{event.id}", message="Saved.")
