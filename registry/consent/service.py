@@ -499,3 +499,14 @@ def revoke_for_patient(
         actor=actor,
         note=note.strip(),
     )
+
+
+def status_counts(*, session: Session) -> dict[ConsentStatus, int]:
+    """How many requests have each effective status now."""
+    now = utcnow()
+    return {
+        status: session.exec(
+            select(sa.func.count()).select_from(ConsentRequest).where(_status_clause(status, now))
+        ).one()
+        for status in ConsentStatus
+    }

@@ -6,7 +6,9 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from registry.audit import service as audit
+from registry.consent import service as consent
 from registry.deps import PageStaff, SessionDep
+from registry.events import service as events
 from registry.web import page_router, render
 
 router = page_router()
@@ -17,5 +19,10 @@ def dashboard(request: Request, staff: PageStaff, session: SessionDep) -> Respon
     return render(
         request,
         "dashboard.html",
-        {"recent": audit.list_entries(session=session, limit=10)},
+        {
+            "recent": audit.list_entries(session=session, limit=10),
+            "consents": consent.status_counts(session=session),
+            "expiring": len(consent.list_requests(session=session, expiring_within_days=30)),
+            "events": events.list_events(session=session)[:5],
+        },
     )

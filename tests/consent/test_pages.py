@@ -200,3 +200,23 @@ def test_expiring_consents_are_listed_for_re_consent(
     page = client.get("/consents")
     section = page.text[page.text.index("Expiring within") :]
     assert "Expiring Soon" in section.split("</section>")[0]
+
+
+def test_dashboard_counts_consents_by_effective_status(
+    client: TestClient,
+    session: Session,
+    make_consent: MakeConsent,
+    make_staff: Callable[..., StaffUser],
+) -> None:
+    before = service.status_counts(session=session)
+    request = make_consent(expires_at=utcnow() + timedelta(days=3))
+    service.decide(session=session, request=request, decision="grant", notice_version=1)
+    request.expires_at = utcnow() - timedelta(seconds=1)
+    session.add(request)
+    session.flush()
+    after = service.status_counts(session=session)
+    assert after[ConsentStatus.expired] == before[ConsentStatus.expired] + 1
+    assert after[ConsentStatus.granted] == before[ConsentStatus.granted]
+    login_page(client, make_staff(Role.comms))
+    page = client.get("/")
+    assert f"<strong>{after[ConsentStatus.expired]}</strong> expired" in page.text
