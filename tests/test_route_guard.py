@@ -25,6 +25,7 @@ PUBLIC_PAGES = {
     "/c/{token}",
     "/c/{token}/receipt",
     "/b/{token}/badge.pdf",
+    "/b/{token}/badge.png",
     "/b/{token}/references",
     "/b/{token}/references/{photo_id}",
     "/b/{token}/references/{photo_id}/delete",

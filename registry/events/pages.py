@@ -348,6 +348,18 @@ def badge_download(token: str, session: SessionDep) -> Response:
     )
 
 
+@router.get("/b/{token}/badge.png")
+def badge_preview(token: str, session: SessionDep) -> Response:
+    booking, event = service.booking_for_token(session=session, token=token)
+    if booking.cancelled_at is not None:
+        raise Gone("This booking is cancelled, so it has no badge.")
+    return Response(
+        service.badge_png(event=event, booking=booking),
+        media_type="image/png",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 @router.get("/events/{event_id}/badges.pdf")
 def event_badges_page(
     event_id: str, staff: PageStaff, session: SessionDep, layout: str = "sheet"

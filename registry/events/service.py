@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import secrets
 import uuid
 from datetime import datetime, timedelta
@@ -287,3 +288,12 @@ def badges_pdf(
     chosen = [booking] if booking else list_bookings(session=session, event=event)
     infos = [badge_info(event, b) for b in chosen if b.cancelled_at is None]
     return badges.render(infos, layout=layout, title=f"Badges: {event.name}")
+
+
+def badge_png(*, event: Event, booking: Booking, width: int = 472) -> bytes:
+    """A screen preview of one badge (40 mm wide at 300 dpi: 472 px)."""
+    image = badges.draw_badge(badge_info(event, booking))
+    image = image.resize((width, round(image.height * width / image.width)))
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -136,3 +137,16 @@ def test_api_and_manage_page_serve_pdfs(
     assert mine.status_code == 200
     [code] = decode_all(render_pdf(mine.content, tmp_path))
     assert code.text == bookings[0].badge_code
+
+
+def test_manage_page_previews_the_badge(
+    client: TestClient, event_with_bookings: tuple[Event, list[Booking]]
+) -> None:
+    _, bookings = event_with_bookings
+    path = f"/b/{service.manage_token(bookings[1])}"
+    assert "badge.png" in client.get(path).text
+    preview = client.get(f"{path}/badge.png")
+    assert preview.headers["content-type"] == "image/png"
+    image = Image.open(io.BytesIO(preview.content))
+    [code] = zxingcpp.read_barcodes(image)
+    assert code.text == bookings[1].badge_code
