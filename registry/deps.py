@@ -17,7 +17,10 @@ from registry.db import get_session
 from registry.errors import Forbidden, Unauthorized
 from registry.web import SESSION_COOKIE
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the unit of work commits before the response is sent, so a client that follows
+# a redirect (or reads after a write) always sees the write, and a failed commit is an error
+# response, never a success the database did not keep.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)

@@ -83,3 +83,12 @@ def test_access_log_never_shows_link_tokens() -> None:
     RedactLinkTokens().filter(record)
     assert "SECRETMAC" not in record.getMessage()
     assert "/c/[token]/receipt" in record.getMessage()
+
+
+def test_the_unit_of_work_commits_before_the_response_is_sent() -> None:
+    from typing import get_args
+
+    from registry.deps import SessionDep
+
+    [depends] = get_args(SessionDep)[1:]
+    assert depends.scope == "function"
