@@ -1,0 +1,255 @@
+"""Who is in a photo, and may it be published: matching, badge-to-face linking, the decision.
+
+Pure functions on plain data (no images, no database): the service feeds in the faces and badges
+stored for a photo and the event's current references and opt-outs, so a photo is re-cleared
+from stored encodings whenever an attendee changes their mind, without detecting again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from registry.vision.faces import Box
+
+
+class Via(StrEnum):
+    face = "face"
+    badge = "badge"
+    linked = "linked"
+
+
+class FaceDecision(StrEnum):
+    opted_out = "opted_out"  # this face is an attendee who opted out: must not be published
+    review = "review"  # grey zone: a person must look
+    clear = "clear"  # no opted-out attendee
+    too_small = "too_small"  # too small to verify either way (reported, not flagged)
+
+
+class PhotoStatus(StrEnum):
+    cleared = "cleared"
+    flagged = "flagged"
+    needs_review = "needs_review"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Face distances (128-d, Euclidean). Privacy first: the grey zone goes to a person."""
+
+    match: float = 0.5  # ≤ match: the face is that attendee
+    review: float = 0.6  # ≤ review: maybe that attendee (needs review)
+    min_face_px: int = 40  # narrower faces are too small to verify
+
+    def __post_init__(self) -> None:
+        if not 0 < self.match <= self.review:
+            raise ValueError("thresholds must satisfy 0 < match <= review")
+
+
+@dataclass(frozen=True)
+class FaceInput:
+    id: int
+    box: Box
+    encoding: np.ndarray | None  # None when too small to encode
+
+
+@dataclass(frozen=True)
+class BadgeInput:
+    code: str
+    box: Box
+    booking_id: uuid.UUID | None  # None: a code that is no badge of this event
+
+
+@dataclass(frozen=True)
+class Review:
+    """A reviewer's word on one face: `booking_id` confirmed, or ruled out ("not this person")."""
+
+    face_id: int
+    booking_id: uuid.UUID | None
+    confirmed: bool
+
+
+@dataclass
+class FaceResult:
+    id: int
+    box: Box
+    booking_id: uuid.UUID | None = None
+    distance: float | None = None
+    via: Via | None = None
+    decision: FaceDecision = FaceDecision.clear
+
+
+@dataclass
+class BadgeResult:
+    code: str
+    box: Box
+    booking_id: uuid.UUID | None
+    face_id: int | None = None
+
+
+@dataclass
+class PhotoResult:
+    status: PhotoStatus
+    faces: list[FaceResult]
+    badges: list[BadgeResult]
+    reasons: list[str] = field(default_factory=list)
+    # Encodings of faces linked to an opted-out attendee's badge: transient references.
+    new_references: dict[uuid.UUID, list[np.ndarray]] = field(default_factory=dict)
+
+
+def _width(box: Box) -> int:
+    return box[1] - box[3]
+
+
+def link_badges(faces: Sequence[FaceInput], badges: Sequence[BadgeInput]) -> dict[int, int]:
+    """Badge index → face id for badges worn below a face.
+
+    A badge belongs to a face when it is horizontally aligned with it (centre within 1.2 face
+    widths), below the chin (its top between the chin and 5 face heights lower), and of a
+    plausible size for that face (0.2–4 face widths). Nearest first; one badge per face.
+    """
+    candidates = []
+    for b_index, badge in enumerate(badges):
+        b_top, b_right, b_bottom, b_left = badge.box
+        b_cx, b_w = (b_left + b_right) / 2, max(1, b_right - b_left)
+        for face in faces:
+            top, right, bottom, left = face.box
+            w, h = max(1, right - left), max(1, bottom - top)
+            cx = (left + right) / 2
+            dx = abs(b_cx - cx) / w
+            dy = (b_top - bottom) / h
+            if dx <= 1.2 and -0.2 <= dy <= 5 and 0.2 <= b_w / w <= 4:
+                candidates.append((dx + dy / 2, b_index, face.id))
+    links: dict[int, int] = {}
+    used_faces: set[int] = set()
+    for _, b_index, face_id in sorted(candidates):
+        if b_index not in links and face_id not in used_faces:
+            links[b_index] = face_id
+            used_faces.add(face_id)
+    return links
+
+
+def _nearest(
+    encoding: np.ndarray, references: Mapping[uuid.UUID, Sequence[np.ndarray]]
+) -> tuple[uuid.UUID | None, float | None]:
+    best: tuple[uuid.UUID | None, float | None] = (None, None)
+    for booking_id, refs in references.items():
+        if not refs:
+            continue
+        d = float(np.min(np.linalg.norm(np.asarray(refs) - encoding, axis=1)))
+        if best[1] is None or d < best[1]:
+            best = (booking_id, d)
+    return best
+
+
+def decide(
+    *,
+    faces: Sequence[FaceInput],
+    badges: Sequence[BadgeInput],
+    opted_out: set[uuid.UUID],
+    references: Mapping[uuid.UUID, Sequence[np.ndarray]],
+    transient: Mapping[uuid.UUID, Sequence[np.ndarray]] | None = None,
+    reviews: Sequence[Review] = (),
+    thresholds: Thresholds | None = None,
+) -> PhotoResult:
+    """The clearance of one photo from its faces and badges and the event's current state.
+
+    `references` are reference-photo encodings of opted-out attendees; `transient` are encodings
+    learnt from faces linked to their badges in other photos of the event.
+    """
+    t = thresholds or Thresholds()
+    reviewed = {r.face_id: r for r in reviews}
+    ruled_out = {(r.face_id, r.booking_id) for r in reviews if not r.confirmed}
+    results = {f.id: FaceResult(id=f.id, box=f.box) for f in faces}
+    reasons: list[str] = []
+    new_refs: dict[uuid.UUID, list[np.ndarray]] = {}
+
+    badge_results = [BadgeResult(code=b.code, box=b.box, booking_id=b.booking_id) for b in badges]
+    links = link_badges(faces, badges)
+    by_face = {f.id: f for f in faces}
+    for b_index, face_id in links.items():
+        badge_results[b_index].face_id = face_id
+    for b_index, badge in enumerate(badge_results):
+        if badge.booking_id is None:
+            reasons.append(
+                f"A QR code that is not a badge of this event was seen ({badge.code!r})."
+            )
+            continue
+        if badge.booking_id not in opted_out:
+            continue
+        linked_face = badge.face_id
+        if linked_face is not None and (linked_face, badge.booking_id) not in ruled_out:
+            worn = results[linked_face]
+            worn.booking_id, worn.via, worn.distance = badge.booking_id, Via.badge, None
+            worn.decision = FaceDecision.opted_out
+            encoding = by_face[linked_face].encoding
+            if encoding is not None:
+                new_refs.setdefault(badge.booking_id, []).append(encoding)
+            reasons.append(f"Face {linked_face} wears the badge of an attendee who opted out.")
+        else:
+            reasons.append(
+                f"The badge of an attendee who opted out is visible (badge {b_index + 1})."
+            )
+
+    learnt: dict[uuid.UUID, list[np.ndarray]] = {
+        k: list(v) for k, v in (transient or {}).items() if k in opted_out
+    }
+    faces_refs = {k: v for k, v in references.items() if k in opted_out}
+    for face in faces:
+        result = results[face.id]
+        if result.via is not None:
+            continue
+        if face.encoding is None or _width(face.box) < t.min_face_px:
+            result.decision = FaceDecision.too_small
+            continue
+        usable = {k: v for k, v in faces_refs.items() if (face.id, k) not in ruled_out}
+        booking_id, d = _nearest(face.encoding, usable)
+        via = Via.face
+        learnt_usable = {k: v for k, v in learnt.items() if (face.id, k) not in ruled_out}
+        l_booking, l_d = _nearest(face.encoding, learnt_usable)
+        if l_d is not None and (d is None or l_d < d):
+            booking_id, d, via = l_booking, l_d, Via.linked
+        if d is None or d > t.review:
+            continue
+        result.booking_id, result.distance, result.via = booking_id, round(d, 4), via
+        if d <= t.match:
+            result.decision = FaceDecision.opted_out
+            how = "matches" if via == Via.face else "matches the badge-linked face of"
+            reasons.append(f"Face {face.id} {how} an attendee who opted out (distance {d:.2f}).")
+        else:
+            result.decision = FaceDecision.review
+            reasons.append(
+                f"Face {face.id} may be an attendee who opted out (distance {d:.2f}): "
+                "please review."
+            )
+
+    for face_id, review in reviewed.items():
+        if face_id not in results or not review.confirmed or review.booking_id is None:
+            continue  # "not this person" was applied above, by leaving that match out
+        confirmed = results[face_id]
+        confirmed.booking_id = review.booking_id
+        confirmed.decision = (
+            FaceDecision.opted_out if review.booking_id in opted_out else FaceDecision.clear
+        )
+
+    face_results = [results[f.id] for f in faces]
+    opted_badge_seen = any(b.booking_id in opted_out and b.face_id is None for b in badge_results)
+    if opted_badge_seen or any(r.decision == FaceDecision.opted_out for r in face_results):
+        status = PhotoStatus.flagged
+    elif any(r.decision == FaceDecision.review for r in face_results):
+        status = PhotoStatus.needs_review
+    else:
+        status = PhotoStatus.cleared
+    small = sum(1 for r in face_results if r.decision == FaceDecision.too_small)
+    if small:
+        reasons.append(f"{small} face(s) are too small to verify (under {t.min_face_px} px wide).")
+    return PhotoResult(
+        status=status,
+        faces=face_results,
+        badges=badge_results,
+        reasons=reasons,
+        new_references=new_refs,
+    )

@@ -1,0 +1,122 @@
+"""Composed event photos from the shared face set: faces of chosen sizes (and badges) pasted on a
+blurred crowd background, JPEG-compressed. Used by the vision tests and bench/clearance.py."""
+
+from __future__ import annotations
+
+import io
+import random
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import qrcode
+import qrcode.constants
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
+
+from registry.vision import faces
+
+
+@dataclass(frozen=True)
+class Portrait:
+    path: Path
+    identity: str
+    box: faces.Box  # the face in the source photo
+
+
+@dataclass
+class Placed:
+    identity: str
+    box: faces.Box  # where the face is in the composed photo (as detected in the source, scaled)
+    badge_code: str | None = None
+    badge_box: faces.Box | None = None
+
+
+@dataclass
+class Composed:
+    image: Image.Image
+    placed: list[Placed] = field(default_factory=list)
+
+    def jpeg(self, quality: int = 88) -> bytes:
+        out = io.BytesIO()
+        self.image.save(out, format="JPEG", quality=quality)
+        return out.getvalue()
+
+
+@lru_cache(maxsize=512)
+def portrait(path: Path) -> Portrait | None:
+    """The one face of a labelled photo, or None when it has not exactly one."""
+    image = ImageOps.exif_transpose(Image.open(path)).convert("RGB")
+    if min(image.size) < 200:  # the 150 px aligned crops make unnatural event faces
+        return None
+    boxes = faces.detect(image, max_side=1200) or faces.detect(image, max_side=1200, upsample=1)
+    if len(boxes) != 1:
+        return None
+    return Portrait(path=path, identity=path.parent.name, box=boxes[0])
+
+
+def portraits(faces_dir: Path) -> dict[str, list[Portrait]]:
+    out: dict[str, list[Portrait]] = {}
+    for path in sorted((faces_dir / "people").glob("*/*")):
+        found = portrait(path)
+        if found is not None:
+            out.setdefault(found.identity, []).append(found)
+    return out
+
+
+def background(faces_dir: Path, size: tuple[int, int], rng: random.Random) -> Image.Image:
+    """A crowd-like backdrop without detectable faces: a group photo, enlarged and blurred."""
+    groups = sorted((faces_dir / "groups").glob("*.jpg"))
+    base = Image.open(rng.choice(groups)).convert("RGB").resize(size, Image.Resampling.BILINEAR)
+    return base.filter(ImageFilter.GaussianBlur(radius=max(size) / 80))
+
+
+def badge_image(code: str, module_px: int) -> Image.Image:
+    qr = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_H, border=2, box_size=module_px
+    )
+    qr.add_data(code)
+    qr.make(fit=True)
+    return qr.make_image().convert("RGB")
+
+
+def paste_face(
+    canvas: Image.Image, source: Portrait, face_px: int, at: tuple[int, int]
+) -> faces.Box:
+    """Paste the source's head (soft-edged) so its face is face_px wide, centred at `at`."""
+    image = ImageOps.exif_transpose(Image.open(source.path)).convert("RGB")
+    top, right, bottom, left = source.box
+    width, height = right - left, bottom - top
+    scale = face_px / width
+    cx, cy = (left + right) / 2, (top + bottom) / 2
+    region = (
+        int(cx - width * 1.1),
+        int(cy - height * 1.4),
+        int(cx + width * 1.1),
+        int(cy + height * 1.3),
+    )
+    crop = image.crop(region)
+    crop = crop.resize(
+        (max(1, round(crop.width * scale)), max(1, round(crop.height * scale))),
+        Image.Resampling.LANCZOS,
+    )
+    mask = Image.new("L", crop.size, 0)
+    ImageDraw.Draw(mask).ellipse((0, 0, crop.width - 1, crop.height - 1), fill=255)
+    mask = mask.filter(ImageFilter.GaussianBlur(max(1, crop.width // 20)))
+    x = round(at[0] - (cx - region[0]) * scale)
+    y = round(at[1] - (cy - region[1]) * scale)
+    canvas.paste(crop, (x, y), mask)
+    return (
+        round(y + (top - region[1]) * scale),
+        round(x + (right - region[0]) * scale),
+        round(y + (bottom - region[1]) * scale),
+        round(x + (left - region[0]) * scale),
+    )
+
+
+def add_noise(image: Image.Image, sigma: float, rng: random.Random) -> Image.Image:
+    noise = np.random.default_rng(rng.randrange(1 << 30)).normal(
+        0, sigma, (image.height, image.width, 1)
+    )
+    array = np.asarray(image).astype(np.float32) + noise
+    return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8))

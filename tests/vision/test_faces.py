@@ -1,0 +1,71 @@
+"""Face detection and encodings with the real dlib model on the shared labelled photos."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from registry.vision import faces
+from tests.vision import compose
+
+
+def load(path: Path) -> Image.Image:
+    return ImageOps.exif_transpose(Image.open(path)).convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def people(faces_dir: Path) -> dict[str, list[compose.Portrait]]:
+    return compose.portraits(faces_dir)
+
+
+def one_encoding(path: Path) -> np.ndarray:
+    [face] = faces.find_reference_faces(load(path))
+    return face.encoding
+
+
+def test_same_person_is_close_and_another_person_is_far(
+    people: dict[str, list[compose.Portrait]],
+) -> None:
+    obama = [p.path for p in people["barack_obama"]]
+    biden = [p.path for p in people["joe_biden"]]
+    reference = one_encoding(obama[0])
+    assert faces.distance(reference, one_encoding(obama[1])) < 0.5
+    assert faces.distance(reference, one_encoding(biden[0])) > 0.6
+
+
+def test_crop_encoding_equals_whole_image_encoding(
+    people: dict[str, list[compose.Portrait]],
+) -> None:
+    import face_recognition
+
+    source = people["kit_harington"][0]
+    image = load(source.path)
+    [from_crop] = faces.encode(image, [source.box])
+    [from_whole] = face_recognition.face_encodings(np.asarray(image), [source.box])
+    assert faces.distance(from_crop, from_whole) < 0.02
+
+
+def test_small_faces_need_the_resampled_pass(
+    faces_dir: Path, people: dict[str, list[compose.Portrait]]
+) -> None:
+    rng = random.Random(7)
+    canvas = compose.background(faces_dir, (3000, 2000), rng)
+    placed = compose.paste_face(canvas, people["barack_obama"][0], 44, (1500, 1000))
+    found_at_1 = faces.detect(canvas, scale=1.0)
+    found_at_15 = faces.detect(canvas, scale=1.5)
+    assert not any(abs(b[3] - placed[3]) < 20 for b in found_at_1)
+    [box] = [b for b in found_at_15 if abs(b[3] - placed[3]) < 20 and abs(b[0] - placed[0]) < 20]
+    assert 30 <= faces.box_width(box) <= 70
+
+
+def test_boxes_come_back_in_full_resolution_coordinates(
+    faces_dir: Path, people: dict[str, list[compose.Portrait]]
+) -> None:
+    canvas = compose.background(faces_dir, (2400, 1600), random.Random(3))
+    placed = compose.paste_face(canvas, people["joe_biden"][0], 160, (600, 500))
+    [box] = faces.detect(canvas, scale=0.5)
+    assert all(abs(a - b) < 25 for a, b in zip(box, placed, strict=True))
