@@ -20,12 +20,14 @@ MIN_ENCODE_PX = 24
 
 @dataclass(frozen=True)
 class AnalysisConfig:
-    """How hard to look. scale 1.5 finds faces from 40 px (HOG's ~60 px / 1.5)."""
+    """How hard to look: faces from `min_face` px wide (full resolution)."""
 
-    scale: float = 1.5
-    # Resample no further than this many pixels (a 100 MP photo is analysed at a lower scale,
-    # and its smallest findable face is reported).
-    max_working_pixels: int = 60_000_000
+    min_face: int = 40
+    # Faces at least this wide are found by one HOG pass; smaller ones by proposals + checks.
+    handoff: int = 90
+    # Larger photos are searched on a copy of this many pixels (their smallest findable face,
+    # reported as min_face_px, grows accordingly); codes and encodings still use full resolution.
+    max_working_pixels: int = 40_000_000
 
 
 @dataclass(frozen=True)
@@ -45,13 +47,22 @@ class Analysis:
 
 def working_scale(image: Image.Image, config: AnalysisConfig) -> float:
     pixels = image.width * image.height
-    return min(config.scale, (config.max_working_pixels / pixels) ** 0.5)
+    return min(1.0, (config.max_working_pixels / pixels) ** 0.5)
 
 
 def analyse_image(image: Image.Image, config: AnalysisConfig | None = None) -> Analysis:
     config = config or AnalysisConfig()
     scale = working_scale(image, config)
-    boxes = faces.detect(image, scale=scale)
+    work = image
+    if scale < 1.0:
+        size = (round(image.width * scale), round(image.height * scale))
+        work = image.resize(size, Image.Resampling.BILINEAR)
+    boxes = [
+        (round(t / scale), round(r / scale), round(b / scale), round(left / scale))
+        for t, r, b, left in faces.detect_event_photo(
+            work, min_face=config.min_face, handoff=config.handoff
+        )
+    ]
     encodable = [b for b in boxes if faces.box_width(b) >= MIN_ENCODE_PX]
     encodings = dict(zip(encodable, faces.encode(image, encodable), strict=True))
     return Analysis(
@@ -59,7 +70,7 @@ def analyse_image(image: Image.Image, config: AnalysisConfig | None = None) -> A
         height=image.height,
         faces=[DetectedFace(box=b, encoding=encodings.get(b)) for b in boxes],
         codes=qr.read_codes(image),
-        min_face_px=round(faces.HOG_MIN_FACE / scale),
+        min_face_px=round(config.min_face / scale),
     )
 
 

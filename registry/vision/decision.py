@@ -42,7 +42,7 @@ class Thresholds:
 
     match: float = 0.5  # ≤ match: the face is that attendee
     review: float = 0.6  # ≤ review: maybe that attendee (needs review)
-    min_face_px: int = 40  # narrower faces are too small to verify
+    min_face_px: int = 40  # narrower faces that match nobody are reported as too small to verify
 
     def __post_init__(self) -> None:
         if not 0 < self.match <= self.review:
@@ -202,7 +202,8 @@ def decide(
         result = results[face.id]
         if result.via is not None:
             continue
-        if face.encoding is None or _width(face.box) < t.min_face_px:
+        small = _width(face.box) < t.min_face_px
+        if face.encoding is None:
             result.decision = FaceDecision.too_small
             continue
         usable = {k: v for k, v in faces_refs.items() if (face.id, k) not in ruled_out}
@@ -213,6 +214,10 @@ def decide(
         if l_d is not None and (d is None or l_d < d):
             booking_id, d, via = l_booking, l_d, Via.linked
         if d is None or d > t.review:
+            # Privacy first: a small face that matches is still flagged; one that does not is
+            # reported as too small to be sure about.
+            if small:
+                result.decision = FaceDecision.too_small
             continue
         result.booking_id, result.distance, result.via = booking_id, round(d, 4), via
         if d <= t.match:
@@ -243,9 +248,11 @@ def decide(
         status = PhotoStatus.needs_review
     else:
         status = PhotoStatus.cleared
-    small = sum(1 for r in face_results if r.decision == FaceDecision.too_small)
-    if small:
-        reasons.append(f"{small} face(s) are too small to verify (under {t.min_face_px} px wide).")
+    too_small = sum(1 for r in face_results if r.decision == FaceDecision.too_small)
+    if too_small:
+        reasons.append(
+            f"{too_small} face(s) are too small to verify (under {t.min_face_px} px wide)."
+        )
     return PhotoResult(
         status=status,
         faces=face_results,

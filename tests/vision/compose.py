@@ -120,3 +120,7 @@ def add_noise(image: Image.Image, sigma: float, rng: random.Random) -> Image.Ima
     )
     array = np.asarray(image).astype(np.float32) + noise
     return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8))
+
+
+def load_rgb(path: Path) -> Image.Image:
+    return ImageOps.exif_transpose(Image.open(path)).convert("RGB")

@@ -176,3 +176,15 @@ def test_small_faces_are_reported_not_guessed() -> None:
 def test_thresholds_must_be_ordered() -> None:
     with pytest.raises(ValueError, match="thresholds"):
         Thresholds(match=0.7, review=0.6)
+
+
+def test_a_small_face_that_matches_is_still_flagged() -> None:
+    alice = vec(1)
+    result = decide(
+        faces=[face(1, near(alice, 0.4), width=34), face(2, vec(8), x=500, width=30)],
+        badges=[],
+        opted_out={ALICE},
+        references={ALICE: [alice]},
+    )
+    assert result.status == PhotoStatus.flagged
+    assert [f.decision for f in result.faces] == [FaceDecision.opted_out, FaceDecision.too_small]

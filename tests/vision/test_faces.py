@@ -69,3 +69,26 @@ def test_boxes_come_back_in_full_resolution_coordinates(
     placed = compose.paste_face(canvas, people["joe_biden"][0], 160, (600, 500))
     [box] = faces.detect(canvas, scale=0.5)
     assert all(abs(a - b) < 25 for a, b in zip(box, placed, strict=True))
+
+
+def test_event_photo_detection_finds_40px_faces_without_a_2x_pass(
+    faces_dir: Path, people: dict[str, list[compose.Portrait]]
+) -> None:
+    rng = random.Random(11)
+    canvas = compose.background(faces_dir, (4000, 2700), rng)
+    sources = [p for group in people.values() for p in group]
+    placed = [
+        compose.paste_face(
+            canvas, sources[i % len(sources)], size, (300 + i * 480, 900 + (i % 2) * 900)
+        )
+        for i, size in enumerate([40, 42, 46, 55, 70, 95, 140, 220])
+    ]
+    found = faces.detect_event_photo(compose.add_noise(canvas, 3.0, rng))
+    for box in placed:
+        cx, cy = (box[1] + box[3]) / 2, (box[0] + box[2]) / 2
+        assert any(
+            abs((b[1] + b[3]) / 2 - cx) < 0.4 * faces.box_width(box)
+            and abs((b[0] + b[2]) / 2 - cy) < 0.4 * faces.box_width(box)
+            for b in found
+        ), f"face of {faces.box_width(box)} px at {box} not found"
+    assert len(found) == len(placed)
