@@ -246,14 +246,19 @@ def badges(
 
 @app.command()
 def purge() -> None:
-    """Delete biometric data (reference photos) past each event's retention date."""
+    """Delete biometric data (reference photos, photo face encodings) past retention."""
     from registry.db import unit_of_work
     from registry.events import references
+    from registry.media import service as media
 
     load_settings()
     with unit_of_work() as session:
         removed = references.purge_expired(session=session)
-    out.print(f"ok: {removed} reference photo(s) past retention deleted")
+        encodings = media.purge_biometrics(session=session)
+    out.print(
+        f"ok: {removed} reference photo(s) and {encodings} photo face encoding(s) "
+        "past retention deleted"
+    )
 
 
 @app.command()
@@ -267,6 +272,7 @@ def housekeeping() -> None:
         report = periodic.run_daily(session=session)
     out.print(
         f"ok: {report.references_purged} reference photo(s) purged, "
+        f"{report.photo_encodings_purged} photo face encoding(s) purged, "
         f"{report.consents_expired} consent(s) marked expired"
     )
 

@@ -56,6 +56,18 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(
         default=25, ge=1, le=500, description="Largest accepted upload (one file), in megabytes."
     )
+    max_megapixels: int = Field(
+        default=60,
+        ge=1,
+        le=400,
+        description="Largest photo accepted for clearance, in megapixels (24 MP photos pass).",
+    )
+    workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Clearance worker processes of the in-process pool (0 = one per CPU core).",
+    )
     housekeeping_hours: int = Field(
         default=24,
         ge=0,

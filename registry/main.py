@@ -24,8 +24,10 @@ from registry.dashboard import pages as dashboard_pages
 from registry.errors import install_handlers
 from registry.events import api as events_api
 from registry.events import pages as events_pages
+from registry.media import api as media_api
 from registry.web import STATIC_DIR
 from registry.worker import periodic
+from registry.worker.pool import LocalPool
 
 logger = logging.getLogger("registry")
 
@@ -36,6 +38,7 @@ ROUTERS: list[APIRouter] = [
     audit_api.router,
     events_api.router,
     consent_api.router,
+    media_api.router,
     auth_pages.router,
     dashboard_pages.router,
     events_pages.router,
@@ -81,9 +84,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 periodic.scheduler(first_delay=30, interval=settings.housekeeping_hours * 3600)
             )
         )
+        # Clearance jobs: the in-process pool, unless a broker's workers run them.
+        pool = None
+        if not settings.broker_url:
+            pool = LocalPool(settings.workers)
+            app.state.jobs = pool
+            recovered = pool.recover()
+            if recovered:
+                logger.info("queued %d photo(s) left pending by the previous run", recovered)
         yield
         if task is not None:
             task.cancel()
+        if pool is not None:
+            pool.shutdown()
 
     app = FastAPI(
         title="Consent & event-media registry",

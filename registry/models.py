@@ -10,6 +10,14 @@ from registry.events.models import (
     FilmingNotice,
     ReferencePhoto,
 )
+from registry.media.models import (
+    FaceReview,
+    Media,
+    MediaBadge,
+    MediaFace,
+    Rendition,
+    TransientReference,
+)
 
 __all__ = [
     "AuditEntry",
@@ -21,7 +29,13 @@ __all__ = [
     "ConsentNotice",
     "ConsentRequest",
     "Event",
+    "FaceReview",
     "FilmingNotice",
+    "Media",
+    "MediaBadge",
+    "MediaFace",
     "ReferencePhoto",
+    "Rendition",
     "StaffUser",
+    "TransientReference",
 ]

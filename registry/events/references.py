@@ -135,6 +135,7 @@ def add_reference(
     photo.thumbnail = crypto.encrypt(_thumbnail(image, face.box), bound_to=bound + ":thumb")
     session.add(photo)
     session.flush()
+    _reclear(session, booking)
     record_change(
         session,
         booking,
@@ -159,6 +160,7 @@ def delete_reference(
     session.delete(photo)
     session.flush()
     record_change(session, booking, BookingAction.reference_deleted, actor, reference_id=photo.id)
+    _reclear(session, booking)
 
 
 def delete_all(*, session: Session, actor: Actor, booking: Booking, reason: str) -> int:
@@ -177,6 +179,13 @@ def delete_all(*, session: Session, actor: Actor, booking: Booking, reason: str)
             reason=reason,
         )
     return len(photos)
+
+
+def _reclear(session: Session, booking: Booking) -> None:
+    from registry.media import service as media  # media depends on events, not the reverse
+
+    session.flush()
+    media.reclear_event(session=session, event_id=booking.event_id)
 
 
 def encoding_of(photo: ReferencePhoto) -> np.ndarray:

@@ -196,7 +196,15 @@ def set_opt_out(*, session: Session, actor: Actor, booking: Booking, opt_out: bo
     if not opt_out:
         # Reference photos only serve an opt-out: without one, keeping them is not justified.
         references.delete_all(session=session, actor=actor, booking=booking, reason="opted in")
+    reclear(session=session, booking=booking)
     return booking
+
+
+def reclear(*, session: Session, booking: Booking) -> None:
+    """A choice changed: re-decide the event's photos at once (from stored encodings)."""
+    from registry.media import service as media  # media depends on events, not the reverse
+
+    media.reclear_event(session=session, event_id=booking.event_id)
 
 
 def cancel_booking(*, session: Session, actor: Actor, booking: Booking) -> Booking:
@@ -205,6 +213,7 @@ def cancel_booking(*, session: Session, actor: Actor, booking: Booking) -> Booki
         session.add(booking)
         record_change(session, booking, BookingAction.cancelled, actor)
         references.delete_all(session=session, actor=actor, booking=booking, reason="cancelled")
+        reclear(session=session, booking=booking)
     return booking
 
 

@@ -14,6 +14,7 @@ from sqlmodel import Session
 from registry.consent import service as consent
 from registry.db import unit_of_work
 from registry.events import references
+from registry.media import service as media
 
 logger = logging.getLogger("registry")
 
@@ -22,12 +23,14 @@ logger = logging.getLogger("registry")
 class Report:
     references_purged: int
     consents_expired: int
+    photo_encodings_purged: int = 0
 
 
 def run_daily(*, session: Session) -> Report:
     return Report(
         references_purged=references.purge_expired(session=session),
         consents_expired=consent.record_expiries(session=session),
+        photo_encodings_purged=media.purge_biometrics(session=session),
     )
 
 
@@ -36,8 +39,10 @@ def run_once() -> Report:
     with unit_of_work() as session:
         report = run_daily(session=session)
     logger.info(
-        "housekeeping: %d reference photo(s) purged, %d consent(s) marked expired",
+        "housekeeping: %d reference photo(s) and %d photo face encoding(s) purged, "
+        "%d consent(s) marked expired",
         report.references_purged,
+        report.photo_encodings_purged,
         report.consents_expired,
     )
     return report

@@ -1,0 +1,1 @@
+"""Uploaded media: content-addressed files, clearance results, review and renditions."""

@@ -1,0 +1,162 @@
+"""Media upload and clearance results over the API (staff)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, UploadFile
+from sqlmodel import Session
+
+from registry.audit.service import Actor
+from registry.config import get_settings
+from registry.deps import CurrentStaff, SessionDep
+from registry.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, error_responses
+from registry.events import service as events
+from registry.media import service
+from registry.media.models import Media, MediaStatus
+from registry.media.schemas import (
+    BadgePublic,
+    BoxPublic,
+    FacePublic,
+    FaceReviewIn,
+    MediaPublic,
+    MediaSummary,
+    UploadResult,
+)
+from registry.worker.pool import JobQueue, PendingOnly
+
+router = APIRouter(prefix="/api", tags=["media"])
+ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Invalid)
+MAX_FILES = 200
+
+
+def get_jobs(request: Request) -> JobQueue:
+    jobs: JobQueue = getattr(request.app.state, "jobs", None) or PendingOnly()
+    return jobs
+
+
+JobsDep = Annotated[JobQueue, Depends(get_jobs)]
+
+
+def media_by_id(media_id: uuid.UUID, session: SessionDep) -> Media:
+    return service.get_media(session=session, media_id=media_id)
+
+
+MediaByID = Annotated[Media, Depends(media_by_id)]
+
+
+def media_public(session: Session, media: Media) -> MediaPublic:
+    return MediaPublic(
+        id=media.id,
+        event_id=media.event_id,
+        status=media.status,
+        filename=media.filename,
+        width=media.width,
+        height=media.height,
+        failure=media.failure,
+        min_face_px=media.min_face_px,
+        faces=[
+            FacePublic(
+                id=f.number,
+                box=BoxPublic(top=f.top, right=f.right, bottom=f.bottom, left=f.left),
+                booking_id=f.booking_id,
+                distance=f.distance,
+                via=f.via,
+                decision=f.decision,
+            )
+            for f in service.faces_of(session=session, media=media)
+        ],
+        badges=[
+            BadgePublic(
+                booking_id=b.booking_id,
+                box=BoxPublic(top=b.top, right=b.right, bottom=b.bottom, left=b.left),
+                face_id=b.face_number,
+            )
+            for b in service.badges_of(session=session, media=media)
+        ],
+        reasons=list(media.reasons or []),
+        renditions=[],
+        created_at=media.created_at,
+    )
+
+
+@router.post("/media", status_code=202, response_model=list[UploadResult], responses=ERRORS)
+def upload_media(
+    staff: CurrentStaff,
+    session: SessionDep,
+    jobs: JobsDep,
+    background: BackgroundTasks,
+    files: Annotated[list[UploadFile], File(description="One or more JPEG, PNG or WebP photos.")],
+    event_id: Annotated[uuid.UUID | None, Form(description="The event they were taken at.")] = None,
+) -> list[UploadResult]:
+    """Upload photos for clearance; returns at once (202) while they are analysed. The same
+    bytes uploaded again return the existing media (`duplicate`); a bad file gets `failed`
+    with its reason and does not stop the others."""
+    if len(files) > MAX_FILES:
+        raise Invalid(f"Upload at most {MAX_FILES} files at a time.", field="files")
+    event = events.get_event(session=session, event_id=event_id) if event_id else None
+    out, queued = [], []
+    for file in files:
+        # Read at most one byte past the limit: the service reports the file as too large.
+        data = file.file.read(get_settings().max_upload_mb * 1_000_000 + 1)
+        [(media, created)] = service.upload(
+            session=session,
+            actor=Actor.staff(staff.id),
+            files=[service.Upload(filename=file.filename or "upload", data=data)],
+            event=event,
+        )
+        if created and media.status == MediaStatus.pending:
+            queued.append(media.id)
+        out.append(
+            UploadResult(
+                id=media.id,
+                status=media.status,
+                filename=media.filename,
+                duplicate=not created,
+                detail=media.failure,
+            )
+        )
+    # Queued after the response, i.e. after the unit of work has committed the rows.
+    background.add_task(jobs.enqueue, queued)
+    return out
+
+
+@router.get("/media", response_model=list[MediaSummary], responses=ERRORS)
+def list_media(
+    staff: CurrentStaff,
+    session: SessionDep,
+    event_id: uuid.UUID | None = None,
+    status: MediaStatus | None = None,
+) -> list[Media]:
+    """Media, newest first, filtered by event and status."""
+    return service.list_media(session=session, event_id=event_id, status=status)
+
+
+@router.get("/media/{media_id}", response_model=MediaPublic, responses=ERRORS)
+def get_media(staff: CurrentStaff, media: MediaByID, session: SessionDep) -> MediaPublic:
+    """One photo with its faces, badges, decision reasons and renditions."""
+    return media_public(session, media)
+
+
+@router.post(
+    "/media/{media_id}/faces/{face_id}/review",
+    response_model=MediaPublic,
+    responses={**ERRORS, **error_responses(Conflict)},
+)
+def review_face(
+    body: FaceReviewIn,
+    staff: CurrentStaff,
+    media: MediaByID,
+    session: SessionDep,
+    face_id: int,
+) -> MediaPublic:
+    """Confirm a match, or say the face is not that person; re-clearance respects it."""
+    service.review_face(
+        session=session,
+        actor=Actor.staff(staff.id),
+        media=media,
+        face_number=face_id,
+        decision=body.decision,
+    )
+    return media_public(session, media)

@@ -1,0 +1,129 @@
+"""Stored media, the faces and badges found in them, reviewers' decisions and renditions.
+
+Face encodings found in event photos are biometric data of people who never gave them: they are
+kept only to re-clear the event's photos when someone changes their mind, encrypted like
+reference photos, and deleted with the event's biometric data (`purge_after`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from registry.db import UTCDateTime, utcnow
+
+
+class MediaStatus(StrEnum):
+    pending = "pending"
+    processing = "processing"
+    cleared = "cleared"
+    flagged = "flagged"
+    needs_review = "needs_review"
+    failed = "failed"
+
+
+FINAL = frozenset({MediaStatus.cleared, MediaStatus.flagged, MediaStatus.needs_review})
+
+
+class Media(SQLModel, table=True):
+    __tablename__ = "media"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_id: uuid.UUID | None = Field(default=None, foreign_key="event.id", index=True)
+    sha256: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    filename: str = Field(max_length=255, description="The uploaded name, for display only")
+    content_type: str = Field(max_length=64)
+    size_bytes: int
+    width: int | None = None
+    height: int | None = None
+    status: MediaStatus = Field(default=MediaStatus.pending, sa_type=sa.String(16), index=True)
+    failure: str | None = Field(default=None, max_length=500)
+    reasons: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    min_face_px: int | None = None
+    attempts: int = Field(default=0)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    uploaded_by: str = Field(max_length=120)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    analysed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class MediaFace(SQLModel, table=True):
+    __tablename__ = "media_face"
+    __table_args__ = (sa.UniqueConstraint("media_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    media_id: uuid.UUID = Field(foreign_key="media.id", index=True)
+    number: int = Field(description="1-based, in reading order; what reasons call 'face N'")
+    top: int
+    right: int
+    bottom: int
+    left: int
+    encoding: bytes | None = Field(default=None, sa_type=sa.LargeBinary)  # encrypted
+    purge_after: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    # The latest decision, cached from the clearance run.
+    booking_id: uuid.UUID | None = Field(default=None)
+    distance: float | None = None
+    via: str | None = Field(default=None, max_length=8)
+    decision: str = Field(default="clear", max_length=16)
+
+
+class MediaBadge(SQLModel, table=True):
+    __tablename__ = "media_badge"
+
+    id: int | None = Field(default=None, primary_key=True)
+    media_id: uuid.UUID = Field(foreign_key="media.id", index=True)
+    code: str = Field(max_length=200)
+    top: int
+    right: int
+    bottom: int
+    left: int
+    booking_id: uuid.UUID | None = Field(default=None, foreign_key="booking.id")
+    face_number: int | None = None
+
+
+class FaceReview(SQLModel, table=True):
+    """A reviewer's word on one face; rows are only added (the latest per face counts)."""
+
+    __tablename__ = "face_review"
+
+    id: int | None = Field(default=None, primary_key=True)
+    media_id: uuid.UUID = Field(foreign_key="media.id", index=True)
+    face_number: int
+    booking_id: uuid.UUID | None = Field(default=None, foreign_key="booking.id")
+    decision: str = Field(max_length=16)  # confirm | not_this_person
+    actor: str = Field(max_length=120)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TransientReference(SQLModel, table=True):
+    """A face linked to an opted-out attendee's badge, used to find them in the event's other
+    photos; purged with the event's biometric data."""
+
+    __tablename__ = "transient_reference"
+    __table_args__ = (sa.UniqueConstraint("media_id", "face_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="event.id", index=True)
+    booking_id: uuid.UUID = Field(foreign_key="booking.id", index=True)
+    media_id: uuid.UUID = Field(foreign_key="media.id")
+    face_number: int
+    encoding: bytes = Field(sa_type=sa.LargeBinary)  # encrypted
+    purge_after: datetime = Field(sa_type=UTCDateTime, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Rendition(SQLModel, table=True):
+    __tablename__ = "rendition"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    media_id: uuid.UUID = Field(foreign_key="media.id", index=True)
+    kind: str = Field(max_length=16)  # redacted
+    sha256: str = Field(max_length=64)
+    verified: bool = Field(default=False)
+    obscured_faces: list[int] = Field(default_factory=list, sa_type=sa.JSON)
+    created_by: str = Field(max_length=120)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,76 @@
+"""API shapes of media and their clearance."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from registry.media.models import MediaStatus
+
+
+class BoxPublic(BaseModel):
+    top: int
+    right: int
+    bottom: int
+    left: int
+
+
+class UploadResult(BaseModel):
+    id: uuid.UUID
+    status: MediaStatus
+    filename: str
+    duplicate: bool = Field(description="The same bytes were uploaded before: that media.")
+    detail: str | None = Field(default=None, description="Why the file failed, if it did.")
+
+
+class FacePublic(BaseModel):
+    id: int = Field(description="The face's number in this photo (reasons say 'face N').")
+    box: BoxPublic
+    booking_id: uuid.UUID | None
+    distance: float | None
+    via: Literal["face", "badge", "linked"] | None
+    decision: str = Field(description="opted_out, review, clear or too_small")
+
+
+class BadgePublic(BaseModel):
+    booking_id: uuid.UUID | None
+    box: BoxPublic
+    face_id: int | None
+
+
+class RenditionPublic(BaseModel):
+    id: uuid.UUID
+    kind: str
+    url: str
+
+
+class MediaPublic(BaseModel):
+    id: uuid.UUID
+    event_id: uuid.UUID | None
+    status: MediaStatus
+    filename: str
+    width: int | None
+    height: int | None
+    failure: str | None
+    min_face_px: int | None = Field(description="The smallest face this analysis could find.")
+    faces: list[FacePublic]
+    badges: list[BadgePublic]
+    reasons: list[str]
+    renditions: list[RenditionPublic]
+    created_at: datetime
+
+
+class MediaSummary(BaseModel):
+    id: uuid.UUID
+    event_id: uuid.UUID | None
+    status: MediaStatus
+    filename: str
+    reasons: list[str]
+    created_at: datetime
+
+
+class FaceReviewIn(BaseModel):
+    decision: Literal["confirm", "not_this_person"]

@@ -1,0 +1,493 @@
+"""Media: upload (content-addressed), clearance results, re-clearance when opt-outs change."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+from sqlmodel import Session, col, delete, select
+
+from registry import crypto
+from registry.audit import service as audit
+from registry.audit.service import Actor
+from registry.config import get_settings
+from registry.db import utcnow
+from registry.errors import Conflict, NotFound
+from registry.events import references
+from registry.events.models import Booking, Event, ReferencePhoto
+from registry.media.models import (
+    FINAL,
+    FaceReview,
+    Media,
+    MediaBadge,
+    MediaFace,
+    MediaStatus,
+    TransientReference,
+)
+from registry.media.storage import get_storage, sha256_of
+from registry.vision import images
+from registry.vision.analysis import Analysis
+from registry.vision.decision import BadgeInput, FaceInput, Review, decide
+
+LEASE = timedelta(minutes=10)
+MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    data: bytes
+
+
+def _clean_name(name: str) -> str:
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip() or "upload"
+    return "".join(c for c in base if c.isprintable())[:255]
+
+
+def _probe(data: bytes) -> tuple[str, int, int]:
+    """Cheap check at upload time (header only): format and size; full decoding is the worker's."""
+    if not data:
+        raise images.ImageRejected("The file is empty.", "corrupt")
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            fmt, (width, height) = probe.format or "", probe.size
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        raise images.ImageRejected(
+            "The file is not an image this service can read.", "type"
+        ) from None
+    if fmt not in images.ACCEPTED_FORMATS:
+        raise images.ImageRejected("Upload JPEG, PNG or WebP photos.", "type")
+    limit = get_settings().max_megapixels * 1_000_000
+    if width * height > limit:
+        raise images.ImageRejected(
+            f"The photo is {width}×{height} ({width * height / 1e6:.0f} MP); the limit is "
+            f"{get_settings().max_megapixels} MP.",
+            "size",
+        )
+    return fmt, width, height
+
+
+def upload(
+    *, session: Session, actor: Actor, files: Sequence[Upload], event: Event | None
+) -> list[tuple[Media, bool]]:
+    """Store each file once (by content) and queue it; a bad file gets a `failed` record with
+    its reason and never stops the others. Returns (media, created) per file, in order."""
+    storage = get_storage()
+    limit = get_settings().max_upload_mb * 1_000_000
+    out: list[tuple[Media, bool]] = []
+    for file in files:
+        digest = sha256_of(file.data)
+        existing = session.exec(select(Media).where(Media.sha256 == digest)).first()
+        if existing is not None:
+            out.append((existing, False))
+            continue
+        media = Media(
+            event_id=event.id if event else None,
+            sha256=digest,
+            filename=_clean_name(file.filename),
+            content_type="application/octet-stream",
+            size_bytes=len(file.data),
+            uploaded_by=actor.label,
+        )
+        try:
+            if len(file.data) > limit:
+                raise images.ImageRejected(
+                    f"The file is larger than {get_settings().max_upload_mb} MB.", "size"
+                )
+            fmt, media.width, media.height = _probe(file.data)
+            media.content_type = f"image/{fmt.lower()}"
+            storage.put(file.data)
+        except images.ImageRejected as exc:
+            media.status, media.failure = MediaStatus.failed, str(exc)
+        session.add(media)
+        session.flush()
+        audit.record(
+            session=session,
+            actor=actor,
+            action="media.uploaded",
+            entity_type="media",
+            entity_id=media.id,
+            after={"event_id": media.event_id, "sha256": digest, "status": media.status},
+        )
+        out.append((media, True))
+    return out
+
+
+def get_media(*, session: Session, media_id: uuid.UUID) -> Media:
+    media = session.get(Media, media_id)
+    if media is None:
+        raise NotFound("No media with this id.")
+    return media
+
+
+def list_media(
+    *,
+    session: Session,
+    event_id: uuid.UUID | None = None,
+    status: MediaStatus | None = None,
+    limit: int = 1000,
+) -> list[Media]:
+    query = select(Media)
+    if event_id is not None:
+        query = query.where(Media.event_id == event_id)
+    if status is not None:
+        query = query.where(Media.status == status)
+    return list(session.exec(query.order_by(col(Media.created_at).desc()).limit(limit)).all())
+
+
+def faces_of(*, session: Session, media: Media) -> list[MediaFace]:
+    return list(
+        session.exec(
+            select(MediaFace).where(MediaFace.media_id == media.id).order_by(col(MediaFace.number))
+        ).all()
+    )
+
+
+def badges_of(*, session: Session, media: Media) -> list[MediaBadge]:
+    return list(
+        session.exec(
+            select(MediaBadge).where(MediaBadge.media_id == media.id).order_by(col(MediaBadge.id))
+        ).all()
+    )
+
+
+# --- the job's steps (a worker claims, analyses elsewhere, then stores) ----------------------
+
+
+def claim(*, session: Session, media_id: uuid.UUID) -> str | None:
+    """Mark a pending photo as processing (with a lease); its storage key, or None if another
+    worker has it or it is done."""
+    media = session.get(Media, media_id, with_for_update=True)
+    if media is None or media.status != MediaStatus.pending:
+        return None
+    media.status = MediaStatus.processing
+    media.attempts += 1
+    media.lease_until = utcnow() + LEASE
+    session.add(media)
+    session.flush()
+    return media.sha256
+
+
+def release_stale(*, session: Session, at: datetime | None = None) -> list[uuid.UUID]:
+    """Photos whose worker died mid-job (lease expired) go back to pending; ids of every
+    pending photo are returned so the caller can queue them."""
+    at = at or utcnow()
+    stale = session.exec(
+        select(Media).where(
+            Media.status == MediaStatus.processing,
+            col(Media.lease_until).is_(None) | (col(Media.lease_until) <= at),
+        )
+    ).all()
+    for media in stale:
+        media.status = MediaStatus.pending
+        session.add(media)
+    session.flush()
+    return list(session.exec(select(Media.id).where(Media.status == MediaStatus.pending)).all())
+
+
+def fail(*, session: Session, media_id: uuid.UUID, reason: str, retry: bool = False) -> None:
+    media = session.get(Media, media_id, with_for_update=True)
+    if media is None:
+        return
+    if retry and media.attempts < MAX_ATTEMPTS:
+        media.status, media.lease_until = MediaStatus.pending, None
+    else:
+        media.status, media.failure, media.lease_until = MediaStatus.failed, reason[:500], None
+    session.add(media)
+    audit.record(
+        session=session,
+        actor=audit.SYSTEM,
+        action="media.failed" if media.status == MediaStatus.failed else "media.retry",
+        entity_type="media",
+        entity_id=media.id,
+        after={"status": media.status, "reason": reason[:200]},
+    )
+
+
+def _purge_after(session: Session, media: Media) -> datetime | None:
+    if media.event_id is None:
+        return None
+    event = session.get(Event, media.event_id)
+    return references.purge_date(event) if event else None
+
+
+def store_analysis(*, session: Session, media_id: uuid.UUID, result: Analysis) -> Media | None:
+    """Save what the worker found (idempotent: a second delivery replaces the first) and decide."""
+    media = session.get(Media, media_id, with_for_update=True)
+    if media is None or media.status in FINAL:
+        return media
+    session.exec(delete(MediaFace).where(col(MediaFace.media_id) == media.id))
+    session.exec(delete(MediaBadge).where(col(MediaBadge.media_id) == media.id))
+    purge = _purge_after(session, media)
+    ordered = sorted(result.faces, key=lambda f: (f.box[0] // 200, f.box[3]))
+    for number, face in enumerate(ordered, start=1):
+        row = MediaFace(
+            media_id=media.id,
+            number=number,
+            top=face.box[0],
+            right=face.box[1],
+            bottom=face.box[2],
+            left=face.box[3],
+            purge_after=purge,
+        )
+        if face.encoding is not None:
+            row.encoding = crypto.encrypt(
+                face.encoding.astype("<f8").tobytes(), bound_to=f"face:{media.id}:{number}"
+            )
+        session.add(row)
+    for code in result.codes:
+        booking = session.exec(select(Booking).where(Booking.badge_code == code.text)).first()
+        same_event = booking is not None and booking.event_id == media.event_id
+        session.add(
+            MediaBadge(
+                media_id=media.id,
+                code=code.text[:200],
+                top=code.box[0],
+                right=code.box[1],
+                bottom=code.box[2],
+                left=code.box[3],
+                booking_id=booking.id if booking and same_event else None,
+            )
+        )
+    media.width, media.height = result.width, result.height
+    media.min_face_px = result.min_face_px
+    media.analysed_at = utcnow()
+    media.lease_until = None
+    session.add(media)
+    session.flush()
+    evaluate(session=session, media=media)
+    return media
+
+
+# --- decisions -----------------------------------------------------------------------------
+
+
+def _encoding(blob: bytes, bound_to: str) -> np.ndarray:
+    return np.frombuffer(crypto.decrypt(blob, bound_to=bound_to), dtype="<f8").copy()
+
+
+def _event_state(
+    session: Session, event_id: uuid.UUID | None
+) -> tuple[set[uuid.UUID], dict[uuid.UUID, list[np.ndarray]], dict[uuid.UUID, list[np.ndarray]]]:
+    if event_id is None:
+        return set(), {}, {}
+    opted_out = set(
+        session.exec(
+            select(Booking.id).where(
+                Booking.event_id == event_id,
+                col(Booking.photo_opt_out).is_(True),
+                col(Booking.cancelled_at).is_(None),
+            )
+        ).all()
+    )
+    refs: dict[uuid.UUID, list[np.ndarray]] = {}
+    for photo in session.exec(
+        select(ReferencePhoto).where(col(ReferencePhoto.booking_id).in_(opted_out))
+    ).all():
+        refs.setdefault(photo.booking_id, []).append(references.encoding_of(photo))
+    learnt: dict[uuid.UUID, list[np.ndarray]] = {}
+    for ref in session.exec(
+        select(TransientReference).where(
+            TransientReference.event_id == event_id,
+            col(TransientReference.booking_id).in_(opted_out),
+        )
+    ).all():
+        learnt.setdefault(ref.booking_id, []).append(
+            _encoding(ref.encoding, f"transient:{ref.media_id}:{ref.face_number}")
+        )
+    return opted_out, refs, learnt
+
+
+def _reviews(session: Session, media: Media) -> list[Review]:
+    latest: dict[int, FaceReview] = {}
+    for review in session.exec(
+        select(FaceReview).where(FaceReview.media_id == media.id).order_by(col(FaceReview.id))
+    ).all():
+        latest[review.face_number] = review
+    return [
+        Review(face_id=r.face_number, booking_id=r.booking_id, confirmed=r.decision == "confirm")
+        for r in latest.values()
+    ]
+
+
+def evaluate(*, session: Session, media: Media, cascade: bool = True) -> MediaStatus:
+    """Decide a photo from its stored faces and badges and the event's current opt-outs."""
+    faces = faces_of(session=session, media=media)
+    badges = badges_of(session=session, media=media)
+    opted_out, refs, learnt = _event_state(session, media.event_id)
+    result = decide(
+        faces=[
+            FaceInput(
+                id=f.number,
+                box=(f.top, f.right, f.bottom, f.left),
+                encoding=_encoding(f.encoding, f"face:{media.id}:{f.number}")
+                if f.encoding
+                else None,
+            )
+            for f in faces
+        ],
+        badges=[
+            BadgeInput(code=b.code, box=(b.top, b.right, b.bottom, b.left), booking_id=b.booking_id)
+            for b in badges
+        ],
+        opted_out=opted_out,
+        references=refs,
+        transient=learnt,
+        reviews=_reviews(session, media),
+    )
+    by_number = {f.number: f for f in faces}
+    for face_result in result.faces:
+        row = by_number[face_result.id]
+        row.booking_id, row.distance = face_result.booking_id, face_result.distance
+        row.via = face_result.via.value if face_result.via else None
+        row.decision = face_result.decision.value
+        session.add(row)
+    for badge_row, badge_result in zip(badges, result.badges, strict=True):
+        badge_row.face_number = badge_result.face_id
+        session.add(badge_row)
+    before = media.status
+    media.status = MediaStatus(result.status.value)
+    media.reasons = result.reasons
+    session.add(media)
+    if before != media.status:
+        audit.record(
+            session=session,
+            actor=audit.SYSTEM,
+            action="media.cleared",
+            entity_type="media",
+            entity_id=media.id,
+            before={"status": before},
+            after={"status": media.status, "reasons": len(result.reasons)},
+        )
+    learnt_new = _remember(session, media, result.new_references)
+    session.flush()
+    if learnt_new and cascade and media.event_id is not None:
+        # A face linked to a badge is now a reference: look for that person everywhere else.
+        reclear_event(session=session, event_id=media.event_id, skip=media.id)
+    return media.status
+
+
+def _remember(session: Session, media: Media, found: dict[uuid.UUID, list[np.ndarray]]) -> bool:
+    if not found or media.event_id is None:
+        return False
+    purge = _purge_after(session, media) or utcnow()
+    numbers = {
+        f.booking_id: f.number
+        for f in faces_of(session=session, media=media)
+        if f.via == "badge" and f.booking_id is not None
+    }
+    added = False
+    for booking_id in found:
+        number = numbers.get(booking_id)
+        if number is None:
+            continue
+        exists = session.exec(
+            select(TransientReference).where(
+                TransientReference.media_id == media.id,
+                TransientReference.face_number == number,
+            )
+        ).first()
+        if exists is not None:
+            continue
+        face = next(f for f in faces_of(session=session, media=media) if f.number == number)
+        if face.encoding is None:
+            continue
+        raw = crypto.decrypt(face.encoding, bound_to=f"face:{media.id}:{number}")
+        session.add(
+            TransientReference(
+                event_id=media.event_id,
+                booking_id=booking_id,
+                media_id=media.id,
+                face_number=number,
+                encoding=crypto.encrypt(raw, bound_to=f"transient:{media.id}:{number}"),
+                purge_after=purge,
+            )
+        )
+        added = True
+    return added
+
+
+def reclear_event(*, session: Session, event_id: uuid.UUID, skip: uuid.UUID | None = None) -> int:
+    """Re-decide every analysed photo of an event from stored encodings (no re-detection)."""
+    photos = session.exec(
+        select(Media).where(Media.event_id == event_id, col(Media.status).in_(list(FINAL)))
+    ).all()
+    changed = 0
+    for media in photos:
+        if media.id == skip:
+            continue
+        before = media.status
+        if evaluate(session=session, media=media, cascade=False) != before:
+            changed += 1
+    return changed
+
+
+def review_face(
+    *, session: Session, actor: Actor, media: Media, face_number: int, decision: str
+) -> MediaStatus:
+    """Record a reviewer's word on a face and re-decide the photo (audited; kept for good)."""
+    face = session.exec(
+        select(MediaFace).where(MediaFace.media_id == media.id, MediaFace.number == face_number)
+    ).first()
+    if face is None:
+        raise NotFound("No face with this number in this photo.")
+    if media.status not in FINAL:
+        raise Conflict("This photo has not been analysed yet.")
+    if face.booking_id is None and decision == "confirm":
+        raise Conflict("Nobody was matched to this face, so there is nothing to confirm.")
+    session.add(
+        FaceReview(
+            media_id=media.id,
+            face_number=face_number,
+            booking_id=face.booking_id,
+            decision=decision,
+            actor=actor.label,
+        )
+    )
+    audit.record(
+        session=session,
+        actor=actor,
+        action=f"media.face_{decision}",
+        entity_type="media",
+        entity_id=media.id,
+        after={"face": face_number, "booking_id": face.booking_id},
+    )
+    session.flush()
+    return evaluate(session=session, media=media)
+
+
+def purge_biometrics(*, session: Session, at: datetime | None = None) -> int:
+    """Delete face encodings of event photos and transient references past retention.
+
+    The photos keep their boxes and decisions; only the biometric templates go.
+    """
+    at = at or utcnow()
+    faces = session.exec(
+        select(MediaFace).where(
+            col(MediaFace.encoding).is_not(None), col(MediaFace.purge_after) <= at
+        )
+    ).all()
+    for face in faces:
+        face.encoding = None
+        session.add(face)
+    transient = session.exec(
+        select(TransientReference).where(TransientReference.purge_after <= at)
+    ).all()
+    for ref in transient:
+        session.delete(ref)
+    if faces or transient:
+        audit.record(
+            session=session,
+            actor=audit.SYSTEM,
+            action="media.biometrics_purged",
+            entity_type="media",
+            entity_id="*",
+            after={"face_encodings": len(faces), "transient_references": len(transient)},
+        )
+    session.flush()
+    return len(faces) + len(transient)

@@ -1,0 +1,68 @@
+"""The clearance job, the same code whichever engine runs it (in-process pool now, Celery later).
+
+A job claims a pending photo (a lease), analyses its bytes (the expensive, pure part: in a worker
+process), stores the result and decides; every step is idempotent, so a redelivered or retried
+job gives the same result and no duplicate rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+from sqlmodel import Session
+
+from registry.db import unit_of_work
+from registry.media import service as media_service
+from registry.media.models import MediaStatus
+from registry.media.storage import get_storage
+from registry.vision import analysis, images
+
+logger = logging.getLogger("registry")
+
+Analyse = Callable[[bytes], analysis.Analysis]
+SessionFactory = Callable[[], AbstractContextManager[Session]]
+
+
+def analyse_bytes(data: bytes) -> analysis.Analysis:
+    """Runs in a worker process (models loaded once per process)."""
+    return analysis.analyse(data)
+
+
+def clear_media(
+    media_id: uuid.UUID,
+    *,
+    analyse: Analyse = analyse_bytes,
+    session_factory: SessionFactory = unit_of_work,
+) -> MediaStatus | None:
+    """Clear one photo; None when it was not pending (another worker has it, or it is done)."""
+    with session_factory() as session:
+        key = media_service.claim(session=session, media_id=media_id)
+    if key is None:
+        return None
+    try:
+        data = get_storage().get(key)
+        result = analyse(data)
+    except images.ImageRejected as exc:
+        with session_factory() as session:
+            media_service.fail(session=session, media_id=media_id, reason=str(exc))
+        return MediaStatus.failed
+    except FileNotFoundError:
+        with session_factory() as session:
+            media_service.fail(session=session, media_id=media_id, reason="The file is missing.")
+        return MediaStatus.failed
+    except Exception as exc:  # a crash in analysis: retried, then failed; logged in full
+        logger.exception("clearance of %s failed", media_id)
+        with session_factory() as session:
+            media_service.fail(
+                session=session,
+                media_id=media_id,
+                reason=f"Analysis failed ({type(exc).__name__}).",
+                retry=True,
+            )
+        return None
+    with session_factory() as session:
+        media = media_service.store_analysis(session=session, media_id=media_id, result=result)
+        return media.status if media else None

@@ -1,0 +1,76 @@
+"""Clearance through the real server: its in-process pool of worker processes and dlib."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import E2E_ADMIN, Server
+from tests.vision import compose
+
+
+def wait_final(client: httpx.Client, media_id: str, seconds: float = 180) -> dict[str, object]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        body = client.get(f"/api/media/{media_id}").json()
+        if body["status"] not in ("pending", "processing"):
+            return dict(body)
+        time.sleep(0.5)
+    pytest.fail(f"media {media_id} still {body['status']} after {seconds} s")
+
+
+def test_pool_clears_a_batch_and_flags_the_attendee_who_opted_out(
+    server: Server, faces_dir: Path
+) -> None:
+    people = compose.portraits(faces_dir)
+    obama, biden = people["barack_obama"], people["joe_biden"]
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        token = client.post(
+            "/api/auth/token", data={"username": E2E_ADMIN[0], "password": E2E_ADMIN[1]}
+        ).json()["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        event = client.post(
+            "/api/events",
+            json={
+                "name": "Pool test",
+                "starts_at": "2031-01-01T09:00:00+00:00",
+                "filming_notice": "We photograph this event; opt out any time.",
+            },
+        ).json()
+        booking = client.post(
+            f"/api/events/{event['id']}/bookings",
+            json={"name": "Opted Out", "email": "out@example.org", "photo_opt_out": True},
+        ).json()
+        reference = client.put(
+            f"/api/bookings/{booking['id']}/reference-photo",
+            files={"file": ("me.jpg", obama[0].path.read_bytes(), "image/jpeg")},
+            data={"biometric_consent": "true"},
+        )
+        assert reference.status_code == 204, reference.text
+
+        rng = random.Random(9)
+        photos = []
+        for portrait in (obama[1], biden[0], biden[1]):
+            canvas = compose.background(faces_dir, (3000, 2000), rng)
+            compose.paste_face(canvas, portrait, 140, (1500, 900))
+            photos.append(compose.Composed(canvas).jpeg())
+        response = client.post(
+            "/api/media",
+            files=[("files", (f"p{i}.jpg", p, "image/jpeg")) for i, p in enumerate(photos)],
+            data={"event_id": event["id"]},
+        )
+        assert response.status_code == 202
+        results = [wait_final(client, m["id"]) for m in response.json()]
+        assert [r["status"] for r in results] == ["flagged", "cleared", "cleared"]
+        flagged_face = next(f for f in results[0]["faces"] if f["booking_id"])  # type: ignore[attr-defined]
+        assert flagged_face["booking_id"] == booking["id"]
+        assert flagged_face["via"] == "face"
+
+        # Opting back in re-clears the photo at once, from stored encodings.
+        client.patch(f"/api/bookings/{booking['id']}", json={"photo_opt_out": False})
+        again = client.get(f"/api/media/{results[0]['id']}").json()
+        assert again["status"] == "cleared"

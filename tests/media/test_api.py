@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlmodel import Session
+
+from registry.events.models import Event
+from registry.media import service
+from registry.media.models import MediaStatus
+from registry.worker import jobs
+
+
+def png(color: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_upload_returns_202_with_a_result_per_file(
+    client: TestClient, comms_headers: dict[str, str], make_event: Callable[..., Event]
+) -> None:
+    event = make_event()
+    files = [
+        ("files", ("a.png", png((1, 2, 3)), "image/png")),
+        ("files", ("b.txt", b"not a photo", "text/plain")),
+        ("files", ("a-again.png", png((1, 2, 3)), "image/png")),
+    ]
+    response = client.post(
+        "/api/media", files=files, data={"event_id": str(event.id)}, headers=comms_headers
+    )
+    assert response.status_code == 202, response.text
+    first, bad, again = response.json()
+    assert first["status"] == "pending"
+    assert (bad["status"], "not an image" in bad["detail"]) == ("failed", True)
+    assert (again["id"], again["duplicate"]) == (first["id"], True)
+    listed = client.get(f"/api/media?event_id={event.id}&status=failed", headers=comms_headers)
+    assert [m["id"] for m in listed.json()] == [bad["id"]]
+
+
+def test_media_detail_after_clearance_and_face_review(
+    client: TestClient,
+    comms_headers: dict[str, str],
+    make_event: Callable[..., Event],
+    session: Session,
+) -> None:
+    from contextlib import contextmanager
+
+    @contextmanager
+    def same_session():  # type: ignore[no-untyped-def]
+        yield session
+        session.flush()
+
+    event = make_event()
+    [(media, _)] = service.upload(
+        session=session,
+        actor=service.audit.SYSTEM,
+        files=[service.Upload("x.png", png((9, 9, 9)))],
+        event=event,
+    )
+    assert jobs.clear_media(media.id, session_factory=same_session) == MediaStatus.cleared
+    body = client.get(f"/api/media/{media.id}", headers=comms_headers).json()
+    assert body["status"] == "cleared"
+    assert body["faces"] == []
+    assert body["renditions"] == []
+    missing = client.post(
+        f"/api/media/{media.id}/faces/1/review",
+        json={"decision": "not_this_person"},
+        headers=comms_headers,
+    )
+    assert missing.status_code == 404
+    bad = client.post(
+        f"/api/media/{media.id}/faces/1/review", json={"decision": "maybe"}, headers=comms_headers
+    )
+    assert bad.status_code == 422
+
+
+def test_unknown_media_and_event(client: TestClient, comms_headers: dict[str, str]) -> None:
+    assert client.get(f"/api/media/{uuid.uuid4()}", headers=comms_headers).status_code == 404
+    response = client.post(
+        "/api/media",
+        files=[("files", ("a.png", png((5, 5, 5)), "image/png"))],
+        data={"event_id": str(uuid.uuid4())},
+        headers=comms_headers,
+    )
+    assert response.status_code == 404
+    no_files = client.post("/api/media", headers=comms_headers)
+    assert no_files.status_code == 422

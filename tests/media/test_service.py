@@ -1,0 +1,248 @@
+"""Upload, clearance and re-clearance with the real vision pipeline on composed photos."""
+
+from __future__ import annotations
+
+import io
+import random
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlmodel import Session, select
+
+from registry.audit.service import SYSTEM
+from registry.db import utcnow
+from registry.events import references
+from registry.events import service as events
+from registry.events.models import Booking, Event
+from registry.media import service
+from registry.media.models import Media, MediaFace, MediaStatus, TransientReference
+from registry.worker import jobs
+from tests.vision import compose
+
+MakeBooking = Callable[..., Booking]
+
+
+@pytest.fixture(scope="module")
+def people(faces_dir: Path) -> dict[str, list[compose.Portrait]]:
+    return compose.portraits(faces_dir)
+
+
+@pytest.fixture
+def run_job(session: Session) -> Callable[[uuid.UUID], MediaStatus | None]:
+    @contextmanager
+    def same_session() -> Iterator[Session]:
+        yield session
+        session.flush()
+
+    def run(media_id: uuid.UUID) -> MediaStatus | None:
+        return jobs.clear_media(media_id, session_factory=same_session)
+
+    return run
+
+
+def photo(
+    faces_dir: Path,
+    placements: list[tuple[compose.Portrait, int, str | None]],
+    seed: int = 1,
+) -> bytes:
+    """A 3000x2000 photo with the given (portrait, face px, badge code) placements."""
+    rng = random.Random(seed)
+    canvas = compose.background(faces_dir, (3000, 2000), rng)
+    for slot, (portrait, size, code) in enumerate(placements):
+        x = 500 + slot * 900
+        box = compose.paste_face(canvas, portrait, size, (x, 800))
+        if code:
+            badge = compose.badge_image(code, 4)
+            canvas.paste(badge, (x - badge.width // 2, box[2] + size))
+    return compose.Composed(canvas).jpeg()
+
+
+def upload(session: Session, event: Event | None, data: bytes, name: str = "p.jpg") -> Media:
+    [(media, _)] = service.upload(
+        session=session, actor=SYSTEM, files=[service.Upload(name, data)], event=event
+    )
+    return media
+
+
+def with_reference(session: Session, booking: Booking, portrait: compose.Portrait) -> None:
+    references.add_reference(
+        session=session,
+        actor=SYSTEM,
+        booking=booking,
+        event=events.get_event(session=session, event_id=booking.event_id),
+        data=portrait.path.read_bytes(),
+        biometric_consent=True,
+    )
+
+
+def test_opted_out_face_flags_the_photo_and_opting_in_clears_it(
+    session: Session,
+    faces_dir: Path,
+    people: dict[str, list[compose.Portrait]],
+    make_booking: MakeBooking,
+    run_job: Callable[[uuid.UUID], MediaStatus | None],
+) -> None:
+    alice = make_booking(opt_out=True)
+    event = events.get_event(session=session, event_id=alice.event_id)
+    obama, biden = people["barack_obama"], people["joe_biden"]
+    with_reference(session, alice, obama[0])
+    media = upload(session, event, photo(faces_dir, [(obama[1], 120, None), (biden[0], 120, None)]))
+    assert run_job(media.id) == MediaStatus.flagged
+    matched = [f for f in service.faces_of(session=session, media=media) if f.booking_id]
+    assert [(f.booking_id, f.via, f.decision) for f in matched] == [(alice.id, "face", "opted_out")]
+    assert any("matches an attendee who opted out" in r for r in media.reasons)
+
+    events.set_opt_out(session=session, actor=SYSTEM, booking=alice, opt_out=False)
+    session.refresh(media)
+    assert media.status == MediaStatus.cleared
+
+
+def test_a_badge_teaches_the_face_and_other_photos_are_recleared(
+    session: Session,
+    faces_dir: Path,
+    people: dict[str, list[compose.Portrait]],
+    make_booking: MakeBooking,
+    run_job: Callable[[uuid.UUID], MediaStatus | None],
+) -> None:
+    bob = make_booking(opt_out=True)  # no reference photo
+    event = events.get_event(session=session, event_id=bob.event_id)
+    kit = people["kit_harington"]
+    without_badge = upload(session, event, photo(faces_dir, [(kit[0], 130, None)], seed=2))
+    assert run_job(without_badge.id) == MediaStatus.cleared
+    with_badge = upload(session, event, photo(faces_dir, [(kit[1], 160, bob.badge_code)], seed=3))
+    assert run_job(with_badge.id) == MediaStatus.flagged
+    [worn] = [f for f in service.faces_of(session=session, media=with_badge) if f.booking_id]
+    assert worn.via == "badge"
+    assert session.exec(select(TransientReference)).all()
+    session.refresh(without_badge)
+    assert without_badge.status == MediaStatus.flagged
+    [linked] = [f for f in service.faces_of(session=session, media=without_badge) if f.booking_id]
+    assert (linked.booking_id, linked.via) == (bob.id, "linked")
+
+
+def test_not_this_person_is_kept_through_reclearance(
+    session: Session,
+    faces_dir: Path,
+    people: dict[str, list[compose.Portrait]],
+    make_booking: MakeBooking,
+    run_job: Callable[[uuid.UUID], MediaStatus | None],
+) -> None:
+    alice = make_booking(opt_out=True)
+    event = events.get_event(session=session, event_id=alice.event_id)
+    obama = people["barack_obama"]
+    with_reference(session, alice, obama[0])
+    media = upload(session, event, photo(faces_dir, [(obama[1], 120, None)], seed=4))
+    assert run_job(media.id) == MediaStatus.flagged
+    [face] = service.faces_of(session=session, media=media)
+    service.review_face(
+        session=session,
+        actor=SYSTEM,
+        media=media,
+        face_number=face.number,
+        decision="not_this_person",
+    )
+    assert media.status == MediaStatus.cleared
+    service.reclear_event(session=session, event_id=event.id)
+    assert media.status == MediaStatus.cleared
+
+
+def test_bad_files_get_a_failed_record_with_the_reason(
+    session: Session,
+    make_event: Callable[..., Event],
+    run_job: Callable[[uuid.UUID], MediaStatus | None],
+) -> None:
+    event = make_event()
+    bomb = io.BytesIO()
+    Image.new("1", (12_000, 12_000)).save(bomb, format="PNG")  # 144 MP
+    good = io.BytesIO()
+    Image.new("RGB", (640, 480), (90, 120, 150)).save(good, format="JPEG")
+    truncated = good.getvalue()[: len(good.getvalue()) // 2]
+    results = service.upload(
+        session=session,
+        actor=SYSTEM,
+        event=event,
+        files=[
+            service.Upload("notes.txt", b"hello, not a photo"),
+            service.Upload("empty.jpg", b""),
+            service.Upload("huge.png", bomb.getvalue()),
+            service.Upload("cut.jpg", truncated),
+            service.Upload("../../etc/passwd.jpg", good.getvalue()),
+        ],
+    )
+    statuses = [(m.filename, m.status, m.failure or "") for m, _ in results]
+    assert [s[1] for s in statuses[:3]] == [MediaStatus.failed] * 3
+    assert "not an image" in statuses[0][2]
+    assert "empty" in statuses[1][2]
+    assert "(144 MP); the limit is 60 MP" in statuses[2][2]
+    assert statuses[3][1] == MediaStatus.pending  # only decoding finds the truncation
+    assert statuses[4][0] == "passwd.jpg"
+    assert run_job(results[3][0].id) == MediaStatus.failed
+    assert "truncated" in (results[3][0].failure or "")
+    assert run_job(results[4][0].id) == MediaStatus.cleared
+
+
+def test_same_bytes_are_stored_once(session: Session, make_event: Callable[..., Event]) -> None:
+    data = io.BytesIO()
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(data, format="PNG")
+    event = make_event()
+    first = upload(session, event, data.getvalue())
+    [(again, created)] = service.upload(
+        session=session, actor=SYSTEM, files=[service.Upload("x.png", data.getvalue())], event=event
+    )
+    assert (again.id, created) == (first.id, False)
+
+
+def test_storing_an_analysis_twice_gives_the_same_rows(
+    session: Session,
+    faces_dir: Path,
+    people: dict[str, list[compose.Portrait]],
+    make_event: Callable[..., Event],
+) -> None:
+    from registry.vision import analysis
+
+    data = photo(faces_dir, [(people["joe_biden"][0], 120, None)], seed=5)
+    media = upload(session, make_event(), data)
+    result = analysis.analyse(data)
+    assert service.claim(session=session, media_id=media.id)
+    service.store_analysis(session=session, media_id=media.id, result=result)
+    media.status = MediaStatus.processing  # a redelivery of the same job
+    service.store_analysis(session=session, media_id=media.id, result=result)
+    rows = session.exec(select(MediaFace).where(MediaFace.media_id == media.id)).all()
+    assert len(rows) == len(result.faces) == 1
+
+
+def test_a_stuck_photo_returns_to_pending(
+    session: Session, make_event: Callable[..., Event]
+) -> None:
+    data = io.BytesIO()
+    Image.new("RGB", (64, 64), (4, 5, 6)).save(data, format="PNG")
+    media = upload(session, make_event(), data.getvalue())
+    assert service.claim(session=session, media_id=media.id)
+    assert service.claim(session=session, media_id=media.id) is None  # leased
+    assert media.id not in service.release_stale(session=session)
+    media.lease_until = utcnow() - timedelta(seconds=1)
+    assert media.id in service.release_stale(session=session)
+    assert media.status == MediaStatus.pending
+
+
+def test_purge_removes_face_encodings_but_keeps_the_decision(
+    session: Session,
+    faces_dir: Path,
+    people: dict[str, list[compose.Portrait]],
+    make_event: Callable[..., Event],
+    run_job: Callable[[uuid.UUID], MediaStatus | None],
+) -> None:
+    past = make_event(
+        starts_at=utcnow() - timedelta(days=60), ends_at=utcnow() - timedelta(days=59)
+    )
+    media = upload(session, past, photo(faces_dir, [(people["joe_biden"][0], 120, None)], seed=6))
+    run_job(media.id)
+    assert service.purge_biometrics(session=session) >= 1
+    [face] = service.faces_of(session=session, media=media)
+    assert face.encoding is None
+    assert media.status == MediaStatus.cleared
