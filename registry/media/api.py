@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, Response, UploadFile
 from sqlmodel import Session
 
 from registry.audit.service import Actor
@@ -14,7 +14,7 @@ from registry.deps import CurrentStaff, SessionDep
 from registry.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, error_responses
 from registry.events import service as events
 from registry.media import service
-from registry.media.models import Media, MediaStatus
+from registry.media.models import Media, MediaStatus, Rendition
 from registry.media.schemas import (
     BadgePublic,
     BoxPublic,
@@ -22,8 +22,10 @@ from registry.media.schemas import (
     FaceReviewIn,
     MediaPublic,
     MediaSummary,
+    RenditionPublic,
     UploadResult,
 )
+from registry.media.storage import get_storage
 from registry.worker.pool import JobQueue, PendingOnly
 
 router = APIRouter(prefix="/api", tags=["media"])
@@ -76,8 +78,20 @@ def media_public(session: Session, media: Media) -> MediaPublic:
             for b in service.badges_of(session=session, media=media)
         ],
         reasons=list(media.reasons or []),
-        renditions=[],
+        renditions=[
+            rendition_public(r) for r in service.renditions_of(session=session, media=media)
+        ],
         created_at=media.created_at,
+    )
+
+
+def rendition_public(rendition: Rendition) -> RenditionPublic:
+    return RenditionPublic(
+        id=rendition.id,
+        kind=rendition.kind,
+        url=f"/api/media/{rendition.media_id}/renditions/{rendition.id}",
+        verified=rendition.verified,
+        obscured_faces=rendition.obscured_faces,
     )
 
 
@@ -160,3 +174,34 @@ def review_face(
         decision=body.decision,
     )
     return media_public(session, media)
+
+
+@router.post(
+    "/media/{media_id}/redact",
+    status_code=201,
+    response_model=RenditionPublic,
+    responses={**ERRORS, **error_responses(Conflict)},
+)
+def redact(staff: CurrentStaff, media: MediaByID, session: SessionDep) -> RenditionPublic:
+    """Make a redacted rendition: opted-out (and unresolved) faces and opted-out badges
+    obscured, metadata stripped, verified by detecting and matching again. The original is
+    never altered."""
+    rendition = service.redact(session=session, actor=Actor.staff(staff.id), media=media)
+    return rendition_public(rendition)
+
+
+@router.get(
+    "/media/{media_id}/renditions/{rendition_id}",
+    response_class=Response,
+    responses={**ERRORS, 200: {"content": {"image/jpeg": {}}, "description": "JPEG"}},
+)
+def download_rendition(
+    staff: CurrentStaff, media: MediaByID, session: SessionDep, rendition_id: uuid.UUID
+) -> Response:
+    """The rendition's bytes (a JPEG without metadata)."""
+    rendition = service.get_rendition(session=session, media=media, rendition_id=rendition_id)
+    return Response(
+        get_storage().get(rendition.sha256, kind="renditions"),
+        media_type="image/jpeg",
+        headers={"Content-Disposition": f'attachment; filename="redacted-{media.id}.jpg"'},
+    )

@@ -45,6 +45,8 @@ class RenditionPublic(BaseModel):
     id: uuid.UUID
     kind: str
     url: str
+    verified: bool = Field(description="Detection and matching found no opted-out person in it.")
+    obscured_faces: list[int]
 
 
 class MediaPublic(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,11 +28,13 @@ from registry.media.models import (
     MediaBadge,
     MediaFace,
     MediaStatus,
+    Rendition,
     TransientReference,
 )
 from registry.media.storage import get_storage, sha256_of
 from registry.vision import images
-from registry.vision.analysis import Analysis
+from registry.vision import redact as redact_mod
+from registry.vision.analysis import Analysis, analyse_image
 from registry.vision.decision import BadgeInput, FaceInput, Review, decide
 
 LEASE = timedelta(minutes=10)
@@ -54,9 +57,16 @@ def _probe(data: bytes) -> tuple[str, int, int]:
     if not data:
         raise images.ImageRejected("The file is empty.", "corrupt")
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            fmt, (width, height) = probe.format or "", probe.size
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        with warnings.catch_warnings():
+            # The pixel count is checked below against our own limit, with a clearer message.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:
+                fmt, (width, height) = probe.format or "", probe.size
+    except Image.DecompressionBombError:
+        raise images.ImageRejected(
+            "The image has far too many pixels to process safely.", "size"
+        ) from None
+    except (UnidentifiedImageError, OSError):
         raise images.ImageRejected(
             "The file is not an image this service can read.", "type"
         ) from None
@@ -241,8 +251,6 @@ def store_analysis(*, session: Session, media_id: uuid.UUID, result: Analysis) -
             )
         session.add(row)
     for code in result.codes:
-        booking = session.exec(select(Booking).where(Booking.badge_code == code.text)).first()
-        same_event = booking is not None and booking.event_id == media.event_id
         session.add(
             MediaBadge(
                 media_id=media.id,
@@ -251,7 +259,7 @@ def store_analysis(*, session: Session, media_id: uuid.UUID, result: Analysis) -
                 right=code.box[1],
                 bottom=code.box[2],
                 left=code.box[3],
-                booking_id=booking.id if booking and same_event else None,
+                booking_id=_badge_booking(session, media, code.text),
             )
         )
     media.width, media.height = result.width, result.height
@@ -491,3 +499,92 @@ def purge_biometrics(*, session: Session, at: datetime | None = None) -> int:
         )
     session.flush()
     return len(faces) + len(transient)
+
+
+# --- renditions ----------------------------------------------------------------------------
+
+
+def renditions_of(*, session: Session, media: Media) -> list[Rendition]:
+    return list(
+        session.exec(
+            select(Rendition)
+            .where(Rendition.media_id == media.id)
+            .order_by(col(Rendition.created_at))
+        ).all()
+    )
+
+
+def get_rendition(*, session: Session, media: Media, rendition_id: uuid.UUID) -> Rendition:
+    rendition = session.get(Rendition, rendition_id)
+    if rendition is None or rendition.media_id != media.id:
+        raise NotFound("No such rendition of this media.")
+    return rendition
+
+
+def redact(*, session: Session, actor: Actor, media: Media) -> Rendition:
+    """A new rendition with every opted-out (or unresolved) face and opted-out badge obscured
+    and no metadata, verified by running detection and matching on it again."""
+    if media.status not in FINAL:
+        raise Conflict("This photo has not been cleared yet; redact it once it has been analysed.")
+    faces = faces_of(session=session, media=media)
+    opted_out, refs, learnt = _event_state(session, media.event_id)
+    hidden = [f for f in faces if f.decision in ("opted_out", "review")]
+    badge_boxes = [
+        (b.top, b.right, b.bottom, b.left)
+        for b in badges_of(session=session, media=media)
+        if b.booking_id in opted_out
+    ]
+    original = images.decode(get_storage().get(media.sha256)).image
+    boxes = [(f.top, f.right, f.bottom, f.left) for f in hidden]
+    verified, data = False, b""
+    for factor in (redact_mod.FACTOR, 2.2):
+        redacted = redact_mod.obscure(original, boxes, factor=factor)
+        # Badges are covered exactly (their box is the code itself, plus a margin).
+        redacted = redact_mod.obscure(redacted, badge_boxes, factor=1.3)
+        data = redact_mod.clean_jpeg(redacted)
+        check = analyse_image(images.decode(data).image)
+        result = decide(
+            faces=[
+                FaceInput(id=i + 1, box=f.box, encoding=f.encoding)
+                for i, f in enumerate(check.faces)
+            ],
+            badges=[
+                BadgeInput(
+                    code=c.text, box=c.box, booking_id=_badge_booking(session, media, c.text)
+                )
+                for c in check.codes
+            ],
+            opted_out=opted_out,
+            references=refs,
+            transient=learnt,
+        )
+        verified = not any(f.decision in ("opted_out", "review") for f in result.faces) and not any(
+            b.booking_id in opted_out for b in result.badges
+        )
+        if verified:
+            break
+    key = get_storage().put(data, kind="renditions")
+    rendition = Rendition(
+        media_id=media.id,
+        kind="redacted",
+        sha256=key,
+        verified=verified,
+        obscured_faces=[f.number for f in hidden],
+        created_by=actor.label,
+    )
+    session.add(rendition)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="media.redacted",
+        entity_type="media",
+        entity_id=media.id,
+        after={"rendition": rendition.id, "faces": rendition.obscured_faces, "verified": verified},
+    )
+    return rendition
+
+
+def _badge_booking(session: Session, media: Media, code: str) -> uuid.UUID | None:
+    booking = session.exec(select(Booking).where(Booking.badge_code == code)).first()
+    return booking.id if booking and booking.event_id == media.event_id else None

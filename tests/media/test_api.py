@@ -89,3 +89,38 @@ def test_unknown_media_and_event(client: TestClient, comms_headers: dict[str, st
     assert response.status_code == 404
     no_files = client.post("/api/media", headers=comms_headers)
     assert no_files.status_code == 422
+
+
+def test_redact_before_clearance_is_409_and_after_gives_a_downloadable_rendition(
+    client: TestClient,
+    comms_headers: dict[str, str],
+    make_event: Callable[..., Event],
+    session: Session,
+) -> None:
+    from contextlib import contextmanager
+
+    @contextmanager
+    def same_session():  # type: ignore[no-untyped-def]
+        yield session
+        session.flush()
+
+    [(media, _)] = service.upload(
+        session=session,
+        actor=service.audit.SYSTEM,
+        files=[service.Upload("y.png", png((20, 40, 60)))],
+        event=make_event(),
+    )
+    early = client.post(f"/api/media/{media.id}/redact", headers=comms_headers)
+    assert early.status_code == 409
+    jobs.clear_media(media.id, session_factory=same_session)
+    made = client.post(f"/api/media/{media.id}/redact", headers=comms_headers)
+    assert made.status_code == 201, made.text
+    rendition = made.json()
+    assert rendition["verified"] is True
+    download = client.get(rendition["url"], headers=comms_headers)
+    assert download.headers["content-type"] == "image/jpeg"
+    assert download.content.startswith(b"\xff\xd8")
+    detail = client.get(f"/api/media/{media.id}", headers=comms_headers).json()
+    assert [r["id"] for r in detail["renditions"]] == [rendition["id"]]
+    other = client.get(f"/api/media/{media.id}/renditions/{uuid.uuid4()}", headers=comms_headers)
+    assert other.status_code == 404

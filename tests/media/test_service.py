@@ -246,3 +246,29 @@ def test_purge_removes_face_encodings_but_keeps_the_decision(
     [face] = service.faces_of(session=session, media=media)
     assert face.encoding is None
     assert media.status == MediaStatus.cleared
+
+
+def test_redacted_rendition_hides_the_opted_out_face_and_is_verified(
+    session: Session,
+    faces_dir: Path,
+    people: dict[str, list[compose.Portrait]],
+    make_booking: MakeBooking,
+    run_job: Callable[[uuid.UUID], MediaStatus | None],
+) -> None:
+    from registry.media.storage import get_storage
+    from registry.vision import analysis
+
+    alice = make_booking(opt_out=True)
+    event = events.get_event(session=session, event_id=alice.event_id)
+    obama, biden = people["barack_obama"], people["joe_biden"]
+    with_reference(session, alice, obama[0])
+    media = upload(session, event, photo(faces_dir, [(obama[1], 150, None), (biden[0], 150, None)]))
+    assert run_job(media.id) == MediaStatus.flagged
+    rendition = service.redact(session=session, actor=SYSTEM, media=media)
+    assert rendition.verified
+    assert len(rendition.obscured_faces) == 1
+    data = get_storage().get(rendition.sha256, kind="renditions")
+    assert b"Exif" not in data
+    assert len(analysis.analyse(data).faces) == 1  # the other person is untouched
+    original = get_storage().get(media.sha256)
+    assert service.sha256_of(original) == media.sha256  # never altered
