@@ -244,6 +244,131 @@ def badges(
     out.print(f"ok: {count} badge(s) for {event.name} written to {output}")
 
 
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+
+
+def _photo_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+            )
+        elif path.is_file():
+            files.append(path)
+        else:
+            fail(f"no such file or folder: {path}")
+    return files
+
+
+@app.command()
+def clear(
+    event_id: Annotated[str, typer.Argument(help="The event the photos were taken at.")],
+    paths: Annotated[list[Path], typer.Argument(help="Photo files or folders (searched deeply).")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON result object per photo.")
+    ] = False,
+) -> None:
+    """Upload and clear photos for an event, with a progress bar."""
+    import json
+    import uuid
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from rich.progress import Progress
+
+    from registry.audit.service import CLI
+    from registry.db import unit_of_work
+    from registry.errors import NotFound
+    from registry.events import service as events
+    from registry.media import service as media_service
+    from registry.worker import jobs
+    from registry.worker.pool import LocalPool
+
+    try:
+        parsed = uuid.UUID(event_id)
+    except ValueError:
+        fail(f"not an event id: {event_id}")
+    settings = load_settings()
+    files = _photo_files(paths)
+    if not files:
+        fail("no photos found (JPEG, PNG or WebP)")
+    with unit_of_work() as session:
+        try:
+            event = events.get_event(session=session, event_id=parsed)
+        except NotFound as exc:
+            fail(exc.message)
+    ids: list[tuple[Path, uuid.UUID, bool]] = []
+    for path in files:
+        with unit_of_work() as session:
+            event = events.get_event(session=session, event_id=parsed)
+            [(media, created)] = media_service.upload(
+                session=session,
+                actor=CLI,
+                files=[media_service.Upload(path.name, path.read_bytes())],
+                event=event,
+            )
+            ids.append((path, media.id, created and media.status == "pending"))
+    pool = LocalPool(settings.workers)
+    console = err
+    try:
+        with (
+            Progress(console=console, disable=as_json and not console.is_terminal) as progress,
+            ThreadPoolExecutor(max_workers=pool.workers * 2) as threads,
+        ):
+            task = progress.add_task(f"Clearing {len(ids)} photo(s)", total=len(ids))
+            todo = {
+                threads.submit(jobs.clear_media, media_id, analyse=pool.analyse): media_id
+                for _, media_id, queued in ids
+                if queued
+            }
+            progress.advance(task, len(ids) - len(todo))
+            for future in as_completed(todo):
+                future.result()
+                progress.advance(task)
+    finally:
+        pool.shutdown()
+    counts: dict[str, int] = {}
+    for path, media_id, _ in ids:
+        with unit_of_work() as session:
+            media = media_service.get_media(session=session, media_id=media_id)
+            counts[media.status] = counts.get(media.status, 0) + 1
+            if as_json:
+                faces = media_service.faces_of(session=session, media=media)
+                print(  # noqa: T201 - the command's output
+                    json.dumps(
+                        {
+                            "file": str(path),
+                            "id": str(media.id),
+                            "status": media.status,
+                            "reasons": media.reasons,
+                            "failure": media.failure,
+                            "faces": [
+                                {
+                                    "id": f.number,
+                                    "box": {
+                                        "top": f.top,
+                                        "right": f.right,
+                                        "bottom": f.bottom,
+                                        "left": f.left,
+                                    },
+                                    "booking_id": str(f.booking_id) if f.booking_id else None,
+                                    "distance": f.distance,
+                                    "via": f.via,
+                                    "decision": f.decision,
+                                }
+                                for f in faces
+                            ],
+                        }
+                    )
+                )
+            else:
+                out.print(
+                    f"{media.status:<13} {path}" + (f"  ({media.failure})" if media.failure else "")
+                )
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    err.print(f"ok: {len(ids)} photo(s): {summary}")
+
+
 @app.command()
 def purge() -> None:
     """Delete biometric data (reference photos, photo face encodings) past retention."""

@@ -154,3 +154,46 @@ def test_badges_writes_the_event_sheet(tmp_path: Path) -> None:
     unwritable = _registry("badges", event_id, "-o", str(tmp_path / "no" / "dir.pdf"), env=env)
     assert unwritable.returncode == 1
     assert "cannot write" in unwritable.stderr
+
+
+def test_clear_uploads_and_clears_photos_with_json_output(tmp_path: Path, faces_dir: Path) -> None:
+    import json
+    import random
+
+    from tests.vision import compose
+
+    env = {
+        "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "REGISTRY_VAR_DIR": str(tmp_path),
+    }
+    assert _registry("db", "upgrade", env=env).returncode == 0
+    seeded = subprocess.run(
+        [sys.executable, "-c", SEED_EVENT],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    event_id = seeded.stdout.strip()
+    folder = tmp_path / "shoot"
+    (folder / "day1").mkdir(parents=True)
+    canvas = compose.background(faces_dir, (1600, 1000), random.Random(2))
+    compose.paste_face(canvas, compose.portraits(faces_dir)["joe_biden"][0], 150, (800, 500))
+    canvas.save(folder / "day1" / "crowd.JPG", quality=90)
+    (folder / "notes.txt").write_text("not a photo")  # skipped: not a photo suffix
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    result = _registry("clear", event_id, str(folder), str(broken), "--json", env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    by_file = {Path(r["file"]).name: r for r in lines}
+    assert set(by_file) == {"crowd.JPG", "broken.jpg"}
+    assert by_file["crowd.JPG"]["status"] == "cleared"
+    assert len(by_file["crowd.JPG"]["faces"]) == 1
+    assert by_file["broken.jpg"]["status"] == "failed"
+    assert by_file["broken.jpg"]["failure"]
+    assert "2 photo(s)" in result.stderr
+    unknown = _registry("clear", event_id, str(tmp_path / "nope"), env=env)
+    assert unknown.returncode == 1
+    assert "no such file or folder" in unknown.stderr

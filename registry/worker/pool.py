@@ -54,7 +54,7 @@ class LocalPool:
             initializer=faces.load_models,
         )
 
-    def _analyse(self, data: bytes) -> analysis.Analysis:
+    def analyse(self, data: bytes) -> analysis.Analysis:
         try:
             return self._processes.submit(jobs.analyse_bytes, data).result()
         except BrokenProcessPool:
@@ -66,7 +66,7 @@ class LocalPool:
 
     def _run(self, media_id: uuid.UUID) -> None:
         try:
-            status = jobs.clear_media(media_id, analyse=self._analyse)
+            status = jobs.clear_media(media_id, analyse=self.analyse)
             if status is None:
                 # A retry (after a crash) is pending again: queue it once more.
                 with unit_of_work() as session:
