@@ -25,6 +25,7 @@ from registry.errors import install_handlers
 from registry.events import api as events_api
 from registry.events import pages as events_pages
 from registry.media import api as media_api
+from registry.media import pages as media_pages
 from registry.web import STATIC_DIR
 from registry.worker import periodic
 from registry.worker.pool import LocalPool
@@ -43,6 +44,7 @@ ROUTERS: list[APIRouter] = [
     dashboard_pages.router,
     events_pages.router,
     consent_pages.router,
+    media_pages.router,
     audit_pages.router,
 ]
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlmodel import Session, col, delete, select
 
 from registry import crypto
@@ -588,3 +588,25 @@ def redact(*, session: Session, actor: Actor, media: Media) -> Rendition:
 def _badge_booking(session: Session, media: Media, code: str) -> uuid.UUID | None:
     booking = session.exec(select(Booking).where(Booking.badge_code == code)).first()
     return booking.id if booking and booking.event_id == media.event_id else None
+
+
+SIZES = {"thumbs": 360, "previews": 1600}
+
+
+def small_copy(*, media: Media, kind: str) -> bytes:
+    """A JPEG thumbnail or preview of the original (made once, then kept; no metadata)."""
+    storage = get_storage()
+    if storage.exists(media.sha256, kind=kind):
+        return storage.get(media.sha256, kind=kind)
+    if media.status == MediaStatus.failed or not storage.exists(media.sha256):
+        raise NotFound("This media has no picture to show.")
+    side = SIZES[kind]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        source = Image.open(io.BytesIO(storage.get(media.sha256)))
+        source.draft("RGB", (side, side))  # JPEG: decode at a fraction of full size
+        image = ImageOps.exif_transpose(source).convert("RGB")
+    image.thumbnail((side, side))
+    data = redact_mod.clean_jpeg(image, quality=82)
+    storage.put(data, kind=kind, key=media.sha256)
+    return data

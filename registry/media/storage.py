@@ -16,13 +16,18 @@ from registry.config import get_settings
 
 
 class Storage(Protocol):
-    def put(self, data: bytes, *, kind: str = "originals") -> str: ...
+    def put(self, data: bytes, *, kind: str = "originals", key: str | None = None) -> str: ...
 
     def get(self, key: str, *, kind: str = "originals") -> bytes: ...
 
     def exists(self, key: str, *, kind: str = "originals") -> bool: ...
 
     def delete(self, key: str, *, kind: str = "originals") -> None: ...
+
+
+# originals: uploads; renditions: redacted copies; thumbs/previews: small copies for pages,
+# keyed by their original's sha256 (they can always be made again).
+KINDS = ("originals", "renditions", "thumbs", "previews")
 
 
 def sha256_of(data: bytes) -> str:
@@ -38,12 +43,12 @@ class LocalStorage:
     def _path(self, key: str, kind: str) -> Path:
         if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
             raise ValueError("not a sha256 key")
-        if kind not in ("originals", "renditions"):
+        if kind not in KINDS:
             raise ValueError("unknown kind")
         return self.root / kind / key[:2] / key[2:4] / key
 
-    def put(self, data: bytes, *, kind: str = "originals") -> str:
-        key = sha256_of(data)
+    def put(self, data: bytes, *, kind: str = "originals", key: str | None = None) -> str:
+        key = key or sha256_of(data)
         path = self._path(key, kind)
         if path.exists():
             return key

@@ -1,0 +1,236 @@
+"""Staff pages for an event's photos: upload, review grid, one photo with its boxes, redaction."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import BackgroundTasks, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+
+from registry.audit.service import Actor
+from registry.config import get_settings
+from registry.deps import PageStaff, SessionDep
+from registry.errors import Invalid, NotFound, RegistryError
+from registry.events import service as events
+from registry.events.models import Event
+from registry.media import service
+from registry.media.api import JobsDep
+from registry.media.models import FINAL, MediaStatus
+from registry.media.storage import get_storage
+from registry.web import page_router, redirect, render
+
+router = page_router()
+
+DECISION_WORDS = {
+    "opted_out": "opted out: must not be shown",
+    "review": "may be someone who opted out: review",
+    "clear": "clear",
+    "too_small": "too small to verify",
+}
+
+
+def _event(session: SessionDep, event_id: str) -> Event:
+    try:
+        return events.get_event(session=session, event_id=uuid.UUID(event_id))
+    except ValueError:
+        raise NotFound("No event with this id.") from None
+
+
+def _media(session: SessionDep, media_id: str) -> service.Media:
+    try:
+        return service.get_media(session=session, media_id=uuid.UUID(media_id))
+    except ValueError:
+        raise NotFound("No media with this id.") from None
+
+
+def _statuses(session: SessionDep, event: Event) -> dict[str, int]:
+    counts = {s.value: 0 for s in MediaStatus}
+    for media in service.list_media(session=session, event_id=event.id):
+        counts[media.status] += 1
+    return counts
+
+
+@router.get("/events/{event_id}/photos")
+def photos(
+    request: Request, event_id: str, staff: PageStaff, session: SessionDep, status: str = ""
+) -> Response:
+    event = _event(session, event_id)
+    chosen = MediaStatus(status) if status in MediaStatus.__members__ else None
+    return render(
+        request,
+        "media/photos.html",
+        {
+            "event": event,
+            "photos": service.list_media(session=session, event_id=event.id, status=chosen),
+            "counts": _statuses(session, event),
+            "chosen": chosen,
+            "max_mb": get_settings().max_upload_mb,
+        },
+    )
+
+
+@router.get("/events/{event_id}/photos.json")
+def photos_json(event_id: str, staff: PageStaff, session: SessionDep) -> JSONResponse:
+    """Statuses for the page's live progress (polled while photos are being analysed)."""
+    event = _event(session, event_id)
+    return JSONResponse(
+        {
+            "counts": _statuses(session, event),
+            "photos": [
+                {"id": str(m.id), "status": m.status}
+                for m in service.list_media(session=session, event_id=event.id)
+            ],
+        }
+    )
+
+
+@router.post("/events/{event_id}/photos")
+def photos_upload(
+    request: Request,
+    event_id: str,
+    staff: PageStaff,
+    session: SessionDep,
+    jobs: JobsDep,
+    background: BackgroundTasks,
+    files: Annotated[list[UploadFile] | None, File()] = None,
+) -> Response:
+    event = _event(session, event_id)
+    wants_json = "application/json" in request.headers.get("accept", "")
+    results, queued = [], []
+    limit = get_settings().max_upload_mb * 1_000_000
+    for file in files or []:
+        if not file.filename:
+            continue
+        [(media, created)] = service.upload(
+            session=session,
+            actor=Actor.staff(staff.id),
+            files=[service.Upload(file.filename, file.file.read(limit + 1))],
+            event=event,
+        )
+        if created and media.status == MediaStatus.pending:
+            queued.append(media.id)
+        results.append(
+            {
+                "id": str(media.id),
+                "filename": media.filename,
+                "status": media.status,
+                "duplicate": not created,
+                "detail": media.failure,
+            }
+        )
+    background.add_task(jobs.enqueue, queued)
+    if wants_json:
+        return JSONResponse(results, status_code=202 if results else 422)
+    if not results:
+        return redirect(
+            f"/events/{event.id}/photos", message="Choose photos to upload.", category="error"
+        )
+    failed = sum(1 for r in results if r["status"] == MediaStatus.failed)
+    message = f"Uploaded {len(results)} photo(s); they are being checked."
+    if failed:
+        message += f" {failed} could not be read (see the failed filter)."
+    return redirect(f"/events/{event.id}/photos", message=message)
+
+
+@router.get("/media/{media_id}")
+def photo(request: Request, media_id: str, staff: PageStaff, session: SessionDep) -> Response:
+    media = _media(session, media_id)
+    faces = service.faces_of(session=session, media=media)
+    bookings = {
+        b.id: b
+        for b in (
+            events.list_bookings(
+                session=session, event=events.get_event(session=session, event_id=media.event_id)
+            )
+            if media.event_id
+            else []
+        )
+    }
+    return render(
+        request,
+        "media/photo.html",
+        {
+            "media": media,
+            "faces": faces,
+            "badges": service.badges_of(session=session, media=media),
+            "renditions": service.renditions_of(session=session, media=media),
+            "bookings": bookings,
+            "words": DECISION_WORDS,
+            "final": media.status in FINAL,
+        },
+    )
+
+
+@router.get("/media/{media_id}/thumb.jpg")
+def thumb(media_id: str, staff: PageStaff, session: SessionDep) -> Response:
+    data = service.small_copy(media=_media(session, media_id), kind="thumbs")
+    return Response(
+        data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
+    )
+
+
+@router.get("/media/{media_id}/preview.jpg")
+def preview(media_id: str, staff: PageStaff, session: SessionDep) -> Response:
+    data = service.small_copy(media=_media(session, media_id), kind="previews")
+    return Response(
+        data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
+    )
+
+
+@router.post("/media/{media_id}/faces/{face_number}/review")
+def review(
+    media_id: str,
+    face_number: int,
+    staff: PageStaff,
+    session: SessionDep,
+    decision: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    media = _media(session, media_id)
+    if decision not in ("confirm", "not_this_person"):
+        raise Invalid("Choose confirm or not this person.")
+    try:
+        status = service.review_face(
+            session=session,
+            actor=Actor.staff(staff.id),
+            media=media,
+            face_number=face_number,
+            decision=decision,
+        )
+    except RegistryError as exc:
+        return redirect(f"/media/{media.id}", message=exc.message, category="error")
+    return redirect(
+        f"/media/{media.id}", message=f"Face {face_number}: recorded. The photo is now {status}."
+    )
+
+
+@router.post("/media/{media_id}/redact")
+def redact(media_id: str, staff: PageStaff, session: SessionDep) -> Response:
+    media = _media(session, media_id)
+    try:
+        rendition = service.redact(session=session, actor=Actor.staff(staff.id), media=media)
+    except RegistryError as exc:
+        return redirect(f"/media/{media.id}", message=exc.message, category="error")
+    verdict = (
+        "verified: nobody who opted out is found in it"
+        if rendition.verified
+        else "NOT verified: someone who opted out may still be recognisable; do not publish it"
+    )
+    return redirect(
+        f"/media/{media.id}",
+        message=f"Redacted copy made ({verdict}).",
+        category="success" if rendition.verified else "error",
+    )
+
+
+@router.get("/media/{media_id}/renditions/{rendition_id}")
+def rendition_download(
+    media_id: str, rendition_id: uuid.UUID, staff: PageStaff, session: SessionDep
+) -> Response:
+    media = _media(session, media_id)
+    rendition = service.get_rendition(session=session, media=media, rendition_id=rendition_id)
+    return Response(
+        get_storage().get(rendition.sha256, kind="renditions"),
+        media_type="image/jpeg",
+        headers={"Content-Disposition": f'attachment; filename="redacted-{media.id}.jpg"'},
+    )
