@@ -244,7 +244,7 @@ def badges(
     out.print(f"ok: {count} badge(s) for {event.name} written to {output}")
 
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"}
 
 
 def _photo_files(paths: list[Path]) -> list[Path]:
@@ -291,7 +291,7 @@ def clear(
     settings = load_settings()
     files = _photo_files(paths)
     if not files:
-        fail("no photos found (JPEG, PNG or WebP)")
+        fail("no photos found (JPEG, PNG, WebP or HEIC)")
     with unit_of_work() as session:
         try:
             event = events.get_event(session=session, event_id=parsed)

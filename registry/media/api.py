@@ -101,7 +101,9 @@ def upload_media(
     session: SessionDep,
     jobs: JobsDep,
     background: BackgroundTasks,
-    files: Annotated[list[UploadFile], File(description="One or more JPEG, PNG or WebP photos.")],
+    files: Annotated[
+        list[UploadFile], File(description="One or more JPEG, PNG, WebP or HEIC photos.")
+    ],
     event_id: Annotated[uuid.UUID | None, Form(description="The event they were taken at.")] = None,
 ) -> list[UploadResult]:
     """Upload photos for clearance; returns at once (202) while they are analysed. The same

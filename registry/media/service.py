@@ -71,7 +71,7 @@ def _probe(data: bytes) -> tuple[str, int, int]:
             "The file is not an image this service can read.", "type"
         ) from None
     if fmt not in images.ACCEPTED_FORMATS:
-        raise images.ImageRejected("Upload JPEG, PNG or WebP photos.", "type")
+        raise images.ImageRejected("Upload JPEG, PNG, WebP or HEIC photos.", "type")
     limit = get_settings().max_megapixels * 1_000_000
     if width * height > limit:
         raise images.ImageRejected(

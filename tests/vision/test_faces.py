@@ -92,3 +92,22 @@ def test_event_photo_detection_finds_40px_faces_without_a_2x_pass(
             for b in found
         ), f"face of {faces.box_width(box)} px at {box} not found"
     assert len(found) == len(placed)
+
+
+def test_a_photo_with_200_faces_is_analysed(
+    faces_dir: Path, people: dict[str, list[compose.Portrait]]
+) -> None:
+    from registry.vision import analysis
+
+    rng = random.Random(200)
+    canvas = compose.background(faces_dir, (4400, 3000), rng)
+    sources = [p for group in people.values() for p in group]
+    for i in range(200):
+        row, column = divmod(i, 20)
+        compose.paste_face(
+            canvas, sources[i % len(sources)], 80, (110 + column * 220, 150 + row * 290)
+        )
+    data = compose.Composed(canvas).jpeg()
+    result = analysis.analyse(data)
+    assert len(result.faces) >= 195
+    assert sum(1 for f in result.faces if f.encoding is not None) == len(result.faces)
