@@ -62,6 +62,25 @@ class Settings(BaseSettings):
         le=400,
         description="Largest photo accepted for clearance, in megapixels (24 MP photos pass).",
     )
+    match_threshold: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Face distance at or under which a face IS an attendee who opted out.",
+    )
+    review_threshold: float = Field(
+        default=0.6,
+        gt=0,
+        le=1,
+        description="Face distance at or under which a face MAY be one (sent to review). "
+        "Privacy first: raise it to send more to people, never lower it below the match.",
+    )
+    min_face_px: int = Field(
+        default=40,
+        ge=16,
+        le=200,
+        description="Narrower faces that match nobody are reported as too small to verify.",
+    )
     workers: int = Field(
         default=0,
         ge=0,
@@ -136,6 +155,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
+        if self.review_threshold < self.match_threshold:
+            raise ValueError("review_threshold must not be below match_threshold")
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.var_dir / 'registry.db').as_posix()}"
         self.database_url = normalise_database_url(self.database_url)

@@ -40,3 +40,10 @@ def test_postgres_urls_use_psycopg3(url: str) -> None:
 def test_every_setting_is_described() -> None:
     missing = [name for name, f in Settings.model_fields.items() if not f.description]
     assert missing == []
+
+
+def test_review_threshold_may_not_be_below_the_match(tmp_path: Path) -> None:
+    import pydantic
+
+    with pytest.raises(pydantic.ValidationError, match="review_threshold"):
+        Settings(var_dir=tmp_path, match_threshold=0.6, review_threshold=0.5)

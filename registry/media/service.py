@@ -35,7 +35,7 @@ from registry.media.storage import get_storage, sha256_of
 from registry.vision import images
 from registry.vision import redact as redact_mod
 from registry.vision.analysis import Analysis, analyse_image
-from registry.vision.decision import BadgeInput, FaceInput, Review, decide
+from registry.vision.decision import BadgeInput, FaceInput, Review, Thresholds, decide
 
 LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 3
@@ -323,6 +323,15 @@ def _reviews(session: Session, media: Media) -> list[Review]:
     ]
 
 
+def thresholds() -> Thresholds:
+    settings = get_settings()
+    return Thresholds(
+        match=settings.match_threshold,
+        review=settings.review_threshold,
+        min_face_px=settings.min_face_px,
+    )
+
+
 def evaluate(*, session: Session, media: Media, cascade: bool = True) -> MediaStatus:
     """Decide a photo from its stored faces and badges and the event's current opt-outs."""
     faces = faces_of(session=session, media=media)
@@ -347,6 +356,7 @@ def evaluate(*, session: Session, media: Media, cascade: bool = True) -> MediaSt
         references=refs,
         transient=learnt,
         reviews=_reviews(session, media),
+        thresholds=thresholds(),
     )
     by_number = {f.number: f for f in faces}
     for face_result in result.faces:
@@ -557,6 +567,7 @@ def redact(*, session: Session, actor: Actor, media: Media) -> Rendition:
             opted_out=opted_out,
             references=refs,
             transient=learnt,
+            thresholds=thresholds(),
         )
         verified = not any(f.decision in ("opted_out", "review") for f in result.faces) and not any(
             b.booking_id in opted_out for b in result.badges

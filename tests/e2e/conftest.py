@@ -64,12 +64,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The real service on a free loopback port, with its own SQLite database and media folder."""
-    var_dir = tmp_path_factory.mktemp("e2e")
-    port = _free_port()
-    env = {
+def server_env(var_dir: Path, port: int) -> dict[str, str]:
+    return {
         **os.environ,
         "REGISTRY_ENV": "dev",
         "REGISTRY_VAR_DIR": str(var_dir),
@@ -78,36 +74,56 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "REGISTRY_BASE_URL": f"http://127.0.0.1:{port}",
         "REGISTRY_BROKER_URL": "",
     }
-    srv = Server(url=f"http://127.0.0.1:{port}", var_dir=var_dir, env=env)
-    srv.registry("user", "create", E2E_ADMIN[0], "--role", "admin", "--password", E2E_ADMIN[1])
-    log = (var_dir / "server.log").open("w")
+
+
+def start_server(srv: Server, port: int) -> subprocess.Popen[bytes]:
+    """`registry serve` on the port, once /readyz answers (the log goes to var_dir)."""
+    log = (srv.var_dir / "server.log").open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "registry.cli", "serve", "--port", str(port)],
-        env=env,
+        env=srv.env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    log.close()
     deadline = time.monotonic() + 60
     while True:
         try:
             with urllib.request.urlopen(f"{srv.url}/readyz", timeout=2) as response:
                 if response.status == 200:
-                    break
+                    return process
         except OSError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            pytest.fail(f"server did not start:\n{(var_dir / 'server.log').read_text()}")
+            pytest.fail(f"server did not start:\n{(srv.var_dir / 'server.log').read_text()}")
         time.sleep(0.2)
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def new_server(var_dir: Path) -> tuple[Server, int]:
+    port = _free_port()
+    srv = Server(url=f"http://127.0.0.1:{port}", var_dir=var_dir, env=server_env(var_dir, port))
+    srv.registry("user", "create", E2E_ADMIN[0], "--role", "admin", "--password", E2E_ADMIN[1])
+    return srv, port
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The real service on a free loopback port, with its own SQLite database and media folder."""
+    srv, port = new_server(tmp_path_factory.mktemp("e2e"))
+    process = start_server(srv, port)
     try:
         yield srv
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        stop_server(process)
 
 
 @pytest.fixture(scope="session")

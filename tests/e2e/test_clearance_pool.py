@@ -74,3 +74,84 @@ def test_pool_clears_a_batch_and_flags_the_attendee_who_opted_out(
         client.patch(f"/api/bookings/{booking['id']}", json={"photo_opt_out": False})
         again = client.get(f"/api/media/{results[0]['id']}").json()
         assert again["status"] == "cleared"
+
+
+def test_killing_the_server_mid_batch_loses_nothing(
+    tmp_path_factory: pytest.TempPathFactory, faces_dir: Path
+) -> None:
+    import contextlib
+    import os
+    import signal
+
+    from tests.e2e.conftest import new_server, start_server, stop_server
+
+    srv, port = new_server(tmp_path_factory.mktemp("crash"))
+    process = start_server(srv, port)
+    people = compose.portraits(faces_dir)
+    sources = [p for group in people.values() for p in group]
+    rng = random.Random(33)
+    photos = []
+    for i in range(8):
+        canvas = compose.background(faces_dir, (4000, 2700), rng)
+        for j in range(4):
+            compose.paste_face(
+                canvas, sources[(i * 4 + j) % len(sources)], 90, (600 + j * 900, 1200)
+            )
+        photos.append(compose.Composed(canvas).jpeg())
+    try:
+        with httpx.Client(base_url=srv.url, timeout=60) as client:
+            token = client.post(
+                "/api/auth/token", data={"username": E2E_ADMIN[0], "password": E2E_ADMIN[1]}
+            ).json()["access_token"]
+            client.headers["Authorization"] = f"Bearer {token}"
+            uploaded = client.post(
+                "/api/media",
+                files=[("files", (f"{i}.jpg", p, "image/jpeg")) for i, p in enumerate(photos)],
+            ).json()
+            # Kill the whole server (web process and its worker processes) while it works.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                statuses = [client.get(f"/api/media/{m['id']}").json()["status"] for m in uploaded]
+                if "processing" in statuses:
+                    break
+                time.sleep(0.2)
+            assert "processing" in statuses
+            assert any(s in ("pending", "processing") for s in statuses)
+        children = _children(process.pid)
+        process.kill()  # SIGKILL: no shutdown code runs
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    process = start_server(srv, port)
+    try:
+        with httpx.Client(base_url=srv.url, timeout=60) as client:
+            token = client.post(
+                "/api/auth/token", data={"username": E2E_ADMIN[0], "password": E2E_ADMIN[1]}
+            ).json()["access_token"]
+            client.headers["Authorization"] = f"Bearer {token}"
+            finals = [wait_final(client, m["id"])["status"] for m in uploaded]
+            assert finals == ["cleared"] * len(photos)
+            listed = client.get("/api/media").json()
+            assert len(listed) == len(photos)  # no duplicates
+    finally:
+        stop_server(process)
+
+
+def _children(pid: int) -> list[int]:
+    """Every descendant process (the pool's workers and the forkserver)."""
+    out: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out += [int(entry.name), *_children(int(entry.name))]
+    return out
