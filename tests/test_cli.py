@@ -123,7 +123,8 @@ with unit_of_work() as session:
 """
 
 
-def test_badges_writes_the_event_sheet(tmp_path: Path) -> None:
+def _seeded(tmp_path: Path) -> tuple[dict[str, str], str]:
+    """A migrated SQLite database with one event of five bookings; (env, event id)."""
     env = {
         "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
         "REGISTRY_VAR_DIR": str(tmp_path),
@@ -137,7 +138,11 @@ def test_badges_writes_the_event_sheet(tmp_path: Path) -> None:
         timeout=60,
         check=True,
     )
-    event_id = seeded.stdout.strip()
+    return env, seeded.stdout.strip()
+
+
+def test_badges_writes_the_event_sheet(tmp_path: Path) -> None:
+    env, event_id = _seeded(tmp_path)
     target = tmp_path / "badges.pdf"
     result = _registry("badges", event_id, "-o", str(target), env=env)
     assert result.returncode == 0, result.stderr
@@ -162,20 +167,7 @@ def test_clear_uploads_and_clears_photos_with_json_output(tmp_path: Path, faces_
 
     from tests.vision import compose
 
-    env = {
-        "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "REGISTRY_VAR_DIR": str(tmp_path),
-    }
-    assert _registry("db", "upgrade", env=env).returncode == 0
-    seeded = subprocess.run(
-        [sys.executable, "-c", SEED_EVENT],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    event_id = seeded.stdout.strip()
+    env, event_id = _seeded(tmp_path)
     folder = tmp_path / "shoot"
     (folder / "day1").mkdir(parents=True)
     canvas = compose.background(faces_dir, (1600, 1000), random.Random(2))

@@ -7,6 +7,7 @@ missing browser is an error.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -158,3 +159,40 @@ def sign_in(
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+@contextlib.contextmanager
+def staff_api(server: Server) -> Iterator[Any]:
+    """An httpx client signed in as the e2e admin (bearer token)."""
+    import httpx
+
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        token = client.post(
+            "/api/auth/token", data={"username": E2E_ADMIN[0], "password": E2E_ADMIN[1]}
+        ).json()["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client
+
+
+def event_with_opted_out_attendee(
+    api: Any, *, event_name: str, name: str, email: str, reference: Path
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An event, and an attendee who opted out and gave a reference photo."""
+    event = api.post(
+        "/api/events",
+        json={
+            "name": event_name,
+            "starts_at": "2031-02-01T09:00:00+00:00",
+            "filming_notice": "We photograph this event; opt out any time.",
+        },
+    ).json()
+    booking = api.post(
+        f"/api/events/{event['id']}/bookings",
+        json={"name": name, "email": email, "photo_opt_out": True},
+    ).json()
+    api.put(
+        f"/api/bookings/{booking['id']}/reference-photo",
+        files={"file": ("me.jpg", reference.read_bytes(), "image/jpeg")},
+        data={"biometric_consent": "true"},
+    ).raise_for_status()
+    return event, booking

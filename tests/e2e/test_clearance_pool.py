@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import E2E_ADMIN, Server
+from tests.e2e.conftest import Server, event_with_opted_out_attendee, staff_api
 from tests.vision import compose
 
 
@@ -28,29 +28,14 @@ def test_pool_clears_a_batch_and_flags_the_attendee_who_opted_out(
 ) -> None:
     people = compose.portraits(faces_dir)
     obama, biden = people["barack_obama"], people["joe_biden"]
-    with httpx.Client(base_url=server.url, timeout=60) as client:
-        token = client.post(
-            "/api/auth/token", data={"username": E2E_ADMIN[0], "password": E2E_ADMIN[1]}
-        ).json()["access_token"]
-        client.headers["Authorization"] = f"Bearer {token}"
-        event = client.post(
-            "/api/events",
-            json={
-                "name": "Pool test",
-                "starts_at": "2031-01-01T09:00:00+00:00",
-                "filming_notice": "We photograph this event; opt out any time.",
-            },
-        ).json()
-        booking = client.post(
-            f"/api/events/{event['id']}/bookings",
-            json={"name": "Opted Out", "email": "out@example.org", "photo_opt_out": True},
-        ).json()
-        reference = client.put(
-            f"/api/bookings/{booking['id']}/reference-photo",
-            files={"file": ("me.jpg", obama[0].path.read_bytes(), "image/jpeg")},
-            data={"biometric_consent": "true"},
+    with staff_api(server) as client:
+        event, booking = event_with_opted_out_attendee(
+            client,
+            event_name="Pool test",
+            name="Opted Out",
+            email="out@example.org",
+            reference=obama[0].path,
         )
-        assert reference.status_code == 204, reference.text
 
         rng = random.Random(9)
         photos = []
@@ -99,11 +84,7 @@ def test_killing_the_server_mid_batch_loses_nothing(
             )
         photos.append(compose.Composed(canvas).jpeg())
     try:
-        with httpx.Client(base_url=srv.url, timeout=60) as client:
-            token = client.post(
-                "/api/auth/token", data={"username": E2E_ADMIN[0], "password": E2E_ADMIN[1]}
-            ).json()["access_token"]
-            client.headers["Authorization"] = f"Bearer {token}"
+        with staff_api(srv) as client:
             uploaded = client.post(
                 "/api/media",
                 files=[("files", (f"{i}.jpg", p, "image/jpeg")) for i, p in enumerate(photos)],
@@ -129,11 +110,7 @@ def test_killing_the_server_mid_batch_loses_nothing(
 
     process = start_server(srv, port)
     try:
-        with httpx.Client(base_url=srv.url, timeout=60) as client:
-            token = client.post(
-                "/api/auth/token", data={"username": E2E_ADMIN[0], "password": E2E_ADMIN[1]}
-            ).json()["access_token"]
-            client.headers["Authorization"] = f"Bearer {token}"
+        with staff_api(srv) as client:
             finals = [wait_final(client, m["id"])["status"] for m in uploaded]
             assert finals == ["cleared"] * len(photos)
             listed = client.get("/api/media").json()

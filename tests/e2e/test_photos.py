@@ -6,10 +6,9 @@ import random
 from pathlib import Path
 from typing import Any
 
-import httpx
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import E2E_ADMIN, Server, sign_in
+from tests.e2e.conftest import Server, event_with_opted_out_attendee, sign_in, staff_api
 from tests.vision import compose
 
 
@@ -18,28 +17,14 @@ def test_upload_flagged_red_box_redact_download(
 ) -> None:
     people = compose.portraits(faces_dir)
     obama, biden = people["barack_obama"], people["joe_biden"]
-    with httpx.Client(base_url=server.url, timeout=60) as api:
-        token = api.post(
-            "/api/auth/token", data={"username": E2E_ADMIN[0], "password": E2E_ADMIN[1]}
-        ).json()["access_token"]
-        api.headers["Authorization"] = f"Bearer {token}"
-        event = api.post(
-            "/api/events",
-            json={
-                "name": "Photo review day",
-                "starts_at": "2031-02-01T09:00:00+00:00",
-                "filming_notice": "We photograph this event; opt out any time.",
-            },
-        ).json()
-        booking = api.post(
-            f"/api/events/{event['id']}/bookings",
-            json={"name": "Olive Optout", "email": "olive@example.org", "photo_opt_out": True},
-        ).json()
-        api.put(
-            f"/api/bookings/{booking['id']}/reference-photo",
-            files={"file": ("me.jpg", obama[0].path.read_bytes(), "image/jpeg")},
-            data={"biometric_consent": "true"},
-        ).raise_for_status()
+    with staff_api(server) as api:
+        event, _ = event_with_opted_out_attendee(
+            api,
+            event_name="Photo review day",
+            name="Olive Optout",
+            email="olive@example.org",
+            reference=obama[0].path,
+        )
 
     rng = random.Random(21)
     paths = []

@@ -11,7 +11,6 @@ from sqlmodel import Session
 from registry.events.models import Event
 from registry.media import service
 from registry.media.models import MediaStatus
-from registry.worker import jobs
 
 
 def png(color: tuple[int, int, int]) -> bytes:
@@ -46,14 +45,8 @@ def test_media_detail_after_clearance_and_face_review(
     comms_headers: dict[str, str],
     make_event: Callable[..., Event],
     session: Session,
+    run_job: Callable[[uuid.UUID], MediaStatus | None],
 ) -> None:
-    from contextlib import contextmanager
-
-    @contextmanager
-    def same_session():  # type: ignore[no-untyped-def]
-        yield session
-        session.flush()
-
     event = make_event()
     [(media, _)] = service.upload(
         session=session,
@@ -61,7 +54,7 @@ def test_media_detail_after_clearance_and_face_review(
         files=[service.Upload("x.png", png((9, 9, 9)))],
         event=event,
     )
-    assert jobs.clear_media(media.id, session_factory=same_session) == MediaStatus.cleared
+    assert run_job(media.id) == MediaStatus.cleared
     body = client.get(f"/api/media/{media.id}", headers=comms_headers).json()
     assert body["status"] == "cleared"
     assert body["faces"] == []
@@ -96,14 +89,8 @@ def test_redact_before_clearance_is_409_and_after_gives_a_downloadable_rendition
     comms_headers: dict[str, str],
     make_event: Callable[..., Event],
     session: Session,
+    run_job: Callable[[uuid.UUID], MediaStatus | None],
 ) -> None:
-    from contextlib import contextmanager
-
-    @contextmanager
-    def same_session():  # type: ignore[no-untyped-def]
-        yield session
-        session.flush()
-
     [(media, _)] = service.upload(
         session=session,
         actor=service.audit.SYSTEM,
@@ -112,7 +99,7 @@ def test_redact_before_clearance_is_409_and_after_gives_a_downloadable_rendition
     )
     early = client.post(f"/api/media/{media.id}/redact", headers=comms_headers)
     assert early.status_code == 409
-    jobs.clear_media(media.id, session_factory=same_session)
+    run_job(media.id)
     made = client.post(f"/api/media/{media.id}/redact", headers=comms_headers)
     assert made.status_code == 201, made.text
     rendition = made.json()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import io
 import random
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from registry.events import service as events
 from registry.events.models import Booking, Event
 from registry.media import service
 from registry.media.models import Media, MediaFace, MediaStatus, TransientReference
-from registry.worker import jobs
 from tests.vision import compose
 
 MakeBooking = Callable[..., Booking]
@@ -30,19 +28,6 @@ MakeBooking = Callable[..., Booking]
 @pytest.fixture(scope="module")
 def people(faces_dir: Path) -> dict[str, list[compose.Portrait]]:
     return compose.portraits(faces_dir)
-
-
-@pytest.fixture
-def run_job(session: Session) -> Callable[[uuid.UUID], MediaStatus | None]:
-    @contextmanager
-    def same_session() -> Iterator[Session]:
-        yield session
-        session.flush()
-
-    def run(media_id: uuid.UUID) -> MediaStatus | None:
-        return jobs.clear_media(media_id, session_factory=same_session)
-
-    return run
 
 
 def photo(
@@ -80,19 +65,29 @@ def with_reference(session: Session, booking: Booking, portrait: compose.Portrai
     )
 
 
-def test_opted_out_face_flags_the_photo_and_opting_in_clears_it(
+@pytest.fixture
+def flagged(
     session: Session,
     faces_dir: Path,
     people: dict[str, list[compose.Portrait]],
     make_booking: MakeBooking,
     run_job: Callable[[uuid.UUID], MediaStatus | None],
-) -> None:
+) -> tuple[Booking, Media]:
+    """An attendee who opted out (with a reference photo) and a cleared photo of them and
+    someone else: flagged."""
     alice = make_booking(opt_out=True)
     event = events.get_event(session=session, event_id=alice.event_id)
     obama, biden = people["barack_obama"], people["joe_biden"]
     with_reference(session, alice, obama[0])
-    media = upload(session, event, photo(faces_dir, [(obama[1], 120, None), (biden[0], 120, None)]))
+    media = upload(session, event, photo(faces_dir, [(obama[1], 150, None), (biden[0], 150, None)]))
     assert run_job(media.id) == MediaStatus.flagged
+    return alice, media
+
+
+def test_opted_out_face_flags_the_photo_and_opting_in_clears_it(
+    session: Session, flagged: tuple[Booking, Media]
+) -> None:
+    alice, media = flagged
     matched = [f for f in service.faces_of(session=session, media=media) if f.booking_id]
     assert [(f.booking_id, f.via, f.decision) for f in matched] == [(alice.id, "face", "opted_out")]
     assert any("matches an attendee who opted out" in r for r in media.reasons)
@@ -126,19 +121,10 @@ def test_a_badge_teaches_the_face_and_other_photos_are_recleared(
 
 
 def test_not_this_person_is_kept_through_reclearance(
-    session: Session,
-    faces_dir: Path,
-    people: dict[str, list[compose.Portrait]],
-    make_booking: MakeBooking,
-    run_job: Callable[[uuid.UUID], MediaStatus | None],
+    session: Session, flagged: tuple[Booking, Media]
 ) -> None:
-    alice = make_booking(opt_out=True)
-    event = events.get_event(session=session, event_id=alice.event_id)
-    obama = people["barack_obama"]
-    with_reference(session, alice, obama[0])
-    media = upload(session, event, photo(faces_dir, [(obama[1], 120, None)], seed=4))
-    assert run_job(media.id) == MediaStatus.flagged
-    [face] = service.faces_of(session=session, media=media)
+    alice, media = flagged
+    [face] = [f for f in service.faces_of(session=session, media=media) if f.booking_id]
     service.review_face(
         session=session,
         actor=SYSTEM,
@@ -147,7 +133,7 @@ def test_not_this_person_is_kept_through_reclearance(
         decision="not_this_person",
     )
     assert media.status == MediaStatus.cleared
-    service.reclear_event(session=session, event_id=event.id)
+    service.reclear_event(session=session, event_id=alice.event_id)
     assert media.status == MediaStatus.cleared
 
 
@@ -249,21 +235,12 @@ def test_purge_removes_face_encodings_but_keeps_the_decision(
 
 
 def test_redacted_rendition_hides_the_opted_out_face_and_is_verified(
-    session: Session,
-    faces_dir: Path,
-    people: dict[str, list[compose.Portrait]],
-    make_booking: MakeBooking,
-    run_job: Callable[[uuid.UUID], MediaStatus | None],
+    session: Session, flagged: tuple[Booking, Media]
 ) -> None:
     from registry.media.storage import get_storage
     from registry.vision import analysis
 
-    alice = make_booking(opt_out=True)
-    event = events.get_event(session=session, event_id=alice.event_id)
-    obama, biden = people["barack_obama"], people["joe_biden"]
-    with_reference(session, alice, obama[0])
-    media = upload(session, event, photo(faces_dir, [(obama[1], 150, None), (biden[0], 150, None)]))
-    assert run_job(media.id) == MediaStatus.flagged
+    _, media = flagged
     rendition = service.redact(session=session, actor=SYSTEM, media=media)
     assert rendition.verified
     assert len(rendition.obscured_faces) == 1
