@@ -24,6 +24,7 @@ PUBLIC_PAGES = {
     "/b/{token}",
     "/c/{token}",
     "/c/{token}/receipt",
+    "/c/{token}/media/{media_id}",
     "/b/{token}/badge.pdf",
     "/b/{token}/badge.png",
     "/b/{token}/references",

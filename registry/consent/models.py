@@ -79,7 +79,7 @@ class ConsentMedia(SQLModel, table=True):
     __tablename__ = "consent_media"
 
     consent_request_id: uuid.UUID = Field(foreign_key="consent_request.id", primary_key=True)
-    media_id: uuid.UUID = Field(primary_key=True, index=True)
+    media_id: uuid.UUID = Field(foreign_key="media.id", primary_key=True, index=True)
 
 
 class ConsentEvent(SQLModel, table=True):

@@ -16,6 +16,7 @@ from registry.consent import receipt, service
 from registry.consent.models import ConsentRequest, ConsentStatus
 from registry.deps import PageAdmin, PageStaff, SessionDep
 from registry.errors import Invalid, NotFound, RegistryError
+from registry.media import service as media_service
 from registry.origin import origin_of
 from registry.web import page_router, redirect, render
 
@@ -278,7 +279,7 @@ def consent_page(request: Request, token: str, session: SessionDep) -> Response:
             "token": token,
             "status": service.effective_status(consent),
             "notice": service.current_notice(session=session),
-            "media_count": len(service.media_ids(session=session, request=consent)),
+            "media_ids": service.media_ids(session=session, request=consent),
             "channel_words": receipt.channel_words,
             "controller": settings.controller_name,
             "contact": settings.controller_email,
@@ -306,6 +307,20 @@ def consent_decide(
     )
     status = service.effective_status(consent)
     return redirect(f"/c/{token}", message=CONFIRMATIONS.get(status.value, "Recorded."))
+
+
+@router.get("/c/{token}/media/{media_id}")
+def consent_media_thumbnail(token: str, media_id: uuid.UUID, session: SessionDep) -> Response:
+    """A thumbnail of a photo this consent covers (and of no other), for the patient's page."""
+    consent = service.request_for_token(session=session, token=token)
+    if not service.covers_media(session=session, request=consent, media_id=media_id):
+        raise NotFound("This request does not cover that media.")
+    media = media_service.get_media(session=session, media_id=media_id)
+    return Response(
+        media_service.small_copy(media=media, kind="thumbs"),
+        media_type="image/jpeg",
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.get("/c/{token}/receipt")

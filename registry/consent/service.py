@@ -120,6 +120,9 @@ def create_request(
         raise Invalid("The expiry date must be in the future.", field="expires_at")
     if not subject_name.strip() or not purpose.strip() or not description.strip():
         raise Invalid("Give the patient's name, the purpose and a description of the media.")
+    unknown_media = _unknown_media(session, media_ids)
+    if unknown_media:
+        raise Invalid(f"No uploaded media with id {', '.join(unknown_media)}.", field="media_ids")
     if guardian_relation and not guardian_name:
         raise Invalid("Give the guardian's name as well as their relation.", field="guardian_name")
     notice = current_notice(session=session)
@@ -151,6 +154,20 @@ def create_request(
     )
     session.flush()
     return request
+
+
+def _unknown_media(session: Session, media_ids: Sequence[uuid.UUID]) -> list[str]:
+    from registry.media.models import Media  # consent covers media; media never needs consent
+
+    wanted = set(media_ids)
+    if not wanted:
+        return []
+    found = set(session.exec(select(Media.id).where(col(Media.id).in_(wanted))).all())
+    return sorted(str(m) for m in wanted - found)
+
+
+def covers_media(*, session: Session, request: ConsentRequest, media_id: uuid.UUID) -> bool:
+    return media_id in set(media_ids(session=session, request=request))
 
 
 def _state(session: Session, request: ConsentRequest) -> dict[str, object]:

@@ -81,10 +81,19 @@ def test_create_returns_a_pending_request_with_link_and_qr(
     assert decoded.text == created["link"]
 
 
+def upload_png(client: TestClient, headers: dict[str, str], shade: int) -> str:
+    out = io.BytesIO()
+    Image.new("RGB", (300, 200), (shade, 100, 150)).save(out, format="PNG")
+    response = client.post(
+        "/api/media", files=[("files", ("case.png", out.getvalue(), "image/png"))], headers=headers
+    )
+    return str(response.json()[0]["id"])
+
+
 def test_get_shows_status_channels_and_history(
     client: TestClient, comms_headers: dict[str, str]
 ) -> None:
-    created = create(client, comms_headers, media_ids=[str(uuid.uuid4())])
+    created = create(client, comms_headers, media_ids=[upload_png(client, comms_headers, 1)])
     decide(client, created["link"], "grant")
     body = client.get(f"/api/consent-requests/{created['id']}", headers=comms_headers).json()
     assert body["status"] == "granted"
@@ -176,6 +185,7 @@ def test_staff_recorded_withdrawal(client: TestClient, comms_headers: dict[str, 
         ({"subject_name": ""}, "subject_name"),
         ({"subject_email": "not-an-email"}, "subject_email"),
         ({"media_ids": ["nope"]}, "media_ids.0"),
+        ({"media_ids": ["7a1f0c9e-4b7e-4c39-9d3a-2f4f3f0e9b11"]}, "media_ids"),
         ({"expires_at": "2020-01-01T00:00:00+00:00"}, "expires_at"),
         ({"expires_at": "2030-01-01T00:00:00"}, "expires_at"),
     ],
@@ -213,3 +223,17 @@ def test_only_admins_edit_the_notice(
     assert saved.json()["version"] >= 2
     current = client.get("/api/consent-notice", headers=comms_headers).json()
     assert current["text"] == text
+
+
+def test_patient_sees_thumbnails_of_the_covered_media_only(
+    client: TestClient, comms_headers: dict[str, str]
+) -> None:
+    covered = upload_png(client, comms_headers, 2)
+    other = upload_png(client, comms_headers, 3)
+    created = create(client, comms_headers, media_ids=[covered])
+    path = "/" + created["link"].split("://", 1)[1].split("/", 1)[1]
+    page = client.get(path)
+    assert f"{path}/media/{covered}" in page.text
+    thumb = client.get(f"{path}/media/{covered}")
+    assert thumb.headers["content-type"] == "image/jpeg"
+    assert client.get(f"{path}/media/{other}").status_code == 404
