@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -26,11 +27,15 @@ class DecryptionFailed(RuntimeError):
 
 def _key() -> bytes:
     settings = get_settings()
-    if settings.biometric_key:
+    return _derive(settings.biometric_key, settings.resolved_secret_key())
+
+
+@lru_cache(maxsize=4)
+def _derive(biometric_key: str, secret_key: str) -> bytes:
+    """The AES key (cached: re-clearing an event decrypts thousands of encodings)."""
+    if biometric_key:
         try:
-            key = base64.urlsafe_b64decode(
-                settings.biometric_key + "=" * (-len(settings.biometric_key) % 4)
-            )
+            key = base64.urlsafe_b64decode(biometric_key + "=" * (-len(biometric_key) % 4))
         except (binascii.Error, ValueError):
             key = b""
         if len(key) != 32:
@@ -42,7 +47,7 @@ def _key() -> bytes:
     # Without a dedicated key, derive one from the secret key (a separate, domain-bound key).
     return HKDF(
         algorithm=hashes.SHA256(), length=32, salt=None, info=b"registry biometric data v1"
-    ).derive(settings.resolved_secret_key().encode())
+    ).derive(secret_key.encode())
 
 
 def encrypt(plaintext: bytes, *, bound_to: str) -> bytes:

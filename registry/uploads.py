@@ -15,3 +15,9 @@ def read_upload(file: UploadFile) -> bytes:
     if len(data) > limit_mb * 1_000_000:
         raise TooLarge(f"The file is larger than {limit_mb} MB.", field="file")
     return data
+
+
+def read_capped(file: UploadFile) -> bytes:
+    """At most one byte past the limit: enough for the caller to report the file as too large
+    (per file, without failing the rest of a batch) and never more in memory."""
+    return file.file.read(get_settings().max_upload_mb * 1_000_000 + 1)

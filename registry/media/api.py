@@ -9,7 +9,6 @@ from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, Re
 from sqlmodel import Session
 
 from registry.audit.service import Actor
-from registry.config import get_settings
 from registry.deps import CurrentStaff, SessionDep
 from registry.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, error_responses
 from registry.events import service as events
@@ -26,6 +25,7 @@ from registry.media.schemas import (
     UploadResult,
 )
 from registry.media.storage import get_storage
+from registry.uploads import read_capped
 from registry.worker.pool import JobQueue, PendingOnly
 
 router = APIRouter(prefix="/api", tags=["media"])
@@ -114,8 +114,7 @@ def upload_media(
     event = events.get_event(session=session, event_id=event_id) if event_id else None
     out, queued = [], []
     for file in files:
-        # Read at most one byte past the limit: the service reports the file as too large.
-        data = file.file.read(get_settings().max_upload_mb * 1_000_000 + 1)
+        data = read_capped(file)
         [(media, created)] = service.upload(
             session=session,
             actor=Actor.staff(staff.id),

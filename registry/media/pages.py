@@ -18,6 +18,7 @@ from registry.media import service
 from registry.media.api import JobsDep
 from registry.media.models import FINAL, MediaStatus
 from registry.media.storage import get_storage
+from registry.uploads import read_capped
 from registry.web import page_router, redirect, render
 
 router = page_router()
@@ -98,14 +99,13 @@ def photos_upload(
     event = _event(session, event_id)
     wants_json = "application/json" in request.headers.get("accept", "")
     results, queued = [], []
-    limit = get_settings().max_upload_mb * 1_000_000
     for file in files or []:
         if not file.filename:
             continue
         [(media, created)] = service.upload(
             session=session,
             actor=Actor.staff(staff.id),
-            files=[service.Upload(file.filename, file.file.read(limit + 1))],
+            files=[service.Upload(file.filename, read_capped(file))],
             event=event,
         )
         if created and media.status == MediaStatus.pending:

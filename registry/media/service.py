@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 from sqlmodel import Session, col, delete, select
 
 from registry import crypto
@@ -52,36 +52,6 @@ def _clean_name(name: str) -> str:
     return "".join(c for c in base if c.isprintable())[:255]
 
 
-def _probe(data: bytes) -> tuple[str, int, int]:
-    """Cheap check at upload time (header only): format and size; full decoding is the worker's."""
-    if not data:
-        raise images.ImageRejected("The file is empty.", "corrupt")
-    try:
-        with warnings.catch_warnings():
-            # The pixel count is checked below against our own limit, with a clearer message.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as probe:
-                fmt, (width, height) = probe.format or "", probe.size
-    except Image.DecompressionBombError:
-        raise images.ImageRejected(
-            "The image has far too many pixels to process safely.", "size"
-        ) from None
-    except (UnidentifiedImageError, OSError):
-        raise images.ImageRejected(
-            "The file is not an image this service can read.", "type"
-        ) from None
-    if fmt not in images.ACCEPTED_FORMATS:
-        raise images.ImageRejected("Upload JPEG, PNG, WebP or HEIC photos.", "type")
-    limit = get_settings().max_megapixels * 1_000_000
-    if width * height > limit:
-        raise images.ImageRejected(
-            f"The photo is {width}×{height} ({width * height / 1e6:.0f} MP); the limit is "
-            f"{get_settings().max_megapixels} MP.",
-            "size",
-        )
-    return fmt, width, height
-
-
 def upload(
     *, session: Session, actor: Actor, files: Sequence[Upload], event: Event | None
 ) -> list[tuple[Media, bool]]:
@@ -109,7 +79,9 @@ def upload(
                 raise images.ImageRejected(
                     f"The file is larger than {get_settings().max_upload_mb} MB.", "size"
                 )
-            fmt, media.width, media.height = _probe(file.data)
+            fmt, media.width, media.height = images.probe(
+                file.data, max_pixels=get_settings().max_megapixels * 1_000_000
+            )
             media.content_type = f"image/{fmt.lower()}"
             storage.put(file.data)
         except images.ImageRejected as exc:
@@ -279,9 +251,13 @@ def _encoding(blob: bytes, bound_to: str) -> np.ndarray:
     return np.frombuffer(crypto.decrypt(blob, bound_to=bound_to), dtype="<f8").copy()
 
 
-def _event_state(
-    session: Session, event_id: uuid.UUID | None
-) -> tuple[set[uuid.UUID], dict[uuid.UUID, list[np.ndarray]], dict[uuid.UUID, list[np.ndarray]]]:
+# (opted-out booking ids, their reference encodings, their transient references)
+EventState = tuple[
+    set[uuid.UUID], dict[uuid.UUID, list[np.ndarray]], dict[uuid.UUID, list[np.ndarray]]
+]
+
+
+def _event_state(session: Session, event_id: uuid.UUID | None) -> EventState:
     if event_id is None:
         return set(), {}, {}
     opted_out = set(
@@ -332,11 +308,14 @@ def thresholds() -> Thresholds:
     )
 
 
-def evaluate(*, session: Session, media: Media, cascade: bool = True) -> MediaStatus:
-    """Decide a photo from its stored faces and badges and the event's current opt-outs."""
+def evaluate(
+    *, session: Session, media: Media, cascade: bool = True, state: EventState | None = None
+) -> MediaStatus:
+    """Decide a photo from its stored faces and badges and the event's current opt-outs
+    (`state`, when the caller already loaded it for the whole event)."""
     faces = faces_of(session=session, media=media)
     badges = badges_of(session=session, media=media)
-    opted_out, refs, learnt = _event_state(session, media.event_id)
+    opted_out, refs, learnt = state or _event_state(session, media.event_id)
     result = decide(
         faces=[
             FaceInput(
@@ -382,7 +361,7 @@ def evaluate(*, session: Session, media: Media, cascade: bool = True) -> MediaSt
             before={"status": before},
             after={"status": media.status, "reasons": len(result.reasons)},
         )
-    learnt_new = _remember(session, media, result.new_references)
+    learnt_new = _remember(session, media, faces, result.new_references)
     session.flush()
     if learnt_new and cascade and media.event_id is not None:
         # A face linked to a badge is now a reference: look for that person everywhere else.
@@ -390,19 +369,25 @@ def evaluate(*, session: Session, media: Media, cascade: bool = True) -> MediaSt
     return media.status
 
 
-def _remember(session: Session, media: Media, found: dict[uuid.UUID, list[np.ndarray]]) -> bool:
+def _remember(
+    session: Session,
+    media: Media,
+    faces: list[MediaFace],
+    found: dict[uuid.UUID, list[np.ndarray]],
+) -> bool:
+    """Keep the encodings of faces linked to an opted-out attendee's badge (transient refs)."""
     if not found or media.event_id is None:
         return False
     purge = _purge_after(session, media) or utcnow()
     numbers = {
         f.booking_id: f.number
-        for f in faces_of(session=session, media=media)
-        if f.via == "badge" and f.booking_id is not None
+        for f in faces
+        if f.via == "badge" and f.booking_id is not None and f.encoding is not None
     }
     added = False
-    for booking_id in found:
+    for booking_id, encodings in found.items():
         number = numbers.get(booking_id)
-        if number is None:
+        if number is None or not encodings:
             continue
         exists = session.exec(
             select(TransientReference).where(
@@ -412,17 +397,15 @@ def _remember(session: Session, media: Media, found: dict[uuid.UUID, list[np.nda
         ).first()
         if exists is not None:
             continue
-        face = next(f for f in faces_of(session=session, media=media) if f.number == number)
-        if face.encoding is None:
-            continue
-        raw = crypto.decrypt(face.encoding, bound_to=f"face:{media.id}:{number}")
         session.add(
             TransientReference(
                 event_id=media.event_id,
                 booking_id=booking_id,
                 media_id=media.id,
                 face_number=number,
-                encoding=crypto.encrypt(raw, bound_to=f"transient:{media.id}:{number}"),
+                encoding=crypto.encrypt(
+                    encodings[0].astype("<f8").tobytes(), bound_to=f"transient:{media.id}:{number}"
+                ),
                 purge_after=purge,
             )
         )
@@ -435,12 +418,13 @@ def reclear_event(*, session: Session, event_id: uuid.UUID, skip: uuid.UUID | No
     photos = session.exec(
         select(Media).where(Media.event_id == event_id, col(Media.status).in_(list(FINAL)))
     ).all()
+    state = _event_state(session, event_id)  # once for the event, not once per photo
     changed = 0
     for media in photos:
         if media.id == skip:
             continue
         before = media.status
-        if evaluate(session=session, media=media, cascade=False) != before:
+        if evaluate(session=session, media=media, cascade=False, state=state) != before:
             changed += 1
     return changed
 

@@ -7,7 +7,7 @@ import warnings
 from dataclasses import dataclass
 
 import pillow_heif
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 # HEIC/HEIF (iPhone photos) through pillow-heif, registered with Pillow once.
 pillow_heif.register_heif_opener()
@@ -34,39 +34,52 @@ class DecodedImage:
     format: str
 
 
-def decode(data: bytes, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
-    """Open JPEG/PNG/WebP/HEIC bytes as an upright 8-bit RGB image, refusing anything else or
-    too large."""
+def _open(data: bytes, max_pixels: int) -> ImageFile.ImageFile:
+    """Open from the header only (no pixels decoded yet), refusing what we do not accept."""
     if not data:
         raise ImageRejected("The file is empty.", "corrupt")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            probe = Image.open(io.BytesIO(data))
-            fmt = probe.format or ""
-            if fmt not in ACCEPTED_FORMATS:
-                raise ImageRejected("Upload a JPEG, PNG, WebP or HEIC image.", "type")
-            width, height = probe.size
-            if width * height > max_pixels:
-                raise ImageRejected(
-                    f"The image is too large ({width}×{height} pixels); "
-                    f"the limit is {max_pixels // 1_000_000} megapixels.",
-                    "size",
-                )
-            probe.load()
-    except ImageRejected:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageRejected("The image has too many pixels to process safely.", "size") from None
-    except UnidentifiedImageError:
+            # Pillow's own warning threshold is not ours: the pixel limit is checked below.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        raise ImageRejected(
+            "The image has far too many pixels to process safely.", "size"
+        ) from None
+    except (UnidentifiedImageError, OSError):
         raise ImageRejected("The file is not an image this service can read.", "type") from None
+    if (image.format or "") not in ACCEPTED_FORMATS:
+        raise ImageRejected("Upload JPEG, PNG, WebP or HEIC photos.", "type")
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageRejected(
+            f"The photo is {width}×{height} ({width * height / 1e6:.0f} MP); the limit is "
+            f"{max_pixels / 1e6:.0f} MP.",
+            "size",
+        )
+    return image
+
+
+def probe(data: bytes, *, max_pixels: int = MAX_PIXELS) -> tuple[str, int, int]:
+    """Format, width and height from the header: a cheap check at upload time."""
+    image = _open(data, max_pixels)
+    return image.format or "", image.width, image.height
+
+
+def decode(data: bytes, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
+    """Open JPEG/PNG/WebP/HEIC bytes as an upright 8-bit RGB image, refusing anything else or
+    too large."""
+    image = _open(data, max_pixels)
+    try:
+        image.load()
     except (OSError, SyntaxError, ValueError) as exc:
         # Truncated or corrupt data: Pillow raises OSError ("image file is truncated") and friends.
         raise ImageRejected(
             f"The image could not be read (it may be truncated): {exc}.", "corrupt"
         ) from None
-    upright = ImageOps.exif_transpose(probe)
-    return DecodedImage(image=to_rgb8(upright), format=fmt)
+    upright = ImageOps.exif_transpose(image)
+    return DecodedImage(image=to_rgb8(upright), format=image.format or "")
 
 
 def to_rgb8(image: Image.Image) -> Image.Image:
