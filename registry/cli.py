@@ -388,18 +388,123 @@ def purge() -> None:
 
 @app.command()
 def housekeeping() -> None:
-    """Run the periodic jobs once: biometric purge, consent expiries (`serve` runs them daily)."""
-    from registry.db import unit_of_work
+    """Run the periodic jobs once: biometric purge, consent expiries, takedown notices
+    (`serve` runs them daily)."""
     from registry.worker import periodic
 
     load_settings()
-    with unit_of_work() as session:
-        report = periodic.run_daily(session=session)
+    report = periodic.run_once()  # and sends any staff mail still waiting
     out.print(
         f"ok: {report.references_purged} reference photo(s) purged, "
         f"{report.photo_encodings_purged} photo face encoding(s) purged, "
-        f"{report.consents_expired} consent(s) marked expired"
+        f"{report.consents_expired} consent(s) marked expired, "
+        f"{report.takedowns_noticed} publication(s) newly due for takedown"
     )
+
+
+@app.command()
+def publishable(
+    media_id: Annotated[str, typer.Argument(help="The media's id.")],
+    channel: Annotated[str, typer.Option(help="The channel to publish on.")],
+    rendition: Annotated[
+        str | None, typer.Option(help="A rendition of the media (e.g. its redacted copy).")
+    ] = None,
+) -> None:
+    """Ask the publish gate whether media may be published on a channel now (exit 0 if so,
+    3 if not, with every reason)."""
+    import uuid
+
+    from registry.db import unit_of_work
+    from registry.errors import RegistryError
+    from registry.media import service as media
+    from registry.publishing import service as publishing
+
+    load_settings()
+    try:
+        media_uuid = uuid.UUID(media_id)
+        rendition_uuid = uuid.UUID(rendition) if rendition else None
+    except ValueError:
+        fail("ids look like 3f2b8c4e-...: check the media and rendition ids")
+    try:
+        with unit_of_work() as session:
+            item = media.get_media(session=session, media_id=media_uuid)
+            verdict = publishing.publishable(
+                session=session, media=item, channel=channel, rendition_id=rendition_uuid
+            )
+    except RegistryError as exc:
+        fail(exc.message)
+    if verdict.allowed:
+        out.print(f"allowed: {item.filename} may be published on {channel} now")
+        return
+    out.print(f"refused: {item.filename} may not be published on {channel}:")
+    for reason in verdict.reasons:
+        out.print(f"  - {reason}")
+    raise typer.Exit(3)
+
+
+def _read_jwks(source: str) -> dict[str, object]:
+    import json
+    import urllib.request
+
+    try:
+        if source.startswith(("http://", "https://")):
+            with urllib.request.urlopen(source, timeout=10) as response:  # noqa: S310
+                data = json.loads(response.read())
+        else:
+            data = json.loads(Path(source).read_text())
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read the key set from {source}: {exc}")
+    if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+        fail(f"{source} is not a JWKS document (no 'keys' list)")
+    return data
+
+
+@app.command()
+def verify(
+    cert: Annotated[
+        str, typer.Argument(help="A certificate file, '-' for stdin, or the certificate itself.")
+    ],
+    jwks: Annotated[
+        str | None,
+        typer.Option(
+            help="Verify offline against this key set (a file, or the service's "
+            "/.well-known/jwks.json URL) instead of this installation's own key."
+        ),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(help="Also check that this file is exactly the one the certificate names."),
+    ] = None,
+) -> None:
+    """Check a clearance certificate: signature, validity window and (with --file) the file."""
+    import hashlib
+    import json
+
+    from registry.errors import Invalid
+    from registry.publishing import certificates
+
+    if cert == "-":
+        token = sys.stdin.read()
+    elif len(cert) < 400 and Path(cert).is_file():
+        token = Path(cert).read_text()
+    else:
+        token = cert
+    keys = _read_jwks(jwks) if jwks else None
+    if keys is None:
+        load_settings()
+    try:
+        claims = certificates.verify(token, keys=keys)
+    except Invalid as exc:
+        fail(f"invalid certificate: {exc.message}")
+    if file is not None:
+        try:
+            digest = hashlib.sha256(file.read_bytes()).hexdigest()
+        except OSError as exc:
+            fail(f"cannot read {file}: {exc.strerror}")
+        if f"urn:sha256:{digest}" != claims.get("sub"):
+            fail(f"{file} is not the file this certificate clears (sha256 differs)")
+    out.print(json.dumps(claims, indent=2))
+    out.print(f"valid: cleared for {claims.get('channel')} until the certificate expires")
 
 
 def main() -> None:

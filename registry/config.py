@@ -151,6 +151,32 @@ class Settings(BaseSettings):
     storage_location: str = Field(
         default="GB", description="Where records and media are stored, named on receipts."
     )
+    signing_key: str = Field(
+        default="",
+        description="Ed25519 private key (PEM, or a path to a PEM file) that signs clearance "
+        "certificates; without one a key is derived from the secret key. Its public half is "
+        "served at /.well-known/jwks.json.",
+    )
+    certificate_days: int = Field(
+        default=30,
+        ge=1,
+        le=366,
+        description="Longest validity of a clearance certificate, in days (never past the "
+        "earliest expiry of the consents it rests on).",
+    )
+    smtp_url: str = Field(
+        default="",
+        description="Mail server for staff notifications: smtp://user:pass@host:587 (STARTTLS "
+        "when offered) or smtps://host:465. Unset: messages are written to the server log.",
+    )
+    mail_from: str = Field(
+        default="registry@localhost", description="Sender address of staff notifications."
+    )
+    notify_emails: list[str] = Field(
+        default_factory=list,
+        description="Who is told about takedowns (JSON list); unset: every active admin and "
+        "comms user.",
+    )
     log_level: str = Field(default="info", description="Log level of the server.")
 
     @model_validator(mode="after")

@@ -96,6 +96,14 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
             raise
 
 
+def begin_write(session: Session) -> None:
+    """On SQLite, start the write transaction now: every read that follows sees the latest
+    commit and no other writer can commit until this one ends. (On PostgreSQL callers lock the
+    rows they read with SELECT ... FOR UPDATE instead.)"""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE audit_head SET id = id WHERE 0"))
+
+
 def get_session() -> Iterator[Session]:
     """FastAPI dependency: one unit of work per request."""
     with unit_of_work() as session:

@@ -26,6 +26,8 @@ from registry.events import api as events_api
 from registry.events import pages as events_pages
 from registry.media import api as media_api
 from registry.media import pages as media_pages
+from registry.publishing import api as publishing_api
+from registry.publishing import pages as publishing_pages
 from registry.web import STATIC_DIR
 from registry.worker import periodic
 from registry.worker.pool import LocalPool
@@ -40,11 +42,14 @@ ROUTERS: list[APIRouter] = [
     events_api.router,
     consent_api.router,
     media_api.router,
+    publishing_api.router,
+    publishing_api.public_router,
     auth_pages.router,
     dashboard_pages.router,
     events_pages.router,
     consent_pages.router,
     media_pages.router,
+    publishing_pages.router,
     audit_pages.router,
 ]
 

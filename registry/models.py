@@ -18,6 +18,7 @@ from registry.media.models import (
     Rendition,
     TransientReference,
 )
+from registry.publishing.models import Notification, Publication
 
 __all__ = [
     "AuditEntry",
@@ -34,6 +35,8 @@ __all__ = [
     "Media",
     "MediaBadge",
     "MediaFace",
+    "Notification",
+    "Publication",
     "ReferencePhoto",
     "Rendition",
     "StaffUser",

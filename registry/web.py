@@ -11,6 +11,7 @@ from fastapi.routing import APIRouter
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from registry import channels
 from registry.auth.security import csrf_token_for, csrf_token_valid, new_csrf_secret
 from registry.config import ROOT_DIR, get_settings
 from registry.errors import Forbidden
@@ -99,6 +100,7 @@ def render(
         "csrf_token": csrf_token_for(secret=_secret(), csrf_secret=csrf_secret),
         "staff": getattr(request.state, "staff", None),
         "flashes": flashes,
+        "all_channels": channels.known(),
     }
     ctx.update(context or {})
     response = templates.TemplateResponse(
@@ -160,3 +162,4 @@ def json_script(value: Any) -> str:
 
 
 templates.env.filters["json_script"] = json_script
+templates.env.globals["channel_words"] = channels.words

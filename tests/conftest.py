@@ -37,6 +37,7 @@ pytest_plugins = [
     "tests.auth.factories",
     "tests.consent.factories",
     "tests.events.factories",
+    "tests.publishing.factories",
     "tests.faces",
 ]
 

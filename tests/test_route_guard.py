@@ -31,7 +31,7 @@ PUBLIC_PAGES = {
     "/b/{token}/references/{photo_id}",
     "/b/{token}/references/{photo_id}/delete",
 }
-NON_STAFF_PATHS = {"/healthz", "/readyz"}
+NON_STAFF_PATHS = {"/healthz", "/readyz", "/.well-known/jwks.json"}
 
 
 def _guards(dependant: Dependant) -> Iterator[Any]:

@@ -74,15 +74,15 @@ def _new_form(request: Request, form: dict[str, Any], error: str | None, status:
             "form": form,
             "error": error,
             "channels": get_settings().channels,
-            "channel_words": receipt.channel_words,
         },
         status_code=status,
     )
 
 
 @router.get("/consents/new")
-def consents_new(request: Request, staff: PageStaff) -> Response:
-    return _new_form(request, {"channels": []}, None, 200)
+def consents_new(request: Request, staff: PageStaff, media_id: str = "") -> Response:
+    """The form; `media_id` (from a photo's page) fills in the media the request covers."""
+    return _new_form(request, {"channels": [], "media_ids": media_id[:40]}, None, 200)
 
 
 def _parse_media(text: str) -> list[uuid.UUID]:
@@ -200,7 +200,6 @@ def consent_detail(
             "link_expires_at": service.link_expires_at(consent),
             "history": service.history(session=session, request=consent),
             "media_ids": service.media_ids(session=session, request=consent),
-            "channel_words": receipt.channel_words,
         },
     )
 
@@ -280,7 +279,6 @@ def consent_page(request: Request, token: str, session: SessionDep) -> Response:
             "status": service.effective_status(consent),
             "notice": service.current_notice(session=session),
             "media_ids": service.media_ids(session=session, request=consent),
-            "channel_words": receipt.channel_words,
             "controller": settings.controller_name,
             "contact": settings.controller_email,
         },

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from registry import channels as channel_names
 from registry.config import get_settings
 from registry.consent import service
 from registry.consent.models import ConsentAction, ConsentEvent, ConsentRequest
@@ -22,13 +23,6 @@ from registry.db import utcnow
 SCHEMA_VERSION = "ISO/IEC TS 27560:2023"
 KANTARA_VERSION = "KI-CR-v1.1.0"
 LANGUAGE = "en"
-
-CHANNEL_WORDS = {
-    "public_social": "our public social media accounts",
-    "closed_network": "closed professional networks and members' areas",
-    "internal": "internal staff communications",
-    "print": "printed material (leaflets, posters, magazines)",
-}
 
 _STATE = {
     ConsentAction.requested: "requested",
@@ -47,10 +41,6 @@ _TYPE = {
     ConsentAction.expired: "expiry",
     ConsentAction.link_reissued: "link_reissued",
 }
-
-
-def channel_words(channel: str) -> str:
-    return CHANNEL_WORDS.get(channel, channel.replace("_", " "))
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -112,7 +102,7 @@ def build_receipt(*, session: Session, request: ConsentRequest) -> dict[str, Any
         "email": settings.controller_email,
         "pii_controller_url": settings.base_url,
     }
-    channels = [channel_words(c) for c in request.channels]
+    channels = [channel_names.words(c) for c in request.channels]
     media = [str(m) for m in service.media_ids(session=session, request=request)]
     retention = (
         f"Media used until {request.expires_at.date().isoformat()} or until consent is withdrawn"

@@ -18,7 +18,8 @@ import qrcode.constants
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from registry import links
+from registry import basis, links
+from registry import channels as channel_names
 from registry.audit import service as audit
 from registry.audit.service import SYSTEM, Actor
 from registry.config import get_settings
@@ -31,7 +32,7 @@ from registry.consent.models import (
     ConsentRequest,
     ConsentStatus,
 )
-from registry.db import utcnow
+from registry.db import begin_write, utcnow
 from registry.errors import Gone, Invalid, NotFound
 from registry.origin import Origin
 
@@ -107,15 +108,7 @@ def create_request(
     expires_at: datetime | None = None,
 ) -> ConsentRequest:
     """Ask a patient (or their guardian) for consent; the link is made from the returned record."""
-    allowed = get_settings().channels
-    unknown = sorted(set(channels) - set(allowed))
-    if unknown:
-        raise Invalid(
-            f"Unknown channel {', '.join(unknown)}: choose from {', '.join(allowed)}.",
-            field="channels",
-        )
-    if not channels:
-        raise Invalid("Choose at least one channel.", field="channels")
+    chosen = channel_names.validate(channels)
     if expires_at is not None and expires_at <= utcnow():
         raise Invalid("The expiry date must be in the future.", field="expires_at")
     if not subject_name.strip() or not purpose.strip() or not description.strip():
@@ -133,8 +126,7 @@ def create_request(
         guardian_relation=_clean(guardian_relation) if guardian_name else None,
         purpose=purpose.strip(),
         description=description.strip(),
-        # Keep the configured order so pages and receipts read the same every time.
-        channels=[c for c in allowed if c in set(channels)],
+        channels=chosen,  # in configured order, so pages and receipts always read the same
         expires_at=expires_at,
         notice_version=notice.version,
         created_by=actor.label,
@@ -192,7 +184,11 @@ def media_ids(*, session: Session, request: ConsentRequest) -> list[uuid.UUID]:
 
 
 def get_request(*, session: Session, request_id: uuid.UUID, lock: bool = False) -> ConsentRequest:
-    request = session.get(ConsentRequest, request_id, with_for_update=lock)
+    """The request; `lock=True` before deciding on it (serialises decisions and publications
+    that rest on it; on SQLite it starts the write transaction, so what follows is current)."""
+    if lock:
+        begin_write(session)
+    request = session.get(ConsentRequest, request_id, with_for_update=lock, populate_existing=lock)
     if request is None:
         raise NotFound("No consent request with this id.")
     return request
@@ -308,7 +304,13 @@ def request_for_token(*, session: Session, token: str, lock: bool = False) -> Co
     The messages are the same whether or not a record exists, so a link reveals nothing.
     """
     ref = links.read_token(CONSENT_LINK, token)
-    request = session.get(ConsentRequest, ref.record_id, with_for_update=lock) if ref else None
+    if ref is not None and lock:
+        begin_write(session)
+    request = (
+        session.get(ConsentRequest, ref.record_id, with_for_update=lock, populate_existing=lock)
+        if ref
+        else None
+    )
     if ref is None or request is None or request.link_version != ref.version:
         raise NotFound(
             "This consent link is not valid. It may have been replaced by a newer one: "
@@ -454,6 +456,8 @@ def decide(
         after={"status": request.status, "notice_version": shown},
     )
     session.flush()
+    if request.status != ConsentStatus.granted:
+        basis.changed(session=session, media_ids=media_ids(session=session, request=request))
     return event
 
 
@@ -487,6 +491,9 @@ def record_expiries(*, session: Session, at: datetime | None = None) -> int:
             after={"status": request.status},
         )
     session.flush()
+    if due:
+        expired_media = {m for r in due for m in media_ids(session=session, request=r)}
+        basis.changed(session=session, media_ids=expired_media)
     return len(due)
 
 

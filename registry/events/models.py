@@ -23,6 +23,11 @@ class Event(SQLModel, table=True):
     # The current notice, cached; every version is kept in filming_notice.
     filming_notice: str = Field(sa_type=sa.Text)
     filming_notice_version: int = Field(default=1)
+    channels: list[str] = Field(
+        default_factory=list,
+        sa_type=sa.JSON,
+        description="The channels the filming notice tells attendees images may be used on",
+    )
     bookings_open: bool = Field(default=True)
     biometric_retention_days: int = Field(default=30)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -47,6 +47,7 @@ class EventForm(BaseModel):
     ends_at: str = Field(default="", max_length=40)
     venue: str = Field(default="", max_length=300)
     filming_notice: str = Field(default="", max_length=20_000)
+    channels: list[str] = Field(default_factory=list, max_length=20)
 
     def checked_times(self) -> tuple[datetime, datetime | None]:
         """Start and end, once the required fields are known to be there."""
@@ -94,6 +95,7 @@ def events_create(
             ends_at=end,
             venue=form.venue,
             filming_notice=form.filming_notice,
+            channels=form.channels,
         )
     except RegistryError as exc:
         return render(
@@ -142,6 +144,7 @@ def event_edit_form(
         "ends_at": _local(event.ends_at),
         "venue": event.venue or "",
         "filming_notice": event.filming_notice,
+        "channels": event.channels,
         "bookings_open": event.bookings_open,
         "biometric_retention_days": event.biometric_retention_days,
     }
@@ -169,6 +172,7 @@ def event_edit(
                 ends_at=end,
                 venue=form.venue.strip() or None,
                 filming_notice=form.filming_notice,
+                channels=form.channels,
                 bookings_open=bool(form.bookings_open),
                 biometric_retention_days=form.retention(),
             )

@@ -22,6 +22,12 @@ class EventCreate(BaseModel):
         "hold copyright in them, and how to opt out.",
     )
     biometric_retention_days: int = Field(default=30, ge=0, le=365)
+    channels: list[str] | None = Field(
+        default=None,
+        description="Channels the filming notice says images will be used on (settings "
+        "`channels`); every configured channel when omitted. Photos of the event can only be "
+        "published on these.",
+    )
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> EventCreate:
@@ -38,6 +44,7 @@ class EventUpdate(BaseModel):
     filming_notice: str | None = Field(default=None, min_length=20, max_length=20_000)
     bookings_open: bool | None = None
     biometric_retention_days: int | None = Field(default=None, ge=0, le=365)
+    channels: list[str] | None = None
 
 
 class EventPublic(BaseModel):
@@ -50,6 +57,7 @@ class EventPublic(BaseModel):
     venue: str | None
     filming_notice: str
     filming_notice_version: int
+    channels: list[str]
     bookings_open: bool
     biometric_retention_days: int
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import secrets
 import uuid
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from registry import links
+from registry import basis, links
+from registry import channels as channel_names
 from registry.audit import service as audit
 from registry.audit.service import Actor
 from registry.config import get_settings
@@ -32,6 +34,7 @@ def _event_state(event: Event) -> dict[str, object]:
         "starts_at": event.starts_at,
         "ends_at": event.ends_at,
         "venue": event.venue,
+        "channels": list(event.channels),
         "filming_notice_version": event.filming_notice_version,
         "bookings_open": event.bookings_open,
         "biometric_retention_days": event.biometric_retention_days,
@@ -48,9 +51,14 @@ def create_event(
     ends_at: datetime | None = None,
     venue: str | None = None,
     biometric_retention_days: int = 30,
+    channels: Sequence[str] | None = None,
 ) -> Event:
-    """Create an event with version 1 of its filming notice."""
+    """Create an event with version 1 of its filming notice; `channels` are where the notice
+    says images will be used (every configured channel when not given)."""
     event = Event(
+        channels=channel_names.known()
+        if channels is None
+        else channel_names.validate(channels, allow_empty=True),
         name=name.strip(),
         starts_at=starts_at,
         ends_at=ends_at,
@@ -77,6 +85,9 @@ def update_event(*, session: Session, actor: Actor, event: Event, **changes: obj
     """Apply changes; a changed filming notice becomes a new version (old ones are kept)."""
     before = _event_state(event)
     notice = changes.pop("filming_notice", None)
+    wanted = changes.get("channels")
+    if isinstance(wanted, Iterable):
+        changes["channels"] = channel_names.validate(wanted, allow_empty=True)
     for field, value in changes.items():
         if value is not None:
             setattr(event, field, value)
@@ -104,6 +115,8 @@ def update_event(*, session: Session, actor: Actor, event: Event, **changes: obj
             before=before,
             after=after,
         )
+        if after["channels"] != before["channels"]:
+            basis.changed(session=session, event_id=event.id)
     return event
 
 

@@ -92,6 +92,7 @@ def rendition_public(rendition: Rendition) -> RenditionPublic:
         url=f"/api/media/{rendition.media_id}/renditions/{rendition.id}",
         verified=rendition.verified,
         obscured_faces=rendition.obscured_faces,
+        obscured_badges=rendition.obscured_badges,
     )
 
 
@@ -166,13 +167,15 @@ def review_face(
     session: SessionDep,
     face_id: int,
 ) -> MediaPublic:
-    """Confirm a match, or say the face is not that person; re-clearance respects it."""
+    """Confirm a match, or say the face is not that person (re-clearance respects it); or, for
+    media not from an event, record that this person consented another way (with a note)."""
     service.review_face(
         session=session,
         actor=Actor.staff(staff.id),
         media=media,
         face_number=face_id,
         decision=body.decision,
+        note=body.note,
     )
     return media_public(session, media)
 
@@ -204,5 +207,5 @@ def download_rendition(
     return Response(
         get_storage().get(rendition.sha256, kind="renditions"),
         media_type="image/jpeg",
-        headers={"Content-Disposition": f'attachment; filename="redacted-{media.id}.jpg"'},
+        headers={"Content-Disposition": f'attachment; filename="{rendition.kind}-{media.id}.jpg"'},
     )

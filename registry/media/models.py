@@ -94,7 +94,8 @@ class FaceReview(SQLModel, table=True):
     media_id: uuid.UUID = Field(foreign_key="media.id", index=True)
     face_number: int
     booking_id: uuid.UUID | None = Field(default=None, foreign_key="booking.id")
-    decision: str = Field(max_length=16)  # confirm | not_this_person
+    decision: str = Field(max_length=24)  # confirm | not_this_person | consented_otherwise
+    note: str | None = Field(default=None, max_length=500, description="How consent was given")
     actor: str = Field(max_length=120)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -121,9 +122,10 @@ class Rendition(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     media_id: uuid.UUID = Field(foreign_key="media.id", index=True)
-    kind: str = Field(max_length=16)  # redacted
+    kind: str = Field(max_length=16)  # redacted | clean (the original, metadata stripped)
     sha256: str = Field(max_length=64)
     verified: bool = Field(default=False)
     obscured_faces: list[int] = Field(default_factory=list, sa_type=sa.JSON)
+    obscured_badges: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     created_by: str = Field(max_length=120)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -18,6 +18,7 @@ from registry.media import service
 from registry.media.api import JobsDep
 from registry.media.models import FINAL, MediaStatus
 from registry.media.storage import get_storage
+from registry.publishing import pages as publishing_pages
 from registry.uploads import read_capped
 from registry.web import page_router, redirect, render
 
@@ -86,20 +87,20 @@ def photos_json(event_id: str, staff: PageStaff, session: SessionDep) -> JSONRes
     )
 
 
-@router.post("/events/{event_id}/photos")
-def photos_upload(
+def _upload(
     request: Request,
-    event_id: str,
+    *,
     staff: PageStaff,
     session: SessionDep,
     jobs: JobsDep,
     background: BackgroundTasks,
-    files: Annotated[list[UploadFile] | None, File()] = None,
+    files: list[UploadFile],
+    event: Event | None,
+    back: str,
 ) -> Response:
-    event = _event(session, event_id)
     wants_json = "application/json" in request.headers.get("accept", "")
     results, queued = [], []
-    for file in files or []:
+    for file in files:
         if not file.filename:
             continue
         [(media, created)] = service.upload(
@@ -123,14 +124,69 @@ def photos_upload(
     if wants_json:
         return JSONResponse(results, status_code=202 if results else 422)
     if not results:
-        return redirect(
-            f"/events/{event.id}/photos", message="Choose photos to upload.", category="error"
-        )
+        return redirect(back, message="Choose files to upload.", category="error")
     failed = sum(1 for r in results if r["status"] == MediaStatus.failed)
-    message = f"Uploaded {len(results)} photo(s); they are being checked."
+    message = f"Uploaded {len(results)} file(s); they are being checked."
     if failed:
         message += f" {failed} could not be read (see the failed filter)."
-    return redirect(f"/events/{event.id}/photos", message=message)
+    return redirect(back, message=message)
+
+
+@router.post("/events/{event_id}/photos")
+def photos_upload(
+    request: Request,
+    event_id: str,
+    staff: PageStaff,
+    session: SessionDep,
+    jobs: JobsDep,
+    background: BackgroundTasks,
+    files: Annotated[list[UploadFile] | None, File()] = None,
+) -> Response:
+    event = _event(session, event_id)
+    return _upload(
+        request,
+        staff=staff,
+        session=session,
+        jobs=jobs,
+        background=background,
+        files=files or [],
+        event=event,
+        back=f"/events/{event.id}/photos",
+    )
+
+
+@router.get("/media")
+def media_list(request: Request, staff: PageStaff, session: SessionDep) -> Response:
+    """Media not from an event (clinical and case-study material): each needs consent."""
+    return render(
+        request,
+        "media/list.html",
+        {
+            "items": service.list_media(session=session, without_event=True, limit=500),
+            "max_mb": get_settings().max_upload_mb,
+        },
+    )
+
+
+@router.post("/media")
+def media_upload(
+    request: Request,
+    staff: PageStaff,
+    session: SessionDep,
+    jobs: JobsDep,
+    background: BackgroundTasks,
+    files: Annotated[list[UploadFile] | None, File()] = None,
+) -> Response:
+    return _upload(
+        request,
+        staff=staff,
+        session=session,
+        jobs=jobs,
+        background=background,
+        files=files or [],
+        event=None,
+        back="/media",
+    )
 
 
 @router.get("/media/{media_id}")
@@ -158,6 +214,8 @@ def photo(request: Request, media_id: str, staff: PageStaff, session: SessionDep
             "bookings": bookings,
             "words": DECISION_WORDS,
             "final": media.status in FINAL,
+            "otherwise": service.consented_otherwise(session=session, media=media),
+            **publishing_pages.media_panel(session, media),
         },
     )
 
@@ -184,11 +242,12 @@ def review(
     face_number: int,
     staff: PageStaff,
     session: SessionDep,
-    decision: Annotated[str, Form(max_length=20)] = "",
+    decision: Annotated[str, Form(max_length=24)] = "",
+    note: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     media = _media(session, media_id)
-    if decision not in ("confirm", "not_this_person"):
-        raise Invalid("Choose confirm or not this person.")
+    if decision not in ("confirm", "not_this_person", "consented_otherwise"):
+        raise Invalid("Choose confirm, not this person, or consented another way.")
     try:
         status = service.review_face(
             session=session,
@@ -196,6 +255,7 @@ def review(
             media=media,
             face_number=face_number,
             decision=decision,
+            note=note,
         )
     except RegistryError as exc:
         return redirect(f"/media/{media.id}", message=exc.message, category="error")
@@ -232,5 +292,5 @@ def rendition_download(
     return Response(
         get_storage().get(rendition.sha256, kind="renditions"),
         media_type="image/jpeg",
-        headers={"Content-Disposition": f'attachment; filename="redacted-{media.id}.jpg"'},
+        headers={"Content-Disposition": f'attachment; filename="{rendition.kind}-{media.id}.jpg"'},
     )

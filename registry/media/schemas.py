@@ -45,8 +45,11 @@ class RenditionPublic(BaseModel):
     id: uuid.UUID
     kind: str
     url: str
-    verified: bool = Field(description="Detection and matching found no opted-out person in it.")
+    verified: bool = Field(
+        description="Redacted copies: detection and matching found no opted-out person in it."
+    )
     obscured_faces: list[int]
+    obscured_badges: list[str] = Field(description="Badge codes covered in a redacted copy.")
 
 
 class MediaPublic(BaseModel):
@@ -75,4 +78,9 @@ class MediaSummary(BaseModel):
 
 
 class FaceReviewIn(BaseModel):
-    decision: Literal["confirm", "not_this_person"]
+    decision: Literal["confirm", "not_this_person", "consented_otherwise"] = Field(
+        description="confirm / not_this_person settle a match with an opted-out attendee; "
+        "consented_otherwise (media not from an event) records that this person, e.g. staff, "
+        "consented by other means, explained in `note`."
+    )
+    note: str | None = Field(default=None, max_length=500)

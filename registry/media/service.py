@@ -13,12 +13,12 @@ import numpy as np
 from PIL import Image, ImageOps
 from sqlmodel import Session, col, delete, select
 
-from registry import crypto
+from registry import basis, crypto
 from registry.audit import service as audit
 from registry.audit.service import Actor
 from registry.config import get_settings
 from registry.db import utcnow
-from registry.errors import Conflict, NotFound
+from registry.errors import Conflict, Invalid, NotFound
 from registry.events import references
 from registry.events.models import Booking, Event, ReferencePhoto
 from registry.media.models import (
@@ -113,10 +113,13 @@ def list_media(
     event_id: uuid.UUID | None = None,
     status: MediaStatus | None = None,
     limit: int = 1000,
+    without_event: bool = False,
 ) -> list[Media]:
     query = select(Media)
     if event_id is not None:
         query = query.where(Media.event_id == event_id)
+    if without_event:
+        query = query.where(col(Media.event_id).is_(None))
     if status is not None:
         query = query.where(Media.status == status)
     return list(session.exec(query.order_by(col(Media.created_at).desc()).limit(limit)).all())
@@ -200,7 +203,11 @@ def _purge_after(session: Session, media: Media) -> datetime | None:
 
 def store_analysis(*, session: Session, media_id: uuid.UUID, result: Analysis) -> Media | None:
     """Save what the worker found (idempotent: a second delivery replaces the first) and decide."""
-    media = session.get(Media, media_id, with_for_update=True)
+    found = session.get(Media, media_id)
+    if found is not None and found.event_id is not None:
+        # Event first, then media: the order publishing and re-clearance lock in.
+        session.get(Event, found.event_id, with_for_update=True)
+    media = session.get(Media, media_id, with_for_update=True, populate_existing=True)
     if media is None or media.status in FINAL:
         return media
     session.exec(delete(MediaFace).where(col(MediaFace.media_id) == media.id))
@@ -296,7 +303,18 @@ def _reviews(session: Session, media: Media) -> list[Review]:
     return [
         Review(face_id=r.face_number, booking_id=r.booking_id, confirmed=r.decision == "confirm")
         for r in latest.values()
+        if r.decision in ("confirm", "not_this_person")
     ]
+
+
+def consented_otherwise(*, session: Session, media: Media) -> dict[int, FaceReview]:
+    """Faces staff marked as people who consented by other means (latest word per face)."""
+    latest: dict[int, FaceReview] = {}
+    for review in session.exec(
+        select(FaceReview).where(FaceReview.media_id == media.id).order_by(col(FaceReview.id))
+    ).all():
+        latest[review.face_number] = review
+    return {n: r for n, r in latest.items() if r.decision == "consented_otherwise"}
 
 
 def thresholds() -> Thresholds:
@@ -415,6 +433,9 @@ def _remember(
 
 def reclear_event(*, session: Session, event_id: uuid.UUID, skip: uuid.UUID | None = None) -> int:
     """Re-decide every analysed photo of an event from stored encodings (no re-detection)."""
+    # The event row is the lock publishing takes too: a publication and an opt-out never
+    # interleave (PostgreSQL; SQLite has one writer anyway).
+    session.get(Event, event_id, with_for_update=True)
     photos = session.exec(
         select(Media).where(Media.event_id == event_id, col(Media.status).in_(list(FINAL)))
     ).all()
@@ -426,13 +447,25 @@ def reclear_event(*, session: Session, event_id: uuid.UUID, skip: uuid.UUID | No
         before = media.status
         if evaluate(session=session, media=media, cascade=False, state=state) != before:
             changed += 1
+    session.flush()
+    basis.changed(session=session, event_id=event_id)
     return changed
 
 
 def review_face(
-    *, session: Session, actor: Actor, media: Media, face_number: int, decision: str
+    *,
+    session: Session,
+    actor: Actor,
+    media: Media,
+    face_number: int,
+    decision: str,
+    note: str | None = None,
 ) -> MediaStatus:
-    """Record a reviewer's word on a face and re-decide the photo (audited; kept for good)."""
+    """Record a reviewer's word on a face and re-decide the photo (audited; kept for good).
+
+    `confirm` / `not_this_person` settle a match; `consented_otherwise` (media not from an
+    event) records that this person, e.g. a member of staff, consented by other means (`note`).
+    """
     face = session.exec(
         select(MediaFace).where(MediaFace.media_id == media.id, MediaFace.number == face_number)
     ).first()
@@ -442,12 +475,22 @@ def review_face(
         raise Conflict("This photo has not been analysed yet.")
     if face.booking_id is None and decision == "confirm":
         raise Conflict("Nobody was matched to this face, so there is nothing to confirm.")
+    if decision == "consented_otherwise":
+        if media.event_id is not None:
+            raise Conflict(
+                "Event photos rest on the event's filming notice and attendees' opt-outs; "
+                "'consented another way' is for media that is not from an event."
+            )
+        note = (note or "").strip()
+        if not note:
+            raise Invalid("Say how this person consented (e.g. a signed staff photo release).")
     session.add(
         FaceReview(
             media_id=media.id,
             face_number=face_number,
             booking_id=face.booking_id,
             decision=decision,
+            note=note or None,
             actor=actor.label,
         )
     )
@@ -457,10 +500,12 @@ def review_face(
         action=f"media.face_{decision}",
         entity_type="media",
         entity_id=media.id,
-        after={"face": face_number, "booking_id": face.booking_id},
+        after={"face": face_number, "booking_id": face.booking_id, "note": note},
     )
     session.flush()
-    return evaluate(session=session, media=media)
+    status = evaluate(session=session, media=media)
+    basis.changed(session=session, media_ids=[media.id])
+    return status
 
 
 def purge_biometrics(*, session: Session, at: datetime | None = None) -> int:
@@ -523,11 +568,10 @@ def redact(*, session: Session, actor: Actor, media: Media) -> Rendition:
     faces = faces_of(session=session, media=media)
     opted_out, refs, learnt = _event_state(session, media.event_id)
     hidden = [f for f in faces if f.decision in ("opted_out", "review")]
-    badge_boxes = [
-        (b.top, b.right, b.bottom, b.left)
-        for b in badges_of(session=session, media=media)
-        if b.booking_id in opted_out
+    hidden_badges = [
+        b for b in badges_of(session=session, media=media) if b.booking_id in opted_out
     ]
+    badge_boxes = [(b.top, b.right, b.bottom, b.left) for b in hidden_badges]
     original = images.decode(get_storage().get(media.sha256)).image
     boxes = [(f.top, f.right, f.bottom, f.left) for f in hidden]
     verified, data = False, b""
@@ -565,6 +609,7 @@ def redact(*, session: Session, actor: Actor, media: Media) -> Rendition:
         sha256=key,
         verified=verified,
         obscured_faces=[f.number for f in hidden],
+        obscured_badges=[b.code for b in hidden_badges],
         created_by=actor.label,
     )
     session.add(rendition)
@@ -576,6 +621,49 @@ def redact(*, session: Session, actor: Actor, media: Media) -> Rendition:
         entity_type="media",
         entity_id=media.id,
         after={"rendition": rendition.id, "faces": rendition.obscured_faces, "verified": verified},
+    )
+    return rendition
+
+
+def clean_rendition(*, session: Session, media: Media) -> Rendition | None:
+    return session.exec(
+        select(Rendition).where(Rendition.media_id == media.id, Rendition.kind == "clean")
+    ).first()
+
+
+def store_clean_copy(*, media: Media) -> str:
+    """Write the original's pixels with no metadata (EXIF, GPS, XMP, thumbnails) to storage;
+    its key. Slow on big photos, so callers do it before taking locks; writes no rows."""
+    if media.status not in FINAL:
+        raise Conflict("This media has not been checked yet.")
+    image = images.decode(get_storage().get(media.sha256)).image
+    return get_storage().put(redact_mod.clean_jpeg(image), kind="renditions")
+
+
+def clean_copy(
+    *, session: Session, actor: Actor, media: Media, key: str | None = None
+) -> Rendition:
+    """The metadata-free copy of the original that is published when no redacted copy is
+    (made once per media; `key` when the caller already stored it)."""
+    existing = clean_rendition(session=session, media=media)
+    if existing is not None:
+        return existing
+    rendition = Rendition(
+        media_id=media.id,
+        kind="clean",
+        sha256=key or store_clean_copy(media=media),
+        verified=False,
+        created_by=actor.label,
+    )
+    session.add(rendition)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="media.clean_copy",
+        entity_type="media",
+        entity_id=media.id,
+        after={"rendition": rendition.id},
     )
     return rendition
 

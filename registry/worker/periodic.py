@@ -1,4 +1,5 @@
-"""Periodic jobs (daily): delete biometric data past retention, record expired consents.
+"""Periodic jobs (daily): delete biometric data past retention, record expired consents, tell
+staff about publications whose consent has since expired, send mail that could not go out.
 
 Run by the in-process scheduler of `registry serve`, or once by `registry housekeeping`.
 """
@@ -15,6 +16,8 @@ from registry.consent import service as consent
 from registry.db import unit_of_work
 from registry.events import references
 from registry.media import service as media
+from registry.publishing import notify
+from registry.publishing import service as publishing
 
 logger = logging.getLogger("registry")
 
@@ -24,6 +27,7 @@ class Report:
     references_purged: int
     consents_expired: int
     photo_encodings_purged: int = 0
+    takedowns_noticed: int = 0
 
 
 def run_daily(*, session: Session) -> Report:
@@ -31,6 +35,7 @@ def run_daily(*, session: Session) -> Report:
         references_purged=references.purge_expired(session=session),
         consents_expired=consent.record_expiries(session=session),
         photo_encodings_purged=media.purge_biometrics(session=session),
+        takedowns_noticed=publishing.notice_takedowns(session=session),
     )
 
 
@@ -38,12 +43,14 @@ def run_once() -> Report:
     """One run in its own unit of work (as a background job must)."""
     with unit_of_work() as session:
         report = run_daily(session=session)
+    notify.send_pending()
     logger.info(
         "housekeeping: %d reference photo(s) and %d photo face encoding(s) purged, "
-        "%d consent(s) marked expired",
+        "%d consent(s) marked expired, %d publication(s) newly due for takedown",
         report.references_purged,
         report.photo_encodings_purged,
         report.consents_expired,
+        report.takedowns_noticed,
     )
     return report
 

@@ -1,0 +1,191 @@
+"""The publish gate, publications and takedowns over the API (staff); the public key (public)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from sqlmodel import Session
+
+from registry.audit.service import Actor
+from registry.deps import CurrentStaff, SessionDep
+from registry.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, error_responses
+from registry.media.api import MediaByID
+from registry.publishing import certificates, service
+from registry.publishing.models import Publication
+from registry.publishing.schemas import (
+    CertificateCheckIn,
+    CertificateCheckOut,
+    PublicationIn,
+    PublicationPublic,
+    PublishableOut,
+    TakedownIn,
+    TakedownPublic,
+)
+
+router = APIRouter(prefix="/api", tags=["publishing"])
+public_router = APIRouter(tags=["publishing"])
+ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Invalid)
+
+
+def publication_by_id(publication_id: uuid.UUID, session: SessionDep) -> Publication:
+    return service.get_publication(session=session, publication_id=publication_id)
+
+
+PublicationByID = Annotated[Publication, Depends(publication_by_id)]
+
+
+def publication_public(p: Publication, must_go: list[str] | None = None) -> PublicationPublic:
+    if p.taken_down_at is not None:
+        status = "taken_down"
+    elif must_go:
+        status = "takedown_required"
+    else:
+        status = "live"
+    return PublicationPublic(
+        id=p.id,
+        media_id=p.media_id,
+        rendition_id=p.rendition_id,
+        file_url=f"/api/media/{p.media_id}/renditions/{p.rendition_id}",
+        channel=p.channel,
+        url=p.url,
+        basis=p.basis,
+        published_at=p.published_at,
+        published_by=p.published_by,
+        status=status,
+        takedown_reasons=must_go or list(p.takedown_reasons or []),
+        taken_down_at=p.taken_down_at,
+        taken_down_by=p.taken_down_by,
+        takedown_note=p.takedown_note,
+        certificate=p.certificate,
+        certificate_expires_at=p.certificate_expires_at,
+    )
+
+
+def publications_public(session: Session, items: list[Publication]) -> list[PublicationPublic]:
+    states = service.publication_states(session=session, publications=items)
+    return [publication_public(p, states.get(p.id)) for p in items]
+
+
+@router.get("/media/{media_id}/publishable", response_model=PublishableOut, responses=ERRORS)
+def publishable(
+    staff: CurrentStaff,
+    media: MediaByID,
+    session: SessionDep,
+    channel: Annotated[str, Query(max_length=32)],
+    rendition_id: uuid.UUID | None = None,
+) -> PublishableOut:
+    """May this media (or this rendition of it) be published on this channel now? Every rule
+    is checked and every reason it may not is listed."""
+    verdict = service.publishable(
+        session=session, media=media, channel=channel, rendition_id=rendition_id
+    )
+    return PublishableOut(allowed=verdict.allowed, reasons=verdict.reasons)
+
+
+@router.post(
+    "/media/{media_id}/publications",
+    status_code=201,
+    response_model=PublicationPublic,
+    responses={
+        **ERRORS,
+        200: {"model": PublicationPublic, "description": "Already recorded (same channel, URL)"},
+        409: {"description": "Refused: `{detail, reasons}`"},
+    },
+)
+def publish(
+    body: PublicationIn,
+    staff: CurrentStaff,
+    media: MediaByID,
+    session: SessionDep,
+    response: Response,
+) -> PublicationPublic:
+    """Record that the media was published on a channel, only if the gate allows it at this
+    instant (checked and recorded in one transaction); 409 with the reasons otherwise. The
+    response carries a signed clearance certificate."""
+    publication, created = service.publish(
+        session=session,
+        actor=Actor.staff(staff.id),
+        media=media,
+        channel=body.channel,
+        rendition_id=body.rendition_id,
+        url=body.url,
+    )
+    if not created:
+        response.status_code = 200
+    return publication_public(publication)
+
+
+@router.get("/publications", response_model=list[PublicationPublic], responses=ERRORS)
+def list_publications(
+    staff: CurrentStaff,
+    session: SessionDep,
+    media_id: uuid.UUID | None = None,
+    channel: Annotated[str | None, Query(max_length=32)] = None,
+) -> list[PublicationPublic]:
+    """The publication log, newest first, with each one's status now."""
+    items = service.list_publications(session=session, media_id=media_id, channel=channel)
+    return publications_public(session, items)
+
+
+@router.get("/publications/{publication_id}", response_model=PublicationPublic, responses=ERRORS)
+def get_publication(
+    staff: CurrentStaff, publication: PublicationByID, session: SessionDep
+) -> PublicationPublic:
+    """One publication with its status now."""
+    return publications_public(session, [publication])[0]
+
+
+@router.post(
+    "/publications/{publication_id}/takedown",
+    response_model=PublicationPublic,
+    responses={**ERRORS, **error_responses(Conflict)},
+)
+def mark_taken_down(
+    body: TakedownIn, staff: CurrentStaff, publication: PublicationByID, session: SessionDep
+) -> PublicationPublic:
+    """Record that the publication has been taken down (audited; repeating it changes nothing)."""
+    service.mark_taken_down(
+        session=session, actor=Actor.staff(staff.id), publication=publication, note=body.note
+    )
+    return publication_public(publication)
+
+
+@router.get("/takedowns", response_model=list[TakedownPublic], responses=ERRORS)
+def takedowns(staff: CurrentStaff, session: SessionDep) -> list[TakedownPublic]:
+    """Publications whose basis (consent or clearance) was withdrawn after they were published
+    and that have not been marked as taken down yet, oldest first."""
+    items = service.takedowns(session=session)
+    names = service.filenames(session=session, media_ids=[p.media_id for p, _ in items])
+    return [
+        TakedownPublic(
+            publication_id=p.id,
+            media_id=p.media_id,
+            filename=names.get(p.media_id, ""),
+            channel=p.channel,
+            url=p.url,
+            published_at=p.published_at,
+            published_by=p.published_by,
+            reasons=reasons,
+            requested_at=p.takedown_requested_at,
+        )
+        for p, reasons in items
+    ]
+
+
+@router.post("/certificates/verify", response_model=CertificateCheckOut, responses=ERRORS)
+def verify_certificate(body: CertificateCheckIn, staff: CurrentStaff) -> CertificateCheckOut:
+    """Check a clearance certificate's signature and validity window (as `registry verify`)."""
+    try:
+        claims = certificates.verify(body.certificate)
+    except Invalid as exc:
+        return CertificateCheckOut(valid=False, reason=exc.message)
+    return CertificateCheckOut(valid=True, claims=claims)
+
+
+@public_router.get("/.well-known/jwks.json", response_model=dict[str, Any])
+def jwks(response: Response) -> dict[str, Any]:
+    """The public key that signs clearance certificates (JWKS, Ed25519). Public."""
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return certificates.jwks()

@@ -1,0 +1,169 @@
+"""Staff pages: publish from a photo's page, what is ready to publish, the log, takedowns."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Form, Request
+from fastapi.responses import Response
+
+from registry import channels as channel_names
+from registry.audit.service import Actor
+from registry.deps import PageStaff, SessionDep
+from registry.errors import NotFound, RegistryError
+from registry.media import service as media_service
+from registry.media.models import FINAL, Media
+from registry.publishing import service
+from registry.publishing.models import Publication
+from registry.web import page_router, redirect, render
+
+router = page_router()
+
+
+def _uuid(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"No {what} with this id.") from None
+
+
+def _publication(session: SessionDep, publication_id: str) -> Publication:
+    return service.get_publication(
+        session=session, publication_id=_uuid(publication_id, "publication")
+    )
+
+
+@router.post("/media/{media_id}/publish")
+def publish(
+    media_id: str,
+    staff: PageStaff,
+    session: SessionDep,
+    channel: Annotated[str, Form(max_length=32)] = "",
+    rendition_id: Annotated[str, Form(max_length=40)] = "",
+    url: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    media = media_service.get_media(session=session, media_id=_uuid(media_id, "media"))
+    back = f"/media/{media.id}#publish-h"
+    try:
+        with session.begin_nested():  # a refusal leaves nothing behind (not even a copy)
+            publication, created = service.publish(
+                session=session,
+                actor=Actor.staff(staff.id),
+                media=media,
+                channel=channel,
+                rendition_id=_uuid(rendition_id, "rendition") if rendition_id else None,
+                url=url or None,
+            )
+    except service.Refused as exc:
+        return redirect(
+            back,
+            message=f"Not published on {channel_names.words(channel)}: " + " ".join(exc.reasons),
+            category="error",
+        )
+    except RegistryError as exc:
+        return redirect(back, message=exc.message, category="error")
+    where = channel_names.words(publication.channel)
+    if not created:
+        return redirect(back, message=f"Already recorded on {where}.")
+    return redirect(
+        back,
+        message=f"Recorded as published on {where}. Publish the file listed under "
+        "Publications (metadata removed) and keep its clearance certificate.",
+    )
+
+
+@router.get("/publishing")
+def ready(request: Request, staff: PageStaff, session: SessionDep, channel: str = "") -> Response:
+    """Media that may be published on a channel now (the gate's answer for each)."""
+    chosen = channel if channel in channel_names.known() else channel_names.known()[0]
+    recent = [m for m in media_service.list_media(session=session, limit=300) if m.status in FINAL]
+    rows = service.readiness(session=session, media=recent, channel=chosen)
+    return render(
+        request,
+        "publishing/ready.html",
+        {
+            "channel": chosen,
+            "ready": [r for r in rows if r.allowed],
+            "blocked": [r for r in rows if not r.allowed],
+        },
+    )
+
+
+@router.get("/publications")
+def log(request: Request, staff: PageStaff, session: SessionDep) -> Response:
+    items = service.list_publications(session=session)
+    return render(
+        request,
+        "publishing/log.html",
+        {
+            "publications": items,
+            "states": service.publication_states(session=session, publications=items),
+            "names": service.filenames(session=session, media_ids=[p.media_id for p in items]),
+        },
+    )
+
+
+@router.get("/publications/{publication_id}/certificate.jwt")
+def certificate(publication_id: str, staff: PageStaff, session: SessionDep) -> Response:
+    publication = _publication(session, publication_id)
+    return Response(
+        publication.certificate,
+        media_type="application/jwt",
+        headers={"Content-Disposition": f'attachment; filename="clearance-{publication.id}.jwt"'},
+    )
+
+
+@router.get("/takedowns")
+def takedowns(request: Request, staff: PageStaff, session: SessionDep) -> Response:
+    items = service.takedowns(session=session)
+    return render(
+        request,
+        "publishing/takedowns.html",
+        {
+            "items": items,
+            "names": service.filenames(session=session, media_ids=[p.media_id for p, _ in items]),
+        },
+    )
+
+
+@router.post("/publications/{publication_id}/taken-down")
+def taken_down(
+    publication_id: str,
+    staff: PageStaff,
+    session: SessionDep,
+    note: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    publication = _publication(session, publication_id)
+    service.mark_taken_down(
+        session=session, actor=Actor.staff(staff.id), publication=publication, note=note
+    )
+    return redirect("/takedowns", message="Marked as taken down.")
+
+
+def media_panel(session: SessionDep, media: Media) -> dict[str, object]:
+    """What a photo's page shows under "Publish": the gate per channel, files, the log."""
+    renditions = media_service.renditions_of(session=session, media=media)
+    redacted = [r for r in renditions if r.kind == "redacted"]
+    latest = redacted[-1] if redacted else None
+    gate = {
+        channel: {
+            "original": service.publishable(session=session, media=media, channel=channel),
+            "redacted": service.publishable(
+                session=session, media=media, channel=channel, rendition_id=latest.id
+            )
+            if latest
+            else None,
+        }
+        for channel in channel_names.known()
+    }
+    publications = service.list_publications(session=session, media_id=media.id)
+    return {
+        "gate": gate,
+        "latest_redacted": latest,
+        "publications": publications,
+        "publication_states": service.publication_states(
+            session=session, publications=publications
+        ),
+        "consents": service.consents_of(session=session, media=media),
+    }

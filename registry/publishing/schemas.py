@@ -1,0 +1,69 @@
+"""API shapes of the publish gate, publications, takedowns and certificates."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class PublishableOut(BaseModel):
+    allowed: bool
+    reasons: list[str] = Field(description="Why not, in plain sentences (empty when allowed).")
+
+
+class PublicationIn(BaseModel):
+    channel: str = Field(max_length=32, description="One of the configured channels.")
+    rendition_id: uuid.UUID | None = Field(
+        default=None,
+        description="The rendition published (e.g. a verified redacted copy); without one a "
+        "metadata-stripped copy of the original is made and published.",
+    )
+    url: str | None = Field(default=None, max_length=2000, description="Where it was posted.")
+
+
+class PublicationPublic(BaseModel):
+    id: uuid.UUID
+    media_id: uuid.UUID
+    rendition_id: uuid.UUID
+    file_url: str = Field(description="The exact file to publish (metadata stripped).")
+    channel: str
+    url: str | None
+    basis: dict[str, Any] = Field(description="Consent ids and/or the event notice it rests on.")
+    published_at: datetime
+    published_by: str
+    status: Literal["live", "takedown_required", "taken_down"]
+    takedown_reasons: list[str]
+    taken_down_at: datetime | None
+    taken_down_by: str | None
+    takedown_note: str | None
+    certificate: str = Field(description="Signed clearance certificate (JWS, EdDSA).")
+    certificate_expires_at: datetime
+
+
+class TakedownPublic(BaseModel):
+    publication_id: uuid.UUID
+    media_id: uuid.UUID
+    filename: str
+    channel: str
+    url: str | None
+    published_at: datetime
+    published_by: str
+    reasons: list[str] = Field(description="Why it must come down.")
+    requested_at: datetime | None = Field(description="When staff were first told.")
+
+
+class TakedownIn(BaseModel):
+    note: str | None = Field(default=None, max_length=1000, description="What was done, where.")
+
+
+class CertificateCheckIn(BaseModel):
+    certificate: str = Field(max_length=20_000)
+
+
+class CertificateCheckOut(BaseModel):
+    valid: bool
+    reason: str | None = None
+    claims: dict[str, Any] | None = None

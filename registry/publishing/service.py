@@ -1,0 +1,607 @@
+"""Publishing: load the facts the gate needs, record publications, list and clear takedowns."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from registry import channels as channel_names
+from registry.audit import service as audit
+from registry.audit.service import SYSTEM, Actor
+from registry.config import get_settings
+from registry.consent import service as consents
+from registry.consent.models import ConsentMedia, ConsentRequest
+from registry.db import begin_write, utcnow
+from registry.errors import Conflict, Invalid, NotFound
+from registry.events.models import Booking, Event
+from registry.media import service as media_service
+from registry.media.models import FaceReview, Media, MediaBadge, MediaFace, Rendition
+from registry.publishing import certificates, notify
+from registry.publishing.gate import (
+    BadgeFact,
+    ConsentFact,
+    EventFact,
+    FaceFact,
+    Facts,
+    RenditionFact,
+    Verdict,
+    check,
+)
+from registry.publishing.models import Publication
+
+CHUNK = 500  # ids per IN (...) query
+
+
+class Refused(Conflict):
+    """The gate said no; `reasons` says why, in words a comms officer can act on."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("Publication refused: " + " ".join(reasons), reasons=reasons)
+        self.reasons = reasons
+
+
+def _chunks(ids: Sequence[uuid.UUID]) -> Iterable[list[uuid.UUID]]:
+    for start in range(0, len(ids), CHUNK):
+        yield list(ids[start : start + CHUNK])
+
+
+def channel_checked(channel: str) -> str:
+    if channel not in channel_names.known():
+        raise Invalid(
+            f"Unknown channel {channel!r}: choose from {', '.join(channel_names.known())}.",
+            field="channel",
+        )
+    return channel
+
+
+def rendition_fact(rendition: Rendition | None) -> RenditionFact | None:
+    if rendition is None:
+        return None
+    return RenditionFact(
+        id=rendition.id,
+        kind=rendition.kind,
+        sha256=rendition.sha256,
+        verified=rendition.verified,
+        obscured_faces=frozenset(rendition.obscured_faces),
+        obscured_badges=frozenset(rendition.obscured_badges),
+    )
+
+
+def load_facts(*, session: Session, media: Sequence[Media], at: datetime) -> dict[uuid.UUID, Facts]:
+    """What the gate needs to know about each media, in a handful of queries for any number."""
+    ids = [m.id for m in media]
+    faces: dict[uuid.UUID, list[MediaFace]] = defaultdict(list)
+    badges: dict[uuid.UUID, list[MediaBadge]] = defaultdict(list)
+    links: dict[uuid.UUID, list[ConsentRequest]] = defaultdict(list)
+    otherwise: dict[tuple[uuid.UUID, int], str] = {}
+    for chunk in _chunks(ids):
+        for face in session.exec(
+            select(MediaFace)
+            .where(col(MediaFace.media_id).in_(chunk))
+            .order_by(col(MediaFace.number))
+        ).all():
+            faces[face.media_id].append(face)
+        for badge in session.exec(
+            select(MediaBadge)
+            .where(col(MediaBadge.media_id).in_(chunk))
+            .order_by(col(MediaBadge.id))
+        ).all():
+            badges[badge.media_id].append(badge)
+        for media_id, request in session.exec(
+            select(ConsentMedia.media_id, ConsentRequest)
+            .join(ConsentRequest, col(ConsentRequest.id) == col(ConsentMedia.consent_request_id))
+            .where(col(ConsentMedia.media_id).in_(chunk))
+            .order_by(col(ConsentRequest.created_at))
+        ).all():
+            links[media_id].append(request)
+    lone = [m.id for m in media if m.event_id is None and faces.get(m.id)]
+    for chunk in _chunks(lone):
+        for review in session.exec(
+            select(FaceReview)
+            .where(col(FaceReview.media_id).in_(chunk))
+            .order_by(col(FaceReview.id))
+        ).all():
+            key = (review.media_id, review.face_number)
+            if review.decision == "consented_otherwise":
+                otherwise[key] = review.actor
+            else:
+                otherwise.pop(key, None)
+
+    booking_ids = sorted(
+        {f.booking_id for fs in faces.values() for f in fs if f.booking_id}
+        | {b.booking_id for bs in badges.values() for b in bs if b.booking_id},
+        key=str,
+    )
+    bookings: dict[uuid.UUID, Booking] = {}
+    for chunk in _chunks(booking_ids):
+        bookings.update(
+            (b.id, b) for b in session.exec(select(Booking).where(col(Booking.id).in_(chunk)))
+        )
+    opted_out = frozenset(
+        b.id for b in bookings.values() if b.photo_opt_out and b.cancelled_at is None
+    )
+    event_ids = sorted({m.event_id for m in media if m.event_id}, key=str)
+    events: dict[uuid.UUID, Event] = {}
+    for chunk in _chunks(event_ids):
+        events.update(
+            (e.id, e) for e in session.exec(select(Event).where(col(Event.id).in_(chunk)))
+        )
+
+    def name(booking_id: uuid.UUID | None) -> str | None:
+        booking = bookings.get(booking_id) if booking_id else None
+        return booking.name if booking else None
+
+    out: dict[uuid.UUID, Facts] = {}
+    for m in media:
+        event = events.get(m.event_id) if m.event_id else None
+        out[m.id] = Facts(
+            media_id=m.id,
+            sha256=m.sha256,
+            status=m.status.value if hasattr(m.status, "value") else str(m.status),
+            failure=m.failure,
+            event=EventFact(
+                id=event.id,
+                name=event.name,
+                channels=tuple(event.channels),
+                notice_version=event.filming_notice_version,
+                opted_out=opted_out,
+            )
+            if event
+            else None,
+            faces=tuple(
+                FaceFact(
+                    number=f.number,
+                    decision=f.decision,
+                    booking_id=f.booking_id,
+                    name=name(f.booking_id),
+                    consented_otherwise=otherwise.get((m.id, f.number)),
+                )
+                for f in faces.get(m.id, [])
+            ),
+            badges=tuple(
+                BadgeFact(code=b.code, booking_id=b.booking_id, name=name(b.booking_id))
+                for b in badges.get(m.id, [])
+            ),
+            consents=tuple(
+                ConsentFact(
+                    id=r.id,
+                    subject=r.subject_name,
+                    status=consents.effective_status(r, at).value,
+                    channels=tuple(r.channels),
+                    expires_at=r.expires_at,
+                    changed_at=r.decided_at,
+                )
+                for r in links.get(m.id, [])
+            ),
+        )
+    return out
+
+
+def publishable(
+    *,
+    session: Session,
+    media: Media,
+    channel: str,
+    rendition_id: uuid.UUID | None = None,
+    at: datetime | None = None,
+) -> Verdict:
+    """The gate's answer for this media (or rendition of it) on this channel, now."""
+    channel_checked(channel)
+    rendition = (
+        media_service.get_rendition(session=session, media=media, rendition_id=rendition_id)
+        if rendition_id
+        else None
+    )
+    facts = load_facts(session=session, media=[media], at=at or utcnow())[media.id]
+    return check(replace(facts, rendition=rendition_fact(rendition)), channel)
+
+
+def _url_checked(url: str | None) -> str | None:
+    url = (url or "").strip() or None
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000:
+        raise Invalid("The post's URL must be a full http(s) address.", field="url")
+    return url
+
+
+def _url_key(url: str | None) -> str:
+    return hashlib.sha256((url or "").encode()).hexdigest()
+
+
+def _existing(session: Session, media: Media, channel: str, url: str | None) -> Publication | None:
+    return session.exec(
+        select(Publication).where(
+            Publication.media_id == media.id,
+            Publication.channel == channel,
+            Publication.url_key == _url_key(url),
+        )
+    ).first()
+
+
+def _lock(session: Session, media: Media) -> Media:
+    """Serialise with every change that could take the basis away: opt-outs and re-clearance
+    (they lock the event first), reviews (the media row) and consent decisions (their rows)."""
+    begin_write(session)
+    if media.event_id is not None:
+        session.get(Event, media.event_id, with_for_update=True, populate_existing=True)
+    locked = session.get(Media, media.id, with_for_update=True, populate_existing=True)
+    assert locked is not None
+    session.exec(
+        select(ConsentRequest)
+        .join(ConsentMedia, col(ConsentRequest.id) == col(ConsentMedia.consent_request_id))
+        .where(ConsentMedia.media_id == media.id)
+        .with_for_update(of=ConsentRequest)
+        .execution_options(populate_existing=True)
+    ).all()
+    return locked
+
+
+def publish(
+    *,
+    session: Session,
+    actor: Actor,
+    media: Media,
+    channel: str,
+    rendition_id: uuid.UUID | None = None,
+    url: str | None = None,
+) -> tuple[Publication, bool]:
+    """Record a publication if the gate allows it at this instant; (publication, created).
+
+    Publishing the same media on the same channel at the same URL again returns the first
+    record. Without a rendition, a metadata-stripped copy of the original is what is published.
+    """
+    channel_checked(channel)
+    url = _url_checked(url)
+    rendition = (
+        media_service.get_rendition(session=session, media=media, rendition_id=rendition_id)
+        if rendition_id
+        else None
+    )
+    existing = _existing(session, media, channel, url)
+    if existing is not None:
+        return _repeat(existing, rendition)
+    # A first look without locks: a refusal costs nothing and makes no copy.
+    verdict = publishable(session=session, media=media, channel=channel, rendition_id=rendition_id)
+    if not verdict.allowed:
+        raise Refused(verdict.reasons)
+    clean_key = None
+    if rendition is None and media_service.clean_rendition(session=session, media=media) is None:
+        clean_key = media_service.store_clean_copy(media=media)  # the slow part, before locks
+
+    # Locks before any write (an audit entry locks the log's head): a revocation holding the
+    # consent row and waiting for the log could otherwise deadlock with us.
+    media = _lock(session, media)
+    existing = _existing(session, media, channel, url)  # a twin request may have won the lock
+    if existing is not None:
+        return _repeat(existing, rendition)
+    now = utcnow()
+    facts = load_facts(session=session, media=[media], at=now)[media.id]
+    verdict = check(replace(facts, rendition=rendition_fact(rendition)), channel)
+    if not verdict.allowed:
+        raise Refused(verdict.reasons)
+    if rendition is None:
+        rendition = media_service.clean_copy(
+            session=session, actor=actor, media=media, key=clean_key
+        )
+
+    publication = Publication(
+        id=uuid.uuid4(),
+        media_id=media.id,
+        rendition_id=rendition.id,
+        channel=channel,
+        url=url,
+        url_key=_url_key(url),
+        basis=_basis(facts, verdict),
+        certificate="",
+        certificate_expires_at=certificates.window(now, verdict.expires_at),
+        published_by=actor.label,
+        published_at=now,
+    )
+    publication.certificate = certificates.issue(
+        claims=_claims(publication, media, rendition),
+        issued=now,
+        expires=publication.certificate_expires_at,
+    )
+    try:
+        with session.begin_nested():
+            session.add(publication)
+    except IntegrityError:
+        # Two identical requests at once (the unique key caught the second one).
+        existing = _existing(session, media, channel, url)
+        if existing is None:
+            raise
+        return _repeat(existing, rendition)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="publication.recorded",
+        entity_type="publication",
+        entity_id=publication.id,
+        after={
+            "media_id": media.id,
+            "rendition_id": rendition.id,
+            "channel": channel,
+            "url": url,
+            "basis": publication.basis,
+        },
+    )
+    session.flush()
+    return publication, True
+
+
+def _repeat(existing: Publication, rendition: Rendition | None) -> tuple[Publication, bool]:
+    if existing.taken_down_at is not None:
+        raise Conflict(
+            "This media was published there before and has been taken down; record the new "
+            "post with its own URL."
+        )
+    if rendition is not None and existing.rendition_id != rendition.id:
+        raise Conflict("A different file of this media is already recorded at that place.")
+    return existing, False
+
+
+def _basis(facts: Facts, verdict: Verdict) -> dict[str, object]:
+    return {
+        "consents": [str(c) for c in verdict.consent_ids],
+        "event": {"id": str(facts.event.id), "notice_version": facts.event.notice_version}
+        if facts.event
+        else None,
+    }
+
+
+def _claims(publication: Publication, media: Media, rendition: Rendition) -> dict[str, object]:
+    return {
+        "jti": str(publication.id),
+        "sub": f"urn:sha256:{rendition.sha256}",
+        "media": {"id": str(media.id), "sha256": media.sha256},
+        "rendition": {"id": str(rendition.id), "kind": rendition.kind, "sha256": rendition.sha256},
+        "channel": publication.channel,
+        "url": publication.url,
+        "basis": publication.basis,
+    }
+
+
+@dataclass(frozen=True)
+class Readiness:
+    media: Media
+    allowed: bool
+    rendition: Rendition | None  # the redacted copy that makes it publishable, if one is needed
+    reasons: list[str]
+
+
+def readiness(*, session: Session, media: Sequence[Media], channel: str) -> list[Readiness]:
+    """For each media: publishable as is, or through its latest redacted copy, or why not."""
+    channel_checked(channel)
+    facts = load_facts(session=session, media=media, at=utcnow())
+    latest: dict[uuid.UUID, Rendition] = {}
+    for chunk in _chunks([m.id for m in media]):
+        for rendition in session.exec(
+            select(Rendition)
+            .where(col(Rendition.media_id).in_(chunk), Rendition.kind == "redacted")
+            .order_by(col(Rendition.created_at))
+        ).all():
+            latest[rendition.media_id] = rendition
+    out = []
+    for m in media:
+        verdict = check(facts[m.id], channel)
+        if verdict.allowed:
+            out.append(Readiness(m, True, None, []))
+            continue
+        redacted = latest.get(m.id)
+        if redacted is not None:
+            via = check(replace(facts[m.id], rendition=rendition_fact(redacted)), channel)
+            if via.allowed:
+                out.append(Readiness(m, True, redacted, []))
+                continue
+        out.append(Readiness(m, False, None, verdict.reasons))
+    return out
+
+
+def consents_of(*, session: Session, media: Media) -> list[ConsentRequest]:
+    """The consent requests that name this media."""
+    return list(
+        session.exec(
+            select(ConsentRequest)
+            .join(ConsentMedia, col(ConsentRequest.id) == col(ConsentMedia.consent_request_id))
+            .where(ConsentMedia.media_id == media.id)
+            .order_by(col(ConsentRequest.created_at))
+        ).all()
+    )
+
+
+# --- the record ------------------------------------------------------------------------------
+
+
+def get_publication(*, session: Session, publication_id: uuid.UUID) -> Publication:
+    publication = session.get(Publication, publication_id)
+    if publication is None:
+        raise NotFound("No publication with this id.")
+    return publication
+
+
+def list_publications(
+    *,
+    session: Session,
+    media_id: uuid.UUID | None = None,
+    channel: str | None = None,
+    limit: int = 500,
+) -> list[Publication]:
+    query = select(Publication)
+    if media_id is not None:
+        query = query.where(Publication.media_id == media_id)
+    if channel is not None:
+        query = query.where(Publication.channel == channel_checked(channel))
+    return list(
+        session.exec(query.order_by(col(Publication.published_at).desc()).limit(limit)).all()
+    )
+
+
+def _verdicts(
+    session: Session, publications: Sequence[Publication], at: datetime
+) -> list[tuple[Publication, Verdict]]:
+    """The gate's answer now for each live publication (batched)."""
+    media_ids = sorted({p.media_id for p in publications}, key=str)
+    rendition_ids = sorted({p.rendition_id for p in publications}, key=str)
+    media: list[Media] = []
+    renditions: dict[uuid.UUID, Rendition] = {}
+    for chunk in _chunks(media_ids):
+        media.extend(session.exec(select(Media).where(col(Media.id).in_(chunk))).all())
+    for chunk in _chunks(rendition_ids):
+        renditions.update(
+            (r.id, r) for r in session.exec(select(Rendition).where(col(Rendition.id).in_(chunk)))
+        )
+    facts = load_facts(session=session, media=media, at=at)
+    return [
+        (
+            p,
+            check(
+                replace(
+                    facts[p.media_id], rendition=rendition_fact(renditions.get(p.rendition_id))
+                ),
+                p.channel,
+            ),
+        )
+        for p in publications
+    ]
+
+
+def _live(session: Session, media_ids: Iterable[uuid.UUID] | None = None) -> list[Publication]:
+    query = select(Publication).where(col(Publication.taken_down_at).is_(None))
+    if media_ids is None:
+        return list(session.exec(query.order_by(col(Publication.published_at))).all())
+    wanted = sorted(set(media_ids), key=str)
+    out: list[Publication] = []
+    for chunk in _chunks(wanted):
+        out.extend(session.exec(query.where(col(Publication.media_id).in_(chunk))).all())
+    return out
+
+
+def takedowns(
+    *, session: Session, at: datetime | None = None
+) -> list[tuple[Publication, list[str]]]:
+    """Live publications that would be refused now (consent withdrawn or expired, an attendee
+    opted out, a reviewer found someone), with the reasons: each must come down."""
+    at = at or utcnow()
+    return [
+        (p, verdict.reasons)
+        for p, verdict in _verdicts(session, _live(session), at)
+        if not verdict.allowed
+    ]
+
+
+def publication_states(
+    *, session: Session, publications: Sequence[Publication], at: datetime | None = None
+) -> dict[uuid.UUID, list[str]]:
+    """For live publications, the reasons each must come down (empty when it may stay)."""
+    live = [p for p in publications if p.taken_down_at is None]
+    return {p.id: v.reasons for p, v in _verdicts(session, live, at or utcnow())}
+
+
+def notice_takedowns(
+    *,
+    session: Session,
+    media_ids: Iterable[uuid.UUID] | None = None,
+    event_id: uuid.UUID | None = None,
+    at: datetime | None = None,
+) -> int:
+    """Mark live publications whose basis is gone as needing takedown and tell staff (once per
+    publication). Called after every change that can take a basis away, and by the periodic
+    job (which catches consents that expired on their own)."""
+    ids: list[uuid.UUID] | None = None
+    if media_ids is not None or event_id is not None:
+        ids = list(media_ids or [])
+        if event_id is not None:
+            ids.extend(
+                session.exec(
+                    select(Publication.media_id)
+                    .join(Media, col(Media.id) == col(Publication.media_id))
+                    .where(Media.event_id == event_id, col(Publication.taken_down_at).is_(None))
+                ).all()
+            )
+        if not ids:
+            return 0
+    candidates = [p for p in _live(session, ids) if p.takedown_requested_at is None]
+    if not candidates:
+        return 0
+    now = at or utcnow()
+    due = [(p, v.reasons) for p, v in _verdicts(session, candidates, now) if not v.allowed]
+    if not due:
+        return 0
+    names = filenames(session=session, media_ids=[p.media_id for p, _ in due])
+    lines = []
+    for publication, reasons in due:
+        publication.takedown_requested_at = now
+        publication.takedown_reasons = reasons
+        session.add(publication)
+        audit.record(
+            session=session,
+            actor=SYSTEM,
+            action="publication.takedown_required",
+            entity_type="publication",
+            entity_id=publication.id,
+            after={"reasons": reasons},
+        )
+        where = publication.url or channel_names.words(publication.channel)
+        lines.append(
+            f"- {names.get(publication.media_id, publication.media_id)} on "
+            f"{channel_names.words(publication.channel)} ({where}), published "
+            f"{publication.published_at:%d %b %Y %H:%M} UTC\n  Why: {' '.join(reasons)}"
+        )
+    session.flush()
+    notify.queue(
+        session=session,
+        subject=f"Take down {len(due)} publication{'s' if len(due) != 1 else ''}",
+        body=(
+            "The basis for these publications has gone (consent withdrawn or expired, or an "
+            "attendee opted out). Take each down, then mark it as taken down at "
+            f"{_takedowns_url()}.\n\n" + "\n".join(lines) + "\n"
+        ),
+    )
+    return len(due)
+
+
+def _takedowns_url() -> str:
+    return get_settings().base_url.rstrip("/") + "/takedowns"
+
+
+def mark_taken_down(
+    *, session: Session, actor: Actor, publication: Publication, note: str | None = None
+) -> Publication:
+    """Record that a publication was taken down (repeating it changes nothing)."""
+    if publication.taken_down_at is not None:
+        return publication
+    publication.taken_down_at = utcnow()
+    publication.taken_down_by = actor.label
+    publication.takedown_note = (note or "").strip()[:1000] or None
+    session.add(publication)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="publication.taken_down",
+        entity_type="publication",
+        entity_id=publication.id,
+        after={"note": publication.takedown_note},
+    )
+    session.flush()
+    return publication
+
+
+def filenames(*, session: Session, media_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Display names of media, by id."""
+    wanted = sorted(set(media_ids), key=str)
+    out: dict[uuid.UUID, str] = {}
+    for chunk in _chunks(wanted):
+        out.update(
+            session.exec(select(Media.id, Media.filename).where(col(Media.id).in_(chunk))).all()
+        )
+    return out

@@ -1,0 +1,196 @@
+"""The publishing API: gate, publications (201/200/409/4xx), takedowns, certificates, JWKS."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from registry.consent.models import ConsentRequest
+from registry.events.models import Booking, Event
+from registry.media.models import Media, MediaStatus
+from registry.publishing import certificates
+from tests.consent.factories import grant
+
+
+def test_publishable_answers_with_reasons(
+    client: TestClient,
+    comms_headers: dict[str, str],
+    make_event: Callable[..., Event],
+    make_booking: Callable[..., Booking],
+    make_media: Callable[..., Media],
+) -> None:
+    event = make_event(channels=["internal", "closed_network"])
+    alice = make_booking(event=event, opt_out=True)
+    ok = make_media(event=event)
+    flagged = make_media(event=event, status=MediaStatus.flagged, faces=[("opted_out", alice)])
+
+    allowed = client.get(
+        f"/api/media/{ok.id}/publishable?channel=internal", headers=comms_headers
+    ).json()
+    assert allowed == {"allowed": True, "reasons": []}
+    refused = client.get(
+        f"/api/media/{flagged.id}/publishable?channel=public_social", headers=comms_headers
+    ).json()
+    assert refused["allowed"] is False
+    assert len(refused["reasons"]) == 2  # an opted-out attendee, and a channel not in the notice
+
+
+def test_publish_201_then_200_then_certificate_verifies(
+    client: TestClient,
+    comms_headers: dict[str, str],
+    make_event: Callable[..., Event],
+    make_media: Callable[..., Media],
+) -> None:
+    media = make_media(event=make_event())
+    body = {"channel": "closed_network", "url": "https://members.example/posts/9"}
+    first = client.post(f"/api/media/{media.id}/publications", json=body, headers=comms_headers)
+    assert first.status_code == 201, first.text
+    again = client.post(f"/api/media/{media.id}/publications", json=body, headers=comms_headers)
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    publication = first.json()
+    assert publication["status"] == "live"
+    assert publication["file_url"].endswith(publication["rendition_id"])
+    download = client.get(publication["file_url"], headers=comms_headers)
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "image/jpeg"
+
+    check = client.post(
+        "/api/certificates/verify",
+        json={"certificate": publication["certificate"]},
+        headers=comms_headers,
+    ).json()
+    assert check["valid"] is True
+    assert check["claims"]["jti"] == publication["id"]
+    forged = publication["certificate"][:-4] + (
+        "AAAA" if not publication["certificate"].endswith("AAAA") else "BBBB"
+    )
+    bad = client.post(
+        "/api/certificates/verify", json={"certificate": forged}, headers=comms_headers
+    ).json()
+    assert bad["valid"] is False
+    assert bad["reason"]
+
+    listed = client.get(f"/api/publications?media_id={media.id}", headers=comms_headers).json()
+    assert [p["id"] for p in listed] == [publication["id"]]
+
+
+def test_refused_publication_is_409_with_reasons_and_nothing_recorded(
+    client: TestClient,
+    comms_headers: dict[str, str],
+    make_media: Callable[..., Media],
+) -> None:
+    media = make_media(faces=[("clear", None)])  # clinical, no consent
+    response = client.post(
+        f"/api/media/{media.id}/publications", json={"channel": "internal"}, headers=comms_headers
+    )
+    assert response.status_code == 409
+    body = response.json()
+    assert body["reasons"]
+    assert "needs a patient's consent" in body["reasons"][0]
+    assert body["detail"].startswith("Publication refused")
+    assert client.get(f"/api/publications?media_id={media.id}", headers=comms_headers).json() == []
+
+
+def test_bad_publication_requests_are_4xx(
+    client: TestClient,
+    comms_headers: dict[str, str],
+    make_event: Callable[..., Event],
+    make_media: Callable[..., Media],
+) -> None:
+    media = make_media(event=make_event())
+    url = f"/api/media/{media.id}/publications"
+    cases = [
+        (url, {"channel": "myspace"}, 422),
+        (url, {"channel": "internal", "rendition_id": str(uuid.uuid4())}, 404),
+        (url, {"channel": "internal", "rendition_id": "nope"}, 422),
+        (url, {"channel": "internal", "url": "ftp://x"}, 422),
+        (url, {}, 422),
+        (f"/api/media/{uuid.uuid4()}/publications", {"channel": "internal"}, 404),
+    ]
+    for path, body, status in cases:
+        response = client.post(path, json=body, headers=comms_headers)
+        assert response.status_code == status, (body, response.text)
+    assert (
+        client.get(
+            f"/api/media/{media.id}/publishable?channel=nope", headers=comms_headers
+        ).status_code
+        == 422
+    )
+    assert (
+        client.get(f"/api/media/{media.id}/publishable", headers=comms_headers).status_code == 422
+    )
+    assert (
+        client.get(f"/api/media/{media.id}/publications", headers=comms_headers).status_code == 405
+    )
+    assert client.post(url, json={"channel": "internal"}).status_code == 401
+
+
+def test_takedowns_after_revocation_then_marked(
+    client: TestClient,
+    comms_headers: dict[str, str],
+    session: Session,
+    make_media: Callable[..., Media],
+    make_consent: Callable[..., ConsentRequest],
+) -> None:
+    media = make_media(faces=[("clear", None)])
+    consent = make_consent(channels=["print"], media_ids=[media.id])
+    grant(session, consent)
+    publication = client.post(
+        f"/api/media/{media.id}/publications",
+        json={"channel": "print", "url": "https://print.example/issue-3"},
+        headers=comms_headers,
+    ).json()
+    assert client.get("/api/takedowns", headers=comms_headers).json() == []
+
+    revoke = client.post(
+        f"/api/consent-requests/{consent.id}/revoke",
+        json={"note": "Phoned to withdraw"},
+        headers=comms_headers,
+    )
+    assert revoke.status_code == 200, revoke.text
+
+    [item] = client.get("/api/takedowns", headers=comms_headers).json()
+    assert item["publication_id"] == publication["id"]
+    assert item["url"] == "https://print.example/issue-3"
+    assert item["channel"] == "print"
+    assert "withdrew consent" in item["reasons"][0]
+    assert item["requested_at"]
+    state = client.get(f"/api/publications/{publication['id']}", headers=comms_headers).json()
+    assert state["status"] == "takedown_required"
+
+    done = client.post(
+        f"/api/publications/{publication['id']}/takedown",
+        json={"note": "Pulled from the web edition"},
+        headers=comms_headers,
+    )
+    assert done.status_code == 200
+    assert done.json()["status"] == "taken_down"
+    assert client.get("/api/takedowns", headers=comms_headers).json() == []
+    assert (
+        client.post(
+            f"/api/publications/{uuid.uuid4()}/takedown", json={}, headers=comms_headers
+        ).status_code
+        == 404
+    )
+
+
+def test_jwks_is_public_and_verifies_certificates(
+    client: TestClient,
+    comms_headers: dict[str, str],
+    make_event: Callable[..., Event],
+    make_media: Callable[..., Media],
+) -> None:
+    media = make_media(event=make_event())
+    publication = client.post(
+        f"/api/media/{media.id}/publications", json={"channel": "internal"}, headers=comms_headers
+    ).json()
+    keys = client.get("/.well-known/jwks.json")
+    assert keys.status_code == 200
+    [key] = keys.json()["keys"]
+    assert (key["kty"], key["crv"], key["alg"]) == ("OKP", "Ed25519", "EdDSA")
+    claims = certificates.verify(publication["certificate"], keys=keys.json())
+    assert claims["rendition"]["id"] == publication["rendition_id"]
