@@ -9,66 +9,14 @@ set), signs in, then sends a bounded number of requests from several client thre
 from __future__ import annotations
 
 import argparse
-import http.client
-import json
 import os
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.parse
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def hammer(
-    port: int, path: str, headers: dict[str, str], total: int, clients: int
-) -> dict[str, float]:
-    latencies: list[float] = []
-    lock = threading.Lock()
-    per_client = total // clients
-
-    def run() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        mine = []
-        for _ in range(per_client):
-            start = time.perf_counter()
-            conn.request("GET", path, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            if response.status != 200:
-                raise RuntimeError(f"{path}: HTTP {response.status}")
-            mine.append(time.perf_counter() - start)
-        conn.close()
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=run) for _ in range(clients)]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - start
-    return {
-        "requests": len(latencies),
-        "per_s": len(latencies) / elapsed,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": percentile(latencies, 0.99) * 1000,
-    }
+sys.path.insert(0, str(Path(__file__).parent))
+from common import bench_env, create_admin, hammer, line, server, sign_in  # noqa: E402
 
 
 def audit_appends(database_url: str, count: int) -> float:
@@ -99,48 +47,10 @@ def main() -> None:
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="registry-bench-"))
-    port = free_port()
-    env = {
-        **os.environ,
-        "REGISTRY_ENV": "dev",
-        "REGISTRY_VAR_DIR": str(tmp),
-        "REGISTRY_SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789",
-        "REGISTRY_LOG_LEVEL": "warning",
-    }
-    env.setdefault("REGISTRY_DATABASE_URL", f"sqlite:///{tmp / 'bench.db'}")
-    cli = [sys.executable, "-m", "registry.cli"]
-    password = "bench password 123"
-    subprocess.run(
-        [*cli, "user", "create", "bench@example.org", "--role", "admin", "--password", password],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    server = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(200):
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                conn.request("GET", "/readyz")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
-        body = urllib.parse.urlencode({"username": "bench@example.org", "password": password})
-        conn = http.client.HTTPConnection("127.0.0.1", port)
-        start = time.perf_counter()
-        conn.request(
-            "POST", "/api/auth/token", body, {"Content-Type": "application/x-www-form-urlencoded"}
-        )
-        token = json.loads(conn.getresponse().read())["access_token"]
-        sign_in_ms = (time.perf_counter() - start) * 1000
-        auth = {"Authorization": f"Bearer {token}"}
-
+    env = bench_env(tmp)
+    create_admin(env)
+    with server(env) as port:
+        auth, sign_in_ms = sign_in(port)
         print(
             f"database: {env['REGISTRY_DATABASE_URL'].split(':')[0]}, "
             f"{args.clients} client threads, one server process, {os.cpu_count()} cores"
@@ -150,14 +60,7 @@ def main() -> None:
             ("GET /healthz (baseline, no auth, no DB)", "/healthz", {}),
             ("GET /api/auth/me (token check + user load)", "/api/auth/me", auth),
         ):
-            r = hammer(port, path, headers, args.requests, args.clients)
-            print(
-                f"{label:45s} {r['per_s']:8.0f} req/s   p50 {r['p50_ms']:6.2f} ms   "
-                f"p99 {r['p99_ms']:6.2f} ms   ({int(r['requests'])} requests)"
-            )
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+            print(line(label, hammer(port, path, headers, args.requests, args.clients)))
     os.environ["REGISTRY_VAR_DIR"] = str(tmp)
     os.environ["REGISTRY_SECRET_KEY"] = env["REGISTRY_SECRET_KEY"]
     rate = audit_appends(env["REGISTRY_DATABASE_URL"], 2000)

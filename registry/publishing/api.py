@@ -19,6 +19,9 @@ from registry.publishing.schemas import (
     CertificateCheckOut,
     PublicationIn,
     PublicationPublic,
+    PublishableAnswer,
+    PublishableBatchIn,
+    PublishableBatchOut,
     PublishableOut,
     TakedownIn,
     TakedownPublic,
@@ -82,6 +85,22 @@ def publishable(
         session=session, media=media, channel=channel, rendition_id=rendition_id
     )
     return PublishableOut(allowed=verdict.allowed, reasons=verdict.reasons)
+
+
+@router.post("/publishable", response_model=PublishableBatchOut, responses=ERRORS)
+def publishable_batch(
+    body: PublishableBatchIn, staff: CurrentStaff, session: SessionDep
+) -> PublishableBatchOut:
+    """The gate's answer for up to 1,000 (media, channel, rendition) at once, e.g. a scheduling
+    tool checking its queue; an unknown media or rendition is answered with a refusal saying so."""
+    asks = [service.Ask(i.media_id, i.channel, i.rendition_id) for i in body.items]
+    verdicts = service.publishable_many(session=session, asks=asks)
+    return PublishableBatchOut(
+        items=[
+            PublishableAnswer(**i.model_dump(), allowed=v.allowed, reasons=v.reasons)
+            for i, v in zip(body.items, verdicts, strict=True)
+        ]
+    )
 
 
 @router.post(

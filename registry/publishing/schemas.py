@@ -14,6 +14,25 @@ class PublishableOut(BaseModel):
     reasons: list[str] = Field(description="Why not, in plain sentences (empty when allowed).")
 
 
+class PublishableAsk(BaseModel):
+    media_id: uuid.UUID
+    channel: str = Field(max_length=32)
+    rendition_id: uuid.UUID | None = None
+
+
+class PublishableBatchIn(BaseModel):
+    items: list[PublishableAsk] = Field(min_length=1, max_length=1000)
+
+
+class PublishableAnswer(PublishableAsk):
+    allowed: bool
+    reasons: list[str]
+
+
+class PublishableBatchOut(BaseModel):
+    items: list[PublishableAnswer]
+
+
 class PublicationIn(BaseModel):
     channel: str = Field(max_length=32, description="One of the configured channels.")
     rendition_id: uuid.UUID | None = Field(

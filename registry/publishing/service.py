@@ -204,6 +204,47 @@ def publishable(
     return check(replace(facts, rendition=rendition_fact(rendition)), channel)
 
 
+@dataclass(frozen=True)
+class Ask:
+    media_id: uuid.UUID
+    channel: str
+    rendition_id: uuid.UUID | None = None
+
+
+def publishable_many(
+    *, session: Session, asks: Sequence[Ask], at: datetime | None = None
+) -> list[Verdict]:
+    """The gate's answer for many (media, channel, rendition) at once, in a few queries; an
+    unknown media or rendition gets a refusal saying so (one bad id does not sink the batch)."""
+    for ask in asks:
+        channel_checked(ask.channel)
+    media: dict[uuid.UUID, Media] = {}
+    renditions: dict[uuid.UUID, Rendition] = {}
+    media_ids = sorted({a.media_id for a in asks}, key=str)
+    rendition_ids = sorted({a.rendition_id for a in asks if a.rendition_id}, key=str)
+    for chunk in _chunks(media_ids):
+        media.update((m.id, m) for m in session.exec(select(Media).where(col(Media.id).in_(chunk))))
+    for chunk in _chunks(rendition_ids):
+        renditions.update(
+            (r.id, r) for r in session.exec(select(Rendition).where(col(Rendition.id).in_(chunk)))
+        )
+    facts = load_facts(session=session, media=list(media.values()), at=at or utcnow())
+    out = []
+    for ask in asks:
+        rendition = renditions.get(ask.rendition_id) if ask.rendition_id else None
+        if ask.media_id not in media:
+            out.append(Verdict(allowed=False, reasons=["No media with this id."]))
+        elif ask.rendition_id and (rendition is None or rendition.media_id != ask.media_id):
+            out.append(Verdict(allowed=False, reasons=["No such rendition of this media."]))
+        else:
+            out.append(
+                check(
+                    replace(facts[ask.media_id], rendition=rendition_fact(rendition)), ask.channel
+                )
+            )
+    return out
+
+
 def _url_checked(url: str | None) -> str | None:
     url = (url or "").strip() or None
     if url is None:

@@ -66,6 +66,7 @@ def make_media(session: Session) -> Callable[..., Media]:
                     decision=decision,
                     booking_id=booking.id if booking else None,
                     via="face" if booking else None,
+                    distance=0.42 if booking else None,
                 )
             )
         for booking in badges:

@@ -194,3 +194,41 @@ def test_jwks_is_public_and_verifies_certificates(
     assert (key["kty"], key["crv"], key["alg"]) == ("OKP", "Ed25519", "EdDSA")
     claims = certificates.verify(publication["certificate"], keys=keys.json())
     assert claims["rendition"]["id"] == publication["rendition_id"]
+
+
+def test_batch_gate_answers_each_item_and_refuses_unknown_ids_in_place(
+    client: TestClient,
+    comms_headers: dict[str, str],
+    make_event: Callable[..., Event],
+    make_media: Callable[..., Media],
+) -> None:
+    event = make_event(channels=["internal"])
+    media = make_media(event=event)
+    missing = str(uuid.uuid4())
+    items = [
+        {"media_id": str(media.id), "channel": "internal"},
+        {"media_id": str(media.id), "channel": "print"},
+        {"media_id": missing, "channel": "internal"},
+        {"media_id": str(media.id), "channel": "internal", "rendition_id": missing},
+    ]
+    answer = client.post("/api/publishable", json={"items": items}, headers=comms_headers)
+    assert answer.status_code == 200, answer.text
+    got = [(a["allowed"], a["reasons"][:1]) for a in answer.json()["items"]]
+    assert got[0] == (True, [])
+    assert got[1][0] is False
+    assert "filming notice" in got[1][1][0]
+    assert got[2] == (False, ["No media with this id."])
+    assert got[3] == (False, ["No such rendition of this media."])
+
+    bad_channel = [{"media_id": str(media.id), "channel": "fax"}]
+    assert (
+        client.post("/api/publishable", json={"items": bad_channel}, headers=comms_headers)
+    ).status_code == 422
+    too_many = [{"media_id": str(media.id), "channel": "internal"}] * 1001
+    assert (
+        client.post("/api/publishable", json={"items": too_many}, headers=comms_headers)
+    ).status_code == 422
+    assert (
+        client.post("/api/publishable", json={"items": []}, headers=comms_headers).status_code
+        == 422
+    )
