@@ -7,7 +7,8 @@ then asks `GET /api/media/{id}/publishable?channel=...` for random media and cha
 several client threads. `GET /api/auth/me` (token check and user load, no gate) is measured in
 the same run as the floor of an authenticated request.
 
-    uv run python bench/gate.py [--media 10000] [--consents 10000] [--requests 6000] [--clients 8]
+    uv run python bench/gate.py [--media 10000] [--consents 10000] [--requests 3000]
+                                 [--clients 2] [--batch 20]
 """
 
 from __future__ import annotations
@@ -186,10 +187,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--media", type=int, default=10_000)
     parser.add_argument("--consents", type=int, default=10_000)
-    parser.add_argument("--requests", type=int, default=6000)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--batch", type=int, default=50, help="Decisions per batch request.")
+    parser.add_argument("--batch", type=int, default=20, help="Decisions per batch request.")
     args = parser.parse_args()
 
     rng = random.Random(args.seed)

@@ -21,7 +21,14 @@ from registry.web import SESSION_COOKIE
 # a redirect (or reads after a write) always sees the write, and a failed commit is an error
 # response, never a success the database did not keep.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def settings() -> Settings:
+    """The settings (cached): async so that FastAPI does not hop to a worker thread for them."""
+    return get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(settings)]
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 

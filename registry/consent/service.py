@@ -196,15 +196,19 @@ def get_request(*, session: Session, request_id: uuid.UUID, lock: bool = False) 
 
 def effective_status(request: ConsentRequest, at: datetime | None = None) -> ConsentStatus:
     """The status for every check: a granted or unanswered request past its expiry is expired."""
-    at = at or utcnow()
-    status = ConsentStatus(request.status)
+    return status_at(request.status, request.expires_at, at or utcnow())
+
+
+def status_at(status: str, expires_at: datetime | None, at: datetime) -> ConsentStatus:
+    """`effective_status` on the two columns it reads (for callers that select columns)."""
+    state = ConsentStatus(status)
     if (
-        status in (ConsentStatus.granted, ConsentStatus.pending)
-        and request.expires_at is not None
-        and request.expires_at <= at
+        state in (ConsentStatus.granted, ConsentStatus.pending)
+        and expires_at is not None
+        and expires_at <= at
     ):
         return ConsentStatus.expired
-    return status
+    return state
 
 
 def _status_clause(status: ConsentStatus, at: datetime) -> sa.ColumnElement[bool]:
