@@ -1,6 +1,9 @@
 # syntax=docker/dockerfile:1.7
 # Build: docker build -t registry .
 # Run:   docker run -p 8000:8000 -e REGISTRY_SECRET_KEY=... -e REGISTRY_DATABASE_URL=postgresql://... registry
+# Scale-out (README "Scale-out"): the same image, with REGISTRY_BROKER_URL and REGISTRY_STORAGE_URL
+# set everywhere, runs the API as above and each worker with the command `registry worker`
+# (add `--beat` on exactly one); workers need no port and no health check.
 
 FROM python:3.11-slim-bookworm AS build
 COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv

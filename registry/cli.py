@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -66,6 +66,15 @@ def serve(
     demo: Annotated[
         bool, typer.Option(help="Seed a demo event, bookings and staff login.")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Web server processes. More than one needs REGISTRY_BROKER_URL (the in-process "
+            "clearance pool lives in one process).",
+            min=1,
+            max=64,
+        ),
+    ] = 1,
 ) -> None:
     """Migrate the database and start the web app."""
     import uvicorn
@@ -73,6 +82,11 @@ def serve(
     settings = load_settings()
     if demo and settings.env == "production":
         fail("--demo is refused when REGISTRY_ENV=production")
+    if workers > 1 and not settings.broker_url:
+        fail(
+            "--workers > 1 needs REGISTRY_BROKER_URL: without a broker, clearance runs in one "
+            "web process's pool"
+        )
     migrate_or_fail(settings)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
     if "REGISTRY_BASE_URL" not in os.environ:
@@ -102,7 +116,64 @@ def serve(
         port=port,
         log_level=settings.log_level,
         proxy_headers=True,
+        workers=workers,
     )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            help="Processes running jobs (0: REGISTRY_WORKERS, else one per core).", min=0
+        ),
+    ] = 0,
+    beat: Annotated[
+        bool,
+        typer.Option(
+            "--beat",
+            help="Also run the scheduler (lease sweep, daily housekeeping). Exactly one worker "
+            "of a deployment should.",
+        ),
+    ] = False,
+) -> None:
+    """Run a Celery worker for clearance jobs (needs REGISTRY_BROKER_URL)."""
+    from registry.db import DatabaseUnavailable, check_reachable, get_engine, redact_url
+
+    settings = load_settings()
+    if not settings.broker_url:
+        fail("REGISTRY_BROKER_URL is not set: without a broker, `registry serve` runs the jobs")
+    try:
+        check_reachable()
+    except DatabaseUnavailable as exc:
+        fail(str(exc))
+    if not migrations.is_at_head(settings.database_url):
+        fail(
+            f"the database at {redact_url(settings.database_url)} is not migrated: run "
+            "`registry db upgrade` (or start `registry serve`) first"
+        )
+    get_engine().dispose()  # no connection may cross the fork into the worker's children
+    from registry.worker.celery_app import QUEUE, get_app
+    from registry.worker.compute import INTERACTIVE
+
+    processes = concurrency or settings.workers or os.cpu_count() or 1
+    argv = [
+        "worker",
+        f"--concurrency={processes}",
+        f"--loglevel={settings.log_level.upper()}",
+        f"--queues={INTERACTIVE},{QUEUE}",  # requests waiting on an answer go first
+        f"--hostname=registry-{os.getpid()}@%h",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if beat:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        argv += ["--beat", f"--schedule={settings.var_dir / 'celerybeat-schedule'}"]
+    err.print(
+        f"worker: {processes} process(es) on {redact_url(settings.broker_url)}"
+        + (" with the scheduler" if beat else "")
+    )
+    get_app().worker_main(argv)
 
 
 @db_app.command("upgrade")
@@ -261,6 +332,65 @@ def _photo_files(paths: list[Path]) -> list[Path]:
     return files
 
 
+def _clear_here(workers: int, queued: list[Any], total: int, as_json: bool) -> None:
+    """No broker: clear in a local pool of worker processes."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from rich.progress import Progress
+
+    from registry.worker import jobs
+    from registry.worker.pool import LocalPool
+
+    pool = LocalPool(workers)
+    try:
+        with (
+            Progress(console=err, disable=as_json and not err.is_terminal) as progress,
+            ThreadPoolExecutor(max_workers=pool.workers * 2) as threads,
+        ):
+            task = progress.add_task(f"Clearing {total} photo(s)", total=total)
+            todo = [
+                threads.submit(jobs.clear_media, media_id, analyse=pool.analyse)
+                for media_id in queued
+            ]
+            progress.advance(task, total - len(todo))
+            for future in as_completed(todo):
+                future.result()
+                progress.advance(task)
+    finally:
+        pool.shutdown()
+
+
+def _clear_on_workers(queued: list[Any], total: int, as_json: bool) -> None:
+    """A broker is configured: send the jobs to its workers and follow them to the end."""
+    import time
+
+    from rich.progress import Progress
+    from sqlmodel import col, select
+
+    from registry.db import unit_of_work
+    from registry.media.models import Media, MediaStatus
+    from registry.worker.celery_app import send_clear
+
+    send_clear(queued)
+    waiting = (MediaStatus.pending, MediaStatus.processing)
+    with Progress(console=err, disable=as_json and not err.is_terminal) as progress:
+        task = progress.add_task(f"Clearing {total} photo(s) on the workers", total=total)
+        progress.advance(task, total - len(queued))
+        left = len(queued)
+        while left:
+            time.sleep(0.5)
+            with unit_of_work() as session:
+                now_left = len(
+                    session.exec(
+                        select(Media.id).where(
+                            col(Media.id).in_(queued), col(Media.status).in_(waiting)
+                        )
+                    ).all()
+                )
+            progress.advance(task, left - now_left)
+            left = now_left
+
+
 @app.command()
 def clear(
     event_id: Annotated[str, typer.Argument(help="The event the photos were taken at.")],
@@ -272,17 +402,12 @@ def clear(
     """Upload and clear photos for an event, with a progress bar."""
     import json
     import uuid
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-
-    from rich.progress import Progress
 
     from registry.audit.service import CLI
     from registry.db import unit_of_work
     from registry.errors import NotFound
     from registry.events import service as events
     from registry.media import service as media_service
-    from registry.worker import jobs
-    from registry.worker.pool import LocalPool
 
     try:
         parsed = uuid.UUID(event_id)
@@ -308,25 +433,12 @@ def clear(
                 event=event,
             )
             ids.append((path, media.id, created and media.status == "pending"))
-    pool = LocalPool(settings.workers)
-    console = err
-    try:
-        with (
-            Progress(console=console, disable=as_json and not console.is_terminal) as progress,
-            ThreadPoolExecutor(max_workers=pool.workers * 2) as threads,
-        ):
-            task = progress.add_task(f"Clearing {len(ids)} photo(s)", total=len(ids))
-            todo = {
-                threads.submit(jobs.clear_media, media_id, analyse=pool.analyse): media_id
-                for _, media_id, queued in ids
-                if queued
-            }
-            progress.advance(task, len(ids) - len(todo))
-            for future in as_completed(todo):
-                future.result()
-                progress.advance(task)
-    finally:
-        pool.shutdown()
+    if settings.broker_url:
+        _clear_on_workers([media_id for _, media_id, queued in ids if queued], len(ids), as_json)
+    else:
+        _clear_here(
+            settings.workers, [media_id for _, media_id, queued in ids if queued], len(ids), as_json
+        )
     counts: dict[str, int] = {}
     for path, media_id, _ in ids:
         with unit_of_work() as session:

@@ -95,8 +95,33 @@ class Settings(BaseSettings):
     )
     broker_url: str = Field(
         default="",
-        description="Celery broker (Redis) URL. Unset: jobs run in the in-process worker pool.",
+        description="Celery broker (Redis) URL, e.g. redis://redis:6379/0. Set: clearance and "
+        "periodic jobs go to Celery workers (`registry worker`) and the web process runs no face "
+        "detection. Unset: jobs run in the in-process worker pool of `registry serve`.",
     )
+    job_lease_seconds: int = Field(
+        default=600,
+        ge=5,
+        description="How long a worker may hold a photo in `processing`; after that the photo "
+        "returns to `pending` and is queued again (its worker is presumed dead).",
+    )
+    sweep_seconds: int = Field(
+        default=60,
+        ge=1,
+        description="With a broker: seconds between sweeps (by the worker running beat) that "
+        "queue again photos whose lease ran out or whose job message was lost.",
+    )
+    storage_url: str = Field(
+        default="",
+        description="Where media files live. Unset: the local media_dir. s3://bucket/prefix: an "
+        "S3-compatible bucket reachable by every worker (credentials from the usual AWS_* "
+        "variables).",
+    )
+    s3_endpoint_url: str = Field(
+        default="",
+        description="Endpoint of an S3-compatible service (MinIO, Ceph...); unset for AWS S3.",
+    )
+    s3_region: str = Field(default="", description="Region of the S3 bucket (optional).")
     base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Public URL of the service, used to build links in emails and QR codes.",
@@ -188,6 +213,8 @@ class Settings(BaseSettings):
         self.database_url = normalise_database_url(self.database_url)
         if self.media_dir is None:
             self.media_dir = self.var_dir / "media"
+        if self.storage_url and not self.storage_url.startswith("s3://"):
+            raise ValueError("storage_url must be empty (local folder) or s3://bucket[/prefix]")
         return self
 
     @property

@@ -92,6 +92,11 @@ class RateLimited(RegistryError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
+class Unavailable(RegistryError):
+    status_code = 503
+    title = "Busy"
+
+
 def error_responses(*errors: type[RegistryError]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for the errors a route may return."""
     return {err.status_code: {"model": ErrorBody, "description": err.title} for err in errors}

@@ -93,7 +93,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         # Clearance jobs: the in-process pool, unless a broker's workers run them.
         pool = None
-        if not settings.broker_url:
+        if settings.broker_url:
+            from registry.worker.celery_app import CeleryQueue
+
+            app.state.jobs = CeleryQueue()
+        else:
             pool = LocalPool(settings.workers)
             app.state.jobs = pool
             recovered = pool.recover()

@@ -39,6 +39,7 @@ pytest_plugins = [
     "tests.events.factories",
     "tests.publishing.factories",
     "tests.faces",
+    "tests.s3",
 ]
 
 

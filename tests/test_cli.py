@@ -189,3 +189,26 @@ def test_clear_uploads_and_clears_photos_with_json_output(tmp_path: Path, faces_
     unknown = _registry("clear", event_id, str(tmp_path / "nope"), env=env)
     assert unknown.returncode == 1
     assert "no such file or folder" in unknown.stderr
+
+
+def test_worker_and_several_web_processes_need_a_broker(tmp_path: Path) -> None:
+    env = {"REGISTRY_VAR_DIR": str(tmp_path), "REGISTRY_BROKER_URL": ""}
+    worker = _registry("worker", env=env)
+    assert worker.returncode == 1
+    assert "REGISTRY_BROKER_URL is not set" in worker.stderr
+    assert "Traceback" not in worker.stderr
+    serve = _registry("serve", "--workers", "2", "--port", "0", env=env)
+    assert serve.returncode == 1
+    assert "--workers > 1 needs REGISTRY_BROKER_URL" in " ".join(serve.stderr.split())
+
+
+def test_worker_refuses_a_database_that_is_not_migrated(tmp_path: Path) -> None:
+    env = {
+        "REGISTRY_VAR_DIR": str(tmp_path),
+        "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}",
+        "REGISTRY_BROKER_URL": f"redis://127.0.0.1:{_closed_port()}/0",
+    }
+    result = _registry("worker", env=env)
+    assert result.returncode == 1
+    assert "is not migrated" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr

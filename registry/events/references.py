@@ -19,6 +19,7 @@ from registry.errors import Conflict, Invalid, NotFound, TooLarge, UnsupportedMe
 from registry.events.history import record_change
 from registry.events.models import Booking, BookingAction, Event, ReferencePhoto
 from registry.vision import faces, images
+from registry.worker import compute
 
 MAX_REFERENCES = 3
 THUMBNAIL_SIZE = 160
@@ -110,7 +111,7 @@ def add_reference(
         if exc.reason == "size":
             raise TooLarge(str(exc), field="file") from None
         raise Invalid(str(exc), field="file") from None
-    found = faces.find_reference_faces(image)
+    found = compute.reference_faces(data, image)  # on a worker when a broker is set
     if not found:
         raise Invalid(
             "No face was found in this photo. Use a clear, well-lit photo of your face, "

@@ -34,10 +34,10 @@ from registry.media.models import (
 from registry.media.storage import get_storage, sha256_of
 from registry.vision import images
 from registry.vision import redact as redact_mod
-from registry.vision.analysis import Analysis, analyse_image
+from registry.vision.analysis import Analysis
 from registry.vision.decision import BadgeInput, FaceInput, Review, Thresholds, decide
+from registry.worker import compute
 
-LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 3
 
 
@@ -144,15 +144,26 @@ def badges_of(*, session: Session, media: Media) -> list[MediaBadge]:
 # --- the job's steps (a worker claims, analyses elsewhere, then stores) ----------------------
 
 
+def lease() -> timedelta:
+    """How long a worker may hold a photo before it is presumed dead (job_lease_seconds)."""
+    return timedelta(seconds=get_settings().job_lease_seconds)
+
+
 def claim(*, session: Session, media_id: uuid.UUID) -> str | None:
     """Mark a pending photo as processing (with a lease); its storage key, or None if another
-    worker has it or it is done."""
-    media = session.get(Media, media_id, with_for_update=True)
-    if media is None or media.status != MediaStatus.pending:
+    worker holds it or it is done. A photo whose worker's lease ran out can be claimed again."""
+    media = session.get(Media, media_id, with_for_update=True, populate_existing=True)
+    now = utcnow()
+    if media is None:
+        return None
+    expired = media.status == MediaStatus.processing and (
+        media.lease_until is None or media.lease_until <= now
+    )
+    if media.status != MediaStatus.pending and not expired:
         return None
     media.status = MediaStatus.processing
     media.attempts += 1
-    media.lease_until = utcnow() + LEASE
+    media.lease_until = now + lease()
     session.add(media)
     session.flush()
     return media.sha256
@@ -173,6 +184,29 @@ def release_stale(*, session: Session, at: datetime | None = None) -> list[uuid.
         session.add(media)
     session.flush()
     return list(session.exec(select(Media.id).where(Media.status == MediaStatus.pending)).all())
+
+
+def sweep(*, session: Session, at: datetime | None = None) -> list[uuid.UUID]:
+    """Photos to queue again, for a broker's workers: those whose worker died (lease expired:
+    back to pending) and pending ones nobody took within a lease of upload (their message was
+    lost). Each is queued again at most once per lease: `lease_until` on a pending photo is
+    when it may next be nudged."""
+    at = at or utcnow()
+    span = lease()
+    due = session.exec(
+        select(Media)
+        .where(
+            (col(Media.status) == MediaStatus.processing)
+            | ((col(Media.status) == MediaStatus.pending) & (col(Media.created_at) <= at - span)),
+            col(Media.lease_until).is_(None) | (col(Media.lease_until) <= at),
+        )
+        .with_for_update(skip_locked=True)
+    ).all()
+    for media in due:
+        media.status, media.lease_until = MediaStatus.pending, at + span
+        session.add(media)
+    session.flush()
+    return [m.id for m in due]
 
 
 def fail(*, session: Session, media_id: uuid.UUID, reason: str, retry: bool = False) -> None:
@@ -580,7 +614,7 @@ def redact(*, session: Session, actor: Actor, media: Media) -> Rendition:
         # Badges are covered exactly (their box is the code itself, plus a margin).
         redacted = redact_mod.obscure(redacted, badge_boxes, factor=1.3)
         data = redact_mod.clean_jpeg(redacted)
-        check = analyse_image(images.decode(data).image)
+        check = compute.analyse(data)  # on a worker when a broker is set
         result = decide(
             faces=[
                 FaceInput(id=i + 1, box=f.box, encoding=f.encoding)

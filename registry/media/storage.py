@@ -1,7 +1,8 @@
 """Where media files live: content-addressed by sha256, never at a path a user chose.
 
-The local folder is the embedded default; an S3-compatible backend can implement the same
-interface (Storage) for workers on other machines.
+The local folder is the embedded default; with `REGISTRY_STORAGE_URL=s3://bucket/prefix` files
+live in an S3-compatible bucket that every worker machine can reach. Both store the same keys
+(kind/ab/cd/<sha256>), so a folder can be copied into a bucket as is.
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from registry.config import get_settings
 
@@ -34,6 +37,15 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def relative_key(key: str, kind: str) -> str:
+    """kind/ab/cd/<sha256>: the one layout of both backends (and a guard against odd keys)."""
+    if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
+        raise ValueError("not a sha256 key")
+    if kind not in KINDS:
+        raise ValueError("unknown kind")
+    return f"{kind}/{key[:2]}/{key[2:4]}/{key}"
+
+
 class LocalStorage:
     """Files under root/kind/ab/cd/<sha256>, written atomically (temp file + rename)."""
 
@@ -41,11 +53,7 @@ class LocalStorage:
         self.root = root
 
     def _path(self, key: str, kind: str) -> Path:
-        if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
-            raise ValueError("not a sha256 key")
-        if kind not in KINDS:
-            raise ValueError("unknown kind")
-        return self.root / kind / key[:2] / key[2:4] / key
+        return self.root / relative_key(key, kind)
 
     def put(self, data: bytes, *, kind: str = "originals", key: str | None = None) -> str:
         key = key or sha256_of(data)
@@ -75,5 +83,91 @@ class LocalStorage:
         self._path(key, kind).unlink(missing_ok=True)
 
 
+class S3Storage:
+    """Objects at prefix/kind/ab/cd/<sha256> in one bucket of an S3-compatible service.
+
+    Writes are whole-object PUTs (atomic on S3); a key that exists is not written again (the
+    content is its name). A missing object is FileNotFoundError, as for the local folder.
+    """
+
+    def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+
+    def _key(self, key: str, kind: str) -> str:
+        return self.prefix + relative_key(key, kind)
+
+    @staticmethod
+    def _missing(exc: Exception) -> bool:
+        error = getattr(exc, "response", {}).get("Error", {})
+        return str(error.get("Code")) in ("404", "NoSuchKey", "NotFound")
+
+    def put(self, data: bytes, *, kind: str = "originals", key: str | None = None) -> str:
+        key = key or sha256_of(data)
+        if not self.exists(key, kind=kind):
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self._key(key, kind),
+                Body=data,
+                ChecksumAlgorithm="SHA256",
+            )
+        return key
+
+    def get(self, key: str, *, kind: str = "originals") -> bytes:
+        from botocore.exceptions import ClientError
+
+        try:
+            body: bytes = self.client.get_object(Bucket=self.bucket, Key=self._key(key, kind))[
+                "Body"
+            ].read()
+        except ClientError as exc:
+            if self._missing(exc):
+                raise FileNotFoundError(f"{kind}/{key}") from None
+            raise
+        return body
+
+    def exists(self, key: str, *, kind: str = "originals") -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key, kind))
+        except ClientError as exc:
+            if self._missing(exc):
+                return False
+            raise
+        return True
+
+    def delete(self, key: str, *, kind: str = "originals") -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key, kind))
+
+
+def s3_client(*, endpoint_url: str = "", region: str = "") -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint_url or None,
+        region_name=region or None,
+        config=Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=20),
+    )
+
+
+_clients: dict[tuple[str, str], Any] = {}
+_clients_lock = threading.Lock()
+
+
 def get_storage() -> Storage:
-    return LocalStorage(get_settings().media_path())
+    """The backend the settings name (one S3 client per process and endpoint: they are
+    thread-safe and keep their connection pool)."""
+    settings = get_settings()
+    if not settings.storage_url:
+        return LocalStorage(settings.media_path())
+    parts = urlsplit(settings.storage_url)
+    with _clients_lock:
+        client = _clients.get((settings.s3_endpoint_url, settings.s3_region))
+        if client is None:
+            client = s3_client(endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
+            _clients[(settings.s3_endpoint_url, settings.s3_region)] = client
+    return S3Storage(client, parts.netloc, parts.path)

@@ -34,8 +34,14 @@ _lock = threading.Lock()
 
 @lru_cache(maxsize=1)
 def _engine() -> ModuleType:
-    import face_recognition
+    import warnings
+
     from PIL import ImageFile
+
+    with warnings.catch_warnings():
+        # face_recognition_models imports pkg_resources (pinned setuptools<81 keeps it working).
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+        import face_recognition
 
     # face_recognition switches on Pillow's "load truncated images" for the whole process on
     # import; switch it back so a truncated upload is refused rather than half-read.

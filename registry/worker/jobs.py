@@ -1,4 +1,4 @@
-"""The clearance job, the same code whichever engine runs it (in-process pool now, Celery later).
+"""The clearance job, the same code whichever engine runs it (the in-process pool or Celery).
 
 A job claims a pending photo (a lease), analyses its bytes (the expensive, pure part: in a worker
 process), stores the result and decides; every step is idempotent, so a redelivered or retried
@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from registry.db import unit_of_work
 from registry.media import service as media_service
-from registry.media.models import MediaStatus
+from registry.media.models import Media, MediaStatus
 from registry.media.storage import get_storage
 from registry.vision import analysis, images
 
@@ -66,3 +66,13 @@ def clear_media(
     with session_factory() as session:
         media = media_service.store_analysis(session=session, media_id=media_id, result=result)
         return media.status if media else None
+
+
+def clear_and_check(media_id: uuid.UUID, *, analyse: Analyse = analyse_bytes) -> bool:
+    """Run the job; True when the photo must be queued again (its analysis crashed and it is
+    pending for another attempt), False when it is done or another worker holds it."""
+    if clear_media(media_id, analyse=analyse) is not None:
+        return False
+    with unit_of_work() as session:
+        media = session.get(Media, media_id)
+        return media is not None and media.status == MediaStatus.pending

@@ -66,14 +66,8 @@ class LocalPool:
 
     def _run(self, media_id: uuid.UUID) -> None:
         try:
-            status = jobs.clear_media(media_id, analyse=self.analyse)
-            if status is None:
-                # A retry (after a crash) is pending again: queue it once more.
-                with unit_of_work() as session:
-                    media = media_service.get_media(session=session, media_id=media_id)
-                    again = media.status == "pending"
-                if again:
-                    self.enqueue([media_id])
+            if jobs.clear_and_check(media_id, analyse=self.analyse):
+                self.enqueue([media_id])  # a retry after a crash: queue it once more
         except Exception:
             logger.exception("clearance job for %s failed", media_id)
 
@@ -86,7 +80,7 @@ class LocalPool:
         is the only one running jobs, so every `processing` photo is orphaned)."""
         with unit_of_work() as session:
             pending = media_service.release_stale(
-                session=session, at=utcnow() + media_service.LEASE * 2
+                session=session, at=utcnow() + media_service.lease() * 2
             )
         self.enqueue(pending)
         return len(pending)

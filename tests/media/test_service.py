@@ -216,6 +216,56 @@ def test_a_stuck_photo_returns_to_pending(
     assert media.status == MediaStatus.pending
 
 
+def test_an_expired_lease_can_be_claimed_again(
+    session: Session, make_event: Callable[..., Event]
+) -> None:
+    data = io.BytesIO()
+    Image.new("RGB", (64, 64), (7, 5, 6)).save(data, format="PNG")
+    media = upload(session, make_event(), data.getvalue())
+    assert service.claim(session=session, media_id=media.id)
+    media.lease_until = utcnow() - timedelta(seconds=1)  # its worker died
+    session.add(media)
+    assert service.claim(session=session, media_id=media.id)  # a redelivered message takes it
+    assert media.attempts == 2
+    assert media.lease_until is not None
+    assert media.lease_until > utcnow()
+
+
+def test_the_sweep_queues_dead_and_forgotten_photos_once_per_lease(
+    session: Session, make_event: Callable[..., Event]
+) -> None:
+    event = make_event()
+    made = []
+    for shade in range(4):
+        data = io.BytesIO()
+        Image.new("RGB", (64, 64), (shade, 9, 9)).save(data, format="PNG")
+        made.append(upload(session, event, data.getvalue()))
+    dead, forgotten, fresh, working = made
+    now = utcnow()
+    span = service.lease()
+    for media in made:
+        media.created_at = now - span * 2
+    fresh.created_at = now  # just uploaded: its message is surely still queued
+    assert service.claim(session=session, media_id=dead.id)
+    assert service.claim(session=session, media_id=working.id)
+    dead.lease_until = now - timedelta(seconds=1)
+    for media in made:
+        session.add(media)
+    session.flush()
+
+    due = service.sweep(session=session, at=now)
+    assert set(due) >= {dead.id, forgotten.id}
+    assert fresh.id not in due
+    assert working.id not in due  # its lease still runs
+    assert dead.status == MediaStatus.pending
+    # Not again within the lease; again after it.
+    again = service.sweep(session=session, at=now + span / 2)
+    assert dead.id not in again
+    assert forgotten.id not in again
+    later = service.sweep(session=session, at=now + span + timedelta(seconds=1))
+    assert {dead.id, forgotten.id, working.id} <= set(later)
+
+
 def test_purge_removes_face_encodings_but_keeps_the_decision(
     session: Session,
     faces_dir: Path,

@@ -1,0 +1,114 @@
+"""Both storage backends keep the same contract; the S3 one runs against a real S3-API server."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlmodel import Session
+
+from registry.events.models import Event
+from registry.media import service
+from registry.media.models import MediaStatus
+from registry.media.storage import LocalStorage, S3Storage, Storage, get_storage, sha256_of
+from tests.s3 import S3
+
+
+def png(color: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), color).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    if request.param == "local":
+        return LocalStorage(tmp_path)
+    s3: S3 = request.getfixturevalue("s3")
+    return S3Storage(s3.client, s3.bucket, "prefix/")
+
+
+def test_the_storage_contract(storage: Storage) -> None:
+    data = b"some bytes" * 1000
+    key = storage.put(data)
+    assert key == sha256_of(data)
+    assert storage.exists(key)
+    assert storage.get(key) == data
+    assert storage.put(data) == key  # the same content again: the same key, nothing rewritten
+    assert not storage.exists(key, kind="renditions")
+    storage.put(data, kind="renditions")
+    assert storage.get(key, kind="renditions") == data
+    storage.delete(key)
+    assert not storage.exists(key)
+    with pytest.raises(FileNotFoundError):
+        storage.get(key)
+    storage.delete(key)  # deleting what is gone is not an error
+    missing = sha256_of(b"never stored")
+    with pytest.raises(FileNotFoundError):
+        storage.get(missing, kind="thumbs")
+
+
+@pytest.mark.parametrize("key", ["../../etc/passwd", "A" * 64, "ab", ""])
+def test_odd_keys_and_kinds_are_refused(storage: Storage, key: str) -> None:
+    with pytest.raises(ValueError, match="sha256"):
+        storage.get(key)
+    with pytest.raises(ValueError, match="kind"):
+        storage.get(sha256_of(b"x"), kind="../originals")
+
+
+def test_s3_uses_the_local_layout_under_its_prefix(s3: S3) -> None:
+    store = get_storage()
+    assert isinstance(store, S3Storage)
+    key = store.put(b"photo")
+    assert s3.keys() == [f"registry/originals/{key[:2]}/{key[2:4]}/{key}"]
+
+
+def test_upload_clearance_and_renditions_through_s3(
+    s3: S3,
+    client: TestClient,
+    comms_headers: dict[str, str],
+    make_event: Callable[..., Event],
+    session: Session,
+    run_job: Callable[[uuid.UUID], MediaStatus | None],
+) -> None:
+    event = make_event()
+    response = client.post(
+        "/api/media",
+        files=[("files", ("a.png", png((3, 2, 1)), "image/png"))],
+        data={"event_id": str(event.id)},
+        headers=comms_headers,
+    )
+    assert response.status_code == 202, response.text
+    media_id = uuid.UUID(response.json()[0]["id"])
+    assert any(k.startswith("registry/originals/") for k in s3.keys())
+    assert run_job(media_id) == MediaStatus.cleared  # the job read the photo from the bucket
+    made = client.post(f"/api/media/{media_id}/redact", headers=comms_headers)
+    assert made.status_code == 201, made.text
+    assert any(k.startswith("registry/renditions/") for k in s3.keys())
+    download = client.get(made.json()["url"], headers=comms_headers)
+    assert download.status_code == 200
+    assert download.content.startswith(b"\xff\xd8")
+    media = service.get_media(session=session, media_id=media_id)
+    assert media.status == MediaStatus.cleared
+
+
+def test_a_file_missing_from_the_bucket_fails_the_photo_with_a_reason(
+    s3: S3,
+    session: Session,
+    make_event: Callable[..., Event],
+    run_job: Callable[[uuid.UUID], MediaStatus | None],
+) -> None:
+    [(media, _)] = service.upload(
+        session=session,
+        actor=service.audit.SYSTEM,
+        files=[service.Upload("b.png", png((8, 8, 8)))],
+        event=make_event(),
+    )
+    get_storage().delete(media.sha256)
+    assert run_job(media.id) == MediaStatus.failed
+    assert media.failure == "The file is missing."

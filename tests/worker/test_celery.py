@@ -1,0 +1,251 @@
+"""Clearance on real Celery workers over real Redis (and PostgreSQL in CI's second run).
+
+Two `registry worker` processes clear a batch; another test kills one with SIGKILL mid-batch
+and checks every photo still reaches a final status exactly once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from registry.audit import service as audit
+from registry.audit.models import AuditEntry
+from registry.audit.service import CLI
+from registry.config import Settings, get_settings
+from registry.db import engine_for, unit_of_work
+from registry.events import references
+from registry.events import service as events
+from registry.events.models import ReferencePhoto
+from registry.media import service as media_service
+from registry.media.models import FINAL, Media, MediaFace
+from tests.s3 import S3
+from tests.worker.conftest import Workers, wait_for
+
+pytestmark = pytest.mark.worker
+
+OBAMA_GROUP = "facerec_obama_and_biden.jpg"
+
+
+@pytest.fixture
+def broker(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """This process sends to the test's Redis (as a web process with a broker would)."""
+    monkeypatch.setenv("REGISTRY_BROKER_URL", redis_url)
+    get_settings.cache_clear()
+    yield redis_url
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def seed(url: str, faces_dir: Path, count: int) -> tuple[list[uuid.UUID], uuid.UUID]:
+    """An event where Barack Obama opted out (with a reference photo) and `count` group photos
+    uploaded; returns the photo ids and the id of the one he is in."""
+    photos = sorted((faces_dir / "groups").glob("*.jpg"))
+    chosen = [p for p in photos if p.name == OBAMA_GROUP] + [
+        p for p in photos if p.name != OBAMA_GROUP
+    ][: count - 1]
+    with unit_of_work(engine_for(url)) as session:
+        event = events.create_event(
+            session=session,
+            actor=CLI,
+            name="Annual conference",
+            starts_at=datetime.now(UTC),
+            filming_notice="We film this event.",
+        )
+        booking, _ = events.create_booking(
+            session=session,
+            actor=CLI,
+            event=event,
+            name="Barack Obama",
+            email="obama@example.org",
+            photo_opt_out=True,
+        )
+        references.add_reference(
+            session=session,
+            actor=CLI,
+            booking=booking,
+            event=event,
+            data=(faces_dir / "people" / "barack_obama" / "facerec_1.jpg").read_bytes(),
+            biometric_consent=True,
+        )
+        uploaded = media_service.upload(
+            session=session,
+            actor=CLI,
+            files=[media_service.Upload(p.name, p.read_bytes()) for p in chosen],
+            event=event,
+        )
+    ids = [m.id for m, _ in uploaded]
+    return ids, ids[0]
+
+
+def statuses(url: str, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    with unit_of_work(engine_for(url)) as session:
+        return {
+            m.id: str(m.status)
+            for m in session.exec(select(Media).where(col(Media.id).in_(ids))).all()
+        }
+
+
+def assert_final_exactly_once(url: str, ids: list[uuid.UUID], flagged: uuid.UUID) -> None:
+    final = {s.value for s in FINAL}
+    found = statuses(url, ids)
+    assert set(found.values()) <= final, found
+    assert found[flagged] == "flagged"
+    with unit_of_work(engine_for(url)) as session:
+        decided = session.exec(
+            select(AuditEntry).where(
+                AuditEntry.action == "media.cleared",
+                col(AuditEntry.entity_id).in_([str(i) for i in ids]),
+            )
+        ).all()
+        first = [e.entity_id for e in decided if (e.before or {}).get("status") == "processing"]
+        assert sorted(first) == sorted(str(i) for i in ids)  # one first decision each
+        duplicates = session.exec(
+            select(MediaFace.media_id, MediaFace.number, func.count())
+            .where(col(MediaFace.media_id).in_(ids))
+            .group_by(col(MediaFace.media_id), col(MediaFace.number))
+            .having(func.count() > 1)
+        ).all()
+        assert duplicates == []
+        faces = session.exec(
+            select(func.count()).select_from(MediaFace).where(col(MediaFace.media_id).in_(ids))
+        ).one()
+        assert faces >= len(ids)  # every group photo has faces
+        report = audit.verify(session=session)
+        assert report.ok, report
+
+
+@pytest.mark.parametrize("storage", ["local", "s3"])
+def test_two_workers_clear_a_batch(
+    storage: str,
+    request: pytest.FixtureRequest,
+    faces_dir: Path,
+    shared_database: str,
+    broker: str,
+    workers: Workers,
+) -> None:
+    """With s3, photos reach the workers only through the bucket (as on other machines)."""
+    from registry.worker.celery_app import send_clear
+
+    if storage == "s3":
+        s3: S3 = request.getfixturevalue("s3")
+        workers.env.update(s3.env)
+        workers.env["REGISTRY_MEDIA_DIR"] = str(Path(workers.env["REGISTRY_VAR_DIR"]) / "none")
+    workers.start("--concurrency", "1", "--beat")
+    workers.start("--concurrency", "1")
+    ids, obama = seed(shared_database, faces_dir, 10)  # the reference photo: found on a worker
+    if storage == "s3":
+        assert len([k for k in s3.keys() if "/originals/" in k]) == len(ids)
+    assert send_clear(ids) == len(ids)
+    wait_for(
+        lambda: all(
+            s not in ("pending", "processing") for s in statuses(shared_database, ids).values()
+        ),
+        timeout=240,
+        what="every photo to be cleared",
+        logs=workers.logs,
+    )
+    assert_final_exactly_once(shared_database, ids, obama)
+    # Both workers took jobs.
+    for worker in workers.started:
+        assert "succeeded" in worker.output(), workers.logs()
+
+
+def test_a_worker_killed_mid_batch_loses_nothing(
+    faces_dir: Path, shared_database: str, broker: str, workers: Workers
+) -> None:
+    from registry.worker.celery_app import send_clear
+
+    survivor = workers.start("--concurrency", "1", "--beat")
+    victim = workers.start("--concurrency", "1")
+    ids, obama = seed(shared_database, faces_dir, 23)
+    send_clear(ids)
+    # Kill the victim while both workers hold a photo: one of the two is the victim's.
+    wait_for(
+        lambda: list(statuses(shared_database, ids).values()).count("processing") == 2,
+        timeout=120,
+        what="both workers to be busy",
+        logs=workers.logs,
+    )
+    victim.kill()
+    assert survivor.process.poll() is None
+    wait_for(
+        lambda: all(
+            s not in ("pending", "processing") for s in statuses(shared_database, ids).values()
+        ),
+        timeout=300,
+        what="the survivor to finish every photo",
+        logs=workers.logs,
+    )
+    assert_final_exactly_once(shared_database, ids, obama)
+    with unit_of_work(engine_for(shared_database)) as session:
+        attempts = session.exec(select(Media.attempts).where(col(Media.id).in_(ids))).all()
+    assert max(attempts) >= 2, attempts  # the photo the victim held was taken up again
+
+
+def test_beat_schedules_the_sweep_and_housekeeping(settings: Settings) -> None:
+    from registry.worker.celery_app import HOUSEKEEPING, SWEEP, make_app
+
+    app = make_app(settings.model_copy(update={"broker_url": "redis://x", "sweep_seconds": 7}))
+    schedule = app.conf.beat_schedule
+    assert schedule["sweep"] == {"task": SWEEP, "schedule": 7.0}
+    assert schedule["housekeeping"]["task"] == HOUSEKEEPING
+    assert schedule["housekeeping"]["schedule"] == settings.housekeeping_hours * 3600
+    off = make_app(settings.model_copy(update={"broker_url": "redis://x", "housekeeping_hours": 0}))
+    assert "housekeeping" not in off.conf.beat_schedule
+    assert app.conf.task_acks_late
+    assert app.conf.task_reject_on_worker_lost
+    assert app.conf.broker_transport_options["visibility_timeout"] == settings.job_lease_seconds
+
+
+def test_housekeeping_runs_on_a_worker(
+    faces_dir: Path, shared_database: str, broker: str, workers: Workers
+) -> None:
+    """The daily job, sent as beat sends it: an event's biometric data past retention goes."""
+    from registry.worker.celery_app import HOUSEKEEPING, get_app
+
+    workers.start("--concurrency", "1")
+    with unit_of_work(engine_for(shared_database)) as session:
+        event = events.create_event(
+            session=session,
+            actor=CLI,
+            name="Long ago",
+            starts_at=datetime.now(UTC) - timedelta(days=60),
+            filming_notice="We filmed this event.",
+            biometric_retention_days=30,
+        )
+        booking, _ = events.create_booking(
+            session=session,
+            actor=CLI,
+            event=event,
+            name="Barack Obama",
+            email="obama@example.org",
+            photo_opt_out=True,
+        )
+        references.add_reference(
+            session=session,
+            actor=CLI,
+            booking=booking,
+            event=event,
+            data=(faces_dir / "people" / "barack_obama" / "facerec_1.jpg").read_bytes(),
+            biometric_consent=True,
+        )
+
+    def references_left() -> int:
+        with unit_of_work(engine_for(shared_database)) as session:
+            return len(session.exec(select(ReferencePhoto)).all())
+
+    assert references_left() == 1
+    get_app().send_task(HOUSEKEEPING)
+    wait_for(
+        lambda: references_left() == 0,
+        timeout=120,
+        what="housekeeping to purge the reference",
+        logs=workers.logs,
+    )

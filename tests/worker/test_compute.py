@@ -1,0 +1,66 @@
+"""Face detection a request waits for runs on a worker when a broker is configured."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from registry.config import get_settings
+from registry.vision import analysis, faces, images
+from registry.worker import compute
+from tests.worker.conftest import Workers, wait_for
+
+pytestmark = pytest.mark.worker
+
+
+def test_answers_survive_the_wire(group_photo: bytes) -> None:
+    local = analysis.analyse(group_photo)
+    again = compute.analysis_from_json(compute.analysis_to_json(local))
+    assert (again.width, again.height, again.min_face_px) == (
+        local.width,
+        local.height,
+        local.min_face_px,
+    )
+    assert [f.box for f in again.faces] == [f.box for f in local.faces]
+    for a, b in zip(again.faces, local.faces, strict=True):
+        assert a.encoding is not None
+        assert b.encoding is not None
+        assert np.array_equal(a.encoding, b.encoding)
+    assert again.codes == local.codes
+
+
+@pytest.fixture
+def broker(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("REGISTRY_BROKER_URL", redis_url)
+    get_settings.cache_clear()
+    yield redis_url
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_with_a_broker_a_worker_finds_the_faces(
+    face_photo: bytes,
+    group_photo: bytes,
+    broker: str,
+    workers: Workers,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    expected_reference = faces.find_reference_faces(images.decode(face_photo).image)
+    expected_group = analysis.analyse(group_photo)
+    worker = workers.start("--concurrency", "1")
+    wait_for(lambda: "ready." in worker.output(), timeout=60, what="the worker", logs=workers.logs)
+
+    def not_here(*_: Any, **__: Any) -> Any:
+        raise AssertionError("face detection ran in the web process")
+
+    monkeypatch.setattr(faces, "find_reference_faces", not_here)
+    monkeypatch.setattr(analysis, "analyse", not_here)
+    [found] = compute.reference_faces(face_photo)
+    assert found.box == expected_reference[0].box
+    assert np.allclose(found.encoding, expected_reference[0].encoding)
+    result = compute.analyse(group_photo)
+    assert [f.box for f in result.faces] == [f.box for f in expected_group.faces]
+    assert "registry.reference_faces" in worker.output()

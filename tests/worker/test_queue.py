@@ -1,0 +1,63 @@
+"""With a broker configured, the web process sends clearance jobs to Redis and runs none."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlmodel import Session
+
+from registry.config import get_settings
+from registry.db import get_session
+from registry.events.models import Event
+from registry.main import create_app
+from registry.worker.celery_app import CLEAR, QUEUE, CeleryQueue
+
+pytestmark = pytest.mark.worker
+
+
+@pytest.fixture
+def broker(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("REGISTRY_BROKER_URL", redis_url)
+    get_settings.cache_clear()
+    yield redis_url
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_uploads_become_messages_on_the_queue(
+    broker: str,
+    session: Session,
+    comms_headers: dict[str, str],
+    make_event: Callable[..., Event],
+) -> None:
+    application = create_app(get_settings())
+
+    def _session() -> Iterator[Session]:
+        nested = session.begin_nested()
+        yield session
+        nested.commit()
+
+    application.dependency_overrides[get_session] = _session
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 48), (1, 9, 7)).save(photo, format="PNG")
+    with TestClient(application) as client:
+        assert isinstance(application.state.jobs, CeleryQueue)  # no local pool started
+        response = client.post(
+            "/api/media",
+            files=[("files", ("a.png", photo.getvalue(), "image/png"))],
+            data={"event_id": str(make_event().id)},
+            headers=comms_headers,
+        )
+        assert response.status_code == 202, response.text
+        media_id = response.json()[0]["id"]
+        assert response.json()[0]["status"] == "pending"
+    messages = [json.loads(m) for m in redis.Redis.from_url(broker).lrange(QUEUE, 0, -1)]
+    assert [(m["headers"]["task"], media_id in m["headers"]["argsrepr"]) for m in messages] == [
+        (CLEAR, True)
+    ]
