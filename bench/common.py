@@ -53,11 +53,12 @@ def create_admin(env: dict[str, str]) -> None:
 
 
 @contextmanager
-def server(env: dict[str, str]) -> Iterator[int]:
-    """`registry serve` on a free port until the block ends; yields the port once ready."""
+def server(env: dict[str, str], workers: int = 1) -> Iterator[int]:
+    """`registry serve` on a free port until the block ends; yields the port once ready.
+    (`workers` > 1 runs several web processes and needs REGISTRY_BROKER_URL in `env`.)"""
     port = free_port()
     process = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)],
+        [*CLI, "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

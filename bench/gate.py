@@ -191,6 +191,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--batch", type=int, default=20, help="Decisions per batch request.")
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=1,
+        help="Web server processes (more than one needs REGISTRY_BROKER_URL, e.g. a local Redis).",
+    )
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
@@ -205,7 +211,8 @@ def main() -> None:
     print(
         f"seeded {args.media} media and {args.consents} consent requests in "
         f"{time.perf_counter() - start:.1f} s ({env['REGISTRY_DATABASE_URL'].split(':')[0]}, "
-        f"{os.cpu_count()} cores, one server process, {args.clients} client threads)"
+        f"{os.cpu_count()} cores, {args.server_workers} server process(es), "
+        f"{args.clients} client threads)"
     )
     create_admin(env)
     paths = [
@@ -230,7 +237,7 @@ def main() -> None:
     ]
     batch_requests = max(args.clients, args.requests // args.batch * 4)
 
-    with server(env) as port:
+    with server(env, args.server_workers) as port:
         auth, _ = sign_in(port)
         hammer(port, paths[:200], auth, 200, 4)  # warm up
         floor = hammer(port, "/api/auth/me", auth, args.requests, args.clients)
