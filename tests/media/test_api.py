@@ -1,22 +1,15 @@
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
-from PIL import Image
 from sqlmodel import Session
 
 from registry.events.models import Event
 from registry.media import service
 from registry.media.models import MediaStatus
-
-
-def png(color: tuple[int, int, int]) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (320, 240), color).save(out, format="PNG")
-    return out.getvalue()
+from tests.media.samples import png
 
 
 def test_upload_returns_202_with_a_result_per_file(

@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
 from sqlmodel import Session
 
 from registry.events.models import Event
 from registry.media import service
 from registry.media.models import MediaStatus
 from registry.media.storage import LocalStorage, S3Storage, Storage, get_storage, sha256_of
+from tests.media.samples import png
 from tests.s3 import S3
-
-
-def png(color: tuple[int, int, int]) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (320, 240), color).save(out, format="PNG")
-    return out.getvalue()
 
 
 @pytest.fixture(params=["local", "s3"])

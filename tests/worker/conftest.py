@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from registry import migrations
-from registry.config import Settings, normalise_database_url
+from registry.config import Settings, get_settings, normalise_database_url
 
 REGISTRY = Path(sys.executable).parent / "registry"
 
@@ -87,6 +87,16 @@ def redis_url(redis_server: str) -> str:
 
     redis.Redis.from_url(redis_server).flushdb()
     return redis_server
+
+
+@pytest.fixture
+def broker(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """This process sends to the test's Redis (as a web process with a broker would)."""
+    monkeypatch.setenv("REGISTRY_BROKER_URL", redis_url)
+    get_settings.cache_clear()
+    yield redis_url
+    monkeypatch.undo()
+    get_settings.cache_clear()
 
 
 @pytest.fixture

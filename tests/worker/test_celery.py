@@ -7,22 +7,22 @@ and checks every photo still reaches a final status exactly once.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from registry.audit import service as audit
 from registry.audit.models import AuditEntry
 from registry.audit.service import CLI
-from registry.config import Settings, get_settings
+from registry.config import Settings
 from registry.db import engine_for, unit_of_work
 from registry.events import references
 from registry.events import service as events
-from registry.events.models import ReferencePhoto
+from registry.events.models import Event, ReferencePhoto
 from registry.media import service as media_service
 from registry.media.models import FINAL, Media, MediaFace
 from tests.s3 import S3
@@ -33,14 +33,28 @@ pytestmark = pytest.mark.worker
 OBAMA_GROUP = "facerec_obama_and_biden.jpg"
 
 
-@pytest.fixture
-def broker(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """This process sends to the test's Redis (as a web process with a broker would)."""
-    monkeypatch.setenv("REGISTRY_BROKER_URL", redis_url)
-    get_settings.cache_clear()
-    yield redis_url
-    monkeypatch.undo()
-    get_settings.cache_clear()
+def obama_opted_out(session: Session, faces_dir: Path, **event: Any) -> Event:
+    """An event where Barack Obama booked, opted out and gave a reference photo."""
+    made = events.create_event(
+        session=session, actor=CLI, name="Annual conference", filming_notice="We film.", **event
+    )
+    booking, _ = events.create_booking(
+        session=session,
+        actor=CLI,
+        event=made,
+        name="Barack Obama",
+        email="obama@example.org",
+        photo_opt_out=True,
+    )
+    references.add_reference(
+        session=session,
+        actor=CLI,
+        booking=booking,
+        event=made,
+        data=(faces_dir / "people" / "barack_obama" / "facerec_1.jpg").read_bytes(),
+        biometric_consent=True,
+    )
+    return made
 
 
 def seed(url: str, faces_dir: Path, count: int) -> tuple[list[uuid.UUID], uuid.UUID]:
@@ -51,29 +65,7 @@ def seed(url: str, faces_dir: Path, count: int) -> tuple[list[uuid.UUID], uuid.U
         p for p in photos if p.name != OBAMA_GROUP
     ][: count - 1]
     with unit_of_work(engine_for(url)) as session:
-        event = events.create_event(
-            session=session,
-            actor=CLI,
-            name="Annual conference",
-            starts_at=datetime.now(UTC),
-            filming_notice="We film this event.",
-        )
-        booking, _ = events.create_booking(
-            session=session,
-            actor=CLI,
-            event=event,
-            name="Barack Obama",
-            email="obama@example.org",
-            photo_opt_out=True,
-        )
-        references.add_reference(
-            session=session,
-            actor=CLI,
-            booking=booking,
-            event=event,
-            data=(faces_dir / "people" / "barack_obama" / "facerec_1.jpg").read_bytes(),
-            biometric_consent=True,
-        )
+        event = obama_opted_out(session, faces_dir, starts_at=datetime.now(UTC))
         uploaded = media_service.upload(
             session=session,
             actor=CLI,
@@ -90,6 +82,10 @@ def statuses(url: str, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
             m.id: str(m.status)
             for m in session.exec(select(Media).where(col(Media.id).in_(ids))).all()
         }
+
+
+def all_decided(url: str, ids: list[uuid.UUID]) -> bool:
+    return all(s not in ("pending", "processing") for s in statuses(url, ids).values())
 
 
 def assert_final_exactly_once(url: str, ids: list[uuid.UUID], flagged: uuid.UUID) -> None:
@@ -144,9 +140,7 @@ def test_two_workers_clear_a_batch(
         assert len([k for k in s3.keys() if "/originals/" in k]) == len(ids)
     assert send_clear(ids) == len(ids)
     wait_for(
-        lambda: all(
-            s not in ("pending", "processing") for s in statuses(shared_database, ids).values()
-        ),
+        lambda: all_decided(shared_database, ids),
         timeout=240,
         what="every photo to be cleared",
         logs=workers.logs,
@@ -176,9 +170,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(
     victim.kill()
     assert survivor.process.poll() is None
     wait_for(
-        lambda: all(
-            s not in ("pending", "processing") for s in statuses(shared_database, ids).values()
-        ),
+        lambda: all_decided(shared_database, ids),
         timeout=300,
         what="the survivor to finish every photo",
         logs=workers.logs,
@@ -212,29 +204,11 @@ def test_housekeeping_runs_on_a_worker(
 
     workers.start("--concurrency", "1")
     with unit_of_work(engine_for(shared_database)) as session:
-        event = events.create_event(
-            session=session,
-            actor=CLI,
-            name="Long ago",
+        obama_opted_out(
+            session,
+            faces_dir,
             starts_at=datetime.now(UTC) - timedelta(days=60),
-            filming_notice="We filmed this event.",
             biometric_retention_days=30,
-        )
-        booking, _ = events.create_booking(
-            session=session,
-            actor=CLI,
-            event=event,
-            name="Barack Obama",
-            email="obama@example.org",
-            photo_opt_out=True,
-        )
-        references.add_reference(
-            session=session,
-            actor=CLI,
-            booking=booking,
-            event=event,
-            data=(faces_dir / "people" / "barack_obama" / "facerec_1.jpg").read_bytes(),
-            biometric_consent=True,
         )
 
     def references_left() -> int:

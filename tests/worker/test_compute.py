@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 
-from registry.config import get_settings
 from registry.vision import analysis, faces, images
 from registry.worker import compute
 from tests.worker.conftest import Workers, wait_for
@@ -30,15 +28,6 @@ def test_answers_survive_the_wire(group_photo: bytes) -> None:
         assert b.encoding is not None
         assert np.array_equal(a.encoding, b.encoding)
     assert again.codes == local.codes
-
-
-@pytest.fixture
-def broker(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("REGISTRY_BROKER_URL", redis_url)
-    get_settings.cache_clear()
-    yield redis_url
-    monkeypatch.undo()
-    get_settings.cache_clear()
 
 
 def test_with_a_broker_a_worker_finds_the_faces(

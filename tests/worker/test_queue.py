@@ -21,15 +21,6 @@ from registry.worker.celery_app import CLEAR, QUEUE, CeleryQueue
 pytestmark = pytest.mark.worker
 
 
-@pytest.fixture
-def broker(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("REGISTRY_BROKER_URL", redis_url)
-    get_settings.cache_clear()
-    yield redis_url
-    monkeypatch.undo()
-    get_settings.cache_clear()
-
-
 def test_uploads_become_messages_on_the_queue(
     broker: str,
     session: Session,
