@@ -17,6 +17,7 @@ from registry.db import get_session
 from registry.events.models import Event
 from registry.main import create_app
 from registry.worker.celery_app import CLEAR, QUEUE, CeleryQueue
+from tests.s3 import S3
 
 pytestmark = pytest.mark.worker
 
@@ -52,3 +53,28 @@ def test_uploads_become_messages_on_the_queue(
     assert [(m["headers"]["task"], media_id in m["headers"]["argsrepr"]) for m in messages] == [
         (CLEAR, True)
     ]
+
+
+def test_readiness_checks_the_broker_and_the_bucket(
+    broker: str, s3: S3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registry.health import readyz
+
+    ready = json.loads(readyz().body)
+    assert ready["status"] == "ok"
+    assert "broker reachable" in ready["detail"]
+    assert "bucket reachable" in ready["detail"]
+
+    monkeypatch.setenv("REGISTRY_STORAGE_URL", "s3://no-such-bucket-here/x")
+    get_settings.cache_clear()
+    missing = readyz()
+    assert missing.status_code == 503
+    assert "no-such-bucket-here" in json.loads(missing.body)["detail"]
+
+    monkeypatch.setenv("REGISTRY_BROKER_URL", "redis://:secret@127.0.0.1:1/0")
+    get_settings.cache_clear()
+    down = readyz()
+    assert down.status_code == 503
+    detail = json.loads(down.body)["detail"]
+    assert "cannot reach the broker" in detail
+    assert "secret" not in detail
