@@ -108,8 +108,8 @@ class Settings(BaseSettings):
     sweep_seconds: int = Field(
         default=60,
         ge=1,
-        description="With a broker: seconds between sweeps (by the worker running beat) that "
-        "queue again photos whose lease ran out or whose job message was lost.",
+        description="Seconds between sweeps that queue again photos whose lease ran out or "
+        "whose job was lost (run by `registry serve`'s pool, or by beat with a broker).",
     )
     storage_url: str = Field(
         default="",

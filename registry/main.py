@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         )
         # Clearance jobs: the in-process pool, unless a broker's workers run them.
-        pool = None
+        pool, sweeper = None, None
         if settings.broker_url:
             from registry.worker.celery_app import CeleryQueue
 
@@ -103,9 +103,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             recovered = pool.recover()
             if recovered:
                 logger.info("queued %d photo(s) left pending by the previous run", recovered)
+            sweeper = asyncio.create_task(
+                periodic.sweeper(pool, interval=float(settings.sweep_seconds))
+            )
         yield
         if task is not None:
             task.cancel()
+        if sweeper is not None:
+            sweeper.cancel()
         if pool is not None:
             pool.shutdown()
 

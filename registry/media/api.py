@@ -26,7 +26,7 @@ from registry.media.schemas import (
 )
 from registry.media.storage import get_storage
 from registry.uploads import read_capped
-from registry.worker.pool import JobQueue, PendingOnly
+from registry.worker.queue import JobQueue, PendingOnly
 
 router = APIRouter(prefix="/api", tags=["media"])
 ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Invalid)

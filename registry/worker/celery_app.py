@@ -21,8 +21,6 @@ from typing import Any
 from celery import Celery, signals
 
 from registry.config import Settings, get_settings
-from registry.db import unit_of_work
-from registry.media import service as media_service
 from registry.worker import compute, jobs, periodic
 
 logger = logging.getLogger("registry")
@@ -105,11 +103,7 @@ def clear_task(media_id: str) -> None:
 
 
 def sweep_task() -> int:
-    with unit_of_work() as session:
-        due = media_service.sweep(session=session)
-    if due:
-        logger.info("sweep: queued %d photo(s) again (lease ran out or message lost)", len(due))
-    return send_clear(due)
+    return periodic.sweep_once(CeleryQueue())
 
 
 def housekeeping_task() -> None:

@@ -18,6 +18,7 @@ from registry.events import references
 from registry.media import service as media
 from registry.publishing import notify
 from registry.publishing import service as publishing
+from registry.worker.queue import JobQueue
 
 logger = logging.getLogger("registry")
 
@@ -64,3 +65,23 @@ async def scheduler(*, first_delay: float, interval: float) -> None:
         except Exception:  # a failed run must not stop the next one; it is logged in full
             logger.exception("housekeeping failed; retrying at the next interval")
         await asyncio.sleep(interval)
+
+
+def sweep_once(queue: JobQueue) -> int:
+    """Queue again the photos whose worker died or whose job was lost (see media.sweep)."""
+    with unit_of_work() as session:
+        due = media.sweep(session=session)
+    if due:
+        logger.info("sweep: queued %d photo(s) again (lease ran out or job lost)", len(due))
+        queue.enqueue(due)
+    return len(due)
+
+
+async def sweeper(queue: JobQueue, *, interval: float) -> None:
+    """The embedded pool's sweep (beat runs it when a broker is configured)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(sweep_once, queue)
+        except Exception:
+            logger.exception("sweep failed; retrying at the next interval")

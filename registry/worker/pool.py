@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Protocol
 
 from registry.db import unit_of_work, utcnow
 from registry.media import service as media_service
@@ -24,18 +23,6 @@ from registry.vision import analysis, faces
 from registry.worker import jobs
 
 logger = logging.getLogger("registry")
-
-
-class JobQueue(Protocol):
-    def enqueue(self, media_ids: Iterable[uuid.UUID]) -> None: ...
-
-
-class PendingOnly:
-    """No engine here (e.g. a broker is configured but this process only serves the API): photos
-    stay pending until a worker picks them up."""
-
-    def enqueue(self, media_ids: Iterable[uuid.UUID]) -> None:
-        return None
 
 
 class LocalPool:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 
 import pytest
 import redis
@@ -78,3 +79,43 @@ def test_readiness_checks_the_broker_and_the_bucket(
     detail = json.loads(down.body)["detail"]
     assert "cannot reach the broker" in detail
     assert "secret" not in detail
+
+
+def test_the_sweep_hands_lost_photos_to_the_queue_once(
+    shared_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What beat (or serve's pool) runs every REGISTRY_SWEEP_SECONDS, on committed data."""
+    from datetime import timedelta
+
+    from registry.audit.service import CLI
+    from registry.db import engine_for, unit_of_work
+    from registry.media import service as media_service
+    from registry.worker import periodic
+
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", shared_database)
+    get_settings.cache_clear()
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 48), (3, 9, 7)).save(photo, format="PNG")
+    with unit_of_work(engine_for(shared_database)) as session:
+        [(media, _)] = media_service.upload(
+            session=session,
+            actor=CLI,
+            files=[media_service.Upload("lost.png", photo.getvalue())],
+            event=None,
+        )
+        media.created_at -= media_service.lease() + timedelta(seconds=1)  # its job was lost
+        session.add(media)
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.sent: list[object] = []
+
+        def enqueue(self, media_ids: Iterable[uuid.UUID]) -> None:
+            self.sent.extend(media_ids)
+
+    queue = Recorder()
+    assert periodic.sweep_once(queue) == 1
+    assert periodic.sweep_once(queue) == 0  # not again within the lease
+    assert queue.sent == [media.id]
+    monkeypatch.undo()
+    get_settings.cache_clear()
