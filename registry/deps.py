@@ -11,7 +11,7 @@ from sqlmodel import Session
 from registry.auth import service as auth_service
 from registry.auth.models import Role, StaffUser
 from registry.auth.security import read_access_token, read_session
-from registry.auth.throttle import LoginThrottle
+from registry.auth.throttle import Throttle
 from registry.config import Settings, get_settings
 from registry.db import get_session
 from registry.errors import Forbidden, Unauthorized
@@ -36,12 +36,12 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=Fals
 PUBLIC_API_PATHS = frozenset({"/api/auth/token"})
 
 
-def get_throttle(request: Request) -> LoginThrottle:
-    throttle: LoginThrottle = request.app.state.login_throttle
+def get_throttle(request: Request) -> Throttle:
+    throttle: Throttle = request.app.state.login_throttle
     return throttle
 
 
-ThrottleDep = Annotated[LoginThrottle, Depends(get_throttle)]
+ThrottleDep = Annotated[Throttle, Depends(get_throttle)]
 
 
 def _require(user: StaffUser | None, roles: tuple[Role, ...], request: Request) -> StaffUser:

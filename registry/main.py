@@ -16,7 +16,7 @@ from registry.audit import api as audit_api
 from registry.audit import pages as audit_pages
 from registry.auth import api as auth_api
 from registry.auth import pages as auth_pages
-from registry.auth.throttle import LoginThrottle
+from registry.auth.throttle import make_throttle
 from registry.config import Settings, get_settings
 from registry.consent import api as consent_api
 from registry.consent import pages as consent_pages
@@ -125,8 +125,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.login_throttle = LoginThrottle(
-        max_failures=settings.login_max_failures, window_seconds=settings.login_window_seconds
+    app.state.login_throttle = make_throttle(
+        broker_url=settings.broker_url,
+        max_failures=settings.login_max_failures,
+        window_seconds=settings.login_window_seconds,
     )
     install_handlers(app)
     for router in ROUTERS:

@@ -13,7 +13,7 @@ from registry.auth.security import (
     needs_rehash,
     verify_password,
 )
-from registry.auth.throttle import LoginThrottle
+from registry.auth.throttle import Throttle
 from registry.errors import Conflict, Invalid, RateLimited, Unauthorized
 
 MIN_PASSWORD_LENGTH = 10
@@ -79,7 +79,7 @@ def set_password(*, session: Session, user: StaffUser, password: str, actor: Act
 def authenticate(
     *,
     session: Session,
-    throttle: LoginThrottle,
+    throttle: Throttle,
     email: str,
     password: str,
     client: str,

@@ -1,10 +1,32 @@
-"""Counting failed sign-ins so that password guessing is slowed down."""
+"""Counting failed sign-ins so that password guessing is slowed down.
+
+One process (`registry serve`): counted in memory. Several web processes (`serve --workers N`,
+or several API machines, which need a broker): counted in Redis, so that N processes do not give
+a guesser N times the attempts. Keys are hashed: no email or address is written to Redis.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import threading
 import time
+import uuid
 from collections import defaultdict, deque
+from typing import Any, Protocol
+
+logger = logging.getLogger("registry")
+
+
+class Throttle(Protocol):
+    max_failures: int
+    window_seconds: int
+
+    def retry_after(self, keys: list[tuple[str, int]]) -> int: ...
+
+    def fail(self, keys: list[str]) -> None: ...
+
+    def clear(self, key: str) -> None: ...
 
 
 class LoginThrottle:
@@ -42,3 +64,71 @@ class LoginThrottle:
     def clear(self, key: str) -> None:
         with self._lock:
             self._failures.pop(key, None)
+
+
+class RedisLoginThrottle:
+    """The same sliding window, shared by every web process through Redis (one sorted set of
+    failure times per key, expiring with the window). If Redis fails, this process's own
+    counter takes over until it is back: slower guessing still, never a locked-out service."""
+
+    PREFIX = "registry:login-failures:"
+
+    def __init__(self, url: str, *, max_failures: int, window_seconds: int) -> None:
+        import redis
+
+        self.max_failures = max_failures
+        self.window_seconds = window_seconds
+        self._redis: Any = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self._local = LoginThrottle(max_failures=max_failures, window_seconds=window_seconds)
+
+    def _key(self, key: str) -> str:
+        return self.PREFIX + hashlib.sha256(key.encode()).hexdigest()
+
+    def retry_after(self, keys: list[tuple[str, int]]) -> int:
+        now = time.time()
+        try:
+            pipe = self._redis.pipeline()
+            for key, _ in keys:
+                name = self._key(key)
+                pipe.zremrangebyscore(name, "-inf", now - self.window_seconds)
+                pipe.zcard(name)
+                pipe.zrange(name, 0, 0, withscores=True)
+            replies = pipe.execute()
+        except self._errors:
+            logger.warning("login throttle: Redis unreachable, counting in this process")
+            return self._local.retry_after(keys)
+        wait = 0
+        for n, (_, factor) in enumerate(keys):
+            count, oldest = replies[3 * n + 1], replies[3 * n + 2]
+            if count >= self.max_failures * factor and oldest:
+                wait = max(wait, int(oldest[0][1] + self.window_seconds - now) + 1)
+        return wait
+
+    def fail(self, keys: list[str]) -> None:
+        now = time.time()
+        self._local.fail(keys)
+        try:
+            pipe = self._redis.pipeline()
+            for key in keys:
+                name = self._key(key)
+                pipe.zadd(name, {f"{now}:{uuid.uuid4().hex[:8]}": now})
+                pipe.expire(name, self.window_seconds + 1)
+            pipe.execute()
+        except self._errors:
+            logger.warning("login throttle: Redis unreachable, counting in this process")
+
+    def clear(self, key: str) -> None:
+        self._local.clear(key)
+        try:
+            self._redis.delete(self._key(key))
+        except self._errors:
+            logger.warning("login throttle: Redis unreachable, counting in this process")
+
+
+def make_throttle(*, broker_url: str, max_failures: int, window_seconds: int) -> Throttle:
+    if broker_url:
+        return RedisLoginThrottle(
+            broker_url, max_failures=max_failures, window_seconds=window_seconds
+        )
+    return LoginThrottle(max_failures=max_failures, window_seconds=window_seconds)

@@ -53,3 +53,13 @@ def test_with_a_broker_a_worker_finds_the_faces(
     result = compute.analyse(group_photo)
     assert [f.box for f in result.faces] == [f.box for f in expected_group.faces]
     assert "registry.reference_faces" in worker.output()
+
+
+def test_without_a_worker_the_request_is_told_to_try_again(
+    face_photo: bytes, broker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registry.errors import Unavailable
+
+    monkeypatch.setattr(compute, "WAIT_SECONDS", 0.5)
+    with pytest.raises(Unavailable, match="try again"):
+        compute.reference_faces(face_photo)
