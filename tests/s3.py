@@ -8,7 +8,6 @@ real service. `s3_settings` points this process's settings at a fresh bucket.
 from __future__ import annotations
 
 import logging
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 
 from registry.config import get_settings
+from tests.ports import free_port
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "registry-test",
@@ -48,9 +48,7 @@ class S3:
 def s3_endpoint() -> Iterator[str]:
     server_module = pytest.importorskip("moto.server", reason="moto[server] is not installed")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.ports import free_port
 
 
 def _registry(
@@ -22,15 +23,9 @@ def _registry(
     )
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_with_unreachable_database_says_so_in_one_line(tmp_path: Path) -> None:
     env = {
-        "REGISTRY_DATABASE_URL": f"postgresql://user:secretpw@127.0.0.1:{_closed_port()}/registry",
+        "REGISTRY_DATABASE_URL": f"postgresql://user:secretpw@127.0.0.1:{free_port()}/registry",
         "REGISTRY_VAR_DIR": str(tmp_path),
     }
     result = _registry("serve", "--port", "0", env=env)
@@ -206,7 +201,7 @@ def test_worker_refuses_a_database_that_is_not_migrated(tmp_path: Path) -> None:
     env = {
         "REGISTRY_VAR_DIR": str(tmp_path),
         "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}",
-        "REGISTRY_BROKER_URL": f"redis://127.0.0.1:{_closed_port()}/0",
+        "REGISTRY_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0",
     }
     result = _registry("worker", env=env)
     assert result.returncode == 1

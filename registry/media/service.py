@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -646,15 +647,29 @@ def redact(*, session: Session, actor: Actor, media: Media) -> Rendition:
         obscured_badges=[b.code for b in hidden_badges],
         created_by=actor.label,
     )
+    return _add_rendition(
+        session,
+        actor,
+        rendition,
+        "media.redacted",
+        faces=rendition.obscured_faces,
+        verified=verified,
+    )
+
+
+def _add_rendition(
+    session: Session, actor: Actor, rendition: Rendition, action: str, **after: Any
+) -> Rendition:
+    """Insert a rendition and record it in the audit log (on its media)."""
     session.add(rendition)
     session.flush()
     audit.record(
         session=session,
         actor=actor,
-        action="media.redacted",
+        action=action,
         entity_type="media",
-        entity_id=media.id,
-        after={"rendition": rendition.id, "faces": rendition.obscured_faces, "verified": verified},
+        entity_id=rendition.media_id,
+        after={"rendition": rendition.id, **after},
     )
     return rendition
 
@@ -689,17 +704,7 @@ def clean_copy(
         verified=False,
         created_by=actor.label,
     )
-    session.add(rendition)
-    session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action="media.clean_copy",
-        entity_type="media",
-        entity_id=media.id,
-        after={"rendition": rendition.id},
-    )
-    return rendition
+    return _add_rendition(session, actor, rendition, "media.clean_copy")
 
 
 def _badge_booking(session: Session, media: Media, code: str) -> uuid.UUID | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.ports import free_port
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -57,12 +58,6 @@ def _chromium() -> str | None:
         if candidate and (path := shutil.which(candidate)):
             return path
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def server_env(var_dir: Path, port: int) -> dict[str, str]:
@@ -110,7 +105,7 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
 
 
 def new_server(var_dir: Path) -> tuple[Server, int]:
-    port = _free_port()
+    port = free_port()
     srv = Server(url=f"http://127.0.0.1:{port}", var_dir=var_dir, env=server_env(var_dir, port))
     srv.registry("user", "create", E2E_ADMIN[0], "--role", "admin", "--password", E2E_ADMIN[1])
     return srv, port

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from email import message_from_bytes
 from typing import Any
@@ -16,6 +15,7 @@ from registry.config import get_settings
 from registry.db import unit_of_work
 from registry.publishing import notify
 from registry.publishing.models import Notification
+from tests.ports import free_port
 
 
 class Inbox:
@@ -28,15 +28,9 @@ class Inbox:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def smtp(monkeypatch: pytest.MonkeyPatch, engine: Engine) -> Iterator[Inbox]:
-    port = _free_port()
+    port = free_port()
     inbox = Inbox(f"smtp://127.0.0.1:{port}")
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
@@ -72,7 +66,7 @@ def test_queued_mail_is_sent_through_smtp_once(smtp: Inbox) -> None:
 def test_mail_server_down_keeps_the_message_for_later(
     smtp: Inbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(get_settings(), "smtp_url", f"smtp://127.0.0.1:{_free_port()}")
+    monkeypatch.setattr(get_settings(), "smtp_url", f"smtp://127.0.0.1:{free_port()}")
     with unit_of_work() as session:
         notify.queue(session=session, subject="Take down", body="later")
     assert notify.send_pending() == 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from registry import migrations
 from registry.config import Settings, get_settings, normalise_database_url
+from tests.ports import free_port
 
 REGISTRY = Path(sys.executable).parent / "registry"
 
@@ -34,13 +34,6 @@ def _unavailable(message: str) -> None:
     if os.environ.get("REGISTRY_E2E_REQUIRED") == "1":
         pytest.fail(message)
     pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from registry.auth.throttle import RedisLoginThrottle
-from tests.worker.conftest import free_port
+from tests.ports import free_port
 
 pytestmark = pytest.mark.worker
 
