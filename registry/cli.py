@@ -117,6 +117,10 @@ def serve(
         log_level=settings.log_level,
         proxy_headers=True,
         workers=workers,
+        # A web process that is still importing cannot answer the supervisor's ping; on a busy
+        # machine that takes more than uvicorn's 5 s default, which killed (and restarted, and
+        # killed) every child.
+        timeout_worker_healthcheck=60,
     )
 
 
@@ -232,6 +236,9 @@ def user_create(
     password: Annotated[
         str | None, typer.Option(help="Password (prompted for when omitted).")
     ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="The person's name, shown in histories and logs.")
+    ] = None,
 ) -> None:
     """Create a staff user."""
     from registry.audit.service import CLI
@@ -251,7 +258,12 @@ def user_create(
     try:
         with unit_of_work() as session:
             user = service.create_user(
-                session=session, email=email, role=Role(role), password=password, actor=CLI
+                session=session,
+                email=email,
+                role=Role(role),
+                password=password,
+                actor=CLI,
+                name=name,
             )
             out.print(f"created {user.email} ({user.role.value})")
     except RegistryError as exc:
