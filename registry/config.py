@@ -6,6 +6,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -157,12 +158,19 @@ class Settings(BaseSettings):
         ge=1,
         description="Years a consent record is kept as proof after the consent ends.",
     )
+    timezone: str = Field(
+        default="Europe/London",
+        description="The organisation's time zone (IANA name): the default for new events, and "
+        "the zone consent end dates are counted in. Staff pages show times in each browser's "
+        "own zone; public pages show an event's times in the event's zone.",
+    )
     controller_name: str = Field(
-        default="Registry demo organisation",
-        description="The PII controller named on consent notices and receipts.",
+        default="",
+        description="The PII controller named on consent notices, receipts and emails, until "
+        "an admin sets the organisation's details on the dashboard (those win).",
     )
     controller_email: str = Field(
-        default="privacy@example.org", description="Privacy contact on notices and receipts."
+        default="", description="Privacy contact on notices and receipts (see controller_name)."
     )
     controller_address: str = Field(
         default="", description="Postal address of the controller, shown on receipts."
@@ -213,6 +221,10 @@ class Settings(BaseSettings):
         self.database_url = normalise_database_url(self.database_url)
         if self.media_dir is None:
             self.media_dir = self.var_dir / "media"
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone") from None
         if self.storage_url and not self.storage_url.startswith("s3://"):
             raise ValueError("storage_url must be empty (local folder) or s3://bucket[/prefix]")
         return self

@@ -26,6 +26,7 @@ from registry.events import api as events_api
 from registry.events import pages as events_pages
 from registry.media import api as media_api
 from registry.media import pages as media_pages
+from registry.organisation import pages as organisation_pages
 from registry.publishing import api as publishing_api
 from registry.publishing import pages as publishing_pages
 from registry.web import STATIC_DIR
@@ -46,6 +47,7 @@ ROUTERS: list[APIRouter] = [
     publishing_api.public_router,
     auth_pages.router,
     dashboard_pages.router,
+    organisation_pages.router,
     events_pages.router,
     consent_pages.router,
     media_pages.router,

@@ -18,6 +18,7 @@ from registry.media.models import (
     Rendition,
     TransientReference,
 )
+from registry.organisation.models import Organisation
 from registry.publishing.models import Notification, Publication
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "MediaBadge",
     "MediaFace",
     "Notification",
+    "Organisation",
     "Publication",
     "ReferencePhoto",
     "Rendition",

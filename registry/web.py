@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Depends, Request
@@ -11,7 +12,7 @@ from fastapi.routing import APIRouter
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from registry import channels
+from registry import channels, zones
 from registry.auth.security import csrf_token_for, csrf_token_valid, new_csrf_secret
 from registry.config import ROOT_DIR, get_settings
 from registry.errors import Forbidden
@@ -45,20 +46,68 @@ def _flash_serializer() -> URLSafeSerializer:
     return URLSafeSerializer(_secret(), salt="registry.flash")
 
 
-def _read_flashes(request: Request) -> list[dict[str, str]]:
+class Flashes:
+    """The messages a page shows once (post/redirect/get).
+
+    A message may name a `place` on the page (next to the form it is about): the page takes it
+    with `take(place)` and shows it there, focused; the messages no part of the page took are
+    shown at the top (`rest()`, called by the base template after the content is rendered).
+    `kept` carries form choices that are safe to restore after an error (e.g. a ticked box).
+    """
+
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        self.items = items
+        self._taken: set[str] = set()
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def __iter__(self) -> Any:
+        return iter(self.items)
+
+    def take(self, place: str) -> list[dict[str, Any]]:
+        self._taken.add(place)
+        return [m for m in self.items if m.get("place") == place]
+
+    def rest(self) -> list[dict[str, Any]]:
+        return [m for m in self.items if m.get("place") not in self._taken]
+
+    def kept(self, field: str) -> Any:
+        for m in self.items:
+            keep = m.get("keep")
+            if isinstance(keep, dict) and field in keep:
+                return keep[field]
+        return None
+
+
+def _read_flashes(request: Request) -> Flashes:
     raw = request.cookies.get(FLASH_COOKIE)
     if not raw:
-        return []
+        return Flashes([])
     try:
         data = _flash_serializer().loads(raw)
     except BadSignature:
-        return []
-    return [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
+        return Flashes([])
+    items = [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
+    return Flashes(items)
 
 
-def flash(response: Response, message: str, category: str = "success") -> Response:
-    """Show a message on the next page the browser renders (post/redirect/get)."""
-    value = _flash_serializer().dumps([{"message": message, "category": category}])
+def flash(
+    response: Response,
+    message: str,
+    category: str = "success",
+    *,
+    place: str | None = None,
+    keep: dict[str, Any] | None = None,
+) -> Response:
+    """Show a message on the next page the browser renders (post/redirect/get); `place` names
+    where on that page (else it is shown at the top)."""
+    item: dict[str, Any] = {"message": message, "category": category}
+    if place:
+        item["place"] = place
+    if keep:
+        item["keep"] = keep
+    value = _flash_serializer().dumps([item])
     response.set_cookie(
         FLASH_COOKIE,
         value,
@@ -101,6 +150,7 @@ def render(
         "staff": getattr(request.state, "staff", None),
         "flashes": flashes,
         "all_channels": channels.known(),
+        "default_timezone": get_settings().timezone,
     }
     ctx.update(context or {})
     response = templates.TemplateResponse(
@@ -114,11 +164,19 @@ def render(
     return response
 
 
-def redirect(url: str, *, message: str | None = None, category: str = "success") -> Response:
-    """303 See Other to a page, optionally with a flash message."""
+def redirect(
+    url: str,
+    *,
+    message: str | None = None,
+    category: str = "success",
+    place: str | None = None,
+    keep: dict[str, Any] | None = None,
+) -> Response:
+    """303 See Other to a page, optionally with a flash message (shown at `place` if given:
+    the URL should then end with that place's fragment, so the browser scrolls to it)."""
     response = RedirectResponse(url, status_code=303)
     if message:
-        flash(response, message, category)
+        flash(response, message, category, place=place, keep=keep)
     return response
 
 
@@ -161,5 +219,43 @@ def json_script(value: Any) -> str:
     return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def _in_zone(value: datetime | None, tz: str | None = None) -> datetime | None:
+    return zones.in_zone(value, tz or get_settings().timezone)
+
+
+def long_datetime(value: datetime | None, tz: str | None = None) -> str:
+    """'Wednesday 1 May 2030, 10:00 BST': a time as people at the event read their clocks."""
+    local = _in_zone(value, tz)
+    if local is None:
+        return "—"
+    return f"{local:%A} {local.day} {local:%B %Y, %H:%M} {local.tzname()}"
+
+
+def short_datetime(value: datetime | None, tz: str | None = None) -> str:
+    """'1 May 2030, 10:00 BST'."""
+    local = _in_zone(value, tz)
+    return f"{local.day} {local:%b %Y, %H:%M} {local.tzname()}" if local else "—"
+
+
+def long_date(value: datetime | None, tz: str | None = None) -> str:
+    """'1 May 2030' in the zone (the organisation's when none is given)."""
+    local = _in_zone(value, tz)
+    return f"{local.day} {local:%B %Y}" if local else "—"
+
+
+def last_day(value: datetime | None, tz: str | None = None) -> str:
+    """The last day a period ending (exclusively) at `value` covers: 'until 31 January 2027'
+    for a consent that ends at the first instant of 1 February in the zone."""
+    if value is None:
+        return "—"
+    return long_date(value - timedelta(microseconds=1), tz)
+
+
 templates.env.filters["json_script"] = json_script
+templates.env.filters["long_datetime"] = long_datetime
+templates.env.filters["long_date"] = long_date
+templates.env.filters["short_datetime"] = short_datetime
+templates.env.filters["last_day"] = last_day
+templates.env.filters["in_zone"] = _in_zone
 templates.env.globals["channel_words"] = channels.words
+templates.env.globals["timezone_names"] = zones.names

@@ -24,6 +24,8 @@ PUBLIC_PAGES = {
     "/b/{token}",
     "/c/{token}",
     "/c/{token}/receipt",
+    "/c/{token}/receipt.pdf",
+    "/c/{token}/receipt.json",
     "/c/{token}/media/{media_id}",
     "/b/{token}/badge.pdf",
     "/b/{token}/badge.png",

@@ -6,6 +6,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from registry.audit import service
+from registry.auth import service as auth
 from registry.deps import PageAdmin, SessionDep
 from registry.web import page_router, render
 
@@ -22,6 +23,7 @@ def audit_log(
         "audit/log.html",
         {
             "entries": entries,
+            "people": auth.display_names(session=session, labels={e.actor for e in entries}),
             "report": service.verify(session=session),
             "older": entries[-1].seq if len(entries) == 50 else None,
         },

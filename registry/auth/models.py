@@ -23,6 +23,7 @@ class StaffUser(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=320, sa_column_kwargs={"unique": True}, index=False)
+    name: str | None = Field(default=None, max_length=200, description="Shown in histories")
     password_hash: str = Field(max_length=255)
     role: Role = Field(sa_type=sa.String(16))
     is_active: bool = Field(default=True)

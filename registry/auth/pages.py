@@ -89,6 +89,7 @@ def staff_create(
     staff: PageAdmin,
     session: SessionDep,
     email: Annotated[str, Form(max_length=320)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
     role: Annotated[str, Form(max_length=16)] = "comms",
     password: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
@@ -96,6 +97,7 @@ def staff_create(
         user = service.create_user(
             session=session,
             email=email,
+            name=name,
             role=Role(role) if role in Role.__members__ else Role.comms,
             password=password,
             actor=Actor.staff(staff.id),
@@ -108,7 +110,7 @@ def staff_create(
                 "users": service.list_users(session=session),
                 "roles": list(Role),
                 "error": exc.message,
-                "form": {"email": email, "role": role},
+                "form": {"email": email, "name": name, "role": role},
             },
             status_code=exc.status_code,
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from collections.abc import Iterable
+
+from sqlmodel import Session, col, select
 
 from registry.audit import service as audit
 from registry.audit.service import Actor
@@ -30,10 +32,17 @@ def get_by_email(*, session: Session, email: str) -> StaffUser | None:
 
 
 def create_user(
-    *, session: Session, email: str, role: Role, password: str, actor: Actor
+    *,
+    session: Session,
+    email: str,
+    role: Role,
+    password: str,
+    actor: Actor,
+    name: str | None = None,
 ) -> StaffUser:
     """Create a staff account; the email must be new and the password long enough."""
     email = normalise_email(email)
+    name = (name or "").strip()[:200] or None
     if "@" not in email or len(email) > 320:
         raise Invalid("Enter a valid email address.", field="email")
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -42,7 +51,7 @@ def create_user(
         )
     if get_by_email(session=session, email=email):
         raise Conflict(f"A staff user with the email {email} exists already.")
-    user = StaffUser(email=email, role=role, password_hash=hash_password(password))
+    user = StaffUser(email=email, name=name, role=role, password_hash=hash_password(password))
     session.add(user)
     session.flush()
     audit.record(
@@ -51,7 +60,7 @@ def create_user(
         action="staff_user.created",
         entity_type="staff_user",
         entity_id=user.id,
-        after={"email": email, "role": role.value},
+        after={"email": email, "name": name, "role": role.value},
     )
     return user
 
@@ -116,3 +125,34 @@ def user_for_claims(*, session: Session, claims: TokenClaims | None) -> StaffUse
 
 def list_users(*, session: Session) -> list[StaffUser]:
     return list(session.exec(select(StaffUser).order_by(StaffUser.email)).all())
+
+
+def display_name(user: StaffUser) -> str:
+    """How pages name a member of staff: their name and email, or the email alone."""
+    return f"{user.name} ({user.email})" if user.name else user.email
+
+
+def display_names(*, session: Session, labels: Iterable[str]) -> dict[str, str]:
+    """Readable names for actor labels as the records store them ("staff:12" -> "Jo Bloggs
+    (jo@example.org)"); labels that are not staff (patient, attendee, system) map to words."""
+    ids = {
+        int(label.split(":", 1)[1])
+        for label in labels
+        if label.startswith("staff:") and label.split(":", 1)[1].isdigit()
+    }
+    users = (
+        session.exec(select(StaffUser).where(col(StaffUser.id).in_(sorted(ids)))).all()
+        if ids
+        else []
+    )
+    names = {f"staff:{u.id}": display_name(u) for u in users}
+    return {label: names.get(label, ACTOR_WORDS.get(label, label)) for label in labels}
+
+
+ACTOR_WORDS = {
+    "system": "the registry (automatic)",
+    "cli": "the command line",
+    "patient": "the patient",
+    "guardian": "the patient's representative",
+    "attendee": "the attendee",
+}

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Form, Request
 from fastapi.responses import Response
 
+from registry import zones
 from registry.audit.service import Actor
+from registry.auth import service as auth
 from registry.config import get_settings
 from registry.consent import receipt, service
 from registry.consent.models import ConsentRequest, ConsentStatus
 from registry.deps import PageAdmin, PageStaff, SessionDep
 from registry.errors import Invalid, NotFound, RegistryError
+from registry.events import service as events_service
 from registry.media import service as media_service
+from registry.organisation import service as organisation
 from registry.origin import origin_of
 from registry.web import page_router, redirect, render
 
@@ -33,12 +37,26 @@ def _request_id(value: str) -> uuid.UUID:
 
 
 def _receipt_response(session: SessionDep, request: ConsentRequest) -> Response:
+    """The machine-readable receipt (ISO/IEC TS 27560 fields, JSON)."""
     body = json.dumps(receipt.build_receipt(session=session, request=request), indent=2)
     return Response(
         body,
         media_type="application/json",
         headers={
             "Content-Disposition": f'attachment; filename="{receipt.receipt_filename(request)}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _receipt_pdf(session: SessionDep, request: ConsentRequest) -> Response:
+    """The receipt people read, as a PDF to keep or print."""
+    return Response(
+        receipt.receipt_pdf(session=session, request=request),
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": "attachment; "
+            f'filename="{receipt.receipt_filename(request, "pdf")}"',
             "Cache-Control": "no-store",
         },
     )
@@ -66,7 +84,47 @@ def consents_list(
     )
 
 
-def _new_form(request: Request, form: dict[str, Any], error: str | None, status: int) -> Response:
+def _picker(
+    session: SessionDep, *, source: str, query: str, chosen: list[uuid.UUID]
+) -> dict[str, Any]:
+    """What the media picker shows: the chosen items first, then candidates from the source
+    (media not from an event, or one event's photos) whose file name contains the query."""
+    event_id = None
+    if source not in ("", "recent"):
+        try:
+            event_id = uuid.UUID(source)
+        except ValueError:
+            source = "recent"
+    candidates = media_service.list_media(
+        session=session,
+        event_id=event_id,
+        without_event=event_id is None,
+        name_contains=query.strip() or None,
+        limit=PICKER_LIMIT,
+    )
+    selected = media_service.media_by_ids(session=session, ids=chosen)
+    picked = {m.id for m in selected}
+    return {
+        "source": source or "recent",
+        "query": query,
+        "events": events_service.list_events(session=session),
+        "selected": selected,
+        "candidates": [m for m in candidates if m.id not in picked],
+        "limit": PICKER_LIMIT,
+    }
+
+
+PICKER_LIMIT = 60
+
+
+def _new_form(
+    request: Request,
+    session: SessionDep,
+    form: dict[str, Any],
+    error: str | None,
+    status: int,
+) -> Response:
+    chosen = form.get("media", [])
     return render(
         request,
         "consent/new.html",
@@ -74,33 +132,52 @@ def _new_form(request: Request, form: dict[str, Any], error: str | None, status:
             "form": form,
             "error": error,
             "channels": get_settings().channels,
+            "picker": _picker(
+                session, source=form.get("source", ""), query=form.get("q", ""), chosen=chosen
+            ),
         },
         status_code=status,
     )
 
 
 @router.get("/consents/new")
-def consents_new(request: Request, staff: PageStaff, media_id: str = "") -> Response:
-    """The form; `media_id` (from a photo's page) fills in the media the request covers."""
-    return _new_form(request, {"channels": [], "media_ids": media_id[:40]}, None, 200)
+def consents_new(
+    request: Request, staff: PageStaff, session: SessionDep, media_id: str = "", source: str = ""
+) -> Response:
+    """The form; `media_id` (from a photo's page) starts with that media chosen and shows its
+    event's photos (or the recent uploads) to pick more from."""
+    chosen = _parse_media([media_id[:40]]) if media_id else []
+    if chosen and not source:
+        found = media_service.media_by_ids(session=session, ids=chosen)
+        source = str(found[0].event_id) if found and found[0].event_id else "recent"
+    return _new_form(
+        request, session, {"channels": [], "media": chosen, "source": source}, None, 200
+    )
 
 
-def _parse_media(text: str) -> list[uuid.UUID]:
-    try:
-        return [uuid.UUID(line.strip()) for line in text.split() if line.strip()]
-    except ValueError:
-        raise Invalid("Media ids must be ids of uploaded media, one per line.") from None
+def _parse_media(values: list[str]) -> list[uuid.UUID]:
+    """Chosen media ids (checkboxes; ids pasted one per line also work), in order, once each."""
+    out: list[uuid.UUID] = []
+    for value in values:
+        for word in value.split():
+            try:
+                media_id = uuid.UUID(word.strip())
+            except ValueError:
+                raise Invalid("Choose media from the list (or paste their ids).") from None
+            if media_id not in out:
+                out.append(media_id)
+    return out
 
 
 def _parse_expiry(value: str) -> datetime | None:
-    """A date field: the consent lasts until the end of that day (UTC)."""
+    """A date field: the consent lasts until the end of that day in the organisation's zone."""
     if not value:
         return None
     try:
-        day = datetime.strptime(value, "%Y-%m-%d").date()
+        day = datetime.strptime(value, "%Y-%m-%d")
     except ValueError:
-        raise Invalid("Enter the expiry as a date.") from None
-    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+        raise Invalid("Enter the end date as a date.") from None
+    return zones.end_of_day(day, get_settings().timezone)
 
 
 @router.post("/consents")
@@ -115,10 +192,15 @@ def consents_create(
     purpose: Annotated[str, Form(max_length=2000)] = "",
     description: Annotated[str, Form(max_length=4000)] = "",
     channels: Annotated[list[str] | None, Form()] = None,
-    media_ids: Annotated[str, Form(max_length=20_000)] = "",
+    media_ids: Annotated[list[str] | None, Form(max_length=200)] = None,
     expires_on: Annotated[str, Form(max_length=20)] = "",
+    source: Annotated[str, Form(max_length=40)] = "",
+    q: Annotated[str, Form(max_length=200)] = "",
+    action: Annotated[str, Form(max_length=10)] = "create",
 ) -> Response:
-    form = {
+    """Create the request; `action=show` only re-shows the form with other media to pick from
+    (a POST, so that nothing typed about the patient ever goes into a URL)."""
+    form: dict[str, Any] = {
         "subject_name": subject_name,
         "subject_email": subject_email,
         "guardian_name": guardian_name,
@@ -126,10 +208,15 @@ def consents_create(
         "purpose": purpose,
         "description": description,
         "channels": channels or [],
-        "media_ids": media_ids,
+        "media": [],
         "expires_on": expires_on,
+        "source": source,
+        "q": q,
     }
     try:
+        form["media"] = _parse_media(media_ids or [])
+        if action == "show":
+            return _new_form(request, session, form, None, 200)
         if subject_email and ("@" not in subject_email or " " in subject_email.strip()):
             raise Invalid("Enter the email as name@example.org, or leave it empty.")
         consent = service.create_request(
@@ -142,14 +229,14 @@ def consents_create(
             purpose=purpose,
             description=description,
             channels=channels or [],
-            media_ids=_parse_media(media_ids),
+            media_ids=form["media"],
             expires_at=_parse_expiry(expires_on),
         )
     except RegistryError as exc:
-        return _new_form(request, form, exc.message, exc.status_code)
+        return _new_form(request, session, form, exc.message, exc.status_code)
     return redirect(
         f"/consents/{consent.id}",
-        message="Request created. Give the patient the link or print the QR code.",
+        message="Request created. Copy the patient's link below or print the QR code.",
     )
 
 
@@ -190,15 +277,17 @@ def consent_detail(
     request: Request, request_id: str, staff: PageStaff, session: SessionDep
 ) -> Response:
     consent = service.get_request(session=session, request_id=_request_id(request_id))
+    history = service.history(session=session, request=consent)
     return render(
         request,
         "consent/detail.html",
         {
+            "people": auth.display_names(session=session, labels={h.actor for h in history}),
             "consent": consent,
             "status": service.effective_status(consent),
             "link": service.link_url(consent),
             "link_expires_at": service.link_expires_at(consent),
-            "history": service.history(session=session, request=consent),
+            "history": history,
             "media_ids": service.media_ids(session=session, request=consent),
         },
     )
@@ -218,6 +307,12 @@ def consent_qr(request_id: str, staff: PageStaff, session: SessionDep) -> Respon
 def consent_receipt_staff(request_id: str, staff: PageStaff, session: SessionDep) -> Response:
     consent = service.get_request(session=session, request_id=_request_id(request_id))
     return _receipt_response(session, consent)
+
+
+@router.get("/consents/{request_id}/receipt.pdf")
+def consent_receipt_staff_pdf(request_id: str, staff: PageStaff, session: SessionDep) -> Response:
+    consent = service.get_request(session=session, request_id=_request_id(request_id))
+    return _receipt_pdf(session, consent)
 
 
 @router.post("/consents/{request_id}/link")
@@ -269,7 +364,6 @@ CONFIRMATIONS = {
 def consent_page(request: Request, token: str, session: SessionDep) -> Response:
     consent = service.request_for_token(session=session, token=token)
     service.record_view(session=session, request=consent, origin=origin_of(request))
-    settings = get_settings()
     return render(
         request,
         "consent/patient.html",
@@ -279,8 +373,7 @@ def consent_page(request: Request, token: str, session: SessionDep) -> Response:
             "status": service.effective_status(consent),
             "notice": service.current_notice(session=session),
             "media_ids": service.media_ids(session=session, request=consent),
-            "controller": settings.controller_name,
-            "contact": settings.controller_email,
+            "org": organisation.profile(session=session),
         },
     )
 
@@ -304,7 +397,11 @@ def consent_decide(
         origin=origin_of(request),
     )
     status = service.effective_status(consent)
-    return redirect(f"/c/{token}", message=CONFIRMATIONS.get(status.value, "Recorded."))
+    return redirect(
+        f"/c/{token}#answer-h",
+        message=CONFIRMATIONS.get(status.value, "Recorded."),
+        place="decision",
+    )
 
 
 @router.get("/c/{token}/media/{media_id}")
@@ -322,6 +419,27 @@ def consent_media_thumbnail(token: str, media_id: uuid.UUID, session: SessionDep
 
 
 @router.get("/c/{token}/receipt")
-def consent_receipt_public(token: str, session: SessionDep) -> Response:
+def consent_receipt_public(request: Request, token: str, session: SessionDep) -> Response:
+    """The receipt as a page to read (and print), with the PDF and the JSON to download."""
     consent = service.request_for_token(session=session, token=token)
-    return _receipt_response(session, consent)
+    return render(
+        request,
+        "consent/receipt.html",
+        {
+            "receipt": receipt.readable(session=session, request=consent),
+            "pdf_url": f"/c/{token}/receipt.pdf",
+            "json_url": f"/c/{token}/receipt.json",
+            "back_url": f"/c/{token}",
+        },
+        headers={"Referrer-Policy": "no-referrer"},
+    )
+
+
+@router.get("/c/{token}/receipt.pdf")
+def consent_receipt_public_pdf(token: str, session: SessionDep) -> Response:
+    return _receipt_pdf(session, service.request_for_token(session=session, token=token))
+
+
+@router.get("/c/{token}/receipt.json")
+def consent_receipt_public_json(token: str, session: SessionDep) -> Response:
+    return _receipt_response(session, service.request_for_token(session=session, token=token))

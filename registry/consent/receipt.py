@@ -9,16 +9,20 @@ snake_case (`pii_controllers[].pii_controller`, `policy_url`, `consent_timestamp
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
 
 from registry import channels as channel_names
+from registry import documents, zones
 from registry.config import get_settings
 from registry.consent import service
 from registry.consent.models import ConsentAction, ConsentEvent, ConsentRequest
 from registry.db import utcnow
+from registry.documents import Section
+from registry.organisation import service as organisation
 
 SCHEMA_VERSION = "ISO/IEC TS 27560:2023"
 KANTARA_VERSION = "KI-CR-v1.1.0"
@@ -88,6 +92,7 @@ def _events(request: ConsentRequest, events: list[ConsentEvent]) -> list[dict[st
 def build_receipt(*, session: Session, request: ConsentRequest) -> dict[str, Any]:
     """The receipt of one consent record as a JSON-ready dict."""
     settings = get_settings()
+    org = organisation.profile(session=session)
     events = service.history(session=session, request=request)
     decisions = [e for e in events if e.action in _STATE and e.action != ConsentAction.requested]
     last = decisions[-1] if decisions else None
@@ -96,10 +101,10 @@ def build_receipt(*, session: Session, request: ConsentRequest) -> dict[str, Any
     )
     status = service.effective_status(request)
     controller = {
-        "pii_controller": settings.controller_name,
-        "contact": settings.controller_email,
-        "address": settings.controller_address or None,
-        "email": settings.controller_email,
+        "pii_controller": org.display_name,
+        "contact": org.email or None,
+        "address": org.address or None,
+        "email": org.email or None,
         "pii_controller_url": settings.base_url,
     }
     channels = [channel_names.words(c) for c in request.channels]
@@ -114,7 +119,7 @@ def build_receipt(*, session: Session, request: ConsentRequest) -> dict[str, Any
     )
     withdrawal = (
         "Open the consent link you were given and choose 'Withdraw consent' (one step), or "
-        f"contact {settings.controller_email}. Withdrawal stops new use and triggers removal; "
+        f"contact {org.email or org.display_name}. Withdrawal stops new use and triggers removal; "
         "copies already shared by others cannot be guaranteed to disappear."
     )
     parties: list[dict[str, Any]] = [
@@ -123,7 +128,7 @@ def build_receipt(*, session: Session, request: ConsentRequest) -> dict[str, Any
             "name": request.subject_name,
             "email": request.subject_email,
         },
-        {"party_type": "pii_controller", "name": settings.controller_name},
+        {"party_type": "pii_controller", "name": org.display_name},
     ]
     if request.guardian_name:
         parties.append(
@@ -148,7 +153,7 @@ def build_receipt(*, session: Session, request: ConsentRequest) -> dict[str, Any
         "collection_method": "web form reached by a personal link (no account)",
         "sensitive": True,
         "spi_cat": ["health"],
-        "policy_url": settings.privacy_policy_url or None,
+        "policy_url": org.privacy_policy_url or None,
         "privacy_notice": {
             "notice_id": f"consent-notice/v{notice.version}",
             "version": notice.version,
@@ -199,5 +204,153 @@ def build_receipt(*, session: Session, request: ConsentRequest) -> dict[str, Any
     }
 
 
-def receipt_filename(request: ConsentRequest) -> str:
-    return f"consent-receipt-{request.id}.json"
+def receipt_filename(request: ConsentRequest, ext: str = "json") -> str:
+    return f"consent-receipt-{request.id}.{ext}"
+
+
+_ACTION_WORDS = {
+    "requested": "Asked for consent",
+    "viewed": "Opened the consent page",
+    "granted": "Gave consent",
+    "declined": "Said no",
+    "revoked": "Withdrew consent",
+    "expired": "The consent ended (its end date passed)",
+    "link_reissued": "A new link was issued (the old one stopped working)",
+}
+_STATUS_WORDS = {
+    "pending": "Not answered yet",
+    "granted": "Consent given",
+    "declined": "Said no",
+    "revoked": "Consent withdrawn",
+    "expired": "Consent ended",
+}
+
+
+def _who(request: ConsentRequest, role: str) -> str:
+    if role == "patient":
+        return request.subject_name
+    if role == "guardian":
+        return f"{request.guardian_name or 'representative'} (on the patient's behalf)"
+    if role == "system":
+        return "the registry"
+    return "a member of staff"
+
+
+@dataclass(frozen=True)
+class Readable:
+    """A receipt as people read it (the HTML page and the PDF show the same)."""
+
+    title: str
+    intro: list[str]
+    sections: list[Section]
+    footer: str
+
+
+def readable(*, session: Session, request: ConsentRequest) -> Readable:
+    """The receipt in words: who asked, what for, where, until when, what was decided and when,
+    and how to withdraw or use the other rights."""
+    data = build_receipt(session=session, request=request)
+    org = organisation.profile(session=session)
+    tz = get_settings().timezone
+    purpose = data["purposes"][0]
+    status = data["status"]
+    until = (
+        f"Until the end of {_day(request.expires_at, tz)}, or until withdrawn if sooner"
+        if request.expires_at
+        else "Until withdrawn"
+    )
+    people = [("Whose images", request.subject_name)]
+    if request.guardian_name:
+        people.append(
+            (
+                "Decided by",
+                f"{request.guardian_name} ({request.guardian_relation or 'representative'}), "
+                "on the patient's behalf",
+            )
+        )
+    events = service.history(session=session, request=request)
+    history = [
+        f"{_when(e.at, tz)}: {_ACTION_WORDS.get(str(e.action), str(e.action))} — "
+        f"{_who(request, str(e.actor_role))} (notice version {e.notice_version})"
+        for e in events
+    ]
+    contact = [("Organisation (data controller)", org.display_name)]
+    if org.email:
+        contact.append(("Privacy contact", org.email))
+    if org.address:
+        contact.append(("Address", org.address))
+    if org.privacy_policy_url:
+        contact.append(("Privacy policy", org.privacy_policy_url))
+    return Readable(
+        title="Consent receipt",
+        intro=[
+            f"This is a record of what {org.display_name} asked and what was decided. Keep it: "
+            "it shows what you agreed to and how to change your mind.",
+            f"Status now: {_STATUS_WORDS.get(status, status)}.",
+        ],
+        sections=[
+            Section("Who asked", facts=contact),
+            Section(
+                "What you were asked",
+                facts=[
+                    *people,
+                    ("Purpose", request.purpose),
+                    ("What the media show", request.description),
+                    (
+                        "How many items",
+                        str(len(purpose["media_ids"])) if purpose["media_ids"] else "—",
+                    ),
+                    ("Where they may appear", "; ".join(purpose["recipient_third_parties"])),
+                    ("For how long", until),
+                ],
+            ),
+            Section("What happened", items=history),
+            Section(
+                "Your rights",
+                paragraphs=[
+                    purpose["withdrawal_method"],
+                    "You may also ask to see the data held about you, to have it corrected or "
+                    "erased, and complain to the data protection authority "
+                    f"({settings_jurisdiction()}). Saying no or withdrawing has no effect on "
+                    "your care.",
+                    purpose["retention_period"],
+                ],
+            ),
+            Section(
+                "The notice you were shown",
+                facts=[
+                    ("Version", str(data["privacy_notice"]["version"])),
+                    ("Fingerprint (SHA-256)", data["privacy_notice"]["sha256"]),
+                ],
+                paragraphs=[data["privacy_notice"]["text"]],
+            ),
+        ],
+        footer=f"Record {data['record_id']} · issued {_when(utcnow(), tz)} · "
+        f"{SCHEMA_VERSION} receipt also available as JSON",
+    )
+
+
+def settings_jurisdiction() -> str:
+    """Who people complain to, in words, for the configured jurisdiction."""
+    code = get_settings().jurisdiction
+    return {"GB": "in the UK, the ICO"}.get(code, code)
+
+
+def _when(value: datetime, tz: str) -> str:
+    local = zones.in_zone(value, tz)
+    assert local is not None
+    return f"{local.day} {local:%B %Y, %H:%M} {local.tzname()}"
+
+
+def _day(value: datetime, tz: str) -> str:
+    local = zones.in_zone(value - timedelta(microseconds=1), tz)
+    assert local is not None
+    return f"{local.day} {local:%B %Y}"
+
+
+def receipt_pdf(*, session: Session, request: ConsentRequest) -> bytes:
+    """The readable receipt as a PDF."""
+    doc = readable(session=session, request=request)
+    return documents.render(
+        title=doc.title, intro=doc.intro, sections=doc.sections, footer=doc.footer
+    )

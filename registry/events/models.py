@@ -20,6 +20,9 @@ class Event(SQLModel, table=True):
     starts_at: datetime = Field(sa_type=UTCDateTime)
     ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     venue: str | None = Field(default=None, max_length=300)
+    timezone: str = Field(
+        default="UTC", max_length=64, description="IANA time zone the event's times are shown in"
+    )
     # The current notice, cached; every version is kept in filming_notice.
     filming_notice: str = Field(sa_type=sa.Text)
     filming_notice_version: int = Field(default=1)

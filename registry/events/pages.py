@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from registry import zones
 from registry.audit.service import Actor
+from registry.config import get_settings
 from registry.deps import PageStaff, SessionDep
 from registry.errors import Gone, Invalid, NotFound, RegistryError
 from registry.events import imports, references, service
@@ -28,15 +30,15 @@ def _parse_uuid(value: str) -> uuid.UUID:
         raise NotFound("No event with this id.") from None
 
 
-def _parse_local(value: str, field: str) -> datetime | None:
-    """A datetime-local form value, taken as UTC."""
+def _parse_local(value: str, field: str, tz: str) -> datetime | None:
+    """A datetime-local form value, read as a wall-clock time in the zone `tz`."""
     if not value:
         return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise RegistryError(f"Enter the {field} as a date and time.", status_code=422) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        raise Invalid(f"Enter the {field} as a date and time.") from None
+    return zones.from_local(parsed, tz)
 
 
 class EventForm(BaseModel):
@@ -46,17 +48,22 @@ class EventForm(BaseModel):
     starts_at: str = Field(default="", max_length=40)
     ends_at: str = Field(default="", max_length=40)
     venue: str = Field(default="", max_length=300)
+    timezone: str = Field(default="", max_length=64)
     filming_notice: str = Field(default="", max_length=20_000)
     channels: list[str] = Field(default_factory=list, max_length=20)
 
+    def zone(self) -> str:
+        return zones.checked(self.timezone or get_settings().timezone)
+
     def checked_times(self) -> tuple[datetime, datetime | None]:
-        """Start and end, once the required fields are known to be there."""
-        start = _parse_local(self.starts_at, "start")
+        """Start and end (UTC), once the required fields are known to be there."""
+        tz = self.zone()
+        start = _parse_local(self.starts_at, "start", tz)
         if not self.name.strip() or start is None or len(self.filming_notice.strip()) < 20:
             raise Invalid(
                 "Give the event a name, a start, and a filming notice of at least 20 characters."
             )
-        return start, _parse_local(self.ends_at, "end")
+        return start, _parse_local(self.ends_at, "end", tz)
 
 
 class EventEditForm(EventForm):
@@ -94,6 +101,7 @@ def events_create(
             starts_at=start,
             ends_at=end,
             venue=form.venue,
+            timezone=form.zone(),
             filming_notice=form.filming_notice,
             channels=form.channels,
         )
@@ -129,8 +137,9 @@ def event_detail(
     )
 
 
-def _local(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M") if value else ""
+def _local(value: datetime | None, tz: str) -> str:
+    local = zones.in_zone(value, tz)
+    return local.strftime("%Y-%m-%dT%H:%M") if local else ""
 
 
 @router.get("/events/{event_id}/edit")
@@ -140,8 +149,9 @@ def event_edit_form(
     event = service.get_event(session=session, event_id=_parse_uuid(event_id))
     form = {
         "name": event.name,
-        "starts_at": _local(event.starts_at),
-        "ends_at": _local(event.ends_at),
+        "starts_at": _local(event.starts_at, event.timezone),
+        "ends_at": _local(event.ends_at, event.timezone),
+        "timezone": event.timezone,
         "venue": event.venue or "",
         "filming_notice": event.filming_notice,
         "channels": event.channels,
@@ -171,6 +181,7 @@ def event_edit(
                 starts_at=start,
                 ends_at=end,
                 venue=form.venue.strip() or None,
+                timezone=form.zone(),
                 filming_notice=form.filming_notice,
                 channels=form.channels,
                 bookings_open=bool(form.bookings_open),
@@ -245,6 +256,17 @@ def booking_submit(
 
 # --- public: manage a booking --------------------------------------------------------------
 
+HISTORY_WORDS = {
+    "booked": "You booked",
+    "opted_out": "You opted out of photos and video",
+    "opted_in": "You agreed to appear in photos and video",
+    "cancelled": "The booking was cancelled",
+    "link_reissued": "A new private link was issued (older links stopped working)",
+    "reference_added": "You gave a reference photo",
+    "reference_deleted": "A reference photo was deleted",
+    "references_purged": "Your reference photos were deleted (retention period over)",
+}
+
 
 @router.get("/b/{token}")
 def manage(request: Request, token: str, session: SessionDep) -> Response:
@@ -262,6 +284,7 @@ def manage(request: Request, token: str, session: SessionDep) -> Response:
             "max_references": references.MAX_REFERENCES,
             "biometric_consent": references.BIOMETRIC_CONSENT,
             "purge_date": references.purge_date(event),
+            "history_words": HISTORY_WORDS,
         },
     )
 
@@ -287,8 +310,10 @@ def manage_submit(
         service.cancel_booking(session=session, actor=ATTENDEE, booking=booking)
         message = "Your booking is cancelled."
     else:
-        raise RegistryError("Choose one of the actions on the page.", status_code=422)
-    return redirect(f"/b/{token}", message=message)
+        raise Invalid("Choose one of the actions on the page.")
+    if action == "cancel":
+        return redirect(f"/b/{token}", message=message)
+    return redirect(f"/b/{token}#photos-h", message=message, place="choice")
 
 
 @router.post("/b/{token}/references")
@@ -311,10 +336,19 @@ def reference_upload(
             biometric_consent=bool(biometric_consent),
         )
     except RegistryError as exc:
-        return redirect(f"/b/{token}#reference-h", message=exc.message, category="error")
+        # Back to the form, with the message beside it; the consent box stays as it was ticked
+        # (a browser never lets a page refill the file).
+        return redirect(
+            f"/b/{token}#reference-h",
+            message=exc.message,
+            category="error",
+            place="reference",
+            keep={"biometric_consent": bool(biometric_consent)},
+        )
     return redirect(
         f"/b/{token}#reference-h",
         message="Your reference photo is saved: we will use it only to keep you out of photos.",
+        place="reference",
     )
 
 
@@ -323,7 +357,9 @@ def reference_delete(token: str, photo_id: uuid.UUID, session: SessionDep) -> Re
     booking, _event = service.booking_for_token(session=session, token=token)
     photo = references.get_reference(session=session, booking=booking, photo_id=photo_id)
     references.delete_reference(session=session, actor=ATTENDEE, booking=booking, photo=photo)
-    return redirect(f"/b/{token}#reference-h", message="The reference photo is deleted.")
+    return redirect(
+        f"/b/{token}#reference-h", message="The reference photo is deleted.", place="reference"
+    )
 
 
 @router.get("/b/{token}/references/{photo_id}")

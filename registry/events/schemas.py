@@ -22,6 +22,12 @@ class EventCreate(BaseModel):
         "hold copyright in them, and how to opt out.",
     )
     biometric_retention_days: int = Field(default=30, ge=0, le=365)
+    timezone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA time zone of the venue (e.g. Europe/London): attendees see the "
+        "event's times in it. Default: the `timezone` setting.",
+    )
     channels: list[str] | None = Field(
         default=None,
         description="Channels the filming notice says images will be used on (settings "
@@ -44,6 +50,7 @@ class EventUpdate(BaseModel):
     filming_notice: str | None = Field(default=None, min_length=20, max_length=20_000)
     bookings_open: bool | None = None
     biometric_retention_days: int | None = Field(default=None, ge=0, le=365)
+    timezone: str | None = Field(default=None, max_length=64)
     channels: list[str] | None = None
 
 
@@ -55,6 +62,7 @@ class EventPublic(BaseModel):
     starts_at: datetime
     ends_at: datetime | None
     venue: str | None
+    timezone: str = Field(description="IANA time zone the event's times are shown in.")
     filming_notice: str
     filming_notice_version: int
     channels: list[str]

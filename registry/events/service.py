@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from registry import basis, links
+from registry import basis, links, zones
 from registry import channels as channel_names
 from registry.audit import service as audit
 from registry.audit.service import Actor
@@ -34,6 +34,7 @@ def _event_state(event: Event) -> dict[str, object]:
         "starts_at": event.starts_at,
         "ends_at": event.ends_at,
         "venue": event.venue,
+        "timezone": event.timezone,
         "channels": list(event.channels),
         "filming_notice_version": event.filming_notice_version,
         "bookings_open": event.bookings_open,
@@ -52,6 +53,7 @@ def create_event(
     venue: str | None = None,
     biometric_retention_days: int = 30,
     channels: Sequence[str] | None = None,
+    timezone: str | None = None,
 ) -> Event:
     """Create an event with version 1 of its filming notice; `channels` are where the notice
     says images will be used (every configured channel when not given)."""
@@ -63,6 +65,7 @@ def create_event(
         starts_at=starts_at,
         ends_at=ends_at,
         venue=(venue or "").strip() or None,
+        timezone=zones.checked(timezone or get_settings().timezone),
         filming_notice=filming_notice.strip(),
         biometric_retention_days=biometric_retention_days,
     )
@@ -88,6 +91,8 @@ def update_event(*, session: Session, actor: Actor, event: Event, **changes: obj
     wanted = changes.get("channels")
     if isinstance(wanted, Iterable):
         changes["channels"] = channel_names.validate(wanted, allow_empty=True)
+    if isinstance(changes.get("timezone"), str):
+        changes["timezone"] = zones.checked(str(changes["timezone"]))
     for field, value in changes.items():
         if value is not None:
             setattr(event, field, value)

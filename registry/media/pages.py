@@ -9,6 +9,7 @@ from fastapi import BackgroundTasks, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from registry.audit.service import Actor
+from registry.auth import service as auth
 from registry.config import get_settings
 from registry.deps import PageStaff, SessionDep
 from registry.errors import Invalid, NotFound, RegistryError
@@ -80,11 +81,29 @@ def photos_json(event_id: str, staff: PageStaff, session: SessionDep) -> JSONRes
         {
             "counts": _statuses(session, event),
             "photos": [
-                {"id": str(m.id), "status": m.status}
+                {
+                    "id": str(m.id),
+                    "status": m.status,
+                    "label": STATUS_WORDS.get(m.status, m.status),
+                    "filename": m.filename,
+                    "url": f"/media/{m.id}",
+                    "thumb": f"/media/{m.id}/thumb.jpg" if m.status != MediaStatus.failed else None,
+                    "final": m.status in FINAL or m.status == MediaStatus.failed,
+                }
                 for m in service.list_media(session=session, event_id=event.id)
             ],
         }
     )
+
+
+STATUS_WORDS = {
+    "pending": "waiting to be checked",
+    "processing": "being checked",
+    "cleared": "cleared",
+    "flagged": "flagged: someone who opted out is in it",
+    "needs_review": "needs review",
+    "failed": "could not be checked",
+}
 
 
 def _upload(
@@ -189,9 +208,22 @@ def media_upload(
     )
 
 
+def match_words(distance: float | None) -> str:
+    """A face distance in words a reviewer can act on (the number stays as a detail)."""
+    settings = get_settings()
+    if distance is None:
+        return "match"
+    if distance <= settings.match_threshold:
+        return "strong match"
+    if distance <= settings.review_threshold:
+        return "possible match"
+    return "weak resemblance"
+
+
 @router.get("/media/{media_id}")
 def photo(request: Request, media_id: str, staff: PageStaff, session: SessionDep) -> Response:
     media = _media(session, media_id)
+    otherwise = service.consented_otherwise(session=session, media=media)
     faces = service.faces_of(session=session, media=media)
     bookings = {
         b.id: b
@@ -214,7 +246,11 @@ def photo(request: Request, media_id: str, staff: PageStaff, session: SessionDep
             "bookings": bookings,
             "words": DECISION_WORDS,
             "final": media.status in FINAL,
-            "otherwise": service.consented_otherwise(session=session, media=media),
+            "otherwise": otherwise,
+            "people": auth.display_names(
+                session=session, labels={r.actor for r in otherwise.values()}
+            ),
+            "match_words": match_words,
             **publishing_pages.media_panel(session, media),
         },
     )
@@ -258,28 +294,42 @@ def review(
             note=note,
         )
     except RegistryError as exc:
-        return redirect(f"/media/{media.id}", message=exc.message, category="error")
+        return redirect(
+            f"/media/{media.id}#faces-h", message=exc.message, category="error", place="faces"
+        )
     return redirect(
-        f"/media/{media.id}", message=f"Face {face_number}: recorded. The photo is now {status}."
+        f"/media/{media.id}#faces-h",
+        message=f"Face {face_number}: recorded. The photo is now {str(status).replace('_', ' ')}.",
+        place="faces",
     )
 
 
 @router.post("/media/{media_id}/redact")
-def redact(media_id: str, staff: PageStaff, session: SessionDep) -> Response:
+def redact(
+    media_id: str,
+    staff: PageStaff,
+    session: SessionDep,
+    back: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Make a redacted copy; the message is shown where the button was (the redaction section,
+    or the publish section when asked from there)."""
     media = _media(session, media_id)
+    place = "publish" if back == "publish" else "redact"
+    url = f"/media/{media.id}#{place}-h"
     try:
         rendition = service.redact(session=session, actor=Actor.staff(staff.id), media=media)
     except RegistryError as exc:
-        return redirect(f"/media/{media.id}", message=exc.message, category="error")
+        return redirect(url, message=exc.message, category="error", place=place)
     verdict = (
         "verified: nobody who opted out is found in it"
         if rendition.verified
         else "NOT verified: someone who opted out may still be recognisable; do not publish it"
     )
     return redirect(
-        f"/media/{media.id}",
+        url,
         message=f"Redacted copy made ({verdict}).",
         category="success" if rendition.verified else "error",
+        place=place,
     )
 
 

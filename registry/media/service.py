@@ -115,8 +115,13 @@ def list_media(
     status: MediaStatus | None = None,
     limit: int = 1000,
     without_event: bool = False,
+    name_contains: str | None = None,
 ) -> list[Media]:
+    """Media, newest first: of an event, or not from any event; by status; by file name."""
     query = select(Media)
+    if name_contains:
+        escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(col(Media.filename).ilike(f"%{escaped}%", escape="\\"))
     if event_id is not None:
         query = query.where(Media.event_id == event_id)
     if without_event:
@@ -124,6 +129,14 @@ def list_media(
     if status is not None:
         query = query.where(Media.status == status)
     return list(session.exec(query.order_by(col(Media.created_at).desc()).limit(limit)).all())
+
+
+def media_by_ids(*, session: Session, ids: Sequence[uuid.UUID]) -> list[Media]:
+    """The media with these ids that exist, in the order given."""
+    if not ids:
+        return []
+    found = {m.id: m for m in session.exec(select(Media).where(col(Media.id).in_(list(ids))))}
+    return [found[i] for i in ids if i in found]
 
 
 def faces_of(*, session: Session, media: Media) -> list[MediaFace]:

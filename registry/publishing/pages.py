@@ -10,6 +10,8 @@ from fastapi.responses import Response
 
 from registry import channels as channel_names
 from registry.audit.service import Actor
+from registry.auth import service as auth
+from registry.db import utcnow
 from registry.deps import PageStaff, SessionDep
 from registry.errors import NotFound, RegistryError
 from registry.media import service as media_service
@@ -41,10 +43,15 @@ def publish(
     session: SessionDep,
     channel: Annotated[str, Form(max_length=32)] = "",
     rendition_id: Annotated[str, Form(max_length=40)] = "",
+    target: Annotated[str, Form(max_length=80)] = "",
     url: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
+    """Record a publication; `target` ("channel" or "channel:rendition id", as the page offers
+    them) stands for channel and rendition_id."""
     media = media_service.get_media(session=session, media_id=_uuid(media_id, "media"))
     back = f"/media/{media.id}#publish-h"
+    if target:
+        channel, _, rendition_id = target.partition(":")
     try:
         with session.begin_nested():  # a refusal leaves nothing behind (not even a copy)
             publication, created = service.publish(
@@ -60,16 +67,18 @@ def publish(
             back,
             message=f"Not published on {channel_names.words(channel)}: " + " ".join(exc.reasons),
             category="error",
+            place="publish",
         )
     except RegistryError as exc:
-        return redirect(back, message=exc.message, category="error")
+        return redirect(back, message=exc.message, category="error", place="publish")
     where = channel_names.words(publication.channel)
     if not created:
-        return redirect(back, message=f"Already recorded on {where}.")
+        return redirect(back, message=f"Already recorded on {where}.", place="publish")
     return redirect(
         back,
         message=f"Recorded as published on {where}. Publish the file listed under "
         "Publications (metadata removed) and keep its clearance certificate.",
+        place="publish",
     )
 
 
@@ -98,6 +107,7 @@ def log(request: Request, staff: PageStaff, session: SessionDep) -> Response:
         "publishing/log.html",
         {
             "publications": items,
+            "people": auth.display_names(session=session, labels={p.published_by for p in items}),
             "states": service.publication_states(session=session, publications=items),
             "names": service.filenames(session=session, media_ids=[p.media_id for p in items]),
         },
@@ -122,6 +132,9 @@ def takedowns(request: Request, staff: PageStaff, session: SessionDep) -> Respon
         "publishing/takedowns.html",
         {
             "items": items,
+            "people": auth.display_names(
+                session=session, labels={p.published_by for p, _ in items}
+            ),
             "names": service.filenames(session=session, media_ids=[p.media_id for p, _ in items]),
         },
     )
@@ -158,7 +171,30 @@ def media_panel(session: SessionDep, media: Media) -> dict[str, object]:
         for channel in channel_names.known()
     }
     publications = service.list_publications(session=session, media_id=media.id)
+    # What may be published now, as the form offers it: (value, words) per allowed channel/file.
+    options = []
+    for channel, answer in gate.items():
+        original, copy = answer["original"], answer["redacted"]
+        if original is not None and original.allowed:
+            options.append((channel, f"{channel_names.words(channel).capitalize()}: the original"))
+        if latest and copy is not None and copy.allowed:
+            options.append(
+                (
+                    f"{channel}:{latest.id}",
+                    f"{channel_names.words(channel).capitalize()}: the redacted copy",
+                )
+            )
+    facts = service.load_facts(session=session, media=[media], at=utcnow())[media.id]
+    # A redacted copy helps when someone who opted out (or a face still to review) is visible.
+    redactable = facts.event is not None and (
+        any(f.decision in ("opted_out", "review") for f in facts.faces)
+        or any(b.booking_id in facts.event.opted_out for b in facts.badges)
+    )
+    redacted_options = [value for value, _ in options if ":" in value]
     return {
+        "options": options,
+        "default_option": (redacted_options or [v for v, _ in options] or [""])[0],
+        "can_redact": media.status in FINAL and redactable,
         "gate": gate,
         "latest_redacted": latest,
         "publications": publications,

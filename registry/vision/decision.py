@@ -222,13 +222,16 @@ def decide(
         result.booking_id, result.distance, result.via = booking_id, round(d, 4), via
         if d <= t.match:
             result.decision = FaceDecision.opted_out
-            how = "matches" if via == Via.face else "matches the badge-linked face of"
-            reasons.append(f"Face {face.id} {how} an attendee who opted out (distance {d:.2f}).")
+            how = "their reference photo" if via == Via.face else "a face seen wearing their badge"
+            reasons.append(
+                f"Face {face.id} is a strong match for an attendee who opted out, "
+                f"with {how} (distance {d:.2f})."
+            )
         else:
             result.decision = FaceDecision.review
             reasons.append(
-                f"Face {face.id} may be an attendee who opted out (distance {d:.2f}): "
-                "please review."
+                f"Face {face.id} is a possible match for an attendee who opted out "
+                f"(distance {d:.2f}): please review."
             )
 
     for face_id, review in reviewed.items():

@@ -12,6 +12,8 @@ from registry.audit.service import SYSTEM
 from registry.consent import service
 from registry.consent.models import ConsentRequest
 
+MakeConsent = Callable[..., ConsentRequest]
+
 
 @pytest.fixture
 def make_consent(session: Session) -> Callable[..., ConsentRequest]:

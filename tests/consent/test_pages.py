@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -7,11 +8,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from registry.audit.service import SYSTEM
 from registry.auth.models import Role, StaffUser
 from registry.consent import service
 from registry.consent.models import ConsentRequest, ConsentStatus
 from registry.db import utcnow
+from registry.media import service as media_service
 from tests.auth.factories import csrf_from, login_page
+from tests.media.samples import png
 
 MakeConsent = Callable[..., ConsentRequest]
 
@@ -45,7 +49,8 @@ def test_patient_page_says_what_when_where_and_their_rights(
     assert "no effect on your care" in text
     assert "Yes, I consent" in text
     assert "No, I do not consent" in text
-    assert "<script" not in text  # works without JavaScript
+    # Works without JavaScript: the only script is the shared enhancement file, never inline.
+    assert re.findall(r"<script(?![^>]*\ssrc=)", text) == []
 
 
 def test_grant_then_revoke_each_take_one_step_with_confirmation(
@@ -58,12 +63,14 @@ def test_grant_then_revoke_each_take_one_step_with_confirmation(
     page = client.get(path).text
     assert "your consent is recorded" in page
     assert "Withdraw my consent" in page
-    assert "Download your consent receipt" in page
+    assert "You said yes on" in page
+    assert "read your receipt" in page
 
     response = post_decision(client, path, "revoke")
     assert response.status_code == 303  # type: ignore[attr-defined]
     page = client.get(path).text
     assert "Your consent is withdrawn" in page
+    assert "You withdrew your consent on" in page
     assert "Copies already shared by others may persist" in page
     session.refresh(request)
     assert service.effective_status(request) == ConsentStatus.revoked
@@ -83,12 +90,25 @@ def test_double_submitting_grant_records_one_grant(
     assert len(granted) == 1
 
 
-def test_patient_downloads_the_receipt(client: TestClient, make_consent: MakeConsent) -> None:
+def test_patient_reads_the_receipt_and_downloads_it_as_pdf_and_json(
+    client: TestClient, make_consent: MakeConsent
+) -> None:
     request = make_consent()
-    response = client.get(path_of(request) + "/receipt")
-    assert response.status_code == 200
-    assert "attachment" in response.headers["content-disposition"]
-    assert response.json()["record_id"] == f"urn:uuid:{request.id}"
+    page = client.get(path_of(request) + "/receipt")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Consent receipt" in page.text
+    assert request.purpose in page.text
+    assert "Your rights" in page.text
+
+    pdf = client.get(path_of(request) + "/receipt.pdf")
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF-")
+    assert "attachment" in pdf.headers["content-disposition"]
+
+    machine = client.get(path_of(request) + "/receipt.json")
+    assert "attachment" in machine.headers["content-disposition"]
+    assert machine.json()["record_id"] == f"urn:uuid:{request.id}"
 
 
 def test_forged_and_replaced_links_look_the_same(
@@ -220,3 +240,36 @@ def test_dashboard_counts_consents_by_effective_status(
     login_page(client, make_staff(Role.comms))
     page = client.get("/")
     assert f"<strong>{after[ConsentStatus.expired]}</strong> expired" in page.text
+
+
+def test_staff_pick_media_by_name_and_nothing_is_created_until_they_ask(
+    client: TestClient, session: Session, make_staff: Callable[..., StaffUser]
+) -> None:
+    [(knee, _), (shoulder, _)] = media_service.upload(
+        session=session,
+        actor=SYSTEM,
+        files=[
+            media_service.Upload("knee-exercise.png", png((10, 20, 30))),
+            media_service.Upload("shoulder.png", png((30, 20, 10))),
+        ],
+        event=None,
+    )
+    login_page(client, make_staff(Role.comms))
+    form = client.get(f"/consents/new?media_id={knee.id}")
+    assert f'value="{knee.id}" checked' in form.text
+    shown = client.post(
+        "/consents",
+        data={
+            "subject_name": "Jo Patient",
+            "media_ids": [str(knee.id)],
+            "q": "shoul",
+            "action": "show",
+            "csrf_token": csrf_from(form.text),
+        },
+    )
+    assert shown.status_code == 200
+    assert 'value="Jo Patient"' in shown.text  # what was typed is kept
+    assert f'value="{knee.id}" checked' in shown.text  # the choice is kept
+    assert f'value="{shoulder.id}"' in shown.text
+    assert "/media/" + str(shoulder.id) + "/thumb.jpg" in shown.text
+    assert service.list_requests(session=session) == []

@@ -138,13 +138,92 @@ def browser() -> Iterator[Any]:
         instance.close()
 
 
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
 @pytest.fixture
 def page(browser: Any, tmp_path: Path) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    """A staff member's browser: a desktop window."""
+    context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+@pytest.fixture
+def phone(browser: Any) -> Iterator[Any]:
+    """An attendee's or patient's phone (390 × 844, touch)."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+# --- what a person sees ----------------------------------------------------------------------
+
+SCREENSHOTS = (
+    Path(
+        os.environ.get("REGISTRY_SCREENSHOTS") or Path(__file__).resolve().parents[2] / "artifacts"
+    )
+    / "screenshots"
+)
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def shot(page: Any, name: str) -> None:
+    """A full-page screenshot kept for people reviewing the pages (artifacts/screenshots/)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def in_view(locator: Any) -> None:
+    """The element is on screen where the person is, not somewhere they would have to scroll to."""
+    locator.wait_for(state="visible")
+    box = locator.bounding_box()
+    size = locator.page.viewport_size
+    assert box is not None
+    assert size is not None
+    top, bottom = box["y"], box["y"] + box["height"]
+    where = f"{locator} is at y={top:.0f}..{bottom:.0f}, outside the {size['height']} px viewport"
+    assert top >= 0, where
+    assert bottom <= size["height"], where
+
+
+def _axe_source() -> str:
+    if not AXE.exists():
+        message = "axe-core not found: run `npm ci` in the project folder (CI does)"
+        if os.environ.get("REGISTRY_E2E_REQUIRED") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return AXE.read_text()
+
+
+def check_accessibility(page: Any, what: str) -> None:
+    """Run axe-core on the page as it is now; fail on any serious or critical violation.
+
+    axe runs through the DevTools protocol (not an inline script), so the page's Content
+    Security Policy stays in force. Colour-contrast checks axe cannot decide (text over images)
+    are listed in the output for a person to look at.
+    """
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(_axe_source() + "\n;undefined")
+    result = page.evaluate(
+        """async () => {
+            const r = await axe.run(document, {resultTypes: ["violations", "incomplete"]});
+            const pick = (list) => list.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.map(n => n.html.slice(0, 120)).slice(0, 5)}));
+            return {violations: pick(r.violations), incomplete: pick(r.incomplete)};
+        }"""
+    )
+    bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    undecided = [v for v in result["incomplete"] if v["id"] == "color-contrast"]
+    if undecided:
+        print(f"[axe] {what}: contrast to check by eye: {undecided}")  # noqa: T201
+    assert not bad, f"accessibility violations on {what}: {bad}"
 
 
 def sign_in(

@@ -18,10 +18,10 @@ def test_consent_journey_request_grant_revoke_history(
     page.get_by_label("Patient's name").fill("Morgan Patient")
     page.get_by_label("Purpose, in plain words").fill("Show hydrotherapy in our members' magazine.")
     page.get_by_label("What the media show").fill("Two photos of Morgan in the hydrotherapy pool.")
-    page.get_by_label("print: printed material").check()
+    page.get_by_label("Printed material", exact=False).check()
     page.get_by_role("button", name="Create request").click()
     expect(page.get_by_text("Request created.")).to_be_visible()
-    link = page.get_by_label("Copy this link").input_value()
+    link = page.locator("#patient-link").inner_text().strip()
     assert "/c/" in link
     assert "Morgan" not in link
     expect(page.get_by_role("img", name="QR code of the patient's consent link")).to_be_visible()
@@ -34,7 +34,7 @@ def test_consent_journey_request_grant_revoke_history(
     patient = phone.new_page()
     patient.goto(link)
     expect(patient.get_by_text("Show hydrotherapy in our members' magazine.")).to_be_visible()
-    expect(patient.get_by_text("printed material")).to_be_visible()
+    expect(patient.get_by_text("printed material").first).to_be_visible()
     expect(patient.get_by_text("no effect on your care", exact=False).first).to_be_visible()
     patient.get_by_role("button", name="Yes, I consent").click()
     expect(patient.get_by_text("your consent is recorded", exact=False)).to_be_visible()
@@ -44,7 +44,7 @@ def test_consent_journey_request_grant_revoke_history(
         patient.get_by_text("Copies already shared by others may persist.", exact=False).first
     ).to_be_visible()
     with patient.expect_download() as download:
-        patient.get_by_role("link", name="Download your consent receipt").click()
+        patient.get_by_role("link", name="download it as a PDF").click()
     assert download.value.suggested_filename.startswith("consent-receipt-")
     phone.close()
 

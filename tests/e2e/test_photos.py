@@ -44,11 +44,13 @@ def test_upload_flagged_red_box_redact_download(
     expect(page.locator("[data-count=flagged]")).to_have_text("1", timeout=120_000)
     page.reload()
     page.get_by_role("link", name="with-olive.jpg").click()
-    expect(page.get_by_text("matches an attendee who opted out")).to_be_visible()
+    expect(page.get_by_text("strong match for an attendee who opted out")).to_be_visible()
     expect(page.locator("g.box-opted_out rect")).to_have_count(1)
     expect(page.get_by_role("cell", name="Olive Optout", exact=True)).to_be_visible()
 
-    page.get_by_role("button", name="Make a redacted copy").click()
+    page.get_by_role("region", name="Redacted copy").get_by_role(
+        "button", name="Make a redacted copy"
+    ).click()
     expect(page.get_by_text("Redacted copy made (verified")).to_be_visible()
     with page.expect_download() as download:
         page.get_by_role("link", name="Download redacted copy").click()

@@ -40,12 +40,9 @@ def test_refusal_then_consent_then_publication_then_withdrawal_and_takedown(
     sign_in(page, server)
     page.goto(f"{server.url}/media/{upload['id']}")
     publish = page.locator("#publish-form")
-    publish.get_by_label("Channel").select_option("public_social")
-    publish.get_by_role("button", name="Record publication").click()
-    expect(
-        page.get_by_text("Not published on our public social media", exact=False)
-    ).to_be_visible()
-    expect(page.get_by_text("needs a patient's consent", exact=False).first).to_be_visible()
+    expect(publish.get_by_role("button", name="Record publication")).to_have_count(0)
+    expect(publish.get_by_text("Nothing here may be published now")).to_be_visible()
+    expect(page.get_by_text("needs the consent of the person in it", exact=False)).to_be_visible()
 
     with staff_api(server) as api:
         consent = api.post(
@@ -67,7 +64,9 @@ def test_refusal_then_consent_then_publication_then_withdrawal_and_takedown(
     # Now it may be published; the log shows it live with its certificate.
     page.goto(f"{server.url}/media/{upload['id']}")
     publish = page.locator("#publish-form")
-    publish.get_by_label("Channel").select_option("public_social")
+    publish.get_by_label("Publish on").select_option(
+        label="Our public social media accounts: the original"
+    )
     publish.get_by_label("Where it was posted").fill("https://social.example/posts/42")
     publish.get_by_role("button", name="Record publication").click()
     expect(page.get_by_text("Recorded as published on our public social media")).to_be_visible()

@@ -108,3 +108,24 @@ def test_patch_opt_out_records_history(
         f"/api/bookings/{booking.id}", json={"photo_opt_out": "maybe"}, headers=comms_headers
     )
     assert bad.status_code == 422
+
+
+def test_an_event_keeps_its_time_zone_and_unknown_zones_are_refused(
+    client: TestClient, comms_headers: dict[str, str]
+) -> None:
+    default = client.post("/api/events", json=EVENT, headers=comms_headers).json()
+    assert default["timezone"] == "Europe/London"  # the organisation's zone (a setting)
+    paris = client.post(
+        "/api/events", json={**EVENT, "timezone": "Europe/Paris"}, headers=comms_headers
+    )
+    assert paris.status_code == 201
+    assert paris.json()["timezone"] == "Europe/Paris"
+    bad = client.post(
+        "/api/events", json={**EVENT, "timezone": "Mars/Olympus"}, headers=comms_headers
+    )
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "timezone"
+    moved = client.patch(
+        f"/api/events/{paris.json()['id']}", json={"timezone": "Asia/Tokyo"}, headers=comms_headers
+    )
+    assert moved.json()["timezone"] == "Asia/Tokyo"

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,24 +16,9 @@ from sqlmodel import Session
 from registry.audit.service import SYSTEM
 from registry.events import badges, service
 from registry.events.models import Booking, Event
+from tests.pdf import render_pdf
 
 RENDER_DPI = 150
-
-
-def render_pdf(pdf: bytes, tmp_path: Path) -> list[Image.Image]:
-    if shutil.which("pdftoppm") is None:
-        message = "pdftoppm not found (apt-get install poppler-utils)"
-        if os.environ.get("REGISTRY_E2E_REQUIRED") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    source = tmp_path / "badges.pdf"
-    source.write_bytes(pdf)
-    subprocess.run(
-        ["pdftoppm", "-r", str(RENDER_DPI), "-png", str(source), str(tmp_path / "page")],
-        check=True,
-        timeout=120,
-    )
-    return [Image.open(p) for p in sorted(tmp_path.glob("page-*.png"))]
 
 
 def decode_all(pages: list[Image.Image]) -> list[zxingcpp.Barcode]:
@@ -68,7 +50,7 @@ def test_every_qr_in_the_pdf_decodes_to_its_badge_code(
 ) -> None:
     event, bookings = event_with_bookings
     pdf = service.badges_pdf(session=session, event=event, layout=layout)
-    pages = render_pdf(pdf, tmp_path)
+    pages = render_pdf(pdf, tmp_path, RENDER_DPI)
     assert len(pages) == (2 if layout == "sheet" else 6)  # the cancelled booking has no badge
     codes = sorted(b.text for b in decode_all(pages))
     assert codes == sorted(b.badge_code for b in bookings)
@@ -78,7 +60,7 @@ def test_qr_modules_are_at_least_3_mm(
     session: Session, event_with_bookings: tuple[Event, list[Booking]], tmp_path: Path
 ) -> None:
     event, _ = event_with_bookings
-    pages = render_pdf(service.badges_pdf(session=session, event=event), tmp_path)
+    pages = render_pdf(service.badges_pdf(session=session, event=event), tmp_path, RENDER_DPI)
     for code in decode_all(pages):
         corners = code.position
         width_px = abs(corners.top_right.x - corners.top_left.x)
@@ -135,7 +117,7 @@ def test_api_and_manage_page_serve_pdfs(
     assert bad.status_code == 422
     mine = client.get(f"/b/{service.manage_token(bookings[0])}/badge.pdf")
     assert mine.status_code == 200
-    [code] = decode_all(render_pdf(mine.content, tmp_path))
+    [code] = decode_all(render_pdf(mine.content, tmp_path, RENDER_DPI))
     assert code.text == bookings[0].badge_code
 
 

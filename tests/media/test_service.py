@@ -90,7 +90,7 @@ def test_opted_out_face_flags_the_photo_and_opting_in_clears_it(
     alice, media = flagged
     matched = [f for f in service.faces_of(session=session, media=media) if f.booking_id]
     assert [(f.booking_id, f.via, f.decision) for f in matched] == [(alice.id, "face", "opted_out")]
-    assert any("matches an attendee who opted out" in r for r in media.reasons)
+    assert any("strong match for an attendee who opted out" in r for r in media.reasons)
 
     events.set_opt_out(session=session, actor=SYSTEM, booking=alice, opt_out=False)
     session.refresh(media)

@@ -61,7 +61,10 @@ def test_a_clear_match_flags_the_photo_with_a_reason() -> None:
     )
     assert first.distance == pytest.approx(0.3, abs=1e-3)
     assert result.faces[1].decision == FaceDecision.clear
-    assert "Face 1 matches an attendee who opted out (distance 0.30)." in result.reasons
+    assert (
+        "Face 1 is a strong match for an attendee who opted out, with their reference photo "
+        "(distance 0.30)." in result.reasons
+    )
 
 
 def test_grey_zone_needs_review_and_far_is_clear() -> None:

@@ -1,0 +1,1 @@
+"""The organisation running the service: the controller named to patients and attendees."""

@@ -1,0 +1,61 @@
+"""The organisation's details page (admins); the dashboard asks for them until they are set."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Form, Request
+from fastapi.responses import Response
+
+from registry.audit.service import Actor
+from registry.deps import PageAdmin, SessionDep
+from registry.errors import RegistryError
+from registry.organisation import service
+from registry.web import page_router, redirect, render
+
+router = page_router()
+
+
+@router.get("/organisation")
+def organisation_form(request: Request, staff: PageAdmin, session: SessionDep) -> Response:
+    current = service.profile(session=session)
+    return render(
+        request,
+        "organisation/edit.html",
+        {"org": current, "form": current.__dict__},
+    )
+
+
+@router.post("/organisation")
+def organisation_save(
+    request: Request,
+    staff: PageAdmin,
+    session: SessionDep,
+    name: Annotated[str, Form(max_length=200)] = "",
+    email: Annotated[str, Form(max_length=320)] = "",
+    address: Annotated[str, Form(max_length=500)] = "",
+    privacy_policy_url: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    form = {
+        "name": name,
+        "email": email,
+        "address": address,
+        "privacy_policy_url": privacy_policy_url,
+    }
+    try:
+        service.update(
+            session=session,
+            actor=Actor.staff(staff.id),
+            name=name,
+            email=email,
+            address=address,
+            privacy_policy_url=privacy_policy_url,
+        )
+    except RegistryError as exc:
+        return render(
+            request,
+            "organisation/edit.html",
+            {"org": service.profile(session=session), "form": form, "error": exc.message},
+            status_code=exc.status_code,
+        )
+    return redirect("/", message="Saved: pages, receipts and emails now name your organisation.")
