@@ -107,7 +107,7 @@ def waiting(ids: list[object]) -> int:
 def run(
     env: dict[str, str], ids: list[object], count: int, folder: Path
 ) -> tuple[float, list[float]]:
-    from registry.worker.celery_app import send_clear
+    from registry.worker.broker import send_clear
 
     reset(ids)
     logs = [folder / f"run{count}-worker{n}.log" for n in range(count)]

@@ -2,16 +2,41 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sys
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
+from sqlalchemy.exc import OperationalError
+from sqlmodel import col, select
 
+from registry import demo as demo_data
 from registry import migrations
+from registry.audit import service as audit_service
+from registry.audit.service import CLI
+from registry.auth import service as auth_service
+from registry.auth.models import Role
 from registry.config import ConfigError, Settings, get_settings
+from registry.db import DatabaseUnavailable, check_reachable, get_engine, redact_url, unit_of_work
+from registry.errors import Invalid, NotFound, RegistryError
+from registry.events import references
+from registry.events import service as events
+from registry.media import clearance
+from registry.media import service as media_service
+from registry.media.models import Media, MediaStatus
+from registry.publishing import certificates
+from registry.publishing import facts as gate_facts
+from registry.worker import broker, celery_app, jobs, periodic
+from registry.worker.pool import LocalPool
 
 app = typer.Typer(
     help="Consent & event-media registry.", no_args_is_help=True, add_completion=False
@@ -46,9 +71,6 @@ def load_settings() -> Settings:
 
 
 def migrate_or_fail(settings: Settings) -> None:
-    from sqlalchemy.exc import OperationalError
-
-    from registry.db import DatabaseUnavailable, check_reachable, redact_url
 
     try:
         check_reachable()
@@ -95,9 +117,6 @@ def serve(
         get_settings.cache_clear()
         settings = load_settings()
     if demo:
-        from registry import demo as demo_data
-        from registry.db import unit_of_work
-
         with unit_of_work() as session:
             info = demo_data.seed(session=session)
         out.rule("[bold]Demo data")
@@ -142,7 +161,6 @@ def worker(
     ] = False,
 ) -> None:
     """Run a Celery worker for clearance jobs (needs REGISTRY_BROKER_URL)."""
-    from registry.db import DatabaseUnavailable, check_reachable, get_engine, redact_url
 
     settings = load_settings()
     if not settings.broker_url:
@@ -157,15 +175,13 @@ def worker(
             "`registry db upgrade` (or start `registry serve`) first"
         )
     get_engine().dispose()  # no connection may cross the fork into the worker's children
-    from registry.worker.celery_app import QUEUE, get_app
-    from registry.worker.compute import INTERACTIVE
 
     processes = concurrency or settings.workers or os.cpu_count() or 1
     argv = [
         "worker",
         f"--concurrency={processes}",
         f"--loglevel={settings.log_level.upper()}",
-        f"--queues={INTERACTIVE},{QUEUE}",  # requests waiting on an answer go first
+        f"--queues={broker.INTERACTIVE},{broker.QUEUE}",  # requests waiting on an answer go first
         f"--hostname=registry-{os.getpid()}@%h",
         "--without-gossip",
         "--without-mingle",
@@ -177,7 +193,7 @@ def worker(
         f"worker: {processes} process(es) on {redact_url(settings.broker_url)}"
         + (" with the scheduler" if beat else "")
     )
-    get_app().worker_main(argv)
+    celery_app.worker_app().worker_main(argv)
 
 
 @db_app.command("upgrade")
@@ -202,7 +218,6 @@ def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
 @db_app.command("check")
 def db_check() -> None:
     """Fail when the database is not at head or the models differ from the migrations."""
-    from registry.db import DatabaseUnavailable, check_reachable
 
     settings = load_settings()
     try:
@@ -224,8 +239,6 @@ def db_check() -> None:
 
 
 def _engine():  # type: ignore[no-untyped-def]
-    from registry.db import get_engine
-
     return get_engine()
 
 
@@ -241,11 +254,6 @@ def user_create(
     ] = None,
 ) -> None:
     """Create a staff user."""
-    from registry.audit.service import CLI
-    from registry.auth import service
-    from registry.auth.models import Role
-    from registry.db import unit_of_work
-    from registry.errors import RegistryError
 
     if role not in Role.__members__:
         fail(f"unknown role {role!r}: use admin or comms")
@@ -257,7 +265,7 @@ def user_create(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         with unit_of_work() as session:
-            user = service.create_user(
+            user = auth_service.create_user(
                 session=session,
                 email=email,
                 role=Role(role),
@@ -273,12 +281,10 @@ def user_create(
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Check the audit log's hash chain; report the first broken link."""
-    from registry.audit import service
-    from registry.db import unit_of_work
 
     load_settings()
     with unit_of_work() as session:
-        report = service.verify(session=session)
+        report = audit_service.verify(session=session)
     if not report.ok:
         fail(
             f"audit chain broken at entry {report.first_broken_seq}: {report.problem} "
@@ -296,11 +302,6 @@ def badges(
     ] = "sheet",
 ) -> None:
     """Write the event's badge sheet as a PDF."""
-    import uuid
-
-    from registry.db import unit_of_work
-    from registry.errors import NotFound
-    from registry.events import service
 
     if layout not in ("sheet", "single"):
         fail("--layout must be sheet or single")
@@ -311,13 +312,13 @@ def badges(
     load_settings()
     with unit_of_work() as session:
         try:
-            event = service.get_event(session=session, event_id=parsed)
+            event = events.get_event(session=session, event_id=parsed)
         except NotFound as exc:
             fail(exc.message)
         count = sum(
-            1 for b in service.list_bookings(session=session, event=event) if not b.cancelled_at
+            1 for b in events.list_bookings(session=session, event=event) if not b.cancelled_at
         )
-        pdf = service.badges_pdf(
+        pdf = events.badges_pdf(
             session=session, event=event, layout="single" if layout == "single" else "sheet"
         )
     try:
@@ -346,12 +347,6 @@ def _photo_files(paths: list[Path]) -> list[Path]:
 
 def _clear_here(workers: int, queued: list[Any], total: int, as_json: bool) -> None:
     """No broker: clear in a local pool of worker processes."""
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-
-    from rich.progress import Progress
-
-    from registry.worker import jobs
-    from registry.worker.pool import LocalPool
 
     pool = LocalPool(workers)
     try:
@@ -374,16 +369,8 @@ def _clear_here(workers: int, queued: list[Any], total: int, as_json: bool) -> N
 
 def _clear_on_workers(queued: list[Any], total: int, as_json: bool) -> None:
     """A broker is configured: send the jobs to its workers and follow them to the end."""
-    import time
 
-    from rich.progress import Progress
-    from sqlmodel import col, select
-
-    from registry.db import unit_of_work
-    from registry.media.models import Media, MediaStatus
-    from registry.worker.celery_app import send_clear
-
-    send_clear(queued)
+    broker.send_clear(queued)
     waiting = (MediaStatus.pending, MediaStatus.processing)
     with Progress(console=err, disable=as_json and not err.is_terminal) as progress:
         task = progress.add_task(f"Clearing {total} photo(s) on the workers", total=total)
@@ -412,14 +399,6 @@ def clear(
     ] = False,
 ) -> None:
     """Upload and clear photos for an event, with a progress bar."""
-    import json
-    import uuid
-
-    from registry.audit.service import CLI
-    from registry.db import unit_of_work
-    from registry.errors import NotFound
-    from registry.events import service as events
-    from registry.media import service as media_service
 
     try:
         parsed = uuid.UUID(event_id)
@@ -496,14 +475,11 @@ def clear(
 @app.command()
 def purge() -> None:
     """Delete biometric data (reference photos, photo face encodings) past retention."""
-    from registry.db import unit_of_work
-    from registry.events import references
-    from registry.media import service as media
 
     load_settings()
     with unit_of_work() as session:
         removed = references.purge_expired(session=session)
-        encodings = media.purge_biometrics(session=session)
+        encodings = clearance.purge_biometrics(session=session)
     out.print(
         f"ok: {removed} reference photo(s) and {encodings} photo face encoding(s) "
         "past retention deleted"
@@ -514,7 +490,6 @@ def purge() -> None:
 def housekeeping() -> None:
     """Run the periodic jobs once: biometric purge, consent expiries, takedown notices
     (`serve` runs them daily)."""
-    from registry.worker import periodic
 
     load_settings()
     report = periodic.run_once()  # and sends any staff mail still waiting
@@ -536,12 +511,6 @@ def publishable(
 ) -> None:
     """Ask the publish gate whether media may be published on a channel now (exit 0 if so,
     3 if not, with every reason)."""
-    import uuid
-
-    from registry.db import unit_of_work
-    from registry.errors import RegistryError
-    from registry.media import service as media
-    from registry.publishing import service as publishing
 
     load_settings()
     try:
@@ -551,8 +520,8 @@ def publishable(
         fail("ids look like 3f2b8c4e-...: check the media and rendition ids")
     try:
         with unit_of_work() as session:
-            item = media.get_media(session=session, media_id=media_uuid)
-            verdict = publishing.publishable(
+            item = media_service.get_media(session=session, media_id=media_uuid)
+            verdict = gate_facts.publishable(
                 session=session, media=item, channel=channel, rendition_id=rendition_uuid
             )
     except RegistryError as exc:
@@ -567,8 +536,6 @@ def publishable(
 
 
 def _read_jwks(source: str) -> dict[str, object]:
-    import json
-    import urllib.request
 
     try:
         if source.startswith(("http://", "https://")):
@@ -601,11 +568,6 @@ def verify(
     ] = None,
 ) -> None:
     """Check a clearance certificate: signature, validity window and (with --file) the file."""
-    import hashlib
-    import json
-
-    from registry.errors import Invalid
-    from registry.publishing import certificates
 
     if cert == "-":
         token = sys.stdin.read()

@@ -1,18 +1,14 @@
-"""One error hierarchy; services raise these, the handlers turn them into JSON or pages."""
+"""One error hierarchy: what can go wrong. Services raise these; `exception_handlers` turns them
+into JSON for the API or a page for a browser (after the unit of work has rolled back)."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-logger = logging.getLogger("registry")
+from sqlmodel import Session
 
 
 class ErrorBody(BaseModel):
@@ -102,88 +98,73 @@ def error_responses(*errors: type[RegistryError]) -> dict[int | str, dict[str, A
     return {err.status_code: {"model": ErrorBody, "description": err.title} for err in errors}
 
 
-def _is_api(request: Request) -> bool:
-    return (
-        request.url.path.startswith("/api")
-        or "application/json" in request.headers.get("accept", "").split(",")[0]
-    )
+# --- errors that pages answer with a page ----------------------------------------------------
 
 
-def _page(request: Request, status_code: int, title: str, message: str, **extra: Any) -> Response:
-    # Imported here: pages need the template layer, which itself imports this module.
-    from registry.web import render, safe_next
+class FormError(RegistryError):
+    """A form's input was refused: the page is shown again with the message and what was typed.
 
-    if status_code == 401:
-        next_url = safe_next(
-            request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        )
-        return render(
-            request,
-            "auth/login.html",
-            {"next": next_url, "error": None if message == "Sign in to continue." else message},
-            status_code=401,
-        )
-    return render(
-        request,
-        "error.html",
-        {"status_code": status_code, "title": title, "message": message, **extra},
-        status_code=status_code,
-    )
+    Raised instead of catching an error and rendering in the page handler, so that the unit of
+    work always rolls back first: nothing flushed before the error is ever committed. `load`
+    reads what the page needs from the database afresh (after the rollback).
+    """
 
-
-def _field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
-    out = []
-    for err in errors:
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]
-        out.append(
-            {"field": ".".join(loc) or None, "message": err.get("msg"), "type": err.get("type")}
-        )
-    return out
+    def __init__(
+        self,
+        cause: RegistryError,
+        *,
+        template: str,
+        context: Mapping[str, Any] | None = None,
+        load: Callable[[Session], Mapping[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(cause.message, status_code=cause.status_code, **cause.extra)
+        self.title = cause.title
+        self.headers = dict(cause.headers)
+        self.template = template
+        self.context = dict(context or {})
+        self.load = load
 
 
-def install_handlers(app: FastAPI) -> None:
-    """One place that turns every error into JSON (API) or a friendly page (browser)."""
+class RedirectWith(RegistryError):
+    """Refused, and the browser goes back to `url` with the message shown at `place` (and the
+    choices in `keep` restored), after the unit of work has rolled back."""
 
-    @app.exception_handler(RegistryError)
-    async def registry_error(request: Request, exc: RegistryError) -> Response:
-        if _is_api(request):
-            return JSONResponse(exc.payload(), status_code=exc.status_code, headers=exc.headers)
-        response = _page(request, exc.status_code, exc.title, exc.message)
-        response.headers.update(exc.headers)
-        return response
+    def __init__(
+        self,
+        cause: RegistryError,
+        *,
+        url: str,
+        place: str | None = None,
+        keep: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(cause.message, status_code=cause.status_code, **cause.extra)
+        self.url = url
+        self.place = place
+        self.keep = dict(keep or {})
 
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        fields = _field_errors(exc.errors())
-        if any(f["type"] == "json_invalid" for f in fields):
-            detail = "The request body is not valid JSON."
-        else:
-            parts = [
-                f"{f['field']}: {f['message']}" if f["field"] else f["message"] for f in fields
-            ]
-            detail = "Invalid input — " + "; ".join(parts[:5])
-        if _is_api(request):
-            return JSONResponse({"detail": detail, "errors": fields}, status_code=422)
-        return _page(request, 422, Invalid.title, detail)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
-        if exc.status_code == 404:
-            detail = "Not found"
-        if _is_api(request):
-            return JSONResponse(
-                {"detail": detail},
-                status_code=exc.status_code,
-                headers=getattr(exc, "headers", None),
-            )
-        title = "Not found" if exc.status_code == 404 else "Request failed"
-        return _page(request, exc.status_code, title, detail)
+@contextmanager
+def _converted(convert: Callable[[RegistryError], RegistryError]) -> Iterator[None]:
+    try:
+        yield
+    except (FormError, RedirectWith):
+        raise
+    except RegistryError as exc:
+        raise convert(exc) from exc
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        message = "Something went wrong on our side. It has been logged; please try again."
-        if _is_api(request):
-            return JSONResponse({"detail": message}, status_code=500)
-        return _page(request, 500, "Server error", message)
+
+def render_on_error(
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    load: Callable[[Session], Mapping[str, Any]] | None = None,
+) -> AbstractContextManager[None]:
+    """Within the block, a RegistryError becomes a FormError showing `template` again."""
+    return _converted(lambda exc: FormError(exc, template=template, context=context, load=load))
+
+
+def redirect_on_error(
+    url: str, *, place: str | None = None, keep: Mapping[str, Any] | None = None
+) -> AbstractContextManager[None]:
+    """Within the block, a RegistryError becomes a RedirectWith to `url`."""
+    return _converted(lambda exc: RedirectWith(exc, url=url, place=place, keep=keep))

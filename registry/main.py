@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from registry import __version__, health
+from registry import __version__, health, reactions
 from registry.audit import api as audit_api
 from registry.audit import pages as audit_pages
 from registry.auth import api as auth_api
@@ -21,16 +21,17 @@ from registry.config import Settings, get_settings
 from registry.consent import api as consent_api
 from registry.consent import pages as consent_pages
 from registry.dashboard import pages as dashboard_pages
-from registry.errors import install_handlers
 from registry.events import api as events_api
 from registry.events import pages as events_pages
+from registry.events import public_pages as events_public_pages
+from registry.exception_handlers import install_handlers
 from registry.media import api as media_api
 from registry.media import pages as media_pages
 from registry.organisation import pages as organisation_pages
 from registry.publishing import api as publishing_api
 from registry.publishing import pages as publishing_pages
 from registry.web import STATIC_DIR
-from registry.worker import periodic
+from registry.worker import broker, periodic
 from registry.worker.pool import LocalPool
 
 logger = logging.getLogger("registry")
@@ -49,6 +50,7 @@ ROUTERS: list[APIRouter] = [
     dashboard_pages.router,
     organisation_pages.router,
     events_pages.router,
+    events_public_pages.router,
     consent_pages.router,
     media_pages.router,
     publishing_pages.router,
@@ -81,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the web application: API routers, pages, static files and error handlers."""
     settings = settings or get_settings()
     settings.resolved_secret_key()  # fail at start-up, not on the first request
+    reactions.wire()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -96,9 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Clearance jobs: the in-process pool, unless a broker's workers run them.
         pool, sweeper = None, None
         if settings.broker_url:
-            from registry.worker.celery_app import CeleryQueue
-
-            app.state.jobs = CeleryQueue()
+            app.state.jobs = broker.CeleryQueue()
         else:
             pool = LocalPool(settings.workers)
             app.state.jobs = pool

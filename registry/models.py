@@ -21,7 +21,33 @@ from registry.media.models import (
 from registry.organisation.models import Organisation
 from registry.publishing.models import Notification, Publication
 
+# What `registry.migrations` and Alembic compare the database with.
+ALL_TABLES = (
+    AuditEntry,
+    AuditHead,
+    Booking,
+    BookingChange,
+    ConsentEvent,
+    ConsentMedia,
+    ConsentNotice,
+    ConsentRequest,
+    Event,
+    FaceReview,
+    FilmingNotice,
+    Media,
+    MediaBadge,
+    MediaFace,
+    Notification,
+    Organisation,
+    Publication,
+    ReferencePhoto,
+    Rendition,
+    StaffUser,
+    TransientReference,
+)
+
 __all__ = [
+    "ALL_TABLES",
     "AuditEntry",
     "AuditHead",
     "Booking",

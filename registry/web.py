@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from registry import channels, zones
 from registry.auth.security import csrf_token_for, csrf_token_valid, new_csrf_secret
 from registry.config import ROOT_DIR, get_settings
-from registry.errors import Forbidden
+from registry.errors import Forbidden, NotFound
 
 TEMPLATES_DIR = ROOT_DIR / "web" / "templates"
 STATIC_DIR = ROOT_DIR / "web" / "static"
@@ -205,6 +206,14 @@ async def csrf_protect(request: Request) -> None:
 def page_router() -> APIRouter:
     """A router for HTML pages: hidden from the API schema and CSRF-protected on every form."""
     return APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+
+
+def path_uuid(value: str, what: str) -> uuid.UUID:
+    """An id from a page's path; a 404 page ("No event with this id.") when it is not one."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"No {what} with this id.") from None
 
 
 def safe_next(url: str | None, default: str = "/") -> str:

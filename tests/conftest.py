@@ -28,10 +28,13 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import Engine, event, text  # noqa: E402
 from sqlmodel import Session, create_engine  # noqa: E402
 
-from registry import migrations  # noqa: E402
+from registry import migrations, reactions  # noqa: E402
 from registry.config import Settings, get_settings  # noqa: E402
 from registry.db import get_session  # noqa: E402
 from registry.main import create_app  # noqa: E402
+
+# Domains' reactions to each other's signals, bound as the app, the CLI and the worker bind them.
+reactions.wire()
 
 pytest_plugins = [
     "tests.auth.factories",

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from registry.deps import SessionDep
+from registry.errors import Conflict, Invalid, redirect_on_error, render_on_error
+from registry.organisation import service as organisation
+from registry.organisation.models import Organisation
 
 
 def test_malformed_json_is_a_422_with_a_plain_detail(
@@ -92,3 +101,47 @@ def test_the_unit_of_work_commits_before_the_response_is_sent() -> None:
 
     [depends] = get_args(SessionDep)[1:]
     assert depends.scope == "function"
+
+
+def test_a_form_error_is_shown_after_the_unit_of_work_rolled_back(
+    app: FastAPI, session: Session
+) -> None:
+    """Whatever a page flushed before its error is never committed: the form page is
+    rendered by the error handler, after the rollback, with fresh data."""
+    marker = f"flushed-before-the-error-{uuid.uuid4().hex[:8]}"
+
+    @app.post("/test-form")
+    def form_page(db: SessionDep) -> None:
+        with render_on_error(
+            "organisation/edit.html",
+            {"form": {"name": marker}},
+            load=lambda s: {"org": organisation.profile(session=s)},
+        ):
+            db.add(Organisation(id=1, name=marker, email="x@example.org", updated_by="test"))
+            db.flush()
+            raise Invalid("The privacy contact is not an email address.")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post("/test-form")
+    assert response.status_code == 422
+    assert "The privacy contact is not an email address." in response.text
+    assert f'value="{marker}"' in response.text  # what was typed is shown again
+    assert session.get(Organisation, 1) is None  # and what was flushed was rolled back
+
+
+def test_a_redirect_error_goes_back_with_the_message_and_keeps_nothing(
+    app: FastAPI, session: Session
+) -> None:
+    @app.post("/test-redirect")
+    def refused(db: SessionDep) -> None:
+        with redirect_on_error("/somewhere#form-h", place="form"):
+            db.add(Organisation(id=1, name="half", email="x@example.org", updated_by="test"))
+            db.flush()
+            raise Conflict("Not now.")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post("/test-redirect", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/somewhere#form-h"
+    assert "registry_flash" in response.headers["set-cookie"]
+    assert session.get(Organisation, 1) is None

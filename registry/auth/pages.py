@@ -13,7 +13,7 @@ from registry.auth.api import client_address
 from registry.auth.models import Role
 from registry.auth.security import issue_session
 from registry.deps import PageAdmin, SessionDep, SettingsDep, ThrottleDep, current_page_user
-from registry.errors import RegistryError
+from registry.errors import render_on_error
 from registry.web import SESSION_COOKIE, page_router, redirect, render, safe_next, set_cookie
 
 router = page_router()
@@ -38,21 +38,13 @@ def login(
     password: Annotated[str, Form(max_length=1024)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    try:
+    with render_on_error("auth/login.html", {"next": safe_next(next), "email": email}):
         user = service.authenticate(
             session=session,
             throttle=throttle,
             email=email,
             password=password,
             client=client_address(request),
-        )
-    except RegistryError as exc:
-        return render(
-            request,
-            "auth/login.html",
-            {"next": safe_next(next), "error": exc.message, "email": email},
-            status_code=exc.status_code,
-            headers=exc.headers,
         )
     assert user.id is not None
     response = redirect(safe_next(next))
@@ -93,7 +85,11 @@ def staff_create(
     role: Annotated[str, Form(max_length=16)] = "comms",
     password: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
-    try:
+    with render_on_error(
+        "auth/staff.html",
+        {"roles": list(Role), "form": {"email": email, "name": name, "role": role}},
+        load=lambda s: {"users": service.list_users(session=s)},
+    ):
         user = service.create_user(
             session=session,
             email=email,
@@ -101,17 +97,5 @@ def staff_create(
             role=Role(role) if role in Role.__members__ else Role.comms,
             password=password,
             actor=Actor.staff(staff.id),
-        )
-    except RegistryError as exc:
-        return render(
-            request,
-            "auth/staff.html",
-            {
-                "users": service.list_users(session=session),
-                "roles": list(Role),
-                "error": exc.message,
-                "form": {"email": email, "name": name, "role": role},
-            },
-            status_code=exc.status_code,
         )
     return redirect("/staff", message=f"Created {user.email} ({user.role.value}).")

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import Form, Request
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from registry import zones
 from registry.audit.service import Actor
@@ -17,12 +18,13 @@ from registry.config import get_settings
 from registry.consent import receipt, service
 from registry.consent.models import ConsentRequest, ConsentStatus
 from registry.deps import PageAdmin, PageStaff, SessionDep
-from registry.errors import Invalid, NotFound, RegistryError
+from registry.errors import Invalid, NotFound, render_on_error
 from registry.events import service as events_service
+from registry.media import renditions
 from registry.media import service as media_service
 from registry.organisation import service as organisation
 from registry.origin import origin_of
-from registry.web import page_router, redirect, render
+from registry.web import page_router, path_uuid, redirect, render
 
 router = page_router()
 
@@ -30,10 +32,7 @@ EXPIRING_DAYS = 30
 
 
 def _request_id(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFound("No consent request with this id.") from None
+    return path_uuid(value, "consent request")
 
 
 def _receipt_response(session: SessionDep, request: ConsentRequest) -> Response:
@@ -117,27 +116,21 @@ def _picker(
 PICKER_LIMIT = 60
 
 
-def _new_form(
-    request: Request,
-    session: SessionDep,
-    form: dict[str, Any],
-    error: str | None,
-    status: int,
-) -> Response:
-    chosen = form.get("media", [])
-    return render(
-        request,
-        "consent/new.html",
-        {
-            "form": form,
-            "error": error,
-            "channels": get_settings().channels,
-            "picker": _picker(
-                session, source=form.get("source", ""), query=form.get("q", ""), chosen=chosen
-            ),
-        },
-        status_code=status,
-    )
+def _new_form_context(session: Session, form: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "form": form,
+        "channels": get_settings().channels,
+        "picker": _picker(
+            session,
+            source=form.get("source", ""),
+            query=form.get("q", ""),
+            chosen=form.get("media", []),
+        ),
+    }
+
+
+def _new_form(request: Request, session: Session, form: dict[str, Any]) -> Response:
+    return render(request, "consent/new.html", _new_form_context(session, form))
 
 
 @router.get("/consents/new")
@@ -150,9 +143,7 @@ def consents_new(
     if chosen and not source:
         found = media_service.media_by_ids(session=session, ids=chosen)
         source = str(found[0].event_id) if found and found[0].event_id else "recent"
-    return _new_form(
-        request, session, {"channels": [], "media": chosen, "source": source}, None, 200
-    )
+    return _new_form(request, session, {"channels": [], "media": chosen, "source": source})
 
 
 def _parse_media(values: list[str]) -> list[uuid.UUID]:
@@ -213,10 +204,10 @@ def consents_create(
         "source": source,
         "q": q,
     }
-    try:
+    with render_on_error("consent/new.html", load=lambda s: _new_form_context(s, form)):
         form["media"] = _parse_media(media_ids or [])
         if action == "show":
-            return _new_form(request, session, form, None, 200)
+            return _new_form(request, session, form)
         if subject_email and ("@" not in subject_email or " " in subject_email.strip()):
             raise Invalid("Enter the email as name@example.org, or leave it empty.")
         consent = service.create_request(
@@ -232,8 +223,6 @@ def consents_create(
             media_ids=form["media"],
             expires_at=_parse_expiry(expires_on),
         )
-    except RegistryError as exc:
-        return _new_form(request, session, form, exc.message, exc.status_code)
     return redirect(
         f"/consents/{consent.id}",
         message="Request created. Copy the patient's link below or print the QR code.",
@@ -256,19 +245,12 @@ def notice_save(
     session: SessionDep,
     text: Annotated[str, Form(max_length=20_000)] = "",
 ) -> Response:
-    try:
+    with render_on_error(
+        "consent/notice.html",
+        {"draft": text},
+        load=lambda s: {"versions": list(reversed(service.notice_history(session=s)))},
+    ):
         notice = service.update_notice(session=session, actor=Actor.staff(staff.id), text=text)
-    except RegistryError as exc:
-        return render(
-            request,
-            "consent/notice.html",
-            {
-                "versions": list(reversed(service.notice_history(session=session))),
-                "error": exc.message,
-                "draft": text,
-            },
-            status_code=exc.status_code,
-        )
     return redirect("/consents/notice", message=f"The notice is now version {notice.version}.")
 
 
@@ -412,7 +394,7 @@ def consent_media_thumbnail(token: str, media_id: uuid.UUID, session: SessionDep
         raise NotFound("This request does not cover that media.")
     media = media_service.get_media(session=session, media_id=media_id)
     return Response(
-        media_service.small_copy(media=media, kind="thumbs"),
+        renditions.small_copy(media=media, kind="thumbs"),
         media_type="image/jpeg",
         headers={"Cache-Control": "no-store"},
     )

@@ -18,8 +18,8 @@ import qrcode.constants
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from registry import basis, links
 from registry import channels as channel_names
+from registry import links, signals
 from registry.audit import service as audit
 from registry.audit.service import SYSTEM, Actor
 from registry.config import get_settings
@@ -149,12 +149,15 @@ def create_request(
 
 
 def _unknown_media(session: Session, media_ids: Sequence[uuid.UUID]) -> list[str]:
-    from registry.media.models import Media  # consent covers media; media never needs consent
-
+    """Ids that name no stored media. Consent covers media but never imports the media domain:
+    the column its foreign key points at (media.id) says which ids exist."""
     wanted = set(media_ids)
     if not wanted:
         return []
-    found = set(session.exec(select(Media.id).where(col(Media.id).in_(wanted))).all())
+    table: sa.Table = ConsentMedia.__table__  # type: ignore[attr-defined]
+    [key] = table.c.media_id.foreign_keys
+    target = key.column
+    found = set(session.execute(sa.select(target).where(target.in_(wanted))).scalars())
     return sorted(str(m) for m in wanted - found)
 
 
@@ -461,7 +464,9 @@ def decide(
     )
     session.flush()
     if request.status != ConsentStatus.granted:
-        basis.changed(session=session, media_ids=media_ids(session=session, request=request))
+        signals.basis_changed.send(
+            session=session, media_ids=media_ids(session=session, request=request)
+        )
     return event
 
 
@@ -497,7 +502,7 @@ def record_expiries(*, session: Session, at: datetime | None = None) -> int:
     session.flush()
     if due:
         expired_media = {m for r in due for m in media_ids(session=session, request=r)}
-        basis.changed(session=session, media_ids=expired_media)
+        signals.basis_changed.send(session=session, media_ids=expired_media)
     return len(due)
 
 

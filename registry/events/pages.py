@@ -1,33 +1,32 @@
-"""Event pages: staff list/create/detail; the public booking form and the attendee's manage page."""
+"""Staff pages for events: list, create, edit, bookings, badges and CSV import (sign-in needed).
+
+The public pages an attendee reaches by link (booking, the private manage page) are in
+`public_pages.py`, so the sign-in boundary is a module boundary.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from registry import zones
 from registry.audit.service import Actor
 from registry.config import get_settings
 from registry.deps import PageStaff, SessionDep
-from registry.errors import Gone, Invalid, NotFound, RegistryError
-from registry.events import imports, references, service
+from registry.errors import Invalid, NotFound, render_on_error
+from registry.events import imports, service
+from registry.events.models import Event
 from registry.uploads import read_upload
-from registry.web import page_router, redirect, render
+from registry.web import page_router, path_uuid, redirect, render
 
 router = page_router()
-ATTENDEE = Actor.public("attendee")
-
-
-def _parse_uuid(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFound("No event with this id.") from None
 
 
 def _parse_local(value: str, field: str, tz: str) -> datetime | None:
@@ -80,6 +79,11 @@ class EventEditForm(EventForm):
         return days
 
 
+def _event_of(event_id: uuid.UUID) -> Callable[[Session], dict[str, Event]]:
+    """What a form page re-shown after an error reads afresh: its event."""
+    return lambda session: {"event": service.get_event(session=session, event_id=event_id)}
+
+
 # --- staff ---------------------------------------------------------------------------------
 
 
@@ -92,7 +96,11 @@ def events_list(request: Request, staff: PageStaff, session: SessionDep) -> Resp
 def events_create(
     request: Request, staff: PageStaff, session: SessionDep, form: Annotated[EventForm, Form()]
 ) -> Response:
-    try:
+    with render_on_error(
+        "events/list.html",
+        {"form": form.model_dump()},
+        load=lambda s: {"events": service.list_events(session=s)},
+    ):
         start, end = form.checked_times()
         event = service.create_event(
             session=session,
@@ -105,17 +113,6 @@ def events_create(
             filming_notice=form.filming_notice,
             channels=form.channels,
         )
-    except RegistryError as exc:
-        return render(
-            request,
-            "events/list.html",
-            {
-                "events": service.list_events(session=session),
-                "error": exc.message,
-                "form": form.model_dump(),
-            },
-            status_code=exc.status_code,
-        )
     return redirect(f"/events/{event.id}", message=f"Created {event.name}.")
 
 
@@ -123,7 +120,7 @@ def events_create(
 def event_detail(
     request: Request, event_id: str, staff: PageStaff, session: SessionDep
 ) -> Response:
-    event = service.get_event(session=session, event_id=_parse_uuid(event_id))
+    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
     bookings = service.list_bookings(session=session, event=event)
     return render(
         request,
@@ -146,7 +143,7 @@ def _local(value: datetime | None, tz: str) -> str:
 def event_edit_form(
     request: Request, event_id: str, staff: PageStaff, session: SessionDep
 ) -> Response:
-    event = service.get_event(session=session, event_id=_parse_uuid(event_id))
+    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
     form = {
         "name": event.name,
         "starts_at": _local(event.starts_at, event.timezone),
@@ -169,242 +166,32 @@ def event_edit(
     session: SessionDep,
     form: Annotated[EventEditForm, Form()],
 ) -> Response:
-    event = service.get_event(session=session, event_id=_parse_uuid(event_id))
-    try:
+    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
+    values = {**form.model_dump(), "bookings_open": bool(form.bookings_open)}
+    with render_on_error("events/edit.html", {"form": values}, load=_event_of(event.id)):
         start, end = form.checked_times()
-        with session.begin_nested():  # an invalid edit leaves the event as it was
-            service.update_event(
-                session=session,
-                actor=Actor.staff(staff.id),
-                event=event,
-                name=form.name.strip(),
-                starts_at=start,
-                ends_at=end,
-                venue=form.venue.strip() or None,
-                timezone=form.zone(),
-                filming_notice=form.filming_notice,
-                channels=form.channels,
-                bookings_open=bool(form.bookings_open),
-                biometric_retention_days=form.retention(),
-            )
-    except RegistryError as exc:
-        session.refresh(event)
-        values = {**form.model_dump(), "bookings_open": bool(form.bookings_open)}
-        return render(
-            request,
-            "events/edit.html",
-            {"event": event, "form": values, "error": exc.message},
-            status_code=exc.status_code,
+        service.update_event(
+            session=session,
+            actor=Actor.staff(staff.id),
+            event=event,
+            name=form.name.strip(),
+            starts_at=start,
+            ends_at=end,
+            venue=form.venue.strip() or None,
+            timezone=form.zone(),
+            filming_notice=form.filming_notice,
+            channels=form.channels,
+            bookings_open=bool(form.bookings_open),
+            biometric_retention_days=form.retention(),
         )
     return redirect(f"/events/{event.id}", message="Saved.")
-
-
-# --- public: booking -----------------------------------------------------------------------
-
-
-@router.get("/events/{event_id}/book")
-def booking_form(request: Request, event_id: str, session: SessionDep) -> Response:
-    event = service.get_event(session=session, event_id=_parse_uuid(event_id))
-    return render(request, "events/book.html", {"event": event, "form": {}})
-
-
-@router.post("/events/{event_id}/book")
-def booking_submit(
-    request: Request,
-    event_id: str,
-    session: SessionDep,
-    name: Annotated[str, Form(max_length=200)] = "",
-    email: Annotated[str, Form(max_length=320)] = "",
-    photo_opt_out: Annotated[str, Form(max_length=10)] = "",
-    notice_version: Annotated[int, Form(ge=1)] = 1,
-) -> Response:
-    event = service.get_event(session=session, event_id=_parse_uuid(event_id))
-    form = {"name": name, "email": email, "photo_opt_out": bool(photo_opt_out)}
-    errors = {}
-    if not name.strip():
-        errors["name"] = "Enter your name."
-    if "@" not in email or "." not in email.rsplit("@", 1)[-1]:
-        errors["email"] = "Enter an email address like name@example.org."
-    if errors:
-        return render(
-            request,
-            "events/book.html",
-            {"event": event, "form": form, "errors": errors},
-            status_code=422,
-        )
-    try:
-        booking, created = service.create_booking(
-            session=session,
-            actor=ATTENDEE,
-            event=event,
-            name=name,
-            email=email,
-            photo_opt_out=bool(photo_opt_out),
-            notice_version=notice_version,
-        )
-    except RegistryError as exc:
-        return render(
-            request,
-            "events/book.html",
-            {"event": event, "form": form, "error": exc.message},
-            status_code=exc.status_code,
-        )
-    # The confirmation lives at the private manage link; no personal data in this redirect.
-    message = "You are booked." if created else "You had already booked: here is your booking."
-    return redirect(f"/b/{service.manage_token(booking)}", message=message)
-
-
-# --- public: manage a booking --------------------------------------------------------------
-
-HISTORY_WORDS = {
-    "booked": "You booked",
-    "opted_out": "You opted out of photos and video",
-    "opted_in": "You agreed to appear in photos and video",
-    "cancelled": "The booking was cancelled",
-    "link_reissued": "A new private link was issued (older links stopped working)",
-    "reference_added": "You gave a reference photo",
-    "reference_deleted": "A reference photo was deleted",
-    "references_purged": "Your reference photos were deleted (retention period over)",
-}
-
-
-@router.get("/b/{token}")
-def manage(request: Request, token: str, session: SessionDep) -> Response:
-    booking, event = service.booking_for_token(session=session, token=token)
-    return render(
-        request,
-        "events/manage.html",
-        {
-            "booking": booking,
-            "event": event,
-            "token": token,
-            "history": service.history(session=session, booking=booking),
-            "expires_at": service.link_expires_at(event),
-            "references": references.list_references(session=session, booking=booking),
-            "max_references": references.MAX_REFERENCES,
-            "biometric_consent": references.BIOMETRIC_CONSENT,
-            "purge_date": references.purge_date(event),
-            "history_words": HISTORY_WORDS,
-        },
-    )
-
-
-@router.post("/b/{token}")
-def manage_submit(
-    request: Request,
-    token: str,
-    session: SessionDep,
-    action: Annotated[str, Form(max_length=20)] = "",
-) -> Response:
-    booking, _event = service.booking_for_token(session=session, token=token)
-    if action == "opt_out":
-        service.set_opt_out(session=session, actor=ATTENDEE, booking=booking, opt_out=True)
-        message = "Done: you have opted out of photos and video."
-    elif action == "opt_in":
-        had = references.list_references(session=session, booking=booking)
-        service.set_opt_out(session=session, actor=ATTENDEE, booking=booking, opt_out=False)
-        message = "Done: you may appear in photos and video." + (
-            " Your reference photos are deleted." if had else ""
-        )
-    elif action == "cancel":
-        service.cancel_booking(session=session, actor=ATTENDEE, booking=booking)
-        message = "Your booking is cancelled."
-    else:
-        raise Invalid("Choose one of the actions on the page.")
-    if action == "cancel":
-        return redirect(f"/b/{token}", message=message)
-    return redirect(f"/b/{token}#photos-h", message=message, place="choice")
-
-
-@router.post("/b/{token}/references")
-def reference_upload(
-    token: str,
-    session: SessionDep,
-    file: Annotated[UploadFile | None, File()] = None,
-    biometric_consent: Annotated[str, Form(max_length=10)] = "",
-) -> Response:
-    booking, event = service.booking_for_token(session=session, token=token)
-    try:
-        if file is None or not file.filename:
-            raise Invalid("Choose a photo to upload.", field="file")
-        references.add_reference(
-            session=session,
-            actor=ATTENDEE,
-            booking=booking,
-            event=event,
-            data=read_upload(file),
-            biometric_consent=bool(biometric_consent),
-        )
-    except RegistryError as exc:
-        # Back to the form, with the message beside it; the consent box stays as it was ticked
-        # (a browser never lets a page refill the file).
-        return redirect(
-            f"/b/{token}#reference-h",
-            message=exc.message,
-            category="error",
-            place="reference",
-            keep={"biometric_consent": bool(biometric_consent)},
-        )
-    return redirect(
-        f"/b/{token}#reference-h",
-        message="Your reference photo is saved: we will use it only to keep you out of photos.",
-        place="reference",
-    )
-
-
-@router.post("/b/{token}/references/{photo_id}/delete")
-def reference_delete(token: str, photo_id: uuid.UUID, session: SessionDep) -> Response:
-    booking, _event = service.booking_for_token(session=session, token=token)
-    photo = references.get_reference(session=session, booking=booking, photo_id=photo_id)
-    references.delete_reference(session=session, actor=ATTENDEE, booking=booking, photo=photo)
-    return redirect(
-        f"/b/{token}#reference-h", message="The reference photo is deleted.", place="reference"
-    )
-
-
-@router.get("/b/{token}/references/{photo_id}")
-def reference_thumbnail(token: str, photo_id: uuid.UUID, session: SessionDep) -> Response:
-    booking, _event = service.booking_for_token(session=session, token=token)
-    photo = references.get_reference(session=session, booking=booking, photo_id=photo_id)
-    thumb = references.thumbnail_of(photo)
-    if thumb is None:
-        raise NotFound("No thumbnail is kept for this reference photo.")
-    return Response(thumb, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
-
-
-@router.get("/b/{token}/badge.pdf")
-def badge_download(token: str, session: SessionDep) -> Response:
-    booking, event = service.booking_for_token(session=session, token=token)
-    if booking.cancelled_at is not None:
-        raise Gone("This booking is cancelled, so it has no badge.")
-    pdf = service.badges_pdf(session=session, event=event, layout="single", booking=booking)
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": 'attachment; filename="badge.pdf"',
-            "Cache-Control": "no-store",
-        },
-    )
-
-
-@router.get("/b/{token}/badge.png")
-def badge_preview(token: str, session: SessionDep) -> Response:
-    booking, event = service.booking_for_token(session=session, token=token)
-    if booking.cancelled_at is not None:
-        raise Gone("This booking is cancelled, so it has no badge.")
-    return Response(
-        service.badge_png(event=event, booking=booking),
-        media_type="image/png",
-        headers={"Cache-Control": "no-store"},
-    )
 
 
 @router.get("/events/{event_id}/badges.pdf")
 def event_badges_page(
     event_id: str, staff: PageStaff, session: SessionDep, layout: str = "sheet"
 ) -> Response:
-    event = service.get_event(session=session, event_id=_parse_uuid(event_id))
+    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
     pdf = service.badges_pdf(
         session=session, event=event, layout="single" if layout == "single" else "sheet"
     )
@@ -432,7 +219,7 @@ def booking_reissue(
 
 @router.get("/events/{event_id}/import")
 def import_form(request: Request, event_id: str, staff: PageStaff, session: SessionDep) -> Response:
-    event = service.get_event(session=session, event_id=_parse_uuid(event_id))
+    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
     return render(request, "events/import.html", {"event": event})
 
 
@@ -445,19 +232,12 @@ def import_preview(
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Show what the CSV would do; the confirm form carries the same CSV text back."""
-    event = service.get_event(session=session, event_id=_parse_uuid(event_id))
-    try:
+    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
+    with render_on_error("events/import.html", load=_event_of(event.id)):
         if file is None or not file.filename:
             raise Invalid("Choose a CSV file.", field="file")
         data = read_upload(file)
         preview = imports.preview(session=session, event=event, data=data)
-    except RegistryError as exc:
-        return render(
-            request,
-            "events/import.html",
-            {"event": event, "error": exc.message},
-            status_code=exc.status_code,
-        )
     return render(
         request,
         "events/import.html",
@@ -474,17 +254,10 @@ def import_confirm(
     session: SessionDep,
     csv_text: Annotated[str, Form(max_length=imports.MAX_BYTES)] = "",
 ) -> Response:
-    event = service.get_event(session=session, event_id=_parse_uuid(event_id))
-    try:
+    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
+    with render_on_error("events/import.html", load=_event_of(event.id)):
         result = imports.import_bookings(
             session=session, actor=Actor.staff(staff.id), event=event, data=csv_text.encode()
-        )
-    except RegistryError as exc:
-        return render(
-            request,
-            "events/import.html",
-            {"event": event, "error": exc.message},
-            status_code=exc.status_code,
         )
     return redirect(
         f"/events/{event.id}",

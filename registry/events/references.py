@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 from sqlmodel import Session, col, select
 
-from registry import crypto
+from registry import crypto, signals
 from registry.audit.service import SYSTEM, Actor
 from registry.config import get_settings
 from registry.db import utcnow
@@ -183,10 +183,8 @@ def delete_all(*, session: Session, actor: Actor, booking: Booking, reason: str)
 
 
 def _reclear(session: Session, booking: Booking) -> None:
-    from registry.media import service as media  # media depends on events, not the reverse
-
     session.flush()
-    media.reclear_event(session=session, event_id=booking.event_id)
+    signals.opt_outs_changed.send(session=session, event_id=booking.event_id)
 
 
 def encoding_of(photo: ReferencePhoto) -> np.ndarray:

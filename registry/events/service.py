@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from registry import basis, links, zones
 from registry import channels as channel_names
+from registry import links, signals, zones
 from registry.audit import service as audit
 from registry.audit.service import Actor
 from registry.config import get_settings
@@ -121,7 +121,7 @@ def update_event(*, session: Session, actor: Actor, event: Event, **changes: obj
             after=after,
         )
         if after["channels"] != before["channels"]:
-            basis.changed(session=session, event_id=event.id)
+            signals.basis_changed.send(session=session, event_id=event.id)
     return event
 
 
@@ -219,10 +219,10 @@ def set_opt_out(*, session: Session, actor: Actor, booking: Booking, opt_out: bo
 
 
 def reclear(*, session: Session, booking: Booking) -> None:
-    """A choice changed: re-decide the event's photos at once (from stored encodings)."""
-    from registry.media import service as media  # media depends on events, not the reverse
-
-    media.reclear_event(session=session, event_id=booking.event_id)
+    """A choice changed: the event's photos are re-decided at once (media reacts to the
+    signal; events never call media)."""
+    session.flush()
+    signals.opt_outs_changed.send(session=session, event_id=booking.event_id)
 
 
 def cancel_booking(*, session: Session, actor: Actor, booking: Booking) -> Booking:

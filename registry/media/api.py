@@ -12,7 +12,7 @@ from registry.audit.service import Actor
 from registry.deps import CurrentStaff, SessionDep
 from registry.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, error_responses
 from registry.events import service as events
-from registry.media import service
+from registry.media import clearance, renditions, service
 from registry.media.models import Media, MediaStatus, Rendition
 from registry.media.schemas import (
     BadgePublic,
@@ -169,7 +169,7 @@ def review_face(
 ) -> MediaPublic:
     """Confirm a match, or say the face is not that person (re-clearance respects it); or, for
     media not from an event, record that this person consented another way (with a note)."""
-    service.review_face(
+    clearance.review_face(
         session=session,
         actor=Actor.staff(staff.id),
         media=media,
@@ -190,7 +190,7 @@ def redact(staff: CurrentStaff, media: MediaByID, session: SessionDep) -> Rendit
     """Make a redacted rendition: opted-out (and unresolved) faces and opted-out badges
     obscured, metadata stripped, verified by detecting and matching again. The original is
     never altered."""
-    rendition = service.redact(session=session, actor=Actor.staff(staff.id), media=media)
+    rendition = renditions.redact(session=session, actor=Actor.staff(staff.id), media=media)
     return rendition_public(rendition)
 
 

@@ -12,16 +12,16 @@ from registry.audit.service import Actor
 from registry.auth import service as auth
 from registry.config import get_settings
 from registry.deps import PageStaff, SessionDep
-from registry.errors import Invalid, NotFound, RegistryError
+from registry.errors import Invalid, redirect_on_error
 from registry.events import service as events
 from registry.events.models import Event
-from registry.media import service
+from registry.media import clearance, renditions, service
 from registry.media.api import JobsDep
-from registry.media.models import FINAL, MediaStatus
+from registry.media.models import FINAL, Media, MediaStatus
 from registry.media.storage import get_storage
 from registry.publishing import pages as publishing_pages
 from registry.uploads import read_capped
-from registry.web import page_router, redirect, render
+from registry.web import page_router, path_uuid, redirect, render
 
 router = page_router()
 
@@ -34,17 +34,11 @@ DECISION_WORDS = {
 
 
 def _event(session: SessionDep, event_id: str) -> Event:
-    try:
-        return events.get_event(session=session, event_id=uuid.UUID(event_id))
-    except ValueError:
-        raise NotFound("No event with this id.") from None
+    return events.get_event(session=session, event_id=path_uuid(event_id, "event"))
 
 
-def _media(session: SessionDep, media_id: str) -> service.Media:
-    try:
-        return service.get_media(session=session, media_id=uuid.UUID(media_id))
-    except ValueError:
-        raise NotFound("No media with this id.") from None
+def _media(session: SessionDep, media_id: str) -> Media:
+    return service.get_media(session=session, media_id=path_uuid(media_id, "media"))
 
 
 def _statuses(session: SessionDep, event: Event) -> dict[str, int]:
@@ -223,7 +217,7 @@ def match_words(distance: float | None) -> str:
 @router.get("/media/{media_id}")
 def photo(request: Request, media_id: str, staff: PageStaff, session: SessionDep) -> Response:
     media = _media(session, media_id)
-    otherwise = service.consented_otherwise(session=session, media=media)
+    otherwise = clearance.consented_otherwise(session=session, media=media)
     faces = service.faces_of(session=session, media=media)
     bookings = {
         b.id: b
@@ -258,7 +252,7 @@ def photo(request: Request, media_id: str, staff: PageStaff, session: SessionDep
 
 @router.get("/media/{media_id}/thumb.jpg")
 def thumb(media_id: str, staff: PageStaff, session: SessionDep) -> Response:
-    data = service.small_copy(media=_media(session, media_id), kind="thumbs")
+    data = renditions.small_copy(media=_media(session, media_id), kind="thumbs")
     return Response(
         data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
     )
@@ -266,7 +260,7 @@ def thumb(media_id: str, staff: PageStaff, session: SessionDep) -> Response:
 
 @router.get("/media/{media_id}/preview.jpg")
 def preview(media_id: str, staff: PageStaff, session: SessionDep) -> Response:
-    data = service.small_copy(media=_media(session, media_id), kind="previews")
+    data = renditions.small_copy(media=_media(session, media_id), kind="previews")
     return Response(
         data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
     )
@@ -284,18 +278,14 @@ def review(
     media = _media(session, media_id)
     if decision not in ("confirm", "not_this_person", "consented_otherwise"):
         raise Invalid("Choose confirm, not this person, or consented another way.")
-    try:
-        status = service.review_face(
+    with redirect_on_error(f"/media/{media.id}#faces-h", place="faces"):
+        status = clearance.review_face(
             session=session,
             actor=Actor.staff(staff.id),
             media=media,
             face_number=face_number,
             decision=decision,
             note=note,
-        )
-    except RegistryError as exc:
-        return redirect(
-            f"/media/{media.id}#faces-h", message=exc.message, category="error", place="faces"
         )
     return redirect(
         f"/media/{media.id}#faces-h",
@@ -316,10 +306,8 @@ def redact(
     media = _media(session, media_id)
     place = "publish" if back == "publish" else "redact"
     url = f"/media/{media.id}#{place}-h"
-    try:
-        rendition = service.redact(session=session, actor=Actor.staff(staff.id), media=media)
-    except RegistryError as exc:
-        return redirect(url, message=exc.message, category="error", place=place)
+    with redirect_on_error(url, place=place):
+        rendition = renditions.redact(session=session, actor=Actor.staff(staff.id), media=media)
     verdict = (
         "verified: nobody who opted out is found in it"
         if rendition.verified

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from registry.audit.service import Actor
 from registry.deps import PageAdmin, SessionDep
-from registry.errors import RegistryError
+from registry.errors import render_on_error
 from registry.organisation import service
 from registry.web import page_router, redirect, render
 
@@ -42,7 +42,11 @@ def organisation_save(
         "address": address,
         "privacy_policy_url": privacy_policy_url,
     }
-    try:
+    with render_on_error(
+        "organisation/edit.html",
+        {"form": form},
+        load=lambda s: {"org": service.profile(session=s)},
+    ):
         service.update(
             session=session,
             actor=Actor.staff(staff.id),
@@ -50,12 +54,5 @@ def organisation_save(
             email=email,
             address=address,
             privacy_policy_url=privacy_policy_url,
-        )
-    except RegistryError as exc:
-        return render(
-            request,
-            "organisation/edit.html",
-            {"org": service.profile(session=session), "form": form, "error": exc.message},
-            status_code=exc.status_code,
         )
     return redirect("/", message="Saved: pages, receipts and emails now name your organisation.")

@@ -13,6 +13,8 @@ from registry.deps import CurrentStaff, SessionDep
 from registry.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, error_responses
 from registry.media.api import MediaByID
 from registry.publishing import certificates, service
+from registry.publishing import facts as gate_facts
+from registry.publishing import takedowns as takedown
 from registry.publishing.models import Publication
 from registry.publishing.schemas import (
     CertificateCheckIn,
@@ -67,7 +69,7 @@ def publication_public(p: Publication, must_go: list[str] | None = None) -> Publ
 
 
 def publications_public(session: Session, items: list[Publication]) -> list[PublicationPublic]:
-    states = service.publication_states(session=session, publications=items)
+    states = takedown.publication_states(session=session, publications=items)
     return [publication_public(p, states.get(p.id)) for p in items]
 
 
@@ -81,7 +83,7 @@ def publishable(
 ) -> PublishableOut:
     """May this media (or this rendition of it) be published on this channel now? Every rule
     is checked and every reason it may not is listed."""
-    verdict = service.publishable(
+    verdict = gate_facts.publishable(
         session=session, media=media, channel=channel, rendition_id=rendition_id
     )
     return PublishableOut(allowed=verdict.allowed, reasons=verdict.reasons)
@@ -93,8 +95,8 @@ def publishable_batch(
 ) -> PublishableBatchOut:
     """The gate's answer for up to 1,000 (media, channel, rendition) at once, e.g. a scheduling
     tool checking its queue; an unknown media or rendition is answered with a refusal saying so."""
-    asks = [service.Ask(i.media_id, i.channel, i.rendition_id) for i in body.items]
-    verdicts = service.publishable_many(session=session, asks=asks)
+    asks = [gate_facts.Ask(i.media_id, i.channel, i.rendition_id) for i in body.items]
+    verdicts = gate_facts.publishable_many(session=session, asks=asks)
     return PublishableBatchOut(
         items=[
             PublishableAnswer(**i.model_dump(), allowed=v.allowed, reasons=v.reasons)
@@ -165,7 +167,7 @@ def mark_taken_down(
     body: TakedownIn, staff: CurrentStaff, publication: PublicationByID, session: SessionDep
 ) -> PublicationPublic:
     """Record that the publication has been taken down (audited; repeating it changes nothing)."""
-    service.mark_taken_down(
+    takedown.mark_taken_down(
         session=session, actor=Actor.staff(staff.id), publication=publication, note=body.note
     )
     return publication_public(publication)
@@ -175,7 +177,7 @@ def mark_taken_down(
 def takedowns(staff: CurrentStaff, session: SessionDep) -> list[TakedownPublic]:
     """Publications whose basis (consent or clearance) was withdrawn after they were published
     and that have not been marked as taken down yet, oldest first."""
-    items = service.takedowns(session=session)
+    items = takedown.takedowns(session=session)
     names = service.filenames(session=session, media_ids=[p.media_id for p, _ in items])
     return [
         TakedownPublic(

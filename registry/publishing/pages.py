@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import Form, Request
@@ -13,26 +12,21 @@ from registry.audit.service import Actor
 from registry.auth import service as auth
 from registry.db import utcnow
 from registry.deps import PageStaff, SessionDep
-from registry.errors import NotFound, RegistryError
+from registry.errors import Conflict, redirect_on_error
 from registry.media import service as media_service
 from registry.media.models import FINAL, Media
+from registry.publishing import facts as gate_facts
 from registry.publishing import service
+from registry.publishing import takedowns as takedown
 from registry.publishing.models import Publication
-from registry.web import page_router, redirect, render
+from registry.web import page_router, path_uuid, redirect, render
 
 router = page_router()
 
 
-def _uuid(value: str, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFound(f"No {what} with this id.") from None
-
-
 def _publication(session: SessionDep, publication_id: str) -> Publication:
     return service.get_publication(
-        session=session, publication_id=_uuid(publication_id, "publication")
+        session=session, publication_id=path_uuid(publication_id, "publication")
     )
 
 
@@ -48,29 +42,24 @@ def publish(
 ) -> Response:
     """Record a publication; `target` ("channel" or "channel:rendition id", as the page offers
     them) stands for channel and rendition_id."""
-    media = media_service.get_media(session=session, media_id=_uuid(media_id, "media"))
+    media = media_service.get_media(session=session, media_id=path_uuid(media_id, "media"))
     back = f"/media/{media.id}#publish-h"
     if target:
         channel, _, rendition_id = target.partition(":")
-    try:
-        with session.begin_nested():  # a refusal leaves nothing behind (not even a copy)
+    # A refusal leaves nothing behind (not even a copy): the unit of work rolls back.
+    with redirect_on_error(back, place="publish"):
+        try:
             publication, created = service.publish(
                 session=session,
                 actor=Actor.staff(staff.id),
                 media=media,
                 channel=channel,
-                rendition_id=_uuid(rendition_id, "rendition") if rendition_id else None,
+                rendition_id=path_uuid(rendition_id, "rendition") if rendition_id else None,
                 url=url or None,
             )
-    except service.Refused as exc:
-        return redirect(
-            back,
-            message=f"Not published on {channel_names.words(channel)}: " + " ".join(exc.reasons),
-            category="error",
-            place="publish",
-        )
-    except RegistryError as exc:
-        return redirect(back, message=exc.message, category="error", place="publish")
+        except service.Refused as exc:
+            words = channel_names.words(channel)
+            raise Conflict(f"Not published on {words}: " + " ".join(exc.reasons)) from exc
     where = channel_names.words(publication.channel)
     if not created:
         return redirect(back, message=f"Already recorded on {where}.", place="publish")
@@ -108,7 +97,7 @@ def log(request: Request, staff: PageStaff, session: SessionDep) -> Response:
         {
             "publications": items,
             "people": auth.display_names(session=session, labels={p.published_by for p in items}),
-            "states": service.publication_states(session=session, publications=items),
+            "states": takedown.publication_states(session=session, publications=items),
             "names": service.filenames(session=session, media_ids=[p.media_id for p in items]),
         },
     )
@@ -126,7 +115,7 @@ def certificate(publication_id: str, staff: PageStaff, session: SessionDep) -> R
 
 @router.get("/takedowns")
 def takedowns(request: Request, staff: PageStaff, session: SessionDep) -> Response:
-    items = service.takedowns(session=session)
+    items = takedown.takedowns(session=session)
     return render(
         request,
         "publishing/takedowns.html",
@@ -148,7 +137,7 @@ def taken_down(
     note: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     publication = _publication(session, publication_id)
-    service.mark_taken_down(
+    takedown.mark_taken_down(
         session=session, actor=Actor.staff(staff.id), publication=publication, note=note
     )
     return redirect("/takedowns", message="Marked as taken down.")
@@ -161,8 +150,8 @@ def media_panel(session: SessionDep, media: Media) -> dict[str, object]:
     latest = redacted[-1] if redacted else None
     gate = {
         channel: {
-            "original": service.publishable(session=session, media=media, channel=channel),
-            "redacted": service.publishable(
+            "original": gate_facts.publishable(session=session, media=media, channel=channel),
+            "redacted": gate_facts.publishable(
                 session=session, media=media, channel=channel, rendition_id=latest.id
             )
             if latest
@@ -184,7 +173,7 @@ def media_panel(session: SessionDep, media: Media) -> dict[str, object]:
                     f"{channel_names.words(channel).capitalize()}: the redacted copy",
                 )
             )
-    facts = service.load_facts(session=session, media=[media], at=utcnow())[media.id]
+    facts = gate_facts.load_facts(session=session, media=[media], at=utcnow())[media.id]
     # A redacted copy helps when someone who opted out (or a face still to review) is visible.
     redactable = facts.event is not None and (
         any(f.decision in ("opted_out", "review") for f in facts.faces)
@@ -198,7 +187,7 @@ def media_panel(session: SessionDep, media: Media) -> dict[str, object]:
         "gate": gate,
         "latest_redacted": latest,
         "publications": publications,
-        "publication_states": service.publication_states(
+        "publication_states": takedown.publication_states(
             session=session, publications=publications
         ),
         "consents": service.consents_of(session=session, media=media),

@@ -15,14 +15,8 @@ from typing import Any
 import numpy as np
 
 from registry.config import get_settings
-from registry.errors import Unavailable
 from registry.vision import analysis, faces, images, qr
-
-REFERENCE_FACES = "registry.reference_faces"
-ANALYSE = "registry.analyse"
-INTERACTIVE = "registry.interactive"
-WAIT_SECONDS = 30.0
-
+from registry.worker import broker
 
 # --- on the wire -------------------------------------------------------------------------------
 
@@ -92,33 +86,15 @@ def analyse_task(data_b64: str) -> dict[str, Any]:
 # --- what callers use --------------------------------------------------------------------------
 
 
-def _remote(task: str, data: bytes) -> Any:
-    from celery.exceptions import TimeoutError as CeleryTimeout
-
-    from registry.worker.celery_app import get_app
-
-    pending = get_app().send_task(
-        task, args=[base64.b64encode(data).decode()], queue=INTERACTIVE, ignore_result=False
-    )
-    try:
-        return pending.get(timeout=WAIT_SECONDS, propagate=True)
-    except CeleryTimeout:
-        raise Unavailable(
-            "Face matching is busy at the moment. Please try again in a minute."
-        ) from None
-    finally:
-        pending.forget()
-
-
 def reference_faces(data: bytes, image: Any | None = None) -> list[faces.Face]:
     """The faces in a reference photo (`image`: the already decoded `data`, if at hand)."""
     if get_settings().broker_url:
-        return faces_from_json(_remote(REFERENCE_FACES, data))
+        return faces_from_json(broker.call(broker.REFERENCE_FACES, data))
     return faces.find_reference_faces(image if image is not None else images.decode(data).image)
 
 
 def analyse(data: bytes) -> analysis.Analysis:
     """Faces and badges in an encoded image (e.g. a redacted copy being verified)."""
     if get_settings().broker_url:
-        return analysis_from_json(_remote(ANALYSE, data))
+        return analysis_from_json(broker.call(broker.ANALYSE, data))
     return analysis.analyse(data)

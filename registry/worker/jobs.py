@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from sqlmodel import Session
 
 from registry.db import unit_of_work
-from registry.media import service as media_service
+from registry.media import clearance
 from registry.media.models import Media, MediaStatus
 from registry.media.storage import get_storage
 from registry.vision import analysis, images
@@ -39,7 +39,7 @@ def clear_media(
 ) -> MediaStatus | None:
     """Clear one photo; None when it was not pending (another worker has it, or it is done)."""
     with session_factory() as session:
-        key = media_service.claim(session=session, media_id=media_id)
+        key = clearance.claim(session=session, media_id=media_id)
     if key is None:
         return None
     try:
@@ -47,16 +47,16 @@ def clear_media(
         result = analyse(data)
     except images.ImageRejected as exc:
         with session_factory() as session:
-            media_service.fail(session=session, media_id=media_id, reason=str(exc))
+            clearance.fail(session=session, media_id=media_id, reason=str(exc))
         return MediaStatus.failed
     except FileNotFoundError:
         with session_factory() as session:
-            media_service.fail(session=session, media_id=media_id, reason="The file is missing.")
+            clearance.fail(session=session, media_id=media_id, reason="The file is missing.")
         return MediaStatus.failed
     except Exception as exc:  # a crash in analysis: retried, then failed; logged in full
         logger.exception("clearance of %s failed", media_id)
         with session_factory() as session:
-            media_service.fail(
+            clearance.fail(
                 session=session,
                 media_id=media_id,
                 reason=f"Analysis failed ({type(exc).__name__}).",
@@ -64,7 +64,7 @@ def clear_media(
             )
         return None
     with session_factory() as session:
-        media = media_service.store_analysis(session=session, media_id=media_id, result=result)
+        media = clearance.store_analysis(session=session, media_id=media_id, result=result)
         return media.status if media else None
 
 

@@ -15,9 +15,8 @@ from sqlmodel import Session
 from registry.consent import service as consent
 from registry.db import unit_of_work
 from registry.events import references
-from registry.media import service as media
-from registry.publishing import notify
-from registry.publishing import service as publishing
+from registry.media import clearance
+from registry.publishing import notify, takedowns
 from registry.worker.queue import JobQueue
 
 logger = logging.getLogger("registry")
@@ -35,8 +34,8 @@ def run_daily(*, session: Session) -> Report:
     return Report(
         references_purged=references.purge_expired(session=session),
         consents_expired=consent.record_expiries(session=session),
-        photo_encodings_purged=media.purge_biometrics(session=session),
-        takedowns_noticed=publishing.notice_takedowns(session=session),
+        photo_encodings_purged=clearance.purge_biometrics(session=session),
+        takedowns_noticed=takedowns.notice_takedowns(session=session),
     )
 
 
@@ -68,9 +67,9 @@ async def scheduler(*, first_delay: float, interval: float) -> None:
 
 
 def sweep_once(queue: JobQueue) -> int:
-    """Queue again the photos whose worker died or whose job was lost (see media.sweep)."""
+    """Queue again the photos whose worker died or whose job was lost (see clearance.sweep)."""
     with unit_of_work() as session:
-        due = media.sweep(session=session)
+        due = clearance.sweep(session=session)
     if due:
         logger.info("sweep: queued %d photo(s) again (lease ran out or job lost)", len(due))
         queue.enqueue(due)

@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from registry.db import unit_of_work, utcnow
-from registry.media import service as media_service
+from registry.media import clearance
 from registry.vision import analysis, faces
 from registry.worker import jobs
 
@@ -66,9 +66,7 @@ class LocalPool:
         """Queue every pending photo, and those the previous run left half-done (this process
         is the only one running jobs, so every `processing` photo is orphaned)."""
         with unit_of_work() as session:
-            pending = media_service.release_stale(
-                session=session, at=utcnow() + media_service.lease() * 2
-            )
+            pending = clearance.release_stale(session=session, at=utcnow() + clearance.lease() * 2)
         self.enqueue(pending)
         return len(pending)
 

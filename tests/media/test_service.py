@@ -18,7 +18,7 @@ from registry.db import utcnow
 from registry.events import references
 from registry.events import service as events
 from registry.events.models import Booking, Event
-from registry.media import service
+from registry.media import clearance, renditions, service
 from registry.media.models import Media, MediaFace, MediaStatus, TransientReference
 from tests.vision import compose
 
@@ -125,7 +125,7 @@ def test_not_this_person_is_kept_through_reclearance(
 ) -> None:
     alice, media = flagged
     [face] = [f for f in service.faces_of(session=session, media=media) if f.booking_id]
-    service.review_face(
+    clearance.review_face(
         session=session,
         actor=SYSTEM,
         media=media,
@@ -133,7 +133,7 @@ def test_not_this_person_is_kept_through_reclearance(
         decision="not_this_person",
     )
     assert media.status == MediaStatus.cleared
-    service.reclear_event(session=session, event_id=alice.event_id)
+    clearance.reclear_event(session=session, event_id=alice.event_id)
     assert media.status == MediaStatus.cleared
 
 
@@ -194,10 +194,10 @@ def test_storing_an_analysis_twice_gives_the_same_rows(
     data = photo(faces_dir, [(people["joe_biden"][0], 120, None)], seed=5)
     media = upload(session, make_event(), data)
     result = analysis.analyse(data)
-    assert service.claim(session=session, media_id=media.id)
-    service.store_analysis(session=session, media_id=media.id, result=result)
+    assert clearance.claim(session=session, media_id=media.id)
+    clearance.store_analysis(session=session, media_id=media.id, result=result)
     media.status = MediaStatus.processing  # a redelivery of the same job
-    service.store_analysis(session=session, media_id=media.id, result=result)
+    clearance.store_analysis(session=session, media_id=media.id, result=result)
     rows = session.exec(select(MediaFace).where(MediaFace.media_id == media.id)).all()
     assert len(rows) == len(result.faces) == 1
 
@@ -208,11 +208,11 @@ def test_a_stuck_photo_returns_to_pending(
     data = io.BytesIO()
     Image.new("RGB", (64, 64), (4, 5, 6)).save(data, format="PNG")
     media = upload(session, make_event(), data.getvalue())
-    assert service.claim(session=session, media_id=media.id)
-    assert service.claim(session=session, media_id=media.id) is None  # leased
-    assert media.id not in service.release_stale(session=session)
+    assert clearance.claim(session=session, media_id=media.id)
+    assert clearance.claim(session=session, media_id=media.id) is None  # leased
+    assert media.id not in clearance.release_stale(session=session)
     media.lease_until = utcnow() - timedelta(seconds=1)
-    assert media.id in service.release_stale(session=session)
+    assert media.id in clearance.release_stale(session=session)
     assert media.status == MediaStatus.pending
 
 
@@ -222,10 +222,10 @@ def test_an_expired_lease_can_be_claimed_again(
     data = io.BytesIO()
     Image.new("RGB", (64, 64), (7, 5, 6)).save(data, format="PNG")
     media = upload(session, make_event(), data.getvalue())
-    assert service.claim(session=session, media_id=media.id)
+    assert clearance.claim(session=session, media_id=media.id)
     media.lease_until = utcnow() - timedelta(seconds=1)  # its worker died
     session.add(media)
-    assert service.claim(session=session, media_id=media.id)  # a redelivered message takes it
+    assert clearance.claim(session=session, media_id=media.id)  # a redelivered message takes it
     assert media.attempts == 2
     assert media.lease_until is not None
     assert media.lease_until > utcnow()
@@ -242,27 +242,27 @@ def test_the_sweep_queues_dead_and_forgotten_photos_once_per_lease(
         made.append(upload(session, event, data.getvalue()))
     dead, forgotten, fresh, working = made
     now = utcnow()
-    span = service.lease()
+    span = clearance.lease()
     for media in made:
         media.created_at = now - span * 2
     fresh.created_at = now  # just uploaded: its message is surely still queued
-    assert service.claim(session=session, media_id=dead.id)
-    assert service.claim(session=session, media_id=working.id)
+    assert clearance.claim(session=session, media_id=dead.id)
+    assert clearance.claim(session=session, media_id=working.id)
     dead.lease_until = now - timedelta(seconds=1)
     for media in made:
         session.add(media)
     session.flush()
 
-    due = service.sweep(session=session, at=now)
+    due = clearance.sweep(session=session, at=now)
     assert set(due) >= {dead.id, forgotten.id}
     assert fresh.id not in due
     assert working.id not in due  # its lease still runs
     assert dead.status == MediaStatus.pending
     # Not again within the lease; again after it.
-    again = service.sweep(session=session, at=now + span / 2)
+    again = clearance.sweep(session=session, at=now + span / 2)
     assert dead.id not in again
     assert forgotten.id not in again
-    later = service.sweep(session=session, at=now + span + timedelta(seconds=1))
+    later = clearance.sweep(session=session, at=now + span + timedelta(seconds=1))
     assert {dead.id, forgotten.id, working.id} <= set(later)
 
 
@@ -278,7 +278,7 @@ def test_purge_removes_face_encodings_but_keeps_the_decision(
     )
     media = upload(session, past, photo(faces_dir, [(people["joe_biden"][0], 120, None)], seed=6))
     run_job(media.id)
-    assert service.purge_biometrics(session=session) >= 1
+    assert clearance.purge_biometrics(session=session) >= 1
     [face] = service.faces_of(session=session, media=media)
     assert face.encoding is None
     assert media.status == MediaStatus.cleared
@@ -291,7 +291,7 @@ def test_redacted_rendition_hides_the_opted_out_face_and_is_verified(
     from registry.vision import analysis
 
     _, media = flagged
-    rendition = service.redact(session=session, actor=SYSTEM, media=media)
+    rendition = renditions.redact(session=session, actor=SYSTEM, media=media)
     assert rendition.verified
     assert len(rendition.obscured_faces) == 1
     data = get_storage().get(rendition.sha256, kind="renditions")

@@ -25,7 +25,7 @@ from registry.consent.models import ConsentAction, ConsentEvent
 from registry.db import unit_of_work
 from registry.media import service as media_service
 from registry.media.models import MediaFace, MediaStatus
-from registry.publishing import service
+from registry.publishing import service, takedowns
 from registry.publishing.models import Publication
 from tests.publishing.factories import jpeg_with_gps
 
@@ -159,7 +159,7 @@ def test_concurrent_revoke_and_publish_never_misses_the_revocation(
                 # Recorded before the revocation, and the revocation noticed it at once.
                 assert publication.published_at <= revoked_at
                 assert publication.takedown_requested_at is not None
-                assert [p.id for p, _ in service.takedowns(session=session)].count(
+                assert [p.id for p, _ in takedowns.takedowns(session=session)].count(
                     publication.id
                 ) == 1
                 outcomes["published_then_taken_down"] += 1

@@ -18,10 +18,11 @@ from registry.db import utcnow
 from registry.errors import Conflict, Invalid, NotFound
 from registry.events import service as events
 from registry.events.models import Booking, Event
+from registry.media import clearance
 from registry.media import service as media_service
 from registry.media.models import Media, MediaStatus, Rendition
 from registry.media.storage import get_storage
-from registry.publishing import certificates, service
+from registry.publishing import certificates, facts, service, takedowns
 from registry.publishing.models import Notification, Publication
 from tests.consent.factories import grant
 
@@ -209,11 +210,11 @@ def test_revoke_after_publication_requires_takedown_and_tells_staff(
         channel="public_social",
         url="https://s.example/1",
     )
-    assert service.takedowns(session=session) == []
+    assert takedowns.takedowns(session=session) == []
 
     grant(session, consent, "revoke")
 
-    [(due, reasons)] = service.takedowns(session=session)
+    [(due, reasons)] = takedowns.takedowns(session=session)
     assert due.id == publication.id
     assert any("withdrew consent" in r for r in reasons)
     session.refresh(publication)
@@ -228,8 +229,8 @@ def test_revoke_after_publication_requires_takedown_and_tells_staff(
     grant(session, consent, "revoke")
     assert len(session.exec(select(Notification)).all()) == 1
 
-    service.mark_taken_down(session=session, actor=COMMS, publication=publication, note="deleted")
-    assert service.takedowns(session=session) == []
+    takedowns.mark_taken_down(session=session, actor=COMMS, publication=publication, note="deleted")
+    assert takedowns.takedowns(session=session) == []
     assert "publication.taken_down" in _audit_actions(session, publication.id)
     with pytest.raises(Conflict):  # the URL it was at is settled; a new post needs a new record
         service.publish(
@@ -264,7 +265,7 @@ def test_opt_out_after_publication_requires_takedown(
 
     events.set_opt_out(session=session, actor=SYSTEM, booking=bob, opt_out=True)
 
-    [(due, reasons)] = service.takedowns(session=session)
+    [(due, reasons)] = takedowns.takedowns(session=session)
     assert due.id == publication.id
     assert any("the badge of Pat Attendee" in r for r in reasons)
 
@@ -279,7 +280,7 @@ def test_narrowing_the_event_channels_requires_takedown_elsewhere(
 
     events.update_event(session=session, actor=SYSTEM, event=event, channels=["internal"])
 
-    [(due, reasons)] = service.takedowns(session=session)
+    [(due, reasons)] = takedowns.takedowns(session=session)
     assert due.channel == "public_social"
     assert kept.id != due.id
     assert "filming notice" in reasons[0]
@@ -296,9 +297,9 @@ def test_consent_expiry_is_caught_by_the_periodic_job_and_bounds_the_certificate
     assert abs((publication.certificate_expires_at - ends).total_seconds()) < 1
 
     later = ends + timedelta(hours=1)
-    assert service.notice_takedowns(session=session, at=later) == 1
-    assert service.notice_takedowns(session=session, at=later) == 0  # told once
-    [(due, reasons)] = service.takedowns(session=session, at=later)
+    assert takedowns.notice_takedowns(session=session, at=later) == 1
+    assert takedowns.notice_takedowns(session=session, at=later) == 0  # told once
+    [(due, reasons)] = takedowns.takedowns(session=session, at=later)
     assert due.id == publication.id
     assert "expired" in reasons[0]
 
@@ -308,15 +309,15 @@ def test_clinical_media_needs_one_consent_per_face_unless_staff_consented_otherw
 ) -> None:
     media = make_media(faces=[("clear", None), ("clear", None)])
     grant(session, make_consent(channels=["internal"], media_ids=[media.id]))
-    verdict = service.publishable(session=session, media=media, channel="internal")
+    verdict = facts.publishable(session=session, media=media, channel="internal")
     assert not verdict.allowed
     assert "more consent needed" in verdict.reasons[0]
 
     with pytest.raises(Invalid):  # how they consented must be said
-        media_service.review_face(
+        clearance.review_face(
             session=session, actor=COMMS, media=media, face_number=2, decision="consented_otherwise"
         )
-    media_service.review_face(
+    clearance.review_face(
         session=session,
         actor=COMMS,
         media=media,
@@ -324,7 +325,7 @@ def test_clinical_media_needs_one_consent_per_face_unless_staff_consented_otherw
         decision="consented_otherwise",
         note="Physiotherapist; signed staff photo release 2026",
     )
-    assert service.publishable(session=session, media=media, channel="internal").allowed
+    assert facts.publishable(session=session, media=media, channel="internal").allowed
 
 
 def test_consented_otherwise_is_refused_for_event_photos(
@@ -332,7 +333,7 @@ def test_consented_otherwise_is_refused_for_event_photos(
 ) -> None:
     media = make_media(event=make_event(), faces=[("clear", None)])
     with pytest.raises(Conflict):
-        media_service.review_face(
+        clearance.review_face(
             session=session,
             actor=COMMS,
             media=media,

@@ -127,7 +127,7 @@ def test_two_workers_clear_a_batch(
     workers: Workers,
 ) -> None:
     """With s3, photos reach the workers only through the bucket (as on other machines)."""
-    from registry.worker.celery_app import send_clear
+    from registry.worker.broker import send_clear
 
     if storage == "s3":
         s3: S3 = request.getfixturevalue("s3")
@@ -154,7 +154,7 @@ def test_two_workers_clear_a_batch(
 def test_a_worker_killed_mid_batch_loses_nothing(
     faces_dir: Path, shared_database: str, broker: str, workers: Workers
 ) -> None:
-    from registry.worker.celery_app import send_clear
+    from registry.worker.broker import send_clear
 
     survivor = workers.start("--concurrency", "1", "--beat")
     victim = workers.start("--concurrency", "1")
@@ -182,7 +182,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(
 
 
 def test_beat_schedules_the_sweep_and_housekeeping(settings: Settings) -> None:
-    from registry.worker.celery_app import HOUSEKEEPING, SWEEP, make_app
+    from registry.worker.broker import HOUSEKEEPING, SWEEP, make_app
 
     app = make_app(settings.model_copy(update={"broker_url": "redis://x", "sweep_seconds": 7}))
     schedule = app.conf.beat_schedule
@@ -200,7 +200,7 @@ def test_housekeeping_runs_on_a_worker(
     faces_dir: Path, shared_database: str, broker: str, workers: Workers
 ) -> None:
     """The daily job, sent as beat sends it: an event's biometric data past retention goes."""
-    from registry.worker.celery_app import HOUSEKEEPING, get_app
+    from registry.worker.broker import HOUSEKEEPING, get_app
 
     workers.start("--concurrency", "1")
     with unit_of_work(engine_for(shared_database)) as session:

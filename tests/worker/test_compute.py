@@ -60,6 +60,6 @@ def test_without_a_worker_the_request_is_told_to_try_again(
 ) -> None:
     from registry.errors import Unavailable
 
-    monkeypatch.setattr(compute, "WAIT_SECONDS", 0.5)
+    monkeypatch.setattr("registry.worker.broker.WAIT_SECONDS", 0.5)
     with pytest.raises(Unavailable, match="try again"):
         compute.reference_faces(face_photo)

@@ -17,7 +17,7 @@ from registry.config import get_settings
 from registry.db import get_session
 from registry.events.models import Event
 from registry.main import create_app
-from registry.worker.celery_app import CLEAR, QUEUE, CeleryQueue
+from registry.worker.broker import CLEAR, QUEUE, CeleryQueue
 from tests.s3 import S3
 
 pytestmark = pytest.mark.worker
@@ -89,6 +89,7 @@ def test_the_sweep_hands_lost_photos_to_the_queue_once(
 
     from registry.audit.service import CLI
     from registry.db import engine_for, unit_of_work
+    from registry.media import clearance
     from registry.media import service as media_service
     from registry.worker import periodic
 
@@ -103,7 +104,7 @@ def test_the_sweep_hands_lost_photos_to_the_queue_once(
             files=[media_service.Upload("lost.png", photo.getvalue())],
             event=None,
         )
-        media.created_at -= media_service.lease() + timedelta(seconds=1)  # its job was lost
+        media.created_at -= clearance.lease() + timedelta(seconds=1)  # its job was lost
         session.add(media)
 
     class Recorder:

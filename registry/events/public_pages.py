@@ -1,0 +1,214 @@
+"""The public event pages an attendee reaches without signing in: the booking form and the
+private manage page a link (`/b/{token}`) opens, with its reference photos and badge."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import File, Form, Request, UploadFile
+from fastapi.responses import Response
+
+from registry.audit.service import Actor
+from registry.deps import SessionDep
+from registry.errors import Gone, Invalid, NotFound, redirect_on_error, render_on_error
+from registry.events import references, service
+from registry.uploads import read_upload
+from registry.web import page_router, path_uuid, redirect, render
+
+router = page_router()
+ATTENDEE = Actor.public("attendee")
+
+
+# --- booking --------------------------------------------------------------------------------
+
+
+@router.get("/events/{event_id}/book")
+def booking_form(request: Request, event_id: str, session: SessionDep) -> Response:
+    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
+    return render(request, "events/book.html", {"event": event, "form": {}})
+
+
+@router.post("/events/{event_id}/book")
+def booking_submit(
+    request: Request,
+    event_id: str,
+    session: SessionDep,
+    name: Annotated[str, Form(max_length=200)] = "",
+    email: Annotated[str, Form(max_length=320)] = "",
+    photo_opt_out: Annotated[str, Form(max_length=10)] = "",
+    notice_version: Annotated[int, Form(ge=1)] = 1,
+) -> Response:
+    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
+    form = {"name": name, "email": email, "photo_opt_out": bool(photo_opt_out)}
+    errors = {}
+    if not name.strip():
+        errors["name"] = "Enter your name."
+    if "@" not in email or "." not in email.rsplit("@", 1)[-1]:
+        errors["email"] = "Enter an email address like name@example.org."
+    if errors:
+        return render(
+            request,
+            "events/book.html",
+            {"event": event, "form": form, "errors": errors},
+            status_code=422,
+        )
+    with render_on_error(
+        "events/book.html",
+        {"form": form},
+        load=lambda s: {"event": service.get_event(session=s, event_id=event.id)},
+    ):
+        booking, created = service.create_booking(
+            session=session,
+            actor=ATTENDEE,
+            event=event,
+            name=name,
+            email=email,
+            photo_opt_out=bool(photo_opt_out),
+            notice_version=notice_version,
+        )
+    # The confirmation lives at the private manage link; no personal data in this redirect.
+    message = "You are booked." if created else "You had already booked: here is your booking."
+    return redirect(f"/b/{service.manage_token(booking)}", message=message)
+
+
+# --- the private manage page ----------------------------------------------------------------
+
+HISTORY_WORDS = {
+    "booked": "You booked",
+    "opted_out": "You opted out of photos and video",
+    "opted_in": "You agreed to appear in photos and video",
+    "cancelled": "The booking was cancelled",
+    "link_reissued": "A new private link was issued (older links stopped working)",
+    "reference_added": "You gave a reference photo",
+    "reference_deleted": "A reference photo was deleted",
+    "references_purged": "Your reference photos were deleted (retention period over)",
+}
+
+
+@router.get("/b/{token}")
+def manage(request: Request, token: str, session: SessionDep) -> Response:
+    booking, event = service.booking_for_token(session=session, token=token)
+    return render(
+        request,
+        "events/manage.html",
+        {
+            "booking": booking,
+            "event": event,
+            "token": token,
+            "history": service.history(session=session, booking=booking),
+            "expires_at": service.link_expires_at(event),
+            "references": references.list_references(session=session, booking=booking),
+            "max_references": references.MAX_REFERENCES,
+            "biometric_consent": references.BIOMETRIC_CONSENT,
+            "purge_date": references.purge_date(event),
+            "history_words": HISTORY_WORDS,
+        },
+    )
+
+
+@router.post("/b/{token}")
+def manage_submit(
+    request: Request,
+    token: str,
+    session: SessionDep,
+    action: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    booking, _event = service.booking_for_token(session=session, token=token)
+    if action == "opt_out":
+        service.set_opt_out(session=session, actor=ATTENDEE, booking=booking, opt_out=True)
+        message = "Done: you have opted out of photos and video."
+    elif action == "opt_in":
+        had = references.list_references(session=session, booking=booking)
+        service.set_opt_out(session=session, actor=ATTENDEE, booking=booking, opt_out=False)
+        message = "Done: you may appear in photos and video." + (
+            " Your reference photos are deleted." if had else ""
+        )
+    elif action == "cancel":
+        service.cancel_booking(session=session, actor=ATTENDEE, booking=booking)
+        message = "Your booking is cancelled."
+    else:
+        raise Invalid("Choose one of the actions on the page.")
+    if action == "cancel":
+        return redirect(f"/b/{token}", message=message)
+    return redirect(f"/b/{token}#photos-h", message=message, place="choice")
+
+
+@router.post("/b/{token}/references")
+def reference_upload(
+    token: str,
+    session: SessionDep,
+    file: Annotated[UploadFile | None, File()] = None,
+    biometric_consent: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    booking, event = service.booking_for_token(session=session, token=token)
+    # On a refusal: back to the form, with the message beside it; the consent box stays as it
+    # was ticked (a browser never lets a page refill the file).
+    with redirect_on_error(
+        f"/b/{token}#reference-h",
+        place="reference",
+        keep={"biometric_consent": bool(biometric_consent)},
+    ):
+        if file is None or not file.filename:
+            raise Invalid("Choose a photo to upload.", field="file")
+        references.add_reference(
+            session=session,
+            actor=ATTENDEE,
+            booking=booking,
+            event=event,
+            data=read_upload(file),
+            biometric_consent=bool(biometric_consent),
+        )
+    return redirect(
+        f"/b/{token}#reference-h",
+        message="Your reference photo is saved: we will use it only to keep you out of photos.",
+        place="reference",
+    )
+
+
+@router.post("/b/{token}/references/{photo_id}/delete")
+def reference_delete(token: str, photo_id: uuid.UUID, session: SessionDep) -> Response:
+    booking, _event = service.booking_for_token(session=session, token=token)
+    photo = references.get_reference(session=session, booking=booking, photo_id=photo_id)
+    references.delete_reference(session=session, actor=ATTENDEE, booking=booking, photo=photo)
+    return redirect(
+        f"/b/{token}#reference-h", message="The reference photo is deleted.", place="reference"
+    )
+
+
+@router.get("/b/{token}/references/{photo_id}")
+def reference_thumbnail(token: str, photo_id: uuid.UUID, session: SessionDep) -> Response:
+    booking, _event = service.booking_for_token(session=session, token=token)
+    photo = references.get_reference(session=session, booking=booking, photo_id=photo_id)
+    thumb = references.thumbnail_of(photo)
+    if thumb is None:
+        raise NotFound("No thumbnail is kept for this reference photo.")
+    return Response(thumb, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/b/{token}/badge.pdf")
+def badge_download(token: str, session: SessionDep) -> Response:
+    booking, event = service.booking_for_token(session=session, token=token)
+    if booking.cancelled_at is not None:
+        raise Gone("This booking is cancelled, so it has no badge.")
+    pdf = service.badges_pdf(session=session, event=event, layout="single", booking=booking)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": 'attachment; filename="badge.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/b/{token}/badge.png")
+def badge_preview(token: str, session: SessionDep) -> Response:
+    booking, event = service.booking_for_token(session=session, token=token)
+    if booking.cancelled_at is not None:
+        raise Gone("This booking is cancelled, so it has no badge.")
+    return Response(
+        service.badge_png(event=event, booking=booking),
+        media_type="image/png",
+        headers={"Cache-Control": "no-store"},
+    )

@@ -1,0 +1,480 @@
+"""Clearance: a job's lease on a photo, storing what analysis found, deciding it against the
+event's opt-outs, re-deciding when they change, reviewers' words, and the biometric purge.
+
+Face encodings are decrypted only here and compared in memory; nothing here imports the pages,
+the gate or publishing: changes that may take a basis away are announced with
+`signals.basis_changed`, and `on_opt_outs_changed` is what `registry.reactions` binds to
+`signals.opt_outs_changed`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import numpy as np
+from sqlmodel import Session, col, delete, select
+
+from registry import crypto, signals
+from registry.audit import service as audit
+from registry.audit.service import Actor
+from registry.config import get_settings
+from registry.db import utcnow
+from registry.errors import Conflict, Invalid, NotFound
+from registry.events import references
+from registry.events.models import Booking, Event, ReferencePhoto
+from registry.media.models import (
+    FINAL,
+    FaceReview,
+    Media,
+    MediaBadge,
+    MediaFace,
+    MediaStatus,
+    TransientReference,
+)
+from registry.media.service import badges_of, faces_of
+from registry.vision.analysis import Analysis
+from registry.vision.decision import BadgeInput, FaceInput, Review, Thresholds, decide
+
+MAX_ATTEMPTS = 3
+
+
+def lease() -> timedelta:
+    """How long a worker may hold a photo before it is presumed dead (job_lease_seconds)."""
+    return timedelta(seconds=get_settings().job_lease_seconds)
+
+
+def claim(*, session: Session, media_id: uuid.UUID) -> str | None:
+    """Mark a pending photo as processing (with a lease); its storage key, or None if another
+    worker holds it or it is done. A photo whose worker's lease ran out can be claimed again."""
+    media = session.get(Media, media_id, with_for_update=True, populate_existing=True)
+    now = utcnow()
+    if media is None:
+        return None
+    expired = media.status == MediaStatus.processing and (
+        media.lease_until is None or media.lease_until <= now
+    )
+    if media.status != MediaStatus.pending and not expired:
+        return None
+    media.status = MediaStatus.processing
+    media.attempts += 1
+    media.lease_until = now + lease()
+    session.add(media)
+    session.flush()
+    return media.sha256
+
+
+def release_stale(*, session: Session, at: datetime | None = None) -> list[uuid.UUID]:
+    """Photos whose worker died mid-job (lease expired) go back to pending; ids of every
+    pending photo are returned so the caller can queue them."""
+    at = at or utcnow()
+    stale = session.exec(
+        select(Media).where(
+            Media.status == MediaStatus.processing,
+            col(Media.lease_until).is_(None) | (col(Media.lease_until) <= at),
+        )
+    ).all()
+    for media in stale:
+        media.status = MediaStatus.pending
+        session.add(media)
+    session.flush()
+    return list(session.exec(select(Media.id).where(Media.status == MediaStatus.pending)).all())
+
+
+def sweep(*, session: Session, at: datetime | None = None) -> list[uuid.UUID]:
+    """Photos to queue again, for a broker's workers: those whose worker died (lease expired:
+    back to pending) and pending ones nobody took within a lease of upload (their message was
+    lost). Each is queued again at most once per lease: `lease_until` on a pending photo is
+    when it may next be nudged."""
+    at = at or utcnow()
+    span = lease()
+    due = session.exec(
+        select(Media)
+        .where(
+            (col(Media.status) == MediaStatus.processing)
+            | ((col(Media.status) == MediaStatus.pending) & (col(Media.created_at) <= at - span)),
+            col(Media.lease_until).is_(None) | (col(Media.lease_until) <= at),
+        )
+        .with_for_update(skip_locked=True)
+    ).all()
+    for media in due:
+        media.status, media.lease_until = MediaStatus.pending, at + span
+        session.add(media)
+    session.flush()
+    return [m.id for m in due]
+
+
+def fail(*, session: Session, media_id: uuid.UUID, reason: str, retry: bool = False) -> None:
+    media = session.get(Media, media_id, with_for_update=True)
+    if media is None:
+        return
+    if retry and media.attempts < MAX_ATTEMPTS:
+        media.status, media.lease_until = MediaStatus.pending, None
+    else:
+        media.status, media.failure, media.lease_until = MediaStatus.failed, reason[:500], None
+    session.add(media)
+    audit.record(
+        session=session,
+        actor=audit.SYSTEM,
+        action="media.failed" if media.status == MediaStatus.failed else "media.retry",
+        entity_type="media",
+        entity_id=media.id,
+        after={"status": media.status, "reason": reason[:200]},
+    )
+
+
+def badge_booking(session: Session, media: Media, code: str) -> uuid.UUID | None:
+    """The booking a badge code seen in this media belongs to (only of the media's event)."""
+    booking = session.exec(select(Booking).where(Booking.badge_code == code)).first()
+    return booking.id if booking and booking.event_id == media.event_id else None
+
+
+def _purge_after(session: Session, media: Media) -> datetime | None:
+    if media.event_id is None:
+        return None
+    event = session.get(Event, media.event_id)
+    return references.purge_date(event) if event else None
+
+
+def store_analysis(*, session: Session, media_id: uuid.UUID, result: Analysis) -> Media | None:
+    """Save what the worker found (idempotent: a second delivery replaces the first) and decide."""
+    found = session.get(Media, media_id)
+    if found is not None and found.event_id is not None:
+        # Event first, then media: the order publishing and re-clearance lock in.
+        session.get(Event, found.event_id, with_for_update=True)
+    media = session.get(Media, media_id, with_for_update=True, populate_existing=True)
+    if media is None or media.status in FINAL:
+        return media
+    session.exec(delete(MediaFace).where(col(MediaFace.media_id) == media.id))
+    session.exec(delete(MediaBadge).where(col(MediaBadge.media_id) == media.id))
+    purge = _purge_after(session, media)
+    ordered = sorted(result.faces, key=lambda f: (f.box[0] // 200, f.box[3]))
+    for number, face in enumerate(ordered, start=1):
+        row = MediaFace(
+            media_id=media.id,
+            number=number,
+            top=face.box[0],
+            right=face.box[1],
+            bottom=face.box[2],
+            left=face.box[3],
+            purge_after=purge,
+        )
+        if face.encoding is not None:
+            row.encoding = crypto.encrypt(
+                face.encoding.astype("<f8").tobytes(), bound_to=f"face:{media.id}:{number}"
+            )
+        session.add(row)
+    for code in result.codes:
+        session.add(
+            MediaBadge(
+                media_id=media.id,
+                code=code.text[:200],
+                top=code.box[0],
+                right=code.box[1],
+                bottom=code.box[2],
+                left=code.box[3],
+                booking_id=badge_booking(session, media, code.text),
+            )
+        )
+    media.width, media.height = result.width, result.height
+    media.min_face_px = result.min_face_px
+    media.analysed_at = utcnow()
+    media.lease_until = None
+    session.add(media)
+    session.flush()
+    evaluate(session=session, media=media)
+    return media
+
+
+def _encoding(blob: bytes, bound_to: str) -> np.ndarray:
+    return np.frombuffer(crypto.decrypt(blob, bound_to=bound_to), dtype="<f8").copy()
+
+
+# (opted-out booking ids, their reference encodings, their transient references)
+EventState = tuple[
+    set[uuid.UUID], dict[uuid.UUID, list[np.ndarray]], dict[uuid.UUID, list[np.ndarray]]
+]
+
+
+def event_state(session: Session, event_id: uuid.UUID | None) -> EventState:
+    """Who is opted out of an event now, with their reference and transient encodings."""
+    if event_id is None:
+        return set(), {}, {}
+    opted_out = set(
+        session.exec(
+            select(Booking.id).where(
+                Booking.event_id == event_id,
+                col(Booking.photo_opt_out).is_(True),
+                col(Booking.cancelled_at).is_(None),
+            )
+        ).all()
+    )
+    refs: dict[uuid.UUID, list[np.ndarray]] = {}
+    for photo in session.exec(
+        select(ReferencePhoto).where(col(ReferencePhoto.booking_id).in_(opted_out))
+    ).all():
+        refs.setdefault(photo.booking_id, []).append(references.encoding_of(photo))
+    learnt: dict[uuid.UUID, list[np.ndarray]] = {}
+    for ref in session.exec(
+        select(TransientReference).where(
+            TransientReference.event_id == event_id,
+            col(TransientReference.booking_id).in_(opted_out),
+        )
+    ).all():
+        learnt.setdefault(ref.booking_id, []).append(
+            _encoding(ref.encoding, f"transient:{ref.media_id}:{ref.face_number}")
+        )
+    return opted_out, refs, learnt
+
+
+def latest_reviews(*, session: Session, media: Media) -> dict[int, FaceReview]:
+    """The latest reviewer's word on each face of a photo (rows are only ever added)."""
+    latest: dict[int, FaceReview] = {}
+    for review in session.exec(
+        select(FaceReview).where(FaceReview.media_id == media.id).order_by(col(FaceReview.id))
+    ).all():
+        latest[review.face_number] = review
+    return latest
+
+
+def _reviews(latest: dict[int, FaceReview]) -> list[Review]:
+    return [
+        Review(face_id=r.face_number, booking_id=r.booking_id, confirmed=r.decision == "confirm")
+        for r in latest.values()
+        if r.decision in ("confirm", "not_this_person")
+    ]
+
+
+def consented_otherwise(*, session: Session, media: Media) -> dict[int, FaceReview]:
+    """Faces staff marked as people who consented by other means (latest word per face)."""
+    latest = latest_reviews(session=session, media=media)
+    return {n: r for n, r in latest.items() if r.decision == "consented_otherwise"}
+
+
+def thresholds() -> Thresholds:
+    settings = get_settings()
+    return Thresholds(
+        match=settings.match_threshold,
+        review=settings.review_threshold,
+        min_face_px=settings.min_face_px,
+    )
+
+
+def evaluate(
+    *, session: Session, media: Media, cascade: bool = True, state: EventState | None = None
+) -> MediaStatus:
+    """Decide a photo from its stored faces and badges and the event's current opt-outs
+    (`state`, when the caller already loaded it for the whole event)."""
+    faces = faces_of(session=session, media=media)
+    badges = badges_of(session=session, media=media)
+    opted_out, refs, learnt = state or event_state(session, media.event_id)
+    result = decide(
+        faces=[
+            FaceInput(
+                id=f.number,
+                box=(f.top, f.right, f.bottom, f.left),
+                encoding=_encoding(f.encoding, f"face:{media.id}:{f.number}")
+                if f.encoding
+                else None,
+            )
+            for f in faces
+        ],
+        badges=[
+            BadgeInput(code=b.code, box=(b.top, b.right, b.bottom, b.left), booking_id=b.booking_id)
+            for b in badges
+        ],
+        opted_out=opted_out,
+        references=refs,
+        transient=learnt,
+        reviews=_reviews(latest_reviews(session=session, media=media)),
+        thresholds=thresholds(),
+    )
+    by_number = {f.number: f for f in faces}
+    for face_result in result.faces:
+        row = by_number[face_result.id]
+        row.booking_id, row.distance = face_result.booking_id, face_result.distance
+        row.via = face_result.via.value if face_result.via else None
+        row.decision = face_result.decision.value
+        session.add(row)
+    for badge_row, badge_result in zip(badges, result.badges, strict=True):
+        badge_row.face_number = badge_result.face_id
+        session.add(badge_row)
+    before = media.status
+    media.status = MediaStatus(result.status.value)
+    media.reasons = result.reasons
+    session.add(media)
+    if before != media.status:
+        audit.record(
+            session=session,
+            actor=audit.SYSTEM,
+            action="media.cleared",
+            entity_type="media",
+            entity_id=media.id,
+            before={"status": before},
+            after={"status": media.status, "reasons": len(result.reasons)},
+        )
+    learnt_new = _remember(session, media, faces, result.new_references)
+    session.flush()
+    if learnt_new and cascade and media.event_id is not None:
+        # A face linked to a badge is now a reference: look for that person everywhere else.
+        reclear_event(session=session, event_id=media.event_id, skip=media.id)
+    return media.status
+
+
+def _remember(
+    session: Session,
+    media: Media,
+    faces: list[MediaFace],
+    found: dict[uuid.UUID, list[np.ndarray]],
+) -> bool:
+    """Keep the encodings of faces linked to an opted-out attendee's badge (transient refs)."""
+    if not found or media.event_id is None:
+        return False
+    purge = _purge_after(session, media) or utcnow()
+    numbers = {
+        f.booking_id: f.number
+        for f in faces
+        if f.via == "badge" and f.booking_id is not None and f.encoding is not None
+    }
+    added = False
+    for booking_id, encodings in found.items():
+        number = numbers.get(booking_id)
+        if number is None or not encodings:
+            continue
+        exists = session.exec(
+            select(TransientReference).where(
+                TransientReference.media_id == media.id,
+                TransientReference.face_number == number,
+            )
+        ).first()
+        if exists is not None:
+            continue
+        session.add(
+            TransientReference(
+                event_id=media.event_id,
+                booking_id=booking_id,
+                media_id=media.id,
+                face_number=number,
+                encoding=crypto.encrypt(
+                    encodings[0].astype("<f8").tobytes(), bound_to=f"transient:{media.id}:{number}"
+                ),
+                purge_after=purge,
+            )
+        )
+        added = True
+    return added
+
+
+def reclear_event(*, session: Session, event_id: uuid.UUID, skip: uuid.UUID | None = None) -> int:
+    """Re-decide every analysed photo of an event from stored encodings (no re-detection)."""
+    # The event row is the lock publishing takes too: a publication and an opt-out never
+    # interleave (PostgreSQL; SQLite has one writer anyway).
+    session.get(Event, event_id, with_for_update=True)
+    photos = session.exec(
+        select(Media).where(Media.event_id == event_id, col(Media.status).in_(list(FINAL)))
+    ).all()
+    state = event_state(session, event_id)  # once for the event, not once per photo
+    changed = 0
+    for media in photos:
+        if media.id == skip:
+            continue
+        before = media.status
+        if evaluate(session=session, media=media, cascade=False, state=state) != before:
+            changed += 1
+    session.flush()
+    signals.basis_changed.send(session=session, event_id=event_id)
+    return changed
+
+
+def on_opt_outs_changed(*, session: Session, event_id: uuid.UUID) -> None:
+    """The reaction to `signals.opt_outs_changed`: re-decide the event's photos at once."""
+    session.flush()
+    reclear_event(session=session, event_id=event_id)
+
+
+def review_face(
+    *,
+    session: Session,
+    actor: Actor,
+    media: Media,
+    face_number: int,
+    decision: str,
+    note: str | None = None,
+) -> MediaStatus:
+    """Record a reviewer's word on a face and re-decide the photo (audited; kept for good).
+
+    `confirm` / `not_this_person` settle a match; `consented_otherwise` (media not from an
+    event) records that this person, e.g. a member of staff, consented by other means (`note`).
+    """
+    face = session.exec(
+        select(MediaFace).where(MediaFace.media_id == media.id, MediaFace.number == face_number)
+    ).first()
+    if face is None:
+        raise NotFound("No face with this number in this photo.")
+    if media.status not in FINAL:
+        raise Conflict("This photo has not been analysed yet.")
+    if face.booking_id is None and decision == "confirm":
+        raise Conflict("Nobody was matched to this face, so there is nothing to confirm.")
+    if decision == "consented_otherwise":
+        if media.event_id is not None:
+            raise Conflict(
+                "Event photos rest on the event's filming notice and attendees' opt-outs; "
+                "'consented another way' is for media that is not from an event."
+            )
+        note = (note or "").strip()
+        if not note:
+            raise Invalid("Say how this person consented (e.g. a signed staff photo release).")
+    session.add(
+        FaceReview(
+            media_id=media.id,
+            face_number=face_number,
+            booking_id=face.booking_id,
+            decision=decision,
+            note=note or None,
+            actor=actor.label,
+        )
+    )
+    audit.record(
+        session=session,
+        actor=actor,
+        action=f"media.face_{decision}",
+        entity_type="media",
+        entity_id=media.id,
+        after={"face": face_number, "booking_id": face.booking_id, "note": note},
+    )
+    session.flush()
+    status = evaluate(session=session, media=media)
+    signals.basis_changed.send(session=session, media_ids=[media.id])
+    return status
+
+
+def purge_biometrics(*, session: Session, at: datetime | None = None) -> int:
+    """Delete face encodings of event photos and transient references past retention.
+
+    The photos keep their boxes and decisions; only the biometric templates go.
+    """
+    at = at or utcnow()
+    faces = session.exec(
+        select(MediaFace).where(
+            col(MediaFace.encoding).is_not(None), col(MediaFace.purge_after) <= at
+        )
+    ).all()
+    for face in faces:
+        face.encoding = None
+        session.add(face)
+    transient = session.exec(
+        select(TransientReference).where(TransientReference.purge_after <= at)
+    ).all()
+    for ref in transient:
+        session.delete(ref)
+    if faces or transient:
+        audit.record(
+            session=session,
+            actor=audit.SYSTEM,
+            action="media.biometrics_purged",
+            entity_type="media",
+            entity_id="*",
+            after={"face_encodings": len(faces), "transient_references": len(transient)},
+        )
+    session.flush()
+    return len(faces) + len(transient)

@@ -1,0 +1,19 @@
+"""The one place where domains' reactions to each other's signals are bound.
+
+events and consent send signals (`registry.signals`); media re-clears an event's photos when its
+opt-outs change, and publishing notices takedowns when a basis changes. `wire()` is idempotent and
+is called by everything that runs domain code: the app factory, the CLI, the Celery worker and
+the test fixtures.
+"""
+
+from __future__ import annotations
+
+from registry import signals
+from registry.media import clearance
+from registry.publishing import takedowns
+
+
+def wire() -> None:
+    """Bind every reaction to its signal (safe to call more than once)."""
+    signals.on(signals.opt_outs_changed, clearance.on_opt_outs_changed)
+    signals.on(signals.basis_changed, takedowns.on_basis_changed)

@@ -1,0 +1,110 @@
+"""The broker's client side: queue and task names, the Celery app's configuration, and sending.
+
+Only configuration is imported here, so any layer may send work (the web process, the CLI, the
+sweep) without importing the tasks or the domains they touch. The tasks themselves are bound to
+the app in `celery_app.py`, which only a worker (and the CLI that starts one) imports.
+
+Delivery is at-least-once: tasks are acknowledged after they finish (`acks_late`), a task whose
+process dies is requeued (`reject_on_worker_lost`), and the job itself is idempotent.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+from celery import Celery
+from celery.exceptions import TimeoutError as CeleryTimeout
+
+from registry.config import Settings, get_settings
+from registry.errors import Unavailable
+
+QUEUE = "registry"
+INTERACTIVE = "registry.interactive"  # requests waiting on an answer go first
+CLEAR = "registry.clear_media"
+SWEEP = "registry.sweep"
+HOUSEKEEPING = "registry.housekeeping"
+REFERENCE_FACES = "registry.reference_faces"
+ANALYSE = "registry.analyse"
+WAIT_SECONDS = 30.0
+
+
+def make_app(settings: Settings) -> Celery:
+    """A Celery app for the configured broker (no tasks bound: see celery_app.py)."""
+    # Results are kept only for the interactive calls, briefly, and read once.
+    app = Celery(
+        "registry", broker=settings.broker_url, backend=settings.broker_url, set_as_current=False
+    )
+    schedule: dict[str, dict[str, Any]] = {
+        "sweep": {"task": SWEEP, "schedule": float(settings.sweep_seconds)},
+    }
+    if settings.housekeeping_hours:
+        schedule["housekeeping"] = {
+            "task": HOUSEKEEPING,
+            "schedule": float(settings.housekeeping_hours * 3600),
+        }
+    app.conf.update(
+        task_default_queue=QUEUE,
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        result_expires=300,
+        result_serializer="json",
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        # A message not acknowledged within the lease goes back on the queue (a dead worker).
+        broker_transport_options={"visibility_timeout": settings.job_lease_seconds},
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        enable_utc=True,
+        timezone="UTC",
+        beat_schedule=schedule,
+    )
+    return app
+
+
+@lru_cache
+def _app_for(broker_url: str) -> Celery:
+    return make_app(get_settings())
+
+
+def get_app() -> Celery:
+    """The process's Celery app for the configured broker."""
+    return _app_for(get_settings().broker_url)
+
+
+def send_clear(media_ids: Iterable[uuid.UUID], *, countdown: float | None = None) -> int:
+    """Queue a clearance job per photo; how many were sent."""
+    app, sent = get_app(), 0
+    for media_id in media_ids:
+        app.send_task(CLEAR, args=[str(media_id)], queue=QUEUE, countdown=countdown)
+        sent += 1
+    return sent
+
+
+class CeleryQueue:
+    """JobQueue for a web process when a broker is configured: send, never run."""
+
+    def enqueue(self, media_ids: Iterable[uuid.UUID]) -> None:
+        send_clear(media_ids)
+
+
+def call(task: str, data: bytes) -> Any:
+    """Run an interactive task on a worker and wait for its answer (at most WAIT_SECONDS);
+    the answer is deleted from the result store once read."""
+    pending = get_app().send_task(
+        task, args=[base64.b64encode(data).decode()], queue=INTERACTIVE, ignore_result=False
+    )
+    try:
+        return pending.get(timeout=WAIT_SECONDS, propagate=True)
+    except CeleryTimeout:
+        raise Unavailable(
+            "Face matching is busy at the moment. Please try again in a minute."
+        ) from None
+    finally:
+        pending.forget()
