@@ -181,7 +181,7 @@ def worker(
         "worker",
         f"--concurrency={processes}",
         f"--loglevel={settings.log_level.upper()}",
-        f"--queues={broker.INTERACTIVE},{broker.QUEUE}",  # requests waiting on an answer go first
+        f"--queues={','.join(broker.QUEUES)}",  # answers awaited, then dead workers' photos
         f"--hostname=registry-{os.getpid()}@%h",
         "--without-gossip",
         "--without-mingle",

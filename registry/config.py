@@ -88,6 +88,11 @@ class Settings(BaseSettings):
         le=64,
         description="Clearance worker processes of the in-process pool (0 = one per CPU core).",
     )
+    warm_workers: bool = Field(
+        default=True,
+        description="Start the in-process pool's worker processes (face models loaded) when "
+        "`registry serve` starts, rather than on the first photo.",
+    )
     housekeeping_hours: int = Field(
         default=24,
         ge=0,
@@ -101,16 +106,36 @@ class Settings(BaseSettings):
         "detection. Unset: jobs run in the in-process worker pool of `registry serve`.",
     )
     job_lease_seconds: int = Field(
-        default=600,
-        ge=5,
-        description="How long a worker may hold a photo in `processing`; after that the photo "
-        "returns to `pending` and is queued again (its worker is presumed dead).",
+        default=30,
+        ge=3,
+        description="How long a worker holds a photo in `processing` without a heartbeat; a "
+        "working job renews it every `heartbeat_seconds`, so when the lease runs out its worker "
+        "is dead and the photo is taken up again.",
+    )
+    heartbeat_seconds: int = Field(
+        default=10,
+        ge=1,
+        description="How often a working job renews its lease (keep it well under the lease).",
     )
     sweep_seconds: int = Field(
-        default=60,
+        default=15,
         ge=1,
-        description="Seconds between sweeps that queue again photos whose lease ran out or "
-        "whose job was lost (run by `registry serve`'s pool, or by beat with a broker).",
+        description="Seconds between sweeps that queue again photos whose lease ran out "
+        "(run by `registry serve`'s pool, or by beat with a broker). A dead worker's photo is "
+        "taken up again within the lease plus this.",
+    )
+    pending_resend_minutes: int = Field(
+        default=15,
+        ge=1,
+        description="With a broker: a photo still waiting this long after upload (or after its "
+        "last nudge) is sent to the workers again, in case its message was lost.",
+    )
+    broker_visibility_seconds: int = Field(
+        default=3600,
+        ge=60,
+        description="With a broker: how long Redis waits before handing an unacknowledged "
+        "message to another worker. Longer than any job; dead workers are found sooner by the "
+        "lease and the sweep.",
     )
     storage_url: str = Field(
         default="",
@@ -214,6 +239,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
+        if self.heartbeat_seconds * 2 > self.job_lease_seconds:
+            raise ValueError("heartbeat_seconds must be at most half of job_lease_seconds")
         if self.review_threshold < self.match_threshold:
             raise ValueError("review_threshold must not be below match_threshold")
         if not self.database_url:

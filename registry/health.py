@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -26,8 +26,18 @@ def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
-def readyz() -> JSONResponse:
-    """The database is reachable and its schema is at the latest migration."""
+def readyz(request: Request) -> JSONResponse:
+    """The database is reachable, its schema is at the latest migration, and (without a broker)
+    the clearance pool is warm: "warming" while its processes load the face models."""
+    return check_ready(getattr(request.app.state, "jobs", None))
+
+
+def check_ready(jobs: object | None = None) -> JSONResponse:
+    """The readiness answer (`jobs`: the app's job queue, whose `ready` event says it is warm)."""
+    ready = getattr(jobs, "ready", None)
+    if ready is not None and not ready.is_set():
+        detail = "warming: the clearance workers are loading the face models"
+        return JSONResponse(Health(status="warming", detail=detail).model_dump(), 503)
     try:
         check_reachable()
         current = migrations.current_revision(get_engine())

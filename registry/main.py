@@ -97,12 +97,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         )
         # Clearance jobs: the in-process pool, unless a broker's workers run them.
-        pool, sweeper = None, None
+        pool, sweeper, warming = None, None, None
         if settings.broker_url:
             app.state.jobs = broker.CeleryQueue()
         else:
             pool = LocalPool(settings.workers)
             app.state.jobs = pool
+            # Start the worker processes (models loaded) now, not on the first photo; /readyz
+            # says "warming" until they are up.
+            if settings.warm_workers:
+                warming = asyncio.create_task(asyncio.to_thread(pool.warm))
+            else:
+                pool.ready.set()
             recovered = pool.recover()
             if recovered:
                 logger.info("queued %d photo(s) left pending by the previous run", recovered)
@@ -116,6 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sweeper.cancel()
         if pool is not None:
             pool.shutdown()
+        if warming is not None:
+            warming.cancel()
 
     app = FastAPI(
         title="Consent & event-media registry",

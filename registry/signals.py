@@ -25,7 +25,7 @@ class NotWired(RuntimeError):
 
 
 class OptOutsChanged(Protocol):
-    def __call__(self, *, session: Session, event_id: uuid.UUID) -> None: ...
+    def __call__(self, *, session: Session, event_id: uuid.UUID, booking_id: uuid.UUID) -> None: ...
 
 
 class BasisChanged(Protocol):
@@ -65,8 +65,9 @@ class Signal(Generic[H]):
 
 opt_outs_changed: Signal[OptOutsChanged] = Signal(
     "opt_outs_changed",
-    "Who may appear in an event's photos changed (an opt-out or opt-in, a cancellation, a "
-    "reference photo added or deleted): its photos must be decided again.",
+    "Whether one attendee may appear in an event's photos, or how to recognise them, changed (an "
+    "opt-out or opt-in, a cancellation, a reference photo added or deleted): the photos they "
+    "could be in must be decided again.",
 )
 basis_changed: Signal[BasisChanged] = Signal(
     "basis_changed",

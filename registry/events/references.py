@@ -184,7 +184,7 @@ def delete_all(*, session: Session, actor: Actor, booking: Booking, reason: str)
 
 def _reclear(session: Session, booking: Booking) -> None:
     session.flush()
-    signals.opt_outs_changed.send(session=session, event_id=booking.event_id)
+    signals.opt_outs_changed.send(session=session, event_id=booking.event_id, booking_id=booking.id)
 
 
 def encoding_of(photo: ReferencePhoto) -> np.ndarray:

@@ -222,7 +222,7 @@ def reclear(*, session: Session, booking: Booking) -> None:
     """A choice changed: the event's photos are re-decided at once (media reacts to the
     signal; events never call media)."""
     session.flush()
-    signals.opt_outs_changed.send(session=session, event_id=booking.event_id)
+    signals.opt_outs_changed.send(session=session, event_id=booking.event_id, booking_id=booking.id)
 
 
 def cancel_booking(*, session: Session, actor: Actor, booking: Booking) -> Booking:

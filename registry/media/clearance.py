@@ -10,6 +10,8 @@ the gate or publishing: changes that may take a basis away are announced with
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -23,6 +25,7 @@ from registry.db import utcnow
 from registry.errors import Conflict, Invalid, NotFound
 from registry.events import references
 from registry.events.models import Booking, Event, ReferencePhoto
+from registry.media import index
 from registry.media.models import (
     FINAL,
     FaceReview,
@@ -34,7 +37,14 @@ from registry.media.models import (
 )
 from registry.media.service import badges_of, faces_of
 from registry.vision.analysis import Analysis
-from registry.vision.decision import BadgeInput, FaceInput, Review, Thresholds, decide
+from registry.vision.decision import (
+    BadgeInput,
+    FaceInput,
+    Review,
+    Thresholds,
+    TransientRef,
+    decide,
+)
 
 MAX_ATTEMPTS = 3
 
@@ -64,6 +74,18 @@ def claim(*, session: Session, media_id: uuid.UUID) -> str | None:
     return media.sha256
 
 
+def renew(*, session: Session, media_id: uuid.UUID) -> bool:
+    """A working job's heartbeat: extend its lease; False when the photo is no longer being
+    processed (done, or failed)."""
+    media = session.get(Media, media_id, with_for_update=True, populate_existing=True)
+    if media is None or media.status != MediaStatus.processing:
+        return False
+    media.lease_until = utcnow() + lease()
+    session.add(media)
+    session.flush()
+    return True
+
+
 def release_stale(*, session: Session, at: datetime | None = None) -> list[uuid.UUID]:
     """Photos whose worker died mid-job (lease expired) go back to pending; ids of every
     pending photo are returned so the caller can queue them."""
@@ -82,23 +104,23 @@ def release_stale(*, session: Session, at: datetime | None = None) -> list[uuid.
 
 
 def sweep(*, session: Session, at: datetime | None = None) -> list[uuid.UUID]:
-    """Photos to queue again, for a broker's workers: those whose worker died (lease expired:
-    back to pending) and pending ones nobody took within a lease of upload (their message was
-    lost). Each is queued again at most once per lease: `lease_until` on a pending photo is
-    when it may next be nudged."""
+    """Photos to queue again: those whose worker died (lease run out: back to pending, queued
+    at once) and, with a broker, pending ones nobody took for `pending_resend_minutes` (their
+    message may be lost; nudged at most once per that period: `lease_until` on a pending photo
+    is when it may next be nudged)."""
     at = at or utcnow()
-    span = lease()
+    resend = timedelta(minutes=get_settings().pending_resend_minutes)
     due = session.exec(
         select(Media)
         .where(
             (col(Media.status) == MediaStatus.processing)
-            | ((col(Media.status) == MediaStatus.pending) & (col(Media.created_at) <= at - span)),
+            | ((col(Media.status) == MediaStatus.pending) & (col(Media.created_at) <= at - resend)),
             col(Media.lease_until).is_(None) | (col(Media.lease_until) <= at),
         )
         .with_for_update(skip_locked=True)
     ).all()
     for media in due:
-        media.status, media.lease_until = MediaStatus.pending, at + span
+        media.status, media.lease_until = MediaStatus.pending, at + resend
         session.add(media)
     session.flush()
     return [m.id for m in due]
@@ -190,16 +212,26 @@ def _encoding(blob: bytes, bound_to: str) -> np.ndarray:
     return np.frombuffer(crypto.decrypt(blob, bound_to=bound_to), dtype="<f8").copy()
 
 
-# (opted-out booking ids, their reference encodings, their transient references)
-EventState = tuple[
-    set[uuid.UUID], dict[uuid.UUID, list[np.ndarray]], dict[uuid.UUID, list[np.ndarray]]
-]
+@dataclass
+class EventState:
+    """Who is opted out of an event now, with their reference encodings and the transient
+    references learnt from their badges (each marked corroborated or not)."""
+
+    opted_out: set[uuid.UUID] = field(default_factory=set)
+    references: dict[uuid.UUID, list[np.ndarray]] = field(default_factory=dict)
+    transient: list[TransientRef] = field(default_factory=list)
+
+    def encodings_of(self, booking_ids: Iterable[uuid.UUID]) -> list[np.ndarray]:
+        """Every encoding that stands for these bookings (reference photos and badge faces)."""
+        wanted = set(booking_ids)
+        out = [e for b in wanted for e in self.references.get(b, [])]
+        return out + [t.encoding for t in self.transient if t.booking_id in wanted]
 
 
 def event_state(session: Session, event_id: uuid.UUID | None) -> EventState:
     """Who is opted out of an event now, with their reference and transient encodings."""
     if event_id is None:
-        return set(), {}, {}
+        return EventState()
     opted_out = set(
         session.exec(
             select(Booking.id).where(
@@ -214,17 +246,67 @@ def event_state(session: Session, event_id: uuid.UUID | None) -> EventState:
         select(ReferencePhoto).where(col(ReferencePhoto.booking_id).in_(opted_out))
     ).all():
         refs.setdefault(photo.booking_id, []).append(references.encoding_of(photo))
-    learnt: dict[uuid.UUID, list[np.ndarray]] = {}
-    for ref in session.exec(
+    rows = session.exec(
         select(TransientReference).where(
             TransientReference.event_id == event_id,
             col(TransientReference.booking_id).in_(opted_out),
         )
-    ).all():
-        learnt.setdefault(ref.booking_id, []).append(
-            _encoding(ref.encoding, f"transient:{ref.media_id}:{ref.face_number}")
+    ).all()
+    return EventState(opted_out, refs, _corroborate(session, list(rows), refs))
+
+
+def _corroborate(
+    session: Session,
+    rows: list[TransientReference],
+    refs: dict[uuid.UUID, list[np.ndarray]],
+) -> list[TransientRef]:
+    """Which badge sightings can be trusted to flag other photos.
+
+    A sighting is corroborated when the same face is seen with the same badge in another photo,
+    or a reviewer confirmed it; it is dropped when a reviewer said "not this person" or when the
+    attendee's own reference photo says it is someone else. When one badge was seen on two
+    different people who each look corroborated, neither can be trusted: both only ask for review.
+    """
+    t = thresholds()
+    words: dict[tuple[uuid.UUID, int], str] = {}
+    if rows:
+        for review in session.exec(
+            select(FaceReview)
+            .where(col(FaceReview.media_id).in_({r.media_id for r in rows}))
+            .order_by(col(FaceReview.id))
+        ).all():
+            words[(review.media_id, review.face_number)] = (
+                review.decision if review.booking_id else ""
+            )
+    by_booking: dict[uuid.UUID, list[tuple[TransientReference, np.ndarray, bool]]] = {}
+    for row in rows:
+        encoding = _encoding(row.encoding, f"transient:{row.media_id}:{row.face_number}")
+        word = words.get((row.media_id, row.face_number))
+        if word == "not_this_person":
+            continue
+        own = refs.get(row.booking_id)
+        if own and min(float(np.linalg.norm(r - encoding)) for r in own) > t.review:
+            continue  # their reference photo shows someone else: the link was wrong
+        by_booking.setdefault(row.booking_id, []).append((row, encoding, word == "confirm"))
+    out: list[TransientRef] = []
+    for booking_id, seen in by_booking.items():
+        sure = [
+            confirmed
+            or any(
+                other.media_id != row.media_id and float(np.linalg.norm(e - enc)) <= t.match
+                for other, e, _ in seen
+            )
+            for row, enc, confirmed in seen
+        ]
+        trusted = [enc for (_, enc, _), ok in zip(seen, sure, strict=True) if ok]
+        conflict = any(
+            float(np.linalg.norm(a - b)) > t.review
+            for i, a in enumerate(trusted)
+            for b in trusted[i:]
         )
-    return opted_out, refs, learnt
+        for (_, encoding, _), ok in zip(seen, sure, strict=True):
+            out.append(TransientRef(booking_id, encoding, corroborated=ok and not conflict))
+    return out
 
 
 def latest_reviews(*, session: Session, media: Media) -> dict[int, FaceReview]:
@@ -267,7 +349,7 @@ def evaluate(
     (`state`, when the caller already loaded it for the whole event)."""
     faces = faces_of(session=session, media=media)
     badges = badges_of(session=session, media=media)
-    opted_out, refs, learnt = state or event_state(session, media.event_id)
+    state = state or event_state(session, media.event_id)
     result = decide(
         faces=[
             FaceInput(
@@ -283,9 +365,9 @@ def evaluate(
             BadgeInput(code=b.code, box=(b.top, b.right, b.bottom, b.left), booking_id=b.booking_id)
             for b in badges
         ],
-        opted_out=opted_out,
-        references=refs,
-        transient=learnt,
+        opted_out=state.opted_out,
+        references=state.references,
+        transient=state.transient,
         reviews=_reviews(latest_reviews(session=session, media=media)),
         thresholds=thresholds(),
     )
@@ -313,11 +395,14 @@ def evaluate(
             before={"status": before},
             after={"status": media.status, "reasons": len(result.reasons)},
         )
-    learnt_new = _remember(session, media, faces, result.new_references)
+    learnt = _remember(session, media, faces, result.new_references)
     session.flush()
-    if learnt_new and cascade and media.event_id is not None:
-        # A face linked to a badge is now a reference: look for that person everywhere else.
-        reclear_event(session=session, event_id=media.event_id, skip=media.id)
+    if learnt and cascade and media.event_id is not None:
+        # A face linked to a badge is now a reference: look for that person in the photos where
+        # they could be (and re-weigh sightings that this one may corroborate).
+        reclear_bookings(
+            session=session, event_id=media.event_id, booking_ids=learnt, skip=media.id
+        )
     return media.status
 
 
@@ -326,17 +411,18 @@ def _remember(
     media: Media,
     faces: list[MediaFace],
     found: dict[uuid.UUID, list[np.ndarray]],
-) -> bool:
-    """Keep the encodings of faces linked to an opted-out attendee's badge (transient refs)."""
+) -> set[uuid.UUID]:
+    """Keep the encodings of faces linked to an opted-out attendee's badge (transient refs);
+    the bookings that gained one."""
     if not found or media.event_id is None:
-        return False
+        return set()
     purge = _purge_after(session, media) or utcnow()
     numbers = {
         f.booking_id: f.number
         for f in faces
         if f.via == "badge" and f.booking_id is not None and f.encoding is not None
     }
-    added = False
+    added: set[uuid.UUID] = set()
     for booking_id, encodings in found.items():
         number = numbers.get(booking_id)
         if number is None or not encodings:
@@ -361,35 +447,88 @@ def _remember(
                 purge_after=purge,
             )
         )
-        added = True
+        added.add(booking_id)
     return added
 
 
 def reclear_event(*, session: Session, event_id: uuid.UUID, skip: uuid.UUID | None = None) -> int:
     """Re-decide every analysed photo of an event from stored encodings (no re-detection)."""
-    # The event row is the lock publishing takes too: a publication and an opt-out never
-    # interleave (PostgreSQL; SQLite has one writer anyway).
     session.get(Event, event_id, with_for_update=True)
     photos = session.exec(
         select(Media).where(Media.event_id == event_id, col(Media.status).in_(list(FINAL)))
     ).all()
-    state = event_state(session, event_id)  # once for the event, not once per photo
+    return _redecide(session, event_id, [p for p in photos if p.id != skip])
+
+
+def reclear_bookings(
+    *,
+    session: Session,
+    event_id: uuid.UUID,
+    booking_ids: Iterable[uuid.UUID],
+    skip: uuid.UUID | None = None,
+) -> int:
+    """Re-decide only the photos a change about these attendees can affect: those whose stored
+    decision names them (a face or a badge) and those holding a face near any encoding that
+    stands for them now. The cost follows the attendees' photos, not the event's size."""
+    wanted = set(booking_ids)
+    if not wanted:
+        return 0
+    # The event row is the lock publishing takes too: a publication and an opt-out never
+    # interleave (PostgreSQL; SQLite has one writer anyway).
+    session.get(Event, event_id, with_for_update=True)
+    state = event_state(session, event_id)
+    named = set(
+        session.exec(
+            select(MediaFace.media_id)
+            .join(Media, col(Media.id) == col(MediaFace.media_id))
+            .where(Media.event_id == event_id, col(MediaFace.booking_id).in_(wanted))
+        ).all()
+    ) | set(
+        session.exec(
+            select(MediaBadge.media_id)
+            .join(Media, col(Media.id) == col(MediaBadge.media_id))
+            .where(Media.event_id == event_id, col(MediaBadge.booking_id).in_(wanted))
+        ).all()
+    )
+    near = index.photos_near(
+        session=session,
+        event_id=event_id,
+        encodings=state.encodings_of(wanted & state.opted_out),
+        radius=thresholds().review,
+    )
+    ids = sorted((named | near) - {skip}, key=str)
+    photos = [
+        m
+        for start in range(0, len(ids), 500)
+        for m in session.exec(
+            select(Media).where(
+                col(Media.id).in_(ids[start : start + 500]), col(Media.status).in_(list(FINAL))
+            )
+        ).all()
+    ]
+    return _redecide(session, event_id, photos, state)
+
+
+def _redecide(
+    session: Session, event_id: uuid.UUID, photos: list[Media], state: EventState | None = None
+) -> int:
+    state = state or event_state(session, event_id)  # once for all the photos
     changed = 0
     for media in photos:
-        if media.id == skip:
-            continue
         before = media.status
         if evaluate(session=session, media=media, cascade=False, state=state) != before:
             changed += 1
     session.flush()
-    signals.basis_changed.send(session=session, event_id=event_id)
+    if photos:
+        signals.basis_changed.send(session=session, media_ids=[m.id for m in photos])
     return changed
 
 
-def on_opt_outs_changed(*, session: Session, event_id: uuid.UUID) -> None:
-    """The reaction to `signals.opt_outs_changed`: re-decide the event's photos at once."""
+def on_opt_outs_changed(*, session: Session, event_id: uuid.UUID, booking_id: uuid.UUID) -> None:
+    """The reaction to `signals.opt_outs_changed`: re-decide the photos that attendee's change
+    can affect, at once."""
     session.flush()
-    reclear_event(session=session, event_id=event_id)
+    reclear_bookings(session=session, event_id=event_id, booking_ids=[booking_id])
 
 
 def review_face(
@@ -443,9 +582,45 @@ def review_face(
         after={"face": face_number, "booking_id": face.booking_id, "note": note},
     )
     session.flush()
+    if decision == "confirm" and media.event_id is not None and face.encoding is not None:
+        _remember_confirmed(session, media, face)
     status = evaluate(session=session, media=media)
+    if media.event_id is not None and face.booking_id is not None:
+        # A confirmed face becomes a trusted reference; a ruled-out one stops being one: other
+        # photos that person may be in are weighed again.
+        reclear_bookings(
+            session=session, event_id=media.event_id, booking_ids=[face.booking_id], skip=media.id
+        )
     signals.basis_changed.send(session=session, media_ids=[media.id])
     return status
+
+
+def _remember_confirmed(session: Session, media: Media, face: MediaFace) -> None:
+    """A reviewer confirmed who this face is: it becomes a (corroborated) transient reference."""
+    if media.event_id is None or face.encoding is None or face.booking_id is None:
+        return
+    exists = session.exec(
+        select(TransientReference).where(
+            TransientReference.media_id == media.id,
+            TransientReference.face_number == face.number,
+        )
+    ).first()
+    if exists is not None:
+        return
+    encoding = _encoding(face.encoding, f"face:{media.id}:{face.number}")
+    session.add(
+        TransientReference(
+            event_id=media.event_id,
+            booking_id=face.booking_id,
+            media_id=media.id,
+            face_number=face.number,
+            encoding=crypto.encrypt(
+                encoding.astype("<f8").tobytes(), bound_to=f"transient:{media.id}:{face.number}"
+            ),
+            purge_after=_purge_after(session, media) or utcnow(),
+        )
+    )
+    session.flush()
 
 
 def purge_biometrics(*, session: Session, at: datetime | None = None) -> int:
@@ -468,6 +643,7 @@ def purge_biometrics(*, session: Session, at: datetime | None = None) -> int:
     for ref in transient:
         session.delete(ref)
     if faces or transient:
+        index.forget()  # no decrypted template outlives its purge in this process's memory
         audit.record(
             session=session,
             actor=audit.SYSTEM,

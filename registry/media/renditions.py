@@ -29,7 +29,8 @@ def redact(*, session: Session, actor: Actor, media: Media) -> Rendition:
     if media.status not in FINAL:
         raise Conflict("This photo has not been cleared yet; redact it once it has been analysed.")
     faces = faces_of(session=session, media=media)
-    opted_out, refs, learnt = event_state(session, media.event_id)
+    state = event_state(session, media.event_id)
+    opted_out = state.opted_out
     hidden = [f for f in faces if f.decision in ("opted_out", "review")]
     hidden_badges = [
         b for b in badges_of(session=session, media=media) if b.booking_id in opted_out
@@ -54,8 +55,8 @@ def redact(*, session: Session, actor: Actor, media: Media) -> Rendition:
                 for c in check.codes
             ],
             opted_out=opted_out,
-            references=refs,
-            transient=learnt,
+            references=state.references,
+            transient=state.transient,
             thresholds=thresholds(),
         )
         verified = not any(f.decision in ("opted_out", "review") for f in result.faces) and not any(

@@ -142,7 +142,11 @@ class S3Storage:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key, kind))
 
 
-def s3_client(*, endpoint_url: str = "", region: str = "") -> Any:
+def s3_client(
+    *, endpoint_url: str = "", region: str = "", access_key: str = "", secret_key: str = ""
+) -> Any:
+    """A boto3 S3 client (credentials from the usual AWS_* variables unless given). With an
+    endpoint (an S3-compatible service) bucket names go in the path, which they all support."""
     import boto3
     from botocore.config import Config
 
@@ -150,7 +154,13 @@ def s3_client(*, endpoint_url: str = "", region: str = "") -> Any:
         "s3",
         endpoint_url=endpoint_url or None,
         region_name=region or None,
-        config=Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=20),
+        aws_access_key_id=access_key or None,
+        aws_secret_access_key=secret_key or None,
+        config=Config(
+            retries={"max_attempts": 5, "mode": "standard"},
+            max_pool_connections=20,
+            s3={"addressing_style": "path"} if endpoint_url else None,
+        ),
     )
 
 

@@ -87,7 +87,22 @@ class BadgeResult:
     code: str
     box: Box
     booking_id: uuid.UUID | None
-    face_id: int | None = None
+    face_id: int | None = None  # the face wearing it, when that is unambiguous
+    # When it is not: the faces that could be wearing it (a person must say which).
+    candidates: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class TransientRef:
+    """A face seen wearing an opted-out attendee's badge in another photo of the event.
+
+    One sighting may be a wrong link (a bystander next to the badge): until it is corroborated
+    (the same face with the same badge in another photo, or a reviewer's confirmation) a match
+    with it only asks for review; once corroborated it can flag like a reference photo."""
+
+    booking_id: uuid.UUID
+    encoding: np.ndarray
+    corroborated: bool = False
 
 
 @dataclass
@@ -104,32 +119,58 @@ def _width(box: Box) -> int:
     return box[1] - box[3]
 
 
-def link_badges(faces: Sequence[FaceInput], badges: Sequence[BadgeInput]) -> dict[int, int]:
-    """Badge index → face id for badges worn below a face.
+# Badge-to-face geometry. A badge hangs on the chest: its centre within the wearer's body
+# column, its top from just under the chin to a few face heights lower, and its code a plausible
+# size for that face (at the same distance from the camera, a badge's QR code is about half a
+# face wide). Anything else is not linked.
+COLUMN = 0.75  # |badge centre - face centre| / face width
+DROP = (-0.2, 4.0)  # (badge top - chin) / face height
+SCALE = (0.2, 1.3)  # badge width / face width
+# A second face whose fit is nearly as good makes the link ambiguous: nobody is linked.
+AMBIGUITY = 0.35
 
-    A badge belongs to a face when it is horizontally aligned with it (centre within 1.2 face
-    widths), below the chin (its top between the chin and 5 face heights lower), and of a
-    plausible size for that face (0.2–4 face widths). Nearest first; one badge per face.
-    """
-    candidates = []
+
+def _fit(face: Box, badge: Box) -> float | None:
+    """How well a badge fits as worn by this face (lower is better), or None if it cannot be."""
+    top, right, bottom, left = face
+    b_top, b_right, _b_bottom, b_left = badge
+    w, h = max(1, right - left), max(1, bottom - top)
+    dx = abs((b_left + b_right) / 2 - (left + right) / 2) / w
+    dy = (b_top - bottom) / h
+    ratio = max(1, b_right - b_left) / w
+    if dx > COLUMN or not DROP[0] <= dy <= DROP[1] or not SCALE[0] <= ratio <= SCALE[1]:
+        return None
+    # Centred under the chin at a usual lanyard drop, at the usual size, fits best.
+    return dx + 0.15 * abs(dy - 1.0) + 0.5 * abs(ratio - 0.5)
+
+
+def link_badges(
+    faces: Sequence[FaceInput], badges: Sequence[BadgeInput]
+) -> tuple[dict[int, int], dict[int, tuple[int, ...]]]:
+    """(badge index → face id) for badges whose wearer is unambiguous, and (badge index →
+    candidate face ids) for badges two or more faces could be wearing."""
+    fits: dict[int, list[tuple[float, int]]] = {}
     for b_index, badge in enumerate(badges):
-        b_top, b_right, b_bottom, b_left = badge.box
-        b_cx, b_w = (b_left + b_right) / 2, max(1, b_right - b_left)
-        for face in faces:
-            top, right, bottom, left = face.box
-            w, h = max(1, right - left), max(1, bottom - top)
-            cx = (left + right) / 2
-            dx = abs(b_cx - cx) / w
-            dy = (b_top - bottom) / h
-            if dx <= 1.2 and -0.2 <= dy <= 5 and 0.2 <= b_w / w <= 4:
-                candidates.append((dx + dy / 2, b_index, face.id))
+        scored = sorted(
+            (fit, face.id) for face in faces if (fit := _fit(face.box, badge.box)) is not None
+        )
+        if scored:
+            fits[b_index] = scored
     links: dict[int, int] = {}
-    used_faces: set[int] = set()
-    for _, b_index, face_id in sorted(candidates):
-        if b_index not in links and face_id not in used_faces:
-            links[b_index] = face_id
-            used_faces.add(face_id)
-    return links
+    ambiguous: dict[int, tuple[int, ...]] = {}
+    used: set[int] = set()
+    for b_index, scored in sorted(fits.items(), key=lambda item: item[1][0][0]):
+        free = [(fit, face_id) for fit, face_id in scored if face_id not in used]
+        if not free:
+            continue
+        best_fit, best_face = free[0]
+        rivals = [face_id for fit, face_id in free[1:] if fit <= best_fit + AMBIGUITY]
+        if rivals:
+            ambiguous[b_index] = (best_face, *rivals)
+            continue
+        links[b_index] = best_face
+        used.add(best_face)
+    return links, ambiguous
 
 
 def _nearest(
@@ -145,20 +186,41 @@ def _nearest(
     return best
 
 
+def _transient_by_booking(
+    transient: Sequence[TransientRef] | Mapping[uuid.UUID, Sequence[np.ndarray]] | None,
+    opted_out: set[uuid.UUID],
+) -> tuple[dict[uuid.UUID, list[np.ndarray]], dict[uuid.UUID, list[np.ndarray]]]:
+    """(corroborated, unconfirmed) transient encodings of bookings opted out now. A mapping
+    (booking → encodings) is taken as corroborated, for callers that checked it themselves."""
+    sure: dict[uuid.UUID, list[np.ndarray]] = {}
+    unsure: dict[uuid.UUID, list[np.ndarray]] = {}
+    if transient is None:
+        return sure, unsure
+    if isinstance(transient, Mapping):
+        return {k: list(v) for k, v in transient.items() if k in opted_out}, unsure
+    for ref in transient:
+        if ref.booking_id in opted_out:
+            (sure if ref.corroborated else unsure).setdefault(ref.booking_id, []).append(
+                ref.encoding
+            )
+    return sure, unsure
+
+
 def decide(
     *,
     faces: Sequence[FaceInput],
     badges: Sequence[BadgeInput],
     opted_out: set[uuid.UUID],
     references: Mapping[uuid.UUID, Sequence[np.ndarray]],
-    transient: Mapping[uuid.UUID, Sequence[np.ndarray]] | None = None,
+    transient: Sequence[TransientRef] | Mapping[uuid.UUID, Sequence[np.ndarray]] | None = None,
     reviews: Sequence[Review] = (),
     thresholds: Thresholds | None = None,
 ) -> PhotoResult:
     """The clearance of one photo from its faces and badges and the event's current state.
 
     `references` are reference-photo encodings of opted-out attendees; `transient` are encodings
-    learnt from faces linked to their badges in other photos of the event.
+    learnt from faces linked to their badges in other photos of the event (an unconfirmed one can
+    only send a face to review).
     """
     t = thresholds or Thresholds()
     reviewed = {r.face_id: r for r in reviews}
@@ -168,10 +230,12 @@ def decide(
     new_refs: dict[uuid.UUID, list[np.ndarray]] = {}
 
     badge_results = [BadgeResult(code=b.code, box=b.box, booking_id=b.booking_id) for b in badges]
-    links = link_badges(faces, badges)
+    links, ambiguous = link_badges(faces, badges)
     by_face = {f.id: f for f in faces}
     for b_index, face_id in links.items():
         badge_results[b_index].face_id = face_id
+    for b_index, candidates in ambiguous.items():
+        badge_results[b_index].candidates = candidates
     for b_index, badge in enumerate(badge_results):
         if badge.booking_id is None:
             reasons.append(
@@ -189,14 +253,25 @@ def decide(
             if encoding is not None:
                 new_refs.setdefault(badge.booking_id, []).append(encoding)
             reasons.append(f"Face {linked_face} wears the badge of an attendee who opted out.")
+            continue
+        open_candidates = [c for c in badge.candidates if (c, badge.booking_id) not in ruled_out]
+        for candidate in open_candidates:
+            maybe = results[candidate]
+            if maybe.via is None:
+                maybe.booking_id, maybe.via = badge.booking_id, Via.badge
+                maybe.decision = FaceDecision.review
+        if open_candidates:
+            names = " or ".join(str(c) for c in open_candidates)
+            reasons.append(
+                f"The badge of an attendee who opted out (badge {b_index + 1}) is worn by face "
+                f"{names}: too close to tell which; please review."
+            )
         else:
             reasons.append(
                 f"The badge of an attendee who opted out is visible (badge {b_index + 1})."
             )
 
-    learnt: dict[uuid.UUID, list[np.ndarray]] = {
-        k: list(v) for k, v in (transient or {}).items() if k in opted_out
-    }
+    learnt, unconfirmed = _transient_by_booking(transient, opted_out)
     faces_refs = {k: v for k, v in references.items() if k in opted_out}
     for face in faces:
         result = results[face.id]
@@ -208,11 +283,13 @@ def decide(
             continue
         usable = {k: v for k, v in faces_refs.items() if (face.id, k) not in ruled_out}
         booking_id, d = _nearest(face.encoding, usable)
-        via = Via.face
-        learnt_usable = {k: v for k, v in learnt.items() if (face.id, k) not in ruled_out}
-        l_booking, l_d = _nearest(face.encoding, learnt_usable)
-        if l_d is not None and (d is None or l_d < d):
-            booking_id, d, via = l_booking, l_d, Via.linked
+        via, sure = Via.face, True
+        for pool, confident in ((learnt, True), (unconfirmed, False)):
+            pool_usable = {k: v for k, v in pool.items() if (face.id, k) not in ruled_out}
+            l_booking, l_d = _nearest(face.encoding, pool_usable)
+            # A confirmed source wins ties; an unconfirmed one only when it is nearer.
+            if l_d is not None and (d is None or l_d < d or (confident and not sure and l_d <= d)):
+                booking_id, d, via, sure = l_booking, l_d, Via.linked, confident
         if d is None or d > t.review:
             # Privacy first: a small face that matches is still flagged; one that does not is
             # reported as too small to be sure about.
@@ -220,12 +297,19 @@ def decide(
                 result.decision = FaceDecision.too_small
             continue
         result.booking_id, result.distance, result.via = booking_id, round(d, 4), via
-        if d <= t.match:
+        if d <= t.match and sure:
             result.decision = FaceDecision.opted_out
             how = "their reference photo" if via == Via.face else "a face seen wearing their badge"
             reasons.append(
                 f"Face {face.id} is a strong match for an attendee who opted out, "
                 f"with {how} (distance {d:.2f})."
+            )
+        elif d <= t.match:
+            result.decision = FaceDecision.review
+            reasons.append(
+                f"Face {face.id} matches a face seen wearing the badge of an attendee who opted "
+                f"out in one other photo only (distance {d:.2f}): that sighting is not confirmed "
+                "yet, so please review."
             )
         else:
             result.decision = FaceDecision.review

@@ -24,6 +24,8 @@ from registry.errors import Unavailable
 
 QUEUE = "registry"
 INTERACTIVE = "registry.interactive"  # requests waiting on an answer go first
+RETRY = "registry.retry"  # photos a dead worker held: ahead of the backlog
+QUEUES = (INTERACTIVE, RETRY, QUEUE)  # what a worker consumes, in this order
 CLEAR = "registry.clear_media"
 SWEEP = "registry.sweep"
 HOUSEKEEPING = "registry.housekeeping"
@@ -56,8 +58,9 @@ def make_app(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        # A message not acknowledged within the lease goes back on the queue (a dead worker).
-        broker_transport_options={"visibility_timeout": settings.job_lease_seconds},
+        # Dead workers are found by the lease and the sweep (seconds); Redis's own redelivery of
+        # unacknowledged messages is only a backstop, slower than any job.
+        broker_transport_options={"visibility_timeout": settings.broker_visibility_seconds},
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
@@ -78,11 +81,16 @@ def get_app() -> Celery:
     return _app_for(get_settings().broker_url)
 
 
-def send_clear(media_ids: Iterable[uuid.UUID], *, countdown: float | None = None) -> int:
-    """Queue a clearance job per photo; how many were sent."""
+def send_clear(
+    media_ids: Iterable[uuid.UUID], *, countdown: float | None = None, retry: bool = False
+) -> int:
+    """Queue a clearance job per photo (`retry`: on the queue workers take before the backlog,
+    for photos a dead worker held); how many were sent."""
     app, sent = get_app(), 0
     for media_id in media_ids:
-        app.send_task(CLEAR, args=[str(media_id)], queue=QUEUE, countdown=countdown)
+        app.send_task(
+            CLEAR, args=[str(media_id)], queue=RETRY if retry else QUEUE, countdown=countdown
+        )
         sent += 1
     return sent
 
@@ -90,8 +98,11 @@ def send_clear(media_ids: Iterable[uuid.UUID], *, countdown: float | None = None
 class CeleryQueue:
     """JobQueue for a web process when a broker is configured: send, never run."""
 
+    def __init__(self, *, retry: bool = False) -> None:
+        self.retry = retry
+
     def enqueue(self, media_ids: Iterable[uuid.UUID]) -> None:
-        send_clear(media_ids)
+        send_clear(media_ids, retry=self.retry)
 
 
 def call(task: str, data: bytes) -> Any:

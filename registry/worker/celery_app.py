@@ -26,11 +26,11 @@ RETRY_DELAY = 5.0  # seconds before a crashed analysis is tried again
 
 def clear_task(media_id: str) -> None:
     if jobs.clear_and_check(uuid.UUID(media_id)):
-        broker.send_clear([uuid.UUID(media_id)], countdown=RETRY_DELAY)
+        broker.send_clear([uuid.UUID(media_id)], countdown=RETRY_DELAY, retry=True)
 
 
 def sweep_task() -> int:
-    return periodic.sweep_once(broker.CeleryQueue())
+    return periodic.sweep_once(broker.CeleryQueue(retry=True))
 
 
 def housekeeping_task() -> None:
@@ -50,9 +50,16 @@ def worker_app() -> Celery:
     return app
 
 
-@signals.worker_process_init.connect
-def _load_models(**_: Any) -> None:
-    """Each prefork child loads the face models once, before its first job, and opens its own
-    database connections (none may be shared across the fork)."""
-    get_engine().dispose(close=False)
+@signals.worker_init.connect
+def _preload_models(**_: Any) -> None:
+    """The worker loads the face models once, before it forks its children: each child starts
+    with them in memory (shared copy-on-write), so no job, and no child restarted after a
+    crash, waits for a model load."""
     faces.load_models()
+
+
+@signals.worker_process_init.connect
+def _child_started(**_: Any) -> None:
+    """A prefork child opens its own database connections (none may cross the fork)."""
+    get_engine().dispose(close=False)
+    faces.load_models()  # inherited from the parent: returns at once

@@ -7,13 +7,16 @@ job gives the same result and no duplicate rows.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 from sqlmodel import Session
 
+from registry.config import get_settings
 from registry.db import unit_of_work
 from registry.media import clearance
 from registry.media.models import Media, MediaStatus
@@ -31,20 +34,51 @@ def analyse_bytes(data: bytes) -> analysis.Analysis:
     return analysis.analyse(data)
 
 
+class Heartbeat:
+    """Renews a job's lease every `heartbeat_seconds` while it works, from a thread with its own
+    unit of work, so the lease can be short: when the beats stop (the process or machine died),
+    the photo is taken up again within the lease plus a sweep."""
+
+    def __init__(self, media_id: uuid.UUID, *, every: float | None = None) -> None:
+        self.media_id = media_id
+        self.every = every if every is not None else get_settings().heartbeat_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{media_id}", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                with unit_of_work() as session:
+                    if not clearance.renew(session=session, media_id=self.media_id):
+                        return  # done or failed elsewhere: nothing left to hold
+            except Exception:  # a missed beat is survivable (the lease is 3 beats long)
+                logger.warning("heartbeat for %s failed; retrying", self.media_id, exc_info=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+
+
 def clear_media(
     media_id: uuid.UUID,
     *,
     analyse: Analyse = analyse_bytes,
     session_factory: SessionFactory = unit_of_work,
+    heartbeat: bool = True,
 ) -> MediaStatus | None:
-    """Clear one photo; None when it was not pending (another worker has it, or it is done)."""
+    """Clear one photo; None when it was not pending (another worker has it, or it is done).
+    `heartbeat=False` only for callers that hold the whole job in one transaction (tests)."""
     with session_factory() as session:
         key = clearance.claim(session=session, media_id=media_id)
     if key is None:
         return None
     try:
-        data = get_storage().get(key)
-        result = analyse(data)
+        with Heartbeat(media_id) if heartbeat else contextlib.nullcontext():
+            data = get_storage().get(key)
+            result = analyse(data)
     except images.ImageRejected as exc:
         with session_factory() as session:
             clearance.fail(session=session, media_id=media_id, reason=str(exc))

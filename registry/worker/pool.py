@@ -1,9 +1,10 @@
 """The embedded default: clearance jobs in a pool of worker processes inside `registry serve`.
 
-dlib is not thread-safe, so analysis runs in processes (forkserver: a clean interpreter, one
-model load per process); a few threads in the web process claim photos, hand their bytes to the
-pool and store the results. On start, photos left `processing` by a previous run go back to
-`pending` and are queued again.
+dlib is not thread-safe, so analysis runs in processes. They are forked from a fork server that
+loaded the face models once (`registry.vision.preload`), and `warm()` starts them at start-up, so
+no photo waits for a model load. A few threads in the web process claim photos, hand their bytes
+to the pool and store the results. On start, photos left `processing` by a previous run go back
+to `pending` and are queued again.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -25,6 +27,19 @@ from registry.worker import jobs
 logger = logging.getLogger("registry")
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["registry.vision.preload"])
+    return context
+
+
+def _ready() -> int:
+    """Runs in a worker process once it is up, with the models loaded."""
+    faces.load_models()  # already loaded by the fork server: returns at once
+    time.sleep(0.2)  # keep this process busy so the next warm-up call starts another
+    return os.getpid()
+
+
 class LocalPool:
     def __init__(self, workers: int = 0) -> None:
         self.workers = workers or os.cpu_count() or 1
@@ -33,13 +48,26 @@ class LocalPool:
         self._threads = ThreadPoolExecutor(
             max_workers=self.workers * 2, thread_name_prefix="clearance"
         )
+        self.ready = threading.Event()
 
     def _new_processes(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=multiprocessing.get_context("forkserver"),
+            mp_context=_context(),
             initializer=faces.load_models,
         )
+
+    def warm(self) -> None:
+        """Start every worker process now (models loaded) rather than on the first photo;
+        `ready` is set when they are up."""
+        try:
+            futures = [self._processes.submit(_ready) for _ in range(self.workers)]
+            for future in futures:
+                future.result()
+        except Exception:  # the pool restarts itself on a broken process; jobs still run
+            logger.exception("warming the clearance pool failed")
+        finally:
+            self.ready.set()
 
     def analyse(self, data: bytes) -> analysis.Analysis:
         try:

@@ -69,6 +69,7 @@ def server_env(var_dir: Path, port: int) -> dict[str, str]:
         "REGISTRY_SECRET_KEY": "e2e-secret-key-that-is-long-enough-0123456789",
         "REGISTRY_BASE_URL": f"http://127.0.0.1:{port}",
         "REGISTRY_BROKER_URL": "",
+        "REGISTRY_WARM_WORKERS": "true",
     }
 
 

@@ -21,6 +21,6 @@ def run_job(session: Session) -> Callable[[uuid.UUID], MediaStatus | None]:
         session.flush()
 
     def run(media_id: uuid.UUID) -> MediaStatus | None:
-        return jobs.clear_media(media_id, session_factory=same_session)
+        return jobs.clear_media(media_id, session_factory=same_session, heartbeat=False)
 
     return run

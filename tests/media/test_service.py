@@ -14,6 +14,7 @@ from PIL import Image
 from sqlmodel import Session, select
 
 from registry.audit.service import SYSTEM
+from registry.config import get_settings
 from registry.db import utcnow
 from registry.events import references
 from registry.events import service as events
@@ -114,10 +115,20 @@ def test_a_badge_teaches_the_face_and_other_photos_are_recleared(
     [worn] = [f for f in service.faces_of(session=session, media=with_badge) if f.booking_id]
     assert worn.via == "badge"
     assert session.exec(select(TransientReference)).all()
+    # One sighting could be a bystander next to the badge: the other photo goes to a person.
+    session.refresh(without_badge)
+    assert without_badge.status == MediaStatus.needs_review
+    [linked] = [f for f in service.faces_of(session=session, media=without_badge) if f.booking_id]
+    assert (linked.booking_id, linked.via, linked.decision) == (bob.id, "linked", "review")
+    assert any("not confirmed yet" in r for r in without_badge.reasons)
+
+    # The same face with the same badge again corroborates the sighting: now it flags.
+    again = upload(session, event, photo(faces_dir, [(kit[2], 150, bob.badge_code)], seed=4))
+    assert run_job(again.id) == MediaStatus.flagged
     session.refresh(without_badge)
     assert without_badge.status == MediaStatus.flagged
     [linked] = [f for f in service.faces_of(session=session, media=without_badge) if f.booking_id]
-    assert (linked.booking_id, linked.via) == (bob.id, "linked")
+    assert (linked.booking_id, linked.via, linked.decision) == (bob.id, "linked", "opted_out")
 
 
 def test_not_this_person_is_kept_through_reclearance(
@@ -243,8 +254,9 @@ def test_the_sweep_queues_dead_and_forgotten_photos_once_per_lease(
     dead, forgotten, fresh, working = made
     now = utcnow()
     span = clearance.lease()
+    resend = timedelta(minutes=get_settings().pending_resend_minutes)
     for media in made:
-        media.created_at = now - span * 2
+        media.created_at = now - resend * 2
     fresh.created_at = now  # just uploaded: its message is surely still queued
     assert clearance.claim(session=session, media_id=dead.id)
     assert clearance.claim(session=session, media_id=working.id)
@@ -256,14 +268,15 @@ def test_the_sweep_queues_dead_and_forgotten_photos_once_per_lease(
     due = clearance.sweep(session=session, at=now)
     assert set(due) >= {dead.id, forgotten.id}
     assert fresh.id not in due
-    assert working.id not in due  # its lease still runs
+    assert working.id not in due  # its lease still runs (a heartbeat would renew it)
     assert dead.status == MediaStatus.pending
-    # Not again within the lease; again after it.
-    again = clearance.sweep(session=session, at=now + span / 2)
+    # Not again within the resend period; again after it (and the lost worker's photo too).
+    again = clearance.sweep(session=session, at=now + span * 2)
     assert dead.id not in again
     assert forgotten.id not in again
-    later = clearance.sweep(session=session, at=now + span + timedelta(seconds=1))
-    assert {dead.id, forgotten.id, working.id} <= set(later)
+    assert working.id in again  # its lease ran out: its worker is dead
+    later = clearance.sweep(session=session, at=now + resend + timedelta(seconds=1))
+    assert {dead.id, forgotten.id} <= set(later)
 
 
 def test_purge_removes_face_encodings_but_keeps_the_decision(
@@ -299,3 +312,68 @@ def test_redacted_rendition_hides_the_opted_out_face_and_is_verified(
     assert len(analysis.analyse(data).faces) == 1  # the other person is untouched
     original = get_storage().get(media.sha256)
     assert service.sha256_of(original) == media.sha256  # never altered
+
+
+def test_an_opt_out_re_decides_only_the_photos_that_person_can_be_in(
+    session: Session,
+    faces_dir: Path,
+    people: dict[str, list[compose.Portrait]],
+    make_booking: MakeBooking,
+    run_job: Callable[[uuid.UUID], MediaStatus | None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Re-clearance follows the person, not the event: photos without a face near their
+    references are not decided again (the cost of an opt-out does not grow with the event)."""
+    alice = make_booking()  # may appear, for now
+    event = events.get_event(session=session, event_id=alice.event_id)
+    obama, biden, kit = people["barack_obama"], people["joe_biden"], people["kit_harington"]
+    with_alice = upload(session, event, photo(faces_dir, [(obama[1], 150, None)], seed=11))
+    others = [
+        upload(session, event, photo(faces_dir, [(biden[0], 150, None)], seed=12)),
+        upload(session, event, photo(faces_dir, [(kit[0], 150, None)], seed=13)),
+    ]
+    for media in (with_alice, *others):
+        assert run_job(media.id) == MediaStatus.cleared
+    decided: list[uuid.UUID] = []
+    original = clearance.evaluate
+
+    def counting(**kwargs: object) -> MediaStatus:
+        decided.append(kwargs["media"].id)  # type: ignore[attr-defined]
+        return original(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(clearance, "evaluate", counting)
+    events.set_opt_out(session=session, actor=SYSTEM, booking=alice, opt_out=True)
+    with_reference(session, alice, obama[0])
+    assert decided == [with_alice.id]  # only the photo with a face near hers
+    session.refresh(with_alice)
+    assert with_alice.status == MediaStatus.flagged
+
+    decided.clear()
+    events.set_opt_out(session=session, actor=SYSTEM, booking=alice, opt_out=False)
+    assert decided == [with_alice.id]  # only the photo whose decision named her
+    session.refresh(with_alice)
+    assert with_alice.status == MediaStatus.cleared
+
+
+def test_a_badge_link_her_own_reference_photo_contradicts_teaches_nothing(
+    session: Session,
+    faces_dir: Path,
+    people: dict[str, list[compose.Portrait]],
+    make_booking: MakeBooking,
+    run_job: Callable[[uuid.UUID], MediaStatus | None],
+) -> None:
+    """Alice's badge ends up under a bystander's chin twice: her reference photo says the face
+    is not hers, so the bystander is never treated as her elsewhere."""
+    alice = make_booking(opt_out=True)
+    event = events.get_event(session=session, event_id=alice.event_id)
+    obama, kit = people["barack_obama"], people["kit_harington"]
+    with_reference(session, alice, obama[0])
+    for seed in (21, 22):  # Kit wears Alice's badge in two photos (a wrong link, twice)
+        media = upload(
+            session, event, photo(faces_dir, [(kit[seed - 21], 150, alice.badge_code)], seed=seed)
+        )
+        assert run_job(media.id) == MediaStatus.flagged  # her badge is there, so she may be
+    elsewhere = upload(session, event, photo(faces_dir, [(kit[2], 150, None)], seed=23))
+    assert run_job(elsewhere.id) == MediaStatus.cleared
+    state = clearance.event_state(session, event.id)
+    assert state.transient == []  # both sightings contradicted by her reference photo

@@ -14,6 +14,7 @@ from registry.vision.decision import (
     PhotoStatus,
     Review,
     Thresholds,
+    TransientRef,
     Via,
     decide,
 )
@@ -113,14 +114,50 @@ def test_badge_under_a_face_links_it_and_teaches_a_transient_reference() -> None
     assert result.faces[1].decision == FaceDecision.clear
     assert [r.tolist() for r in result.new_references[ALICE]] == [vec(3).tolist()]
 
+    # Seen once, the link may be wrong (a bystander next to the badge): elsewhere, a match with
+    # it asks a person; corroborated (seen twice, or confirmed), it flags.
+    once = [TransientRef(ALICE, r) for r in result.new_references[ALICE]]
     elsewhere = decide(
         faces=[face(7, near(vec(3), 0.2))],
         badges=[],
         opted_out={ALICE},
         references={},
-        transient=result.new_references,
+        transient=once,
     )
-    assert (elsewhere.faces[0].via, elsewhere.status) == (Via.linked, PhotoStatus.flagged)
+    assert (elsewhere.faces[0].via, elsewhere.status) == (Via.linked, PhotoStatus.needs_review)
+    assert "not confirmed yet" in elsewhere.reasons[0]
+    twice = [TransientRef(ALICE, r, corroborated=True) for r in result.new_references[ALICE]]
+    confirmed = decide(
+        faces=[face(7, near(vec(3), 0.2))],
+        badges=[],
+        opted_out={ALICE},
+        references={},
+        transient=twice,
+    )
+    assert (confirmed.faces[0].via, confirmed.status) == (Via.linked, PhotoStatus.flagged)
+
+
+def test_a_badge_between_two_faces_is_linked_to_neither() -> None:
+    left, right = face(1, vec(3), x=100), face(2, vec(4), x=220)
+    between = BadgeInput(code="C", box=(260, 240, 320, 180), booking_id=ALICE)
+    result = decide(faces=[left, right], badges=[between], opted_out={ALICE}, references={})
+    assert result.new_references == {}  # nobody becomes a reference for Alice
+    assert [f.decision for f in result.faces] == [FaceDecision.review, FaceDecision.review]
+    assert result.badges[0].face_id is None
+    assert result.badges[0].candidates == (1, 2) or result.badges[0].candidates == (2, 1)
+    assert result.status == PhotoStatus.flagged  # her badge is visible, so she is there
+    assert any("too close to tell which" in r for r in result.reasons)
+
+
+def test_a_badge_beside_a_face_or_of_the_wrong_size_is_not_theirs() -> None:
+    worn = face(1, vec(3))
+    top, right, bottom, left = worn.box
+    beside = BadgeInput("C", (bottom + 60, right + 260, bottom + 120, right + 200), ALICE)
+    huge = BadgeInput("D", (bottom + 60, right + 100, bottom + 260, left - 100), ALICE)
+    for badge in (beside, huge):
+        result = decide(faces=[worn], badges=[badge], opted_out={ALICE}, references={})
+        assert result.faces[0].decision == FaceDecision.clear
+        assert result.new_references == {}
 
 
 def test_opted_out_badge_without_a_face_still_flags() -> None:

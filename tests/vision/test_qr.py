@@ -32,9 +32,10 @@ def test_badge_below_a_face_is_linked_to_it(faces_dir: Path) -> None:
     [sighting] = qr.read_codes(canvas)
     boxes = faces.detect(canvas, scale=1.0)
     inputs = [decision.FaceInput(id=i + 1, box=b, encoding=None) for i, b in enumerate(boxes)]
-    links = decision.link_badges(
+    links, ambiguous = decision.link_badges(
         inputs, [decision.BadgeInput(code=sighting.text, box=sighting.box, booking_id=None)]
     )
+    assert ambiguous == {}
     [face_id] = links.values()
     linked = next(f for f in inputs if f.id == face_id)
     assert abs(linked.box[3] - right_face[3]) < 30

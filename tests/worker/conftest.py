@@ -168,6 +168,16 @@ class Workers:
     def logs(self) -> str:
         return "\n".join(f"--- worker {n} ---\n{w.output()}" for n, w in enumerate(self.started))
 
+    def wait_ready(self, timeout: float = 180) -> None:
+        """Until every started worker has loaded the models and consumes its queues (Celery
+        logs "ready."): a busy machine may take a while, and a test must not race it."""
+        wait_for(
+            lambda: all(" ready." in w.output() for w in self.started),
+            timeout=timeout,
+            what="the workers to be ready",
+            logs=self.logs,
+        )
+
 
 @pytest.fixture
 def worker_env(
@@ -184,6 +194,7 @@ def worker_env(
             "REGISTRY_DATABASE_URL": shared_database,
             "REGISTRY_BROKER_URL": redis_url,
             "REGISTRY_JOB_LEASE_SECONDS": "8",
+            "REGISTRY_HEARTBEAT_SECONDS": "2",
             "REGISTRY_SWEEP_SECONDS": "1",
             "REGISTRY_HOUSEKEEPING_HOURS": "0",
             "REGISTRY_LOG_LEVEL": "info",

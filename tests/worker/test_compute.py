@@ -40,6 +40,7 @@ def test_with_a_broker_a_worker_finds_the_faces(
     expected_reference = faces.find_reference_faces(images.decode(face_photo).image)
     expected_group = analysis.analyse(group_photo)
     worker = workers.start("--concurrency", "1")
+    workers.wait_ready()
     wait_for(lambda: "ready." in worker.output(), timeout=60, what="the worker", logs=workers.logs)
 
     def not_here(*_: Any, **__: Any) -> Any:
