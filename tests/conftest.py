@@ -6,8 +6,13 @@ unset, a SQLite file in a temporary folder is used.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import signal
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,3 +126,89 @@ def app(session: Session, settings: Settings):  # type: ignore[no-untyped-def]
 def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+# --- nothing left running --------------------------------------------------------------------
+# Servers, workers and browsers that tests start must end with them, even when something is
+# killed. pytest becomes a "subreaper", so processes orphaned by a killed parent are re-parented
+# here rather than to init, and the run fails if any process it started is still alive at the end.
+
+PR_SET_CHILD_SUBREAPER = 36
+# This process's own multiprocessing helpers: they end when pytest does, by design.
+_OWN_HELPERS = ("multiprocessing.forkserver", "multiprocessing.resource_tracker")
+
+
+def _descendants(root: int) -> dict[int, str]:
+    parents: dict[int, int] = {}
+    commands: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] == "Z":  # a zombie has already ended
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        commands[int(entry.name)] = command.strip()
+    found: dict[int, str] = {}
+    frontier = [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in found:
+                found[pid] = commands[pid]
+                frontier.append(pid)
+    return found
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    me = os.getpid()
+    deadline = time.monotonic() + 15  # a stopped server's helpers take a moment to go
+    while True:
+        left = {
+            pid: command
+            for pid, command in _descendants(me).items()
+            if not _helper_of_mine(pid, me)
+        }
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    if left:
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        lines = "\n".join(f"  {pid}: {command[:200]}" for pid, command in sorted(left.items()))
+        sys.stderr.write(
+            f"\nprocesses the tests started were still running (killed now):\n{lines}\n"
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _parent_of(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return -1
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def _helper_of_mine(pid: int, me: int) -> bool:
+    """This pytest process's own fork server or resource tracker (they end with it)."""
+    if _parent_of(pid) != me:
+        return False
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+    return any(helper in command for helper in _OWN_HELPERS)

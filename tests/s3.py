@@ -25,7 +25,8 @@ from typing import Any
 import pytest
 
 from registry.config import get_settings
-from tests.ports import die_with_parent, free_port
+from registry.lifetime import die_with_parent
+from tests.ports import free_port
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "registry-test",

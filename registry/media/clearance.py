@@ -41,8 +41,10 @@ from registry.vision.decision import (
     BadgeInput,
     FaceInput,
     Review,
+    Sighting,
     Thresholds,
     TransientRef,
+    corroborate,
     decide,
 )
 
@@ -260,14 +262,8 @@ def _corroborate(
     rows: list[TransientReference],
     refs: dict[uuid.UUID, list[np.ndarray]],
 ) -> list[TransientRef]:
-    """Which badge sightings can be trusted to flag other photos.
-
-    A sighting is corroborated when the same face is seen with the same badge in another photo,
-    or a reviewer confirmed it; it is dropped when a reviewer said "not this person" or when the
-    attendee's own reference photo says it is someone else. When one badge was seen on two
-    different people who each look corroborated, neither can be trusted: both only ask for review.
-    """
-    t = thresholds()
+    """The event's badge sightings, weighed (see `vision.decision.corroborate`), with what
+    reviewers said about each sighted face."""
     words: dict[tuple[uuid.UUID, int], str] = {}
     if rows:
         for review in session.exec(
@@ -278,35 +274,17 @@ def _corroborate(
             words[(review.media_id, review.face_number)] = (
                 review.decision if review.booking_id else ""
             )
-    by_booking: dict[uuid.UUID, list[tuple[TransientReference, np.ndarray, bool]]] = {}
-    for row in rows:
-        encoding = _encoding(row.encoding, f"transient:{row.media_id}:{row.face_number}")
-        word = words.get((row.media_id, row.face_number))
-        if word == "not_this_person":
-            continue
-        own = refs.get(row.booking_id)
-        if own and min(float(np.linalg.norm(r - encoding)) for r in own) > t.review:
-            continue  # their reference photo shows someone else: the link was wrong
-        by_booking.setdefault(row.booking_id, []).append((row, encoding, word == "confirm"))
-    out: list[TransientRef] = []
-    for booking_id, seen in by_booking.items():
-        sure = [
-            confirmed
-            or any(
-                other.media_id != row.media_id and float(np.linalg.norm(e - enc)) <= t.match
-                for other, e, _ in seen
-            )
-            for row, enc, confirmed in seen
-        ]
-        trusted = [enc for (_, enc, _), ok in zip(seen, sure, strict=True) if ok]
-        conflict = any(
-            float(np.linalg.norm(a - b)) > t.review
-            for i, a in enumerate(trusted)
-            for b in trusted[i:]
+    sightings = [
+        Sighting(
+            booking_id=row.booking_id,
+            photo=row.media_id,
+            encoding=_encoding(row.encoding, f"transient:{row.media_id}:{row.face_number}"),
+            confirmed=words.get((row.media_id, row.face_number)) == "confirm",
+            ruled_out=words.get((row.media_id, row.face_number)) == "not_this_person",
         )
-        for (_, encoding, _), ok in zip(seen, sure, strict=True):
-            out.append(TransientRef(booking_id, encoding, corroborated=ok and not conflict))
-    return out
+        for row in rows
+    ]
+    return corroborate(sightings, refs, thresholds())
 
 
 def latest_reviews(*, session: Session, media: Media) -> dict[int, FaceReview]:

@@ -105,6 +105,62 @@ class TransientRef:
     corroborated: bool = False
 
 
+@dataclass(frozen=True)
+class Sighting:
+    """A face seen wearing an opted-out attendee's badge, in one photo (`photo`: any key)."""
+
+    booking_id: uuid.UUID
+    photo: object
+    encoding: np.ndarray
+    confirmed: bool = False  # a reviewer confirmed it
+    ruled_out: bool = False  # a reviewer said "not this person"
+
+
+def corroborate(
+    sightings: Sequence[Sighting],
+    references: Mapping[uuid.UUID, Sequence[np.ndarray]],
+    thresholds: Thresholds | None = None,
+) -> list[TransientRef]:
+    """Which badge sightings can be trusted to flag other photos.
+
+    A sighting is corroborated when the same face is seen with the same badge in another photo,
+    or a reviewer confirmed it; it is dropped when a reviewer said "not this person" or when the
+    attendee's own reference photo says it is someone else. When one badge was seen on two
+    different people who each look corroborated, neither can be trusted: both only ask for review.
+    """
+    t = thresholds or Thresholds()
+    by_booking: dict[uuid.UUID, list[Sighting]] = {}
+    for sighting in sightings:
+        if sighting.ruled_out:
+            continue
+        own = references.get(sighting.booking_id)
+        if own and min(float(np.linalg.norm(r - sighting.encoding)) for r in own) > t.review:
+            continue  # their reference photo shows someone else: the link was wrong
+        by_booking.setdefault(sighting.booking_id, []).append(sighting)
+    out: list[TransientRef] = []
+    for booking_id, seen in by_booking.items():
+        sure = [
+            one.confirmed
+            or any(
+                other.photo != one.photo
+                and float(np.linalg.norm(other.encoding - one.encoding)) <= t.match
+                for other in seen
+            )
+            for one in seen
+        ]
+        trusted = [one.encoding for one, ok in zip(seen, sure, strict=True) if ok]
+        conflict = any(
+            float(np.linalg.norm(a - b)) > t.review
+            for i, a in enumerate(trusted)
+            for b in trusted[i + 1 :]
+        )
+        out.extend(
+            TransientRef(booking_id, one.encoding, corroborated=ok and not conflict)
+            for one, ok in zip(seen, sure, strict=True)
+        )
+    return out
+
+
 @dataclass
 class PhotoResult:
     status: PhotoStatus

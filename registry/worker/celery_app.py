@@ -16,6 +16,7 @@ from celery import Celery, signals
 
 from registry import reactions
 from registry.db import get_engine
+from registry.lifetime import die_with_parent
 from registry.vision import faces
 from registry.worker import broker, compute, jobs, periodic
 
@@ -60,6 +61,8 @@ def _preload_models(**_: Any) -> None:
 
 @signals.worker_process_init.connect
 def _child_started(**_: Any) -> None:
-    """A prefork child opens its own database connections (none may cross the fork)."""
+    """A prefork child ends with its worker (even when that is killed with -9) and opens its
+    own database connections (none may cross the fork)."""
+    die_with_parent()
     get_engine().dispose(close=False)
     faces.load_models()  # inherited from the parent: returns at once

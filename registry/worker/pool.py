@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from registry.db import unit_of_work, utcnow
+from registry.lifetime import exit_with, identity
 from registry.media import clearance
 from registry.vision import analysis, faces
 from registry.worker import jobs
@@ -31,6 +32,13 @@ def _context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["registry.vision.preload"])
     return context
+
+
+def _start_worker(owner: tuple[int, str | None]) -> None:
+    """Each worker process: exit when the process that owns the pool dies (even by kill -9),
+    then load the models (already in memory when the fork server preloaded them)."""
+    exit_with(owner)
+    faces.load_models()
 
 
 def _ready() -> int:
@@ -54,7 +62,8 @@ class LocalPool:
         return ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=_context(),
-            initializer=faces.load_models,
+            initializer=_start_worker,
+            initargs=(identity(),),
         )
 
     def warm(self) -> None:
@@ -99,5 +108,11 @@ class LocalPool:
         return len(pending)
 
     def shutdown(self) -> None:
+        """Stop at once: queued jobs are dropped (they stay pending and are queued again on the
+        next start) and worker processes are terminated, not left to finish."""
         self._threads.shutdown(wait=False, cancel_futures=True)
+        workers = list((getattr(self._processes, "_processes", None) or {}).values())
         self._processes.shutdown(wait=False, cancel_futures=True)
+        for process in workers:
+            if process.is_alive():
+                process.terminate()

@@ -99,11 +99,18 @@ def test_killing_the_server_mid_batch_loses_nothing(
             assert "processing" in statuses
             assert any(s in ("pending", "processing") for s in statuses)
         children = _children(process.pid)
+        assert children, "the pool's fork server and workers run as child processes"
         process.kill()  # SIGKILL: no shutdown code runs
-        for child in children:
+        process.wait(timeout=10)
+        # Its fork server and worker processes (each holding the face models) end with it.
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_alive(c) for c in children):
+            time.sleep(0.2)
+        left = [c for c in children if _alive(c)]
+        for child in left:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signal.SIGKILL)
-        process.wait(timeout=10)
+        assert left == [], "processes outlived the killed server"
     finally:
         if process.poll() is None:
             process.kill()
@@ -117,6 +124,14 @@ def test_killing_the_server_mid_batch_loses_nothing(
             assert len(listed) == len(photos)  # no duplicates
     finally:
         stop_server(process)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def _children(pid: int) -> list[int]:

@@ -111,3 +111,22 @@ def test_a_photo_with_200_faces_is_analysed(
     result = analysis.analyse(data)
     assert len(result.faces) >= 195
     assert sum(1 for f in result.faces if f.encoding is not None) == len(result.faces)
+
+
+def test_encodings_are_dlibs_own_descriptors(faces_dir: Path) -> None:
+    """The descriptor network runs in OpenCV (vision/resnet.py) but must give what dlib gives:
+    stored encodings, thresholds and reference photos depend on it."""
+    import dlib
+    import face_recognition_models as files
+
+    image = compose.load_rgb(faces_dir / "groups" / "dlib_bald_guys.jpg")
+    boxes = faces.detect(image, upsample=1)
+    assert len(boxes) >= 20
+    ours = faces.encode(image, boxes)
+    array = np.asarray(image)
+    landmarks = dlib.shape_predictor(files.pose_predictor_five_point_model_location())
+    network = dlib.face_recognition_model_v1(files.face_recognition_model_location())
+    for (top, right, bottom, left), encoding in zip(boxes, ours, strict=True):
+        shape = landmarks(array, dlib.rectangle(left, top, right, bottom))
+        expected = np.array(network.compute_face_descriptor(array, shape, 1))
+        assert np.abs(encoding - expected).max() < 1e-5
