@@ -149,3 +149,18 @@ def line(label: str, r: dict[str, float]) -> str:
         f"{label:48s} {r['per_s']:8.0f} req/s   p50 {r['p50_ms']:6.2f} ms   "
         f"p99 {r['p99_ms']:6.2f} ms   ({int(r['requests'])} requests)"
     )
+
+
+def multipart(files: list[tuple[str, bytes]], event_id: object) -> tuple[bytes, str]:
+    boundary = os.urandom(12).hex()
+    field = 'Content-Disposition: form-data; name="event_id"'
+    parts = [f"--{boundary}\r\n{field}\r\n\r\n{event_id}\r\n".encode()]
+    for name, data in files:
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"

@@ -9,7 +9,10 @@ photo and times until all are decided. Between runs the photos are reset to pend
     uv run python bench/scaleout.py [--photos 30] [--seed 3]
 
 Prints photos/s for each, the ratio 2 workers / 1 worker, and p50/p99 job time from the workers'
-logs. Nothing is asserted: these are figures.
+logs. Then the recovery figure: with 2 workers (one running beat) and the default lease,
+heartbeat and sweep, `kill -9` of the other worker's process group while both hold a photo, and
+the seconds until every photo the dead worker held is final. Nothing is asserted: these are
+figures.
 """
 
 from __future__ import annotations
@@ -104,31 +107,88 @@ def waiting(ids: list[object]) -> int:
         )
 
 
-def run(
-    env: dict[str, str], ids: list[object], count: int, folder: Path
-) -> tuple[float, list[float]]:
-    from registry.worker.broker import send_clear
+def statuses(ids: list[object]) -> dict[object, str]:
+    from sqlmodel import col, select
 
-    reset(ids)
-    logs = [folder / f"run{count}-worker{n}.log" for n in range(count)]
-    processes = []
-    for log in logs:
+    from registry.db import unit_of_work
+    from registry.media.models import Media
+
+    with unit_of_work() as session:
+        rows = session.exec(select(Media.id, Media.status).where(col(Media.id).in_(ids))).all()
+        return {media_id: str(status.value) for media_id, status in rows}
+
+
+def start_workers(
+    env: dict[str, str], folder: Path, names: list[tuple[str, list[str]]]
+) -> tuple[list[subprocess.Popen[bytes]], list[Path]]:
+    logs, processes = [], []
+    for name, extra in names:
+        log = folder / f"{name}.log"
         with log.open("wb") as out:
             processes.append(
                 subprocess.Popen(
-                    [str(REGISTRY), "worker", "--concurrency", "1"],
+                    [str(REGISTRY), "worker", "--concurrency", "1", *extra],
                     env=env,
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
             )
+        logs.append(log)
+    deadline = time.monotonic() + 120
+    while not all("ready." in log.read_text(errors="replace") for log in logs):
+        if time.monotonic() > deadline:
+            raise SystemExit("workers did not start:\n" + logs[0].read_text())
+        time.sleep(0.2)
+    return processes, logs
+
+
+def recovery(env: dict[str, str], ids: list[object], folder: Path) -> list[float]:
+    """Seconds from kill -9 of a busy worker's process group until each photo it held is final
+    (default lease, heartbeat and sweep)."""
+    from registry.worker.broker import send_clear
+
+    reset(ids)
+    processes, _ = start_workers(env, folder, [("survivor", ["--beat"]), ("victim", [])])
     try:
-        deadline = time.monotonic() + 120
-        while not all("ready." in log.read_text(errors="replace") for log in logs):
-            if time.monotonic() > deadline:
-                raise SystemExit("workers did not start:\n" + logs[0].read_text())
+        time.sleep(2)
+        send_clear(ids)  # type: ignore[arg-type]
+        while list(statuses(ids).values()).count("processing") < 2:
+            time.sleep(0.05)
+        held = [m for m, s in statuses(ids).items() if s == "processing"]
+        os.killpg(processes[1].pid, signal.SIGKILL)
+        killed = time.perf_counter()
+        final: dict[object, float] = {}
+        while len(final) < len(held):
+            now = time.perf_counter()
+            for media_id, status in statuses(ids).items():
+                if media_id in held and status not in ("pending", "processing"):
+                    final.setdefault(media_id, now - killed)
+            if now - killed > 900:
+                break
             time.sleep(0.2)
+        while any(s in ("pending", "processing") for s in statuses(ids).values()):
+            time.sleep(0.5)
+        return sorted(final.values())
+    finally:
+        for process in processes:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            process.wait(30)
+
+
+def run(
+    env: dict[str, str], ids: list[object], count: int, folder: Path
+) -> tuple[float, list[float]]:
+    from registry.worker.broker import send_clear
+
+    reset(ids)
+    processes, logs = start_workers(
+        env, folder, [(f"run{count}-worker{n}", []) for n in range(count)]
+    )
+    try:
         time.sleep(2)  # the children load the face models once
         start = time.perf_counter()
         send_clear(ids)  # type: ignore[arg-type]
@@ -182,6 +242,11 @@ def main() -> None:
                 f"   p99 {percentile(jobs, 0.99):.2f} s   ({len(jobs)} jobs)"
             )
         print(f"2 workers / 1 worker: {results[2] / results[1]:.2f}x")
+        held = recovery(env, ids, folder)
+        print(
+            "recovery after kill -9 of a worker holding a photo (default lease, heartbeat, "
+            f"sweep): final after {', '.join(f'{s:.0f} s' for s in held)}"
+        )
     finally:
         if redis_process is not None:
             redis_process.terminate()

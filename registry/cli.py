@@ -36,7 +36,7 @@ from registry.media.models import Media, MediaStatus
 from registry.publishing import certificates
 from registry.publishing import facts as gate_facts
 from registry.worker import broker, celery_app, jobs, periodic
-from registry.worker.pool import LocalPool
+from registry.worker.pool import LocalPool, start_fork_server
 
 app = typer.Typer(
     help="Consent & event-media registry.", no_args_is_help=True, add_completion=False
@@ -109,6 +109,8 @@ def serve(
             "--workers > 1 needs REGISTRY_BROKER_URL: without a broker, clearance runs in one "
             "web process's pool"
         )
+    if not settings.broker_url and settings.warm_workers:
+        start_fork_server()  # the face models load while the web app starts
     migrate_or_fail(settings)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
     if "REGISTRY_BASE_URL" not in os.environ:

@@ -24,7 +24,7 @@ class AnalysisConfig:
 
     min_face: int = 40
     # Faces at least this wide are found by one HOG pass; smaller ones by proposals + checks.
-    handoff: int = 90
+    handoff: int = 240
     # Larger photos are searched on a copy of this many pixels (their smallest findable face,
     # reported as min_face_px, grows accordingly); codes and encodings still use full resolution.
     max_working_pixels: int = 40_000_000

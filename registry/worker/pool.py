@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import threading
 import time
@@ -32,6 +33,13 @@ def _context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["registry.vision.preload"])
     return context
+
+
+def start_fork_server() -> None:
+    """Start the fork server now: it loads the face models (seconds) while the caller goes on
+    importing and starting the web app, instead of after it."""
+    _context()
+    multiprocessing.forkserver.ensure_running()
 
 
 def _start_worker(owner: tuple[int, str | None]) -> None:

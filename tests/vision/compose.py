@@ -71,6 +71,49 @@ def background(faces_dir: Path, size: tuple[int, int], rng: random.Random) -> Im
     return base.filter(ImageFilter.GaussianBlur(radius=max(size) / 80))
 
 
+# Group photos of people who are none of the 33 identities (checked: the other groups in the set
+# show some of them), used as a crowd of bystanders who never booked.
+BYSTANDER_GROUPS = (
+    "dlib_2007_007763.jpg",
+    "dlib_2008_001009.jpg",
+    "dlib_2008_001322.jpg",
+    "dlib_2008_002079.jpg",
+    "dlib_2008_002470.jpg",
+    "dlib_2008_002506.jpg",
+    "dlib_2008_004176.jpg",
+    "dlib_2008_007676.jpg",
+    "dlib_2009_004587.jpg",
+    "dlib_bald_guys.jpg",
+    "openface_longoria-cooper.jpg",
+)
+
+
+def crowd(faces_dir: Path, size: tuple[int, int], rng: random.Random) -> Image.Image:
+    """A wall of real bystanders behind the people (as in an audience shot): the bystander group
+    photos tiled in rows, each scaled so its faces are about 40-120 px wide, unblurred."""
+    width, height = size
+    canvas = Image.new("RGB", size, (60, 60, 60))
+    y = 0
+    while y < height * 0.75:
+        x, row_height = -rng.randint(0, 300), 0
+        while x < width:
+            group = _group(faces_dir / "groups" / rng.choice(BYSTANDER_GROUPS))
+            scale = rng.uniform(1.6, 2.6) if group.width < 1000 else rng.uniform(0.5, 0.8)
+            tile = group.resize(
+                (int(group.width * scale), int(group.height * scale)), Image.Resampling.BILINEAR
+            )
+            canvas.paste(tile, (x, y))
+            x += tile.width
+            row_height = max(row_height, tile.height)
+        y += row_height
+    return canvas
+
+
+@lru_cache(maxsize=16)
+def _group(path: Path) -> Image.Image:
+    return load_rgb(path)
+
+
 def badge_image(code: str, module_px: int) -> Image.Image:
     qr = qrcode.QRCode(
         error_correction=qrcode.constants.ERROR_CORRECT_H, border=2, box_size=module_px
