@@ -13,6 +13,7 @@ from registry.audit.service import Actor
 from registry.deps import SessionDep
 from registry.errors import Gone, Invalid, NotFound, redirect_on_error, render_on_error
 from registry.events import references, service
+from registry.organisation import service as organisation
 from registry.uploads import read_upload
 from registry.web import page_router, path_uuid, redirect, render
 
@@ -67,9 +68,16 @@ def booking_submit(
             photo_opt_out=bool(photo_opt_out),
             notice_version=notice_version,
         )
+    if not created:
+        # Whoever typed this email may not own it: never show (or redirect to) that attendee's
+        # private link, and do not say whether the address is booked. Nothing was changed.
+        return render(
+            request,
+            "events/book_check.html",
+            {"event": event, "org": organisation.profile(session=session)},
+        )
     # The confirmation lives at the private manage link; no personal data in this redirect.
-    message = "You are booked." if created else "You had already booked: here is your booking."
-    return redirect(f"/b/{service.manage_token(booking)}", message=message)
+    return redirect(f"/b/{service.manage_token(booking)}", message="You are booked.")
 
 
 # --- the private manage page ----------------------------------------------------------------

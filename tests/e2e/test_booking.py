@@ -55,6 +55,33 @@ def test_attendee_books_with_opt_out_then_opts_back_in(page: Any, server: Server
     ).to_be_visible()
 
 
+def test_someone_typing_a_booked_email_sees_no_link_and_changes_nothing(
+    phone: Any, server: Server
+) -> None:
+    """Booking again with an address that already booked (as anyone who knows it could) shows
+    a neutral page: no manage link, nothing changed, the way to get a new link."""
+    event_id = _create_event(server)
+    phone.goto(f"{server.url}/events/{event_id}/book")
+    phone.get_by_label("Your name").fill("Ada Attendee")
+    phone.get_by_label("Email").fill("ada@example.org")
+    phone.get_by_label("I do not want to appear in photos or video").check()
+    phone.get_by_role("button", name="Book my place").click()
+    expect(phone.get_by_text("You have opted out.")).to_be_visible()
+    manage_url = phone.url
+
+    phone.goto(f"{server.url}/events/{event_id}/book")
+    phone.get_by_label("Your name").fill("Someone Else")
+    phone.get_by_label("Email").fill("ADA@example.org")
+    phone.get_by_role("button", name="Book my place").click()
+    expect(phone.get_by_role("heading", name="We cannot show a booking here")).to_be_visible()
+    expect(phone.get_by_text("Nothing was booked or changed.")).to_be_visible()
+    assert "/b/" not in phone.url
+    assert "/b/" not in phone.content()
+    # The attendee's choice is untouched.
+    phone.goto(manage_url)
+    expect(phone.get_by_text("You have opted out.")).to_be_visible()
+
+
 def test_attendee_adds_a_reference_photo_opts_back_in_and_downloads_the_badge(
     page: Any, server: Server
 ) -> None:

@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
+from registry.audit.service import CLI
 from registry.events import service
 from registry.events.models import Booking, Event
 from tests.auth.factories import csrf_from
@@ -123,3 +124,37 @@ def test_staff_edit_an_event_and_the_notice_gets_a_new_version(
     assert "must not be before the start" in bad.text
     session.refresh(event)
     assert event.name == "Renamed event"
+
+
+def test_booking_with_an_email_that_already_booked_shows_no_link_and_changes_nothing(
+    client: TestClient, make_event: Callable[..., Event], session
+) -> None:  # type: ignore[no-untyped-def]
+    event = make_event()
+    booking, _ = service.create_booking(
+        session=session,
+        actor=CLI,
+        event=event,
+        name="Kim",
+        email="kim@example.org",
+        photo_opt_out=True,
+    )
+    session.commit()
+    token = csrf_from(client.get(f"/events/{event.id}/book").text)
+    response = client.post(
+        f"/events/{event.id}/book",
+        data={
+            "name": "Not Kim",
+            "email": "Kim@Example.org",
+            "notice_version": "1",
+            "csrf_token": token,
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 200
+    assert "We cannot show a booking here" in response.text
+    assert service.manage_token(booking) not in response.text
+    assert "/b/" not in response.text
+    session.refresh(booking)
+    assert booking.photo_opt_out is True
+    assert booking.name == "Kim"
+    assert len(service.list_bookings(session=session, event=event)) == 1
