@@ -10,7 +10,7 @@ the gate or publishing: changes that may take a basis away are announced with
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -39,6 +39,7 @@ from registry.media.service import badges_of, faces_of
 from registry.vision.analysis import Analysis
 from registry.vision.decision import (
     BadgeInput,
+    FaceDecision,
     FaceInput,
     Review,
     Sighting,
@@ -379,7 +380,12 @@ def evaluate(
         # A face linked to a badge is now a reference: look for that person in the photos where
         # they could be (and re-weigh sightings that this one may corroborate).
         reclear_bookings(
-            session=session, event_id=media.event_id, booking_ids=learnt, skip=media.id
+            session=session,
+            event_id=media.event_id,
+            booking_ids=learnt,
+            skip=media.id,
+            added=[e for b in learnt for e in result.new_references[b]],
+            previous=state,
         )
     return media.status
 
@@ -444,10 +450,20 @@ def reclear_bookings(
     event_id: uuid.UUID,
     booking_ids: Iterable[uuid.UUID],
     skip: uuid.UUID | None = None,
+    added: Sequence[np.ndarray] | None = None,
+    previous: EventState | None = None,
 ) -> int:
     """Re-decide only the photos a change about these attendees can affect: those whose stored
     decision names them (a face or a badge) and those holding a face near any encoding that
-    stands for them now. The cost follows the attendees' photos, not the event's size."""
+    stands for them now. The cost follows the attendees' photos, not the event's size.
+
+    `added`: the change only added these encodings (transient references) for attendees whose
+    opt-out did not change. Then a photo can change only if it holds a face near one of them
+    that is not already decided "opted out", or names them without having decided yet (a
+    grey-zone match that the new sighting may corroborate). Without this every new sighting of
+    a recurring attendee re-decided all their photos, and an event slowed as it grew. If the
+    new sighting made one of their trusted sightings doubtful (`previous` is the state before
+    it: one badge on two different people), every photo naming them is re-decided."""
     wanted = set(booking_ids)
     if not wanted:
         return 0
@@ -455,25 +471,46 @@ def reclear_bookings(
     # interleave (PostgreSQL; SQLite has one writer anyway).
     session.get(Event, event_id, with_for_update=True)
     state = event_state(session, event_id)
-    named = set(
-        session.exec(
-            select(MediaFace.media_id)
-            .join(Media, col(Media.id) == col(MediaFace.media_id))
-            .where(Media.event_id == event_id, col(MediaFace.booking_id).in_(wanted))
-        ).all()
-    ) | set(
-        session.exec(
-            select(MediaBadge.media_id)
-            .join(Media, col(Media.id) == col(MediaBadge.media_id))
-            .where(Media.event_id == event_id, col(MediaBadge.booking_id).in_(wanted))
-        ).all()
-    )
-    near = index.photos_near(
-        session=session,
-        event_id=event_id,
-        encodings=state.encodings_of(wanted & state.opted_out),
-        radius=thresholds().review,
-    )
+    if added is not None and previous is not None and _trust_fell(previous, state, wanted):
+        added = None
+    faces_naming = select(MediaFace.media_id).join(Media, col(Media.id) == col(MediaFace.media_id))
+    if added is None:
+        named = set(
+            session.exec(
+                faces_naming.where(
+                    Media.event_id == event_id, col(MediaFace.booking_id).in_(wanted)
+                )
+            ).all()
+        ) | set(
+            session.exec(
+                select(MediaBadge.media_id)
+                .join(Media, col(Media.id) == col(MediaBadge.media_id))
+                .where(Media.event_id == event_id, col(MediaBadge.booking_id).in_(wanted))
+            ).all()
+        )
+        encodings = state.encodings_of(wanted & state.opted_out)
+    else:
+        named = set(
+            session.exec(
+                faces_naming.where(
+                    Media.event_id == event_id,
+                    col(MediaFace.booking_id).in_(wanted),
+                    col(MediaFace.decision) != FaceDecision.opted_out.value,
+                )
+            ).all()
+        )
+        encodings = list(added)
+    if added is None:
+        near = index.photos_near(
+            session=session, event_id=event_id, encodings=encodings, radius=thresholds().review
+        )
+    else:
+        near = _undecided(
+            session,
+            index.faces_near(
+                session=session, event_id=event_id, encodings=encodings, radius=thresholds().review
+            ),
+        )
     ids = sorted((named | near) - {skip}, key=str)
     photos = [
         m
@@ -485,6 +522,37 @@ def reclear_bookings(
         ).all()
     ]
     return _redecide(session, event_id, photos, state)
+
+
+def _undecided(session: Session, faces: set[tuple[uuid.UUID, int]]) -> set[uuid.UUID]:
+    """The photos among these faces' where one of them is not already decided "opted out" (an
+    added reference can only bring a face nearer to someone who opted out)."""
+    photos = sorted({media_id for media_id, _ in faces}, key=str)
+    out: set[uuid.UUID] = set()
+    for start in range(0, len(photos), 500):
+        rows = session.exec(
+            select(MediaFace.media_id, MediaFace.number, MediaFace.decision).where(
+                col(MediaFace.media_id).in_(photos[start : start + 500])
+            )
+        ).all()
+        out |= {
+            media_id
+            for media_id, number, decision in rows
+            if (media_id, number) in faces and decision != FaceDecision.opted_out.value
+        }
+    return out
+
+
+def _trust_fell(before: EventState, after: EventState, bookings: set[uuid.UUID]) -> bool:
+    def trusted(state: EventState) -> dict[uuid.UUID, int]:
+        out: dict[uuid.UUID, int] = {}
+        for ref in state.transient:
+            if ref.booking_id in bookings and ref.corroborated:
+                out[ref.booking_id] = out.get(ref.booking_id, 0) + 1
+        return out
+
+    now = trusted(after)
+    return any(count > now.get(booking, 0) for booking, count in trusted(before).items())
 
 
 def _redecide(

@@ -31,6 +31,7 @@ MAX_EVENTS = 8  # events kept in memory (least recently used go first)
 @dataclass
 class _EventFaces:
     media: list[uuid.UUID] = field(default_factory=list)  # one per row of `encodings`
+    numbers: list[int] = field(default_factory=list)  # the face's number in its photo
     encodings: np.ndarray = field(default_factory=lambda: np.zeros((0, 128), np.float32))
     purge_at: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     loaded: dict[uuid.UUID, datetime | None] = field(default_factory=dict)  # media -> analysed_at
@@ -69,10 +70,12 @@ def _refresh(session: Session, event_id: uuid.UUID, faces: _EventFaces) -> None:
     if stale:  # re-analysed photos: drop their old faces
         keep = [i for i, m in enumerate(faces.media) if m not in stale]
         faces.media = [faces.media[i] for i in keep]
+        faces.numbers = [faces.numbers[i] for i in keep]
         faces.encodings = faces.encodings[keep]
         faces.purge_at = faces.purge_at[keep]
     if rows:
         faces.media.extend(r[0] for r in rows)
+        faces.numbers.extend(r[1] for r in rows)
         faces.encodings = np.vstack(
             [faces.encodings, np.stack([_decrypt(r[2], r[0], r[1]) for r in rows])]
         )
@@ -84,15 +87,14 @@ def _refresh(session: Session, event_id: uuid.UUID, faces: _EventFaces) -> None:
         faces.loaded[media_id] = analysed[media_id]
 
 
-def photos_near(
+def faces_near(
     *,
     session: Session,
     event_id: uuid.UUID,
     encodings: Sequence[np.ndarray],
     radius: float,
-    exclude: Iterable[uuid.UUID] = (),
-) -> set[uuid.UUID]:
-    """Analysed photos of the event with a face within `radius` of any of `encodings`."""
+) -> set[tuple[uuid.UUID, int]]:
+    """(photo, face number) of the event's analysed faces within `radius` of any `encodings`."""
     if not encodings:
         return set()
     with _lock:
@@ -104,8 +106,9 @@ def photos_near(
         live = faces.purge_at > time.time()  # purged templates are never compared
         if not live.all():
             faces.media = [m for m, ok in zip(faces.media, live, strict=True) if ok]
+            faces.numbers = [n for n, ok in zip(faces.numbers, live, strict=True) if ok]
             faces.encodings, faces.purge_at = faces.encodings[live], faces.purge_at[live]
-        stored, owners = faces.encodings, list(faces.media)
+        stored, owners, numbers = faces.encodings, list(faces.media), list(faces.numbers)
     if not owners:
         return set()
     query = np.asarray(encodings, dtype=np.float32)
@@ -116,8 +119,20 @@ def photos_near(
         + np.sum(query * query, axis=1)[None, :]
     )
     hits = np.nonzero((d2 <= radius * radius + 1e-4).any(axis=1))[0]
-    skip = set(exclude)
-    return {owners[i] for i in hits} - skip
+    return {(owners[i], numbers[i]) for i in hits}
+
+
+def photos_near(
+    *,
+    session: Session,
+    event_id: uuid.UUID,
+    encodings: Sequence[np.ndarray],
+    radius: float,
+    exclude: Iterable[uuid.UUID] = (),
+) -> set[uuid.UUID]:
+    """Analysed photos of the event with a face within `radius` of any of `encodings`."""
+    near = faces_near(session=session, event_id=event_id, encodings=encodings, radius=radius)
+    return {media_id for media_id, _ in near} - set(exclude)
 
 
 def forget(event_id: uuid.UUID | None = None) -> None:

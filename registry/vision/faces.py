@@ -183,7 +183,10 @@ def propose_small(gray: Image.Image, *, min_px: int, max_px: int) -> list[Box]:
         small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
     rects = _cascade().detectMultiScale(  # type: ignore[attr-defined]
         small,
-        scaleFactor=1.2,
+        # 1.3 between scales: every size is still covered by the HOG check's margin, and the
+        # same faces were found as at 1.2 in 20-30% less time (most of it in the smallest
+        # windows, whose share a coarser step does not change, but fewer levels above them).
+        scaleFactor=1.3,
         minNeighbors=1,
         minSize=(HAAR_WINDOW, HAAR_WINDOW),
         maxSize=(round(max_px * 1.3 * scale), round(max_px * 1.3 * scale)),

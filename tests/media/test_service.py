@@ -377,3 +377,49 @@ def test_a_badge_link_her_own_reference_photo_contradicts_teaches_nothing(
     assert run_job(elsewhere.id) == MediaStatus.cleared
     state = clearance.event_state(session, event.id)
     assert state.transient == []  # both sightings contradicted by her reference photo
+
+
+def test_a_new_sighting_re_decides_only_what_it_can_change(
+    session: Session,
+    faces_dir: Path,
+    people: dict[str, list[compose.Portrait]],
+    make_booking: MakeBooking,
+    run_job: Callable[[uuid.UUID], MediaStatus | None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A recurring attendee's next badge sighting must not re-decide every photo of them (the
+    event would slow as it grows), and the incremental result equals a full re-clearance."""
+    bob = make_booking(opt_out=True)
+    event = events.get_event(session=session, event_id=bob.event_id)
+    kit, biden = people["kit_harington"], people["joe_biden"]
+    first = upload(session, event, photo(faces_dir, [(kit[1], 160, bob.badge_code)], seed=5))
+    second = upload(session, event, photo(faces_dir, [(kit[2], 150, bob.badge_code)], seed=6))
+    bare = upload(session, event, photo(faces_dir, [(kit[0], 140, None), (biden[0], 140, None)], 7))
+    for media in (first, second, bare):
+        assert run_job(media.id) == MediaStatus.flagged
+
+    redecided: list[uuid.UUID] = []
+    real = clearance._redecide
+
+    def spy(session: Session, event_id: uuid.UUID, photos: list[Media], *args: object) -> int:
+        redecided.extend(m.id for m in photos)
+        return real(session, event_id, photos, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(clearance, "_redecide", spy)
+    latest = upload(session, event, photo(faces_dir, [(kit[1], 170, bob.badge_code)], seed=8))
+    assert run_job(latest.id) == MediaStatus.flagged
+    assert len(session.exec(select(TransientReference)).all()) == 3
+    # Every earlier photo of Kit is already decided "opted out": nothing there can change.
+    assert redecided == []
+
+    def decisions() -> dict[tuple[uuid.UUID, int], tuple[object, ...]]:
+        session.expire_all()
+        return {
+            (f.media_id, f.number): (f.booking_id, f.via, f.decision)
+            for f in session.exec(select(MediaFace)).all()
+        }
+
+    incremental = decisions()
+    monkeypatch.setattr(clearance, "_redecide", real)
+    clearance.reclear_event(session=session, event_id=event.id)
+    assert decisions() == incremental
