@@ -39,7 +39,6 @@ import multiprocessing
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -56,13 +55,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
-    CLI,
     bench_env,
     create_admin,
-    free_port,
+    launched,
     multipart,
     percentile,
-    sign_in,
 )
 
 from registry.vision import faces  # noqa: E402
@@ -437,21 +434,7 @@ def run_ours(
 ) -> tuple[list[Batch], list[dict[str, object]], tuple[float, float]]:
     """Launch a fresh `registry serve` at t0; upload the first batch as soon as the API answers
     (the cold start counts), the second once the first is final (warm)."""
-    port = free_port()
-    t0 = time.perf_counter()
-    server = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        while True:
-            try:
-                headers, _ = sign_in(port)
-                break
-            except (OSError, http.client.HTTPException, KeyError, ValueError):
-                time.sleep(0.05)
+    with launched(env) as (port, headers, t0):
         api = Api(port, headers)
         answering = time.perf_counter() - t0
         ready: list[float] = []
@@ -472,9 +455,6 @@ def run_ours(
         warm = upload_and_wait(api, event_id, batches[1], time.perf_counter())
         # Scored at the end: what the event learnt later may change earlier photos.
         media = [api.call("GET", f"/api/media/{m['id']}") for b in (cold, warm) for m in b.media]
-    finally:
-        server.terminate()
-        server.wait(30)
     return [cold, warm], media, (answering, ready[0] if ready else float("nan"))  # type: ignore[return-value]
 
 

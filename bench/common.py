@@ -164,3 +164,29 @@ def multipart(files: list[tuple[str, bytes]], event_id: object) -> tuple[bytes, 
         )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+@contextmanager
+def launched(env: dict[str, str]) -> Iterator[tuple[int, dict[str, str], float]]:
+    """`registry serve` launched now (no waiting for /readyz: a cold start counts); yields its
+    port, the bench admin's headers once the API answers, and the launch time
+    (perf_counter). The server is stopped when the block ends."""
+    port = free_port()
+    t0 = time.perf_counter()
+    process = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while True:
+            try:
+                headers, _ = sign_in(port)
+                break
+            except (OSError, http.client.HTTPException, KeyError, ValueError):
+                time.sleep(0.05)
+        yield port, headers, t0
+    finally:
+        process.terminate()
+        process.wait(60)

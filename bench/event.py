@@ -22,7 +22,6 @@ import io
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from clearance import FINAL, Api, build, cast, seed_event  # noqa: E402
-from common import CLI, bench_env, create_admin, free_port, multipart, percentile, sign_in  # noqa: E402
+from common import bench_env, create_admin, launched, multipart, percentile  # noqa: E402
 
 from tests.faces import face_data_dir  # noqa: E402
 
@@ -79,23 +78,9 @@ def main() -> None:
         f"{len(opted_out)} opted out; {args.photos} photos to upload in requests of {args.batch}"
     )
 
-    port = free_port()
-    t0 = time.perf_counter()
-    server = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     uploaded: dict[str, float] = {}
     failures: list[str] = []
-    try:
-        while True:
-            try:
-                headers, _ = sign_in(port)
-                break
-            except (OSError, KeyError, ValueError, ConnectionError):
-                time.sleep(0.1)
+    with launched(env) as (port, headers, t0):
         api = Api(port, headers)
 
         def produce() -> None:
@@ -137,9 +122,6 @@ def main() -> None:
             "application/json",
         )
         opt_out_s = time.perf_counter() - change
-    finally:
-        server.terminate()
-        server.wait(60)
 
     finals = sorted(done.values())
     latencies = [done[i] - uploaded[i] for i in done if i in uploaded]
