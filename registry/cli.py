@@ -330,6 +330,39 @@ def badges(
     out.print(f"ok: {count} badge(s) for {event.name} written to {output}")
 
 
+def _event_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        fail(f"not an event id: {value}")
+
+
+@app.command()
+def signage(
+    event_id: Annotated[str, typer.Argument(help="The event's id.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="PDF file to write.")],
+    size: Annotated[str, typer.Option(help="Paper size: A4 or A3.")] = "A4",
+) -> None:
+    """Write the event's signage poster (filmed and photographed; how to opt out) as a PDF."""
+    if size.upper() not in ("A4", "A3"):
+        fail("--size must be A4 or A3")
+    parsed = _event_id(event_id)
+    load_settings()
+    with unit_of_work() as session:
+        try:
+            event = events.get_event(session=session, event_id=parsed)
+        except NotFound as exc:
+            fail(exc.message)
+        pdf = events.signage_pdf(
+            session=session, event=event, size="A3" if size.upper() == "A3" else "A4"
+        )
+    try:
+        output.write_bytes(pdf)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}")
+    out.print(f"ok: {size.upper()} signage poster for {event.name} written to {output}")
+
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"}
 
 

@@ -224,16 +224,52 @@ class Settings(BaseSettings):
     )
     smtp_url: str = Field(
         default="",
-        description="Mail server for staff notifications: smtp://user:pass@host:587 (STARTTLS "
-        "when offered) or smtps://host:465. Unset: messages are written to the server log.",
+        description="Mail server: smtp://user:pass@host:587 (STARTTLS required) or "
+        "smtps://host:465. Unset: messages are written to the server log with their links "
+        "redacted, listed on the staff Outbox page, and public pages tell people to contact the "
+        "organiser for their link.",
+    )
+    smtp_allow_plaintext: bool = Field(
+        default=False,
+        description="Send without TLS to a relay on this machine (127.0.0.1, ::1, localhost) "
+        "that does not offer STARTTLS. Never allowed for a remote server.",
     )
     mail_from: str = Field(
-        default="registry@localhost", description="Sender address of staff notifications."
+        default="registry@localhost", description="Sender address of every email."
     )
     notify_emails: list[str] = Field(
         default_factory=list,
         description="Who is told about takedowns (JSON list); unset: every active admin and "
         "comms user.",
+    )
+    event_reminder_days: int = Field(
+        default=2,
+        ge=0,
+        le=60,
+        description="Attendees are reminded of the filming notice and their choice this many "
+        "days before the event (0: no reminder).",
+    )
+    consent_reminder_days: int = Field(
+        default=14,
+        ge=0,
+        le=365,
+        description="Patients are asked whether to renew a granted consent this many days "
+        "before it ends (0: no reminder).",
+    )
+    link_requests_per_address: int = Field(
+        default=3,
+        ge=1,
+        description="Public link requests (lost-link form, booking an email already booked) "
+        "mailed to one address per window.",
+    )
+    link_requests_per_network: int = Field(
+        default=5,
+        ge=1,
+        description="Public link requests accepted from one client network (IPv4 /24, IPv6 "
+        "/48) per window; more get 429.",
+    )
+    link_request_window_seconds: int = Field(
+        default=3600, ge=1, description="The window of the two limits above."
     )
     log_level: str = Field(default="info", description="Log level of the server.")
 

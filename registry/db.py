@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import DateTime, Engine, MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -102,6 +103,15 @@ def begin_write(session: Session) -> None:
     rows they read with SELECT ... FOR UPDATE instead.)"""
     if session.get_bind().dialect.name == "sqlite":
         session.execute(text("UPDATE audit_head SET id = id WHERE 0"))
+
+
+def savepoint(session: Session) -> SessionTransaction:
+    """A savepoint in the caller's transaction (to retry or skip one insert that may collide).
+
+    On SQLite the write transaction is begun first: pysqlite begins one only before a write, and
+    a SAVEPOINT outside a transaction would commit everything on its RELEASE."""
+    begin_write(session)
+    return session.begin_nested()
 
 
 def get_session() -> Iterator[Session]:

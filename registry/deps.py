@@ -44,6 +44,14 @@ def get_throttle(request: Request) -> Throttle:
 ThrottleDep = Annotated[Throttle, Depends(get_throttle)]
 
 
+def get_link_throttle(request: Request) -> Throttle:
+    throttle: Throttle = request.app.state.link_throttle
+    return throttle
+
+
+LinkThrottleDep = Annotated[Throttle, Depends(get_link_throttle)]
+
+
 def _require(user: StaffUser | None, roles: tuple[Role, ...], request: Request) -> StaffUser:
     if user is None:
         raise Unauthorized("Sign in to continue.")

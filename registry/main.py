@@ -25,6 +25,7 @@ from registry.events import api as events_api
 from registry.events import pages as events_pages
 from registry.events import public_pages as events_public_pages
 from registry.exception_handlers import install_handlers
+from registry.mail import pages as mail_pages
 from registry.media import api as media_api
 from registry.media import pages as media_pages
 from registry.organisation import pages as organisation_pages
@@ -55,6 +56,7 @@ ROUTERS: list[APIRouter] = [
     media_pages.router,
     publishing_pages.router,
     audit_pages.router,
+    mail_pages.router,
 ]
 
 
@@ -96,6 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 periodic.scheduler(first_delay=30, interval=settings.housekeeping_hours * 3600)
             )
         )
+        # The outbox's retries (every web process may run it: rows are claimed with a lock).
+        mailer = asyncio.create_task(periodic.mailer(interval=60.0))
         # Clearance jobs: the in-process pool, unless a broker's workers run them.
         pool, sweeper, warming = None, None, None
         if settings.broker_url:
@@ -116,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 periodic.sweeper(pool, interval=float(settings.sweep_seconds))
             )
         yield
+        mailer.cancel()
         if task is not None:
             task.cancel()
         if sweeper is not None:
@@ -140,6 +145,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         broker_url=settings.broker_url,
         max_failures=settings.login_max_failures,
         window_seconds=settings.login_window_seconds,
+    )
+    # Public link requests (lost-link form, booking an address already booked): the limits are
+    # the key factors (per address, per network), one counter per request.
+    app.state.link_throttle = make_throttle(
+        broker_url=settings.broker_url,
+        max_failures=1,
+        window_seconds=settings.link_request_window_seconds,
     )
     install_handlers(app)
     for router in ROUTERS:

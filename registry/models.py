@@ -10,6 +10,7 @@ from registry.events.models import (
     FilmingNotice,
     ReferencePhoto,
 )
+from registry.mail.models import OutboxMessage
 from registry.media.models import (
     FaceReview,
     Media,
@@ -19,7 +20,7 @@ from registry.media.models import (
     TransientReference,
 )
 from registry.organisation.models import Organisation
-from registry.publishing.models import Notification, Publication
+from registry.publishing.models import Publication
 
 # What `registry.migrations` and Alembic compare the database with.
 ALL_TABLES = (
@@ -37,8 +38,8 @@ ALL_TABLES = (
     Media,
     MediaBadge,
     MediaFace,
-    Notification,
     Organisation,
+    OutboxMessage,
     Publication,
     ReferencePhoto,
     Rendition,
@@ -62,8 +63,8 @@ __all__ = [
     "Media",
     "MediaBadge",
     "MediaFace",
-    "Notification",
     "Organisation",
+    "OutboxMessage",
     "Publication",
     "ReferencePhoto",
     "Rendition",

@@ -1,4 +1,5 @@
-"""The one place where domains' reactions to each other's signals are bound.
+"""The one place where domains' reactions to each other's signals are bound (and the renderers of
+each domain's email kinds registered with the outbox).
 
 events and consent send signals (`registry.signals`); media re-clears an event's photos when its
 opt-outs change, and publishing notices takedowns when a basis changes. `wire()` is idempotent and
@@ -9,6 +10,8 @@ the test fixtures.
 from __future__ import annotations
 
 from registry import signals
+from registry.consent import letters as consent_letters
+from registry.events import letters as event_letters
 from registry.media import clearance
 from registry.publishing import takedowns
 
@@ -17,3 +20,6 @@ def wire() -> None:
     """Bind every reaction to its signal (safe to call more than once)."""
     signals.on(signals.opt_outs_changed, clearance.on_opt_outs_changed)
     signals.on(signals.basis_changed, takedowns.on_basis_changed)
+    # Who composes each kind of email when the outbox sends it.
+    event_letters.register()
+    consent_letters.register()

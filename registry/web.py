@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Depends, Request
@@ -228,36 +227,11 @@ def json_script(value: Any) -> str:
     return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _in_zone(value: datetime | None, tz: str | None = None) -> datetime | None:
-    return zones.in_zone(value, tz or get_settings().timezone)
-
-
-def long_datetime(value: datetime | None, tz: str | None = None) -> str:
-    """'Wednesday 1 May 2030, 10:00 BST': a time as people at the event read their clocks."""
-    local = _in_zone(value, tz)
-    if local is None:
-        return "—"
-    return f"{local:%A} {local.day} {local:%B %Y, %H:%M} {local.tzname()}"
-
-
-def short_datetime(value: datetime | None, tz: str | None = None) -> str:
-    """'1 May 2030, 10:00 BST'."""
-    local = _in_zone(value, tz)
-    return f"{local.day} {local:%b %Y, %H:%M} {local.tzname()}" if local else "—"
-
-
-def long_date(value: datetime | None, tz: str | None = None) -> str:
-    """'1 May 2030' in the zone (the organisation's when none is given)."""
-    local = _in_zone(value, tz)
-    return f"{local.day} {local:%B %Y}" if local else "—"
-
-
-def last_day(value: datetime | None, tz: str | None = None) -> str:
-    """The last day a period ending (exclusively) at `value` covers: 'until 31 January 2027'
-    for a consent that ends at the first instant of 1 February in the zone."""
-    if value is None:
-        return "—"
-    return long_date(value - timedelta(microseconds=1), tz)
+_in_zone = zones.in_default_zone
+long_datetime = zones.long_datetime
+short_datetime = zones.short_datetime
+long_date = zones.long_date
+last_day = zones.last_day
 
 
 templates.env.filters["json_script"] = json_script

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from registry.config import get_settings
 from registry.errors import Invalid
 
 
@@ -59,3 +60,36 @@ def end_of_day(day: datetime | None, name: str) -> datetime | None:
     local = day.astimezone(zone(name)) if day.tzinfo else day.replace(tzinfo=zone(name))
     start = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), zone(name))
     return start.astimezone(UTC)
+
+
+def in_default_zone(value: datetime | None, tz: str | None = None) -> datetime | None:
+    """`value` in the zone `tz`, else the organisation's (`REGISTRY_TIMEZONE`)."""
+    return in_zone(value, tz or get_settings().timezone)
+
+
+def long_datetime(value: datetime | None, tz: str | None = None) -> str:
+    """'Wednesday 1 May 2030, 10:00 BST': a time as people at the event read their clocks."""
+    local = in_default_zone(value, tz)
+    if local is None:
+        return "—"
+    return f"{local:%A} {local.day} {local:%B %Y, %H:%M} {local.tzname()}"
+
+
+def short_datetime(value: datetime | None, tz: str | None = None) -> str:
+    """'1 May 2030, 10:00 BST'."""
+    local = in_default_zone(value, tz)
+    return f"{local.day} {local:%b %Y, %H:%M} {local.tzname()}" if local else "—"
+
+
+def long_date(value: datetime | None, tz: str | None = None) -> str:
+    """'1 May 2030' in the zone (the organisation's when none is given)."""
+    local = in_default_zone(value, tz)
+    return f"{local.day} {local:%B %Y}" if local else "—"
+
+
+def last_day(value: datetime | None, tz: str | None = None) -> str:
+    """The last day a period ending (exclusively) at `value` covers: 'until 31 January 2027'
+    for a consent that ends at the first instant of 1 February in the zone."""
+    if value is None:
+        return "—"
+    return long_date(value - timedelta(microseconds=1), tz)

@@ -49,6 +49,7 @@ pytest_plugins = [
     "tests.events.factories",
     "tests.publishing.factories",
     "tests.faces",
+    "tests.mailbox",
     "tests.s3",
 ]
 

@@ -113,7 +113,7 @@ with unit_of_work() as session:
         starts_at=datetime(2030, 5, 1, 9, tzinfo=UTC), filming_notice="We film this event. " * 3)
     for i in range(5):
         service.create_booking(session=session, actor=CLI, event=event, name=f"Guest {i}",
-            email=f"guest{i}@example.org", photo_opt_out=i == 2)
+            email=f"guest{i}@example.org", photo_opt_out=i == 2, send_confirmation=False)
     print(event.id)
 """
 
@@ -154,6 +154,28 @@ def test_badges_writes_the_event_sheet(tmp_path: Path) -> None:
     unwritable = _registry("badges", event_id, "-o", str(tmp_path / "no" / "dir.pdf"), env=env)
     assert unwritable.returncode == 1
     assert "cannot write" in unwritable.stderr
+
+
+def test_signage_writes_the_event_poster(tmp_path: Path) -> None:
+    import zxingcpp
+
+    from tests.mailbox import pdf_pages
+
+    env, event_id = _seeded(tmp_path)
+    target = tmp_path / "poster.pdf"
+    result = _registry("signage", event_id, "-o", str(target), "--size", "A3", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "A3 signage poster for CLI event" in result.stdout
+    [page] = pdf_pages(target.read_bytes())
+    [code] = zxingcpp.read_barcodes(page)
+    assert code.text.endswith(f"/events/{event_id}/notice")
+    assert b"/MediaBox [0 0 841.7" in target.read_bytes()  # A3: 297 mm wide
+    wrong = _registry("signage", event_id, "-o", str(target), "--size", "B5", env=env)
+    assert wrong.returncode == 1
+    assert "--size must be A4 or A3" in wrong.stderr
+    unknown = _registry("signage", "8d7f1f6e-0000-4000-8000-000000000000", "-o", "x.pdf", env=env)
+    assert unknown.returncode == 1
+    assert "No event" in unknown.stderr
 
 
 def test_clear_uploads_and_clears_photos_with_json_output(tmp_path: Path, faces_dir: Path) -> None:

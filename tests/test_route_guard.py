@@ -21,6 +21,8 @@ PUBLIC_PAGES = {
     "/login",
     "/logout",
     "/events/{event_id}/book",
+    "/events/{event_id}/link",
+    "/events/{event_id}/notice",
     "/b/{token}",
     "/c/{token}",
     "/c/{token}/receipt",

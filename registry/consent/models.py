@@ -69,6 +69,11 @@ class ConsentRequest(SQLModel, table=True):
     link_version: int = Field(default=1)
     link_issued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A renewal is a new request (same person, media, purpose, channels) granted on the current
+    # notice; it names the consent it renews.
+    renewed_from: uuid.UUID | None = Field(
+        default=None, foreign_key="consent_request.id", index=True
+    )
     created_by: str = Field(max_length=120)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

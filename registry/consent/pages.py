@@ -20,11 +20,12 @@ from registry.consent.models import ConsentRequest, ConsentStatus
 from registry.deps import PageAdmin, PageStaff, SessionDep
 from registry.errors import Invalid, NotFound, render_on_error
 from registry.events import service as events_service
+from registry.mail import service as mail
 from registry.media import renditions
 from registry.media import service as media_service
 from registry.organisation import service as organisation
 from registry.origin import origin_of
-from registry.web import page_router, path_uuid, redirect, render
+from registry.web import last_day, page_router, path_uuid, redirect, render
 
 router = page_router()
 
@@ -271,6 +272,7 @@ def consent_detail(
             "link_expires_at": service.link_expires_at(consent),
             "history": history,
             "media_ids": service.media_ids(session=session, request=consent),
+            "delivery": mail.latest_for(session=session, record_ids=[consent.id]).get(consent.id),
         },
     )
 
@@ -346,6 +348,7 @@ CONFIRMATIONS = {
 def consent_page(request: Request, token: str, session: SessionDep) -> Response:
     consent = service.request_for_token(session=session, token=token)
     service.record_view(session=session, request=consent, origin=origin_of(request))
+    renewal = service.renewal_of(session=session, request=consent)
     return render(
         request,
         "consent/patient.html",
@@ -356,6 +359,10 @@ def consent_page(request: Request, token: str, session: SessionDep) -> Response:
             "notice": service.current_notice(session=session),
             "media_ids": service.media_ids(session=session, request=consent),
             "org": organisation.profile(session=session),
+            "can_renew": service.can_renew(session=session, request=consent),
+            "renewed_until": service.renewed_expiry(consent),
+            "renewal": renewal,
+            "renewal_link": service.link_url(renewal) if renewal else None,
         },
     )
 
@@ -369,6 +376,14 @@ def consent_decide(
     notice_version: Annotated[int, Form(ge=1)] = 1,
 ) -> Response:
     consent = service.request_for_token(session=session, token=token, lock=True)
+    if decision == "renew":
+        renewal = service.renew(session=session, request=consent, origin=origin_of(request))
+        return redirect(
+            f"/c/{service.link_token(renewal)}#answer-h",
+            message="Renewed: your consent continues until "
+            f"{last_day(renewal.expires_at)}. This is its new page; keep this link.",
+            place="decision",
+        )
     if decision not in DECISIONS:
         raise Invalid("Choose one of the buttons on the page.")
     service.decide(

@@ -23,6 +23,7 @@ from registry import links, signals
 from registry.audit import service as audit
 from registry.audit.service import SYSTEM, Actor
 from registry.config import get_settings
+from registry.consent import mails
 from registry.consent.models import (
     ActorRole,
     ConsentAction,
@@ -33,7 +34,7 @@ from registry.consent.models import (
     ConsentStatus,
 )
 from registry.db import begin_write, utcnow
-from registry.errors import Gone, Invalid, NotFound
+from registry.errors import Conflict, Gone, Invalid, NotFound
 from registry.origin import Origin
 
 CONSENT_LINK = "consent"
@@ -106,8 +107,10 @@ def create_request(
     guardian_name: str | None = None,
     guardian_relation: str | None = None,
     expires_at: datetime | None = None,
+    send_email: bool = True,
 ) -> ConsentRequest:
-    """Ask a patient (or their guardian) for consent; the link is made from the returned record."""
+    """Ask a patient (or their guardian) for consent; the link is made from the returned record
+    and, when the request has an email address, mailed to it (unless `send_email` is False)."""
     chosen = channel_names.validate(channels)
     if expires_at is not None and expires_at <= utcnow():
         raise Invalid("The expiry date must be in the future.", field="expires_at")
@@ -145,6 +148,8 @@ def create_request(
         after=_state(session, request),
     )
     session.flush()
+    if send_email:
+        mails.send_request(session=session, actor=actor, request=request)
     return request
 
 
@@ -340,7 +345,8 @@ def qr_png(url: str) -> bytes:
 
 
 def reissue_link(*, session: Session, actor: Actor, request: ConsentRequest) -> ConsentRequest:
-    """A fresh link; the previous one stops working at once."""
+    """A fresh link; the previous one stops working at once. With an email address on the
+    request, the new link is mailed to it (this is how staff re-send a request)."""
     request.link_version += 1
     request.link_issued_at = utcnow()
     session.add(request)
@@ -353,6 +359,8 @@ def reissue_link(*, session: Session, actor: Actor, request: ConsentRequest) -> 
         entity_id=request.id,
         after={"link_version": request.link_version},
     )
+    if effective_status(request) == ConsentStatus.pending:
+        mails.send_request(session=session, actor=actor, request=request)
     return request
 
 
@@ -463,6 +471,14 @@ def decide(
         after={"status": request.status, "notice_version": shown},
     )
     session.flush()
+    if request.status == ConsentStatus.revoked:
+        mails.send_change(
+            session=session,
+            actor=actor or SYSTEM,
+            request=request,
+            change="revoked",
+            event_id=event.id,
+        )
     if request.status != ConsentStatus.granted:
         signals.basis_changed.send(
             session=session, media_ids=media_ids(session=session, request=request)
@@ -487,7 +503,15 @@ def record_expiries(*, session: Session, at: datetime | None = None) -> int:
     ).all()
     for request in due:
         before = request.status
-        _append(session, request, ConsentAction.expired, ActorRole.system, SYSTEM.label)
+        expiry = _append(session, request, ConsentAction.expired, ActorRole.system, SYSTEM.label)
+        if before == ConsentStatus.granted and renewal_of(session=session, request=request) is None:
+            mails.send_change(
+                session=session,
+                actor=SYSTEM,
+                request=request,
+                change="expired",
+                event_id=expiry.id,
+            )
         request.status = ConsentStatus.expired
         session.add(request)
         audit.record(
@@ -532,6 +556,84 @@ def revoke_for_patient(
         actor=actor,
         note=note.strip(),
     )
+
+
+# --- renewal -------------------------------------------------------------------------------
+
+
+def renewal_of(*, session: Session, request: ConsentRequest) -> ConsentRequest | None:
+    return session.exec(
+        select(ConsentRequest).where(ConsentRequest.renewed_from == request.id)
+    ).first()
+
+
+def renewed_expiry(request: ConsentRequest) -> datetime | None:
+    """The end of a renewal made now: as long again as the consent first ran, from its end."""
+    if request.expires_at is None:
+        return None
+    return request.expires_at + (request.expires_at - request.created_at)
+
+
+def can_renew(*, session: Session, request: ConsentRequest, at: datetime | None = None) -> bool:
+    """A granted consent with an end date may be renewed in its last reminder window."""
+    at = at or utcnow()
+    if effective_status(request, at) != ConsentStatus.granted or request.expires_at is None:
+        return False
+    window = timedelta(days=max(get_settings().consent_reminder_days, 1))
+    return (
+        request.expires_at - at <= window and renewal_of(session=session, request=request) is None
+    )
+
+
+def renew(
+    *, session: Session, request: ConsentRequest, origin: Origin | None = None
+) -> ConsentRequest:
+    """The person renews their consent: a new request for the same media, purpose and channels,
+    granted by them on the current notice, running on from the old one's end. Call with the
+    request loaded `lock=True`."""
+    if not can_renew(session=session, request=request):
+        raise Conflict(
+            "This consent cannot be renewed now (it is not in its last weeks, or it "
+            "was already renewed, withdrawn or has ended)."
+        )
+    role = responder_role(request)
+    actor = Actor.public(role.value)
+    renewal = create_request(
+        session=session,
+        actor=actor,
+        subject_name=request.subject_name,
+        purpose=request.purpose,
+        description=request.description,
+        channels=request.channels,
+        media_ids=media_ids(session=session, request=request),
+        subject_email=request.subject_email,
+        guardian_name=request.guardian_name,
+        guardian_relation=request.guardian_relation,
+        expires_at=renewed_expiry(request),
+        send_email=False,
+    )
+    renewal.subject_ref = request.subject_ref
+    renewal.renewed_from = request.id
+    session.add(renewal)
+    decide(
+        session=session,
+        request=renewal,
+        decision="grant",
+        notice_version=current_notice(session=session).version,
+        origin=origin,
+    )
+    audit.record(
+        session=session,
+        actor=actor,
+        action="consent.renewed",
+        entity_type="consent_request",
+        entity_id=request.id,
+        after={"renewal": renewal.id, "expires_at": renewal.expires_at},
+    )
+    mails.send_change(
+        session=session, actor=actor, request=request, change="renewed", event_id=None
+    )
+    return renewal
 
 
 def status_counts(*, session: Session) -> dict[ConsentStatus, int]:

@@ -271,6 +271,10 @@ def import_bookings(
     session: SessionDep,
     file: Annotated[UploadFile, File(description="CSV with name, email and opt-out columns.")],
     dry_run: Annotated[bool, Form(description="Only preview: write nothing.")] = False,
+    send_confirmations: Annotated[
+        bool,
+        Form(description="Email each new attendee their confirmation (link, notice, badge)."),
+    ] = False,
 ) -> ImportResult:
     """Import bookings from a CSV: every new row is booked, or (on any row error, 422 listing
     them) none; rows whose email is already booked are skipped. `dry_run` previews."""
@@ -280,6 +284,10 @@ def import_bookings(
             imports.preview(session=session, event=event, data=data), imported=False
         )
     result = imports.import_bookings(
-        session=session, actor=Actor.staff(staff.id), event=event, data=data
+        session=session,
+        actor=Actor.staff(staff.id),
+        event=event,
+        data=data,
+        send_confirmations=send_confirmations,
     )
     return import_result(result, imported=True)

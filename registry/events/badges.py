@@ -51,7 +51,7 @@ class BadgeInfo:
 
 
 @lru_cache(maxsize=16)
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def typeface(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
@@ -68,7 +68,7 @@ def _fit(
 ) -> tuple[list[str], int]:
     """Wrap text into at most two lines at the largest size that fits the width."""
     for size in sizes:
-        font = _font(size)
+        font = typeface(size)
         words, lines, line = text.split(), [], ""
         for word in words:
             trial = f"{line} {word}".strip()
@@ -83,7 +83,7 @@ def _fit(
         if len(lines) <= 2 and all(draw.textlength(x, font=font) <= width for x in lines):
             return lines, size
     size = sizes[-1]
-    font = _font(size)
+    font = typeface(size)
     clipped = text
     while clipped and draw.textlength(clipped + "…", font=font) > width:
         clipped = clipped[:-1]
@@ -93,7 +93,7 @@ def _fit(
 def _centred(
     draw: ImageDraw.ImageDraw, y: int, lines: list[str], size: int, width: int, bold: bool = False
 ) -> int:
-    font = _font(size)
+    font = typeface(size)
     for line in lines:
         x = (width - draw.textlength(line, font=font)) / 2
         draw.text((x, y), line, font=font, fill=INK, stroke_width=2 if bold else 0, stroke_fill=INK)
@@ -114,7 +114,7 @@ def _no_photo_symbol(draw: ImageDraw.ImageDraw, cx: int, cy: int, r: int) -> Non
     draw.line((cx - offset, cy - offset, cx + offset, cy + offset), fill=INK, width=width)
 
 
-def _marker(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int]) -> None:
+def marker(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int]) -> None:
     left, top, right, bottom = box
     draw.rectangle(box, fill=WARN, outline=INK, width=10)
     height = bottom - top
@@ -123,13 +123,13 @@ def _marker(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int]) -> None:
     draw.text(
         (text_left, top + 40),
         "NO PHOTOS",
-        font=_font(92),
+        font=typeface(92),
         fill=INK,
         stroke_width=3,
         stroke_fill=INK,
     )
-    draw.text((text_left, top + 150), "Please do not photograph", font=_font(40), fill=INK)
-    draw.text((text_left, top + 200), "or film me", font=_font(40), fill=INK)
+    draw.text((text_left, top + 150), "Please do not photograph", font=typeface(40), fill=INK)
+    draw.text((text_left, top + 200), "or film me", font=typeface(40), fill=INK)
 
 
 def draw_badge(info: BadgeInfo) -> Image.Image:
@@ -138,7 +138,7 @@ def draw_badge(info: BadgeInfo) -> Image.Image:
     draw = ImageDraw.Draw(image)
     inner = BADGE_W - 2 * MARGIN
     if info.opted_out:
-        _marker(draw, (MARGIN, 30, BADGE_W - MARGIN, 310))
+        marker(draw, (MARGIN, 30, BADGE_W - MARGIN, 310))
     event_lines, event_size = _fit(draw, info.event, inner, (48, 42, 36))
     y = _centred(draw, 330, event_lines[:1], event_size, BADGE_W)
     _centred(draw, y - 4, [info.when], 34, BADGE_W)
@@ -203,8 +203,8 @@ def pages(badges: Sequence[BadgeInfo], layout: Layout) -> Iterator[Image.Image]:
         yield page
 
 
-def write_pdf(images: Iterable[Image.Image], *, title: str) -> bytes:
-    """A minimal PDF with one lossless (Flate) RGB image per page, at 300 dpi."""
+def write_pdf(images: Iterable[Image.Image], *, title: str, dpi: float = DPI) -> bytes:
+    """A minimal PDF with one lossless (Flate) RGB image per page, at `dpi` (300)."""
     objects: list[bytes] = []
 
     def add(body: bytes) -> int:
@@ -224,7 +224,7 @@ def write_pdf(images: Iterable[Image.Image], *, title: str) -> bytes:
             + raw
             + b"\nendstream"
         )
-        w_pt, h_pt = image.width * 72 / DPI, image.height * 72 / DPI
+        w_pt, h_pt = image.width * 72 / dpi, image.height * 72 / dpi
         content = b"q %.3f 0 0 %.3f 0 0 cm /Im0 Do Q" % (w_pt, h_pt)
         stream = add(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
         kids.append(

@@ -12,16 +12,15 @@ from registry.events.models import Booking, BookingAction, BookingChange
 
 def record_change(
     session: Session, booking: Booking, action: BookingAction, actor: Actor, **after: object
-) -> None:
-    session.add(
-        BookingChange(
-            booking_id=booking.id,
-            action=action,
-            photo_opt_out=booking.photo_opt_out,
-            notice_version=booking.notice_version,
-            actor=actor.label,
-        )
+) -> BookingChange:
+    change = BookingChange(
+        booking_id=booking.id,
+        action=action,
+        photo_opt_out=booking.photo_opt_out,
+        notice_version=booking.notice_version,
+        actor=actor.label,
     )
+    session.add(change)
     audit.record(
         session=session,
         actor=actor,
@@ -31,3 +30,4 @@ def record_change(
         after={"event_id": booking.event_id, "photo_opt_out": booking.photo_opt_out, **after},
     )
     session.flush()
+    return change

@@ -173,8 +173,16 @@ def preview(*, session: Session, event: Event, data: bytes) -> ImportPreview:
     return ImportPreview(rows=rows, columns=columns)
 
 
-def import_bookings(*, session: Session, actor: Actor, event: Event, data: bytes) -> ImportPreview:
-    """Create every new booking, or none: any row error refuses the whole file."""
+def import_bookings(
+    *,
+    session: Session,
+    actor: Actor,
+    event: Event,
+    data: bytes,
+    send_confirmations: bool = False,
+) -> ImportPreview:
+    """Create every new booking, or none: any row error refuses the whole file. Each new
+    attendee is sent their confirmation (link, notice, badge) only if `send_confirmations`."""
     result = preview(session=session, event=event, data=data)
     if result.errors:
         raise Invalid(
@@ -191,5 +199,6 @@ def import_bookings(*, session: Session, actor: Actor, event: Event, data: bytes
                 name=row.name,
                 email=row.email,
                 photo_opt_out=row.photo_opt_out,
+                send_confirmation=send_confirmations,
             )
     return result

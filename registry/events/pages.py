@@ -23,6 +23,7 @@ from registry.deps import PageStaff, SessionDep
 from registry.errors import Invalid, NotFound, render_on_error
 from registry.events import imports, service
 from registry.events.models import Event
+from registry.mail import service as mail
 from registry.uploads import read_upload
 from registry.web import page_router, path_uuid, redirect, render
 
@@ -130,6 +131,7 @@ def event_detail(
             "bookings": bookings,
             "opted_out": sum(1 for b in bookings if b.photo_opt_out and not b.cancelled_at),
             "notices": service.notice_versions(session=session, event=event),
+            "delivery": mail.latest_for(session=session, record_ids=[b.id for b in bookings]),
         },
     )
 
@@ -202,6 +204,21 @@ def event_badges_page(
     )
 
 
+@router.get("/events/{event_id}/signage.pdf")
+def event_signage(
+    event_id: str, staff: PageStaff, session: SessionDep, size: str = "A4"
+) -> Response:
+    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
+    if size not in ("A4", "A3"):
+        raise Invalid("The poster size is A4 or A3.", field="size")
+    pdf = service.signage_pdf(session=session, event=event, size="A3" if size == "A3" else "A4")
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="signage-{size}-{event.id}.pdf"'},
+    )
+
+
 @router.post("/events/{event_id}/bookings/{booking_id}/manage-link")
 def booking_reissue(
     event_id: str, booking_id: uuid.UUID, staff: PageStaff, session: SessionDep
@@ -253,13 +270,19 @@ def import_confirm(
     staff: PageStaff,
     session: SessionDep,
     csv_text: Annotated[str, Form(max_length=imports.MAX_BYTES)] = "",
+    send_confirmations: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
     with render_on_error("events/import.html", load=_event_of(event.id)):
         result = imports.import_bookings(
-            session=session, actor=Actor.staff(staff.id), event=event, data=csv_text.encode()
+            session=session,
+            actor=Actor.staff(staff.id),
+            event=event,
+            data=csv_text.encode(),
+            send_confirmations=bool(send_confirmations),
         )
+    sent = " Each new attendee is sent their confirmation." if send_confirmations else ""
     return redirect(
         f"/events/{event.id}",
-        message=f"Imported {result.new} booking(s); {result.existing} were already booked.",
+        message=f"Imported {result.new} booking(s); {result.existing} were already booked.{sent}",
     )

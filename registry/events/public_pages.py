@@ -10,10 +10,13 @@ from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from registry.audit.service import Actor
-from registry.deps import SessionDep
+from registry.deps import LinkThrottleDep, SessionDep
 from registry.errors import Gone, Invalid, NotFound, redirect_on_error, render_on_error
 from registry.events import references, service
+from registry.events.models import Event
+from registry.mail import transport
 from registry.organisation import service as organisation
+from registry.origin import origin_of
 from registry.uploads import read_upload
 from registry.web import page_router, path_uuid, redirect, render
 
@@ -35,6 +38,7 @@ def booking_submit(
     request: Request,
     event_id: str,
     session: SessionDep,
+    throttle: LinkThrottleDep,
     name: Annotated[str, Form(max_length=200)] = "",
     email: Annotated[str, Form(max_length=320)] = "",
     photo_opt_out: Annotated[str, Form(max_length=10)] = "",
@@ -54,6 +58,15 @@ def booking_submit(
             {"event": event, "form": form, "errors": errors},
             status_code=422,
         )
+    mail_on = transport.configured()
+    # With mail, every submission counts (the answer never says whether the address is booked);
+    # without, only those naming a booked address (the answer cannot hide it: slow the probing).
+    if mail_on or service.find_booking(session=session, event=event, email=email):
+        wait = service.public_request_wait(
+            throttle=throttle, email=email, network=origin_of(request).ip_prefix, form="book"
+        )
+        if wait:
+            return _too_many(request, session, event, wait)
     with render_on_error(
         "events/book.html",
         {"form": form},
@@ -68,16 +81,86 @@ def booking_submit(
             photo_opt_out=bool(photo_opt_out),
             notice_version=notice_version,
         )
+        if not created and mail_on:
+            service.send_link_if_booked(session=session, actor=ATTENDEE, event=event, email=email)
+    if mail_on:
+        # Whether new or already booked, the same answer: the link went to the address (the
+        # confirmation for a new booking, the link for an existing one). Nothing on screen.
+        return render(request, "events/book_sent.html", _neutral(session, event))
     if not created:
         # Whoever typed this email may not own it: never show (or redirect to) that attendee's
         # private link, and do not say whether the address is booked. Nothing was changed.
+        return render(request, "events/book_check.html", _neutral(session, event))
+    # No mail server: the confirmation lives at the private manage link (no personal data in
+    # this redirect).
+    return redirect(f"/b/{service.manage_token(booking)}", message="You are booked.")
+
+
+def _neutral(session: SessionDep, event: Event) -> dict[str, object]:
+    return {"event": event, "org": organisation.profile(session=session)}
+
+
+def _too_many(request: Request, session: SessionDep, event: Event, wait: int) -> Response:
+    return render(
+        request,
+        "events/link_limited.html",
+        {**_neutral(session, event), "minutes": max(1, (wait + 59) // 60)},
+        status_code=429,
+        headers={"Retry-After": str(wait)},
+    )
+
+
+@router.get("/events/{event_id}/notice")
+def notice_page(request: Request, event_id: str, session: SessionDep) -> Response:
+    """The public filming notice (the signage poster's QR code leads here)."""
+    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
+    return render(
+        request,
+        "events/notice.html",
+        {**_neutral(session, event), "mail_on": transport.configured()},
+    )
+
+
+@router.get("/events/{event_id}/link")
+def lost_link_form(request: Request, event_id: str, session: SessionDep) -> Response:
+    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
+    return render(
+        request,
+        "events/lost_link.html",
+        {**_neutral(session, event), "mail_on": transport.configured(), "form": {}},
+    )
+
+
+@router.post("/events/{event_id}/link")
+def lost_link_submit(
+    request: Request,
+    event_id: str,
+    session: SessionDep,
+    throttle: LinkThrottleDep,
+    email: Annotated[str, Form(max_length=320)] = "",
+) -> Response:
+    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
+    mail_on = transport.configured()
+    if not mail_on or "@" not in email or "." not in email.rsplit("@", 1)[-1]:
+        errors = {} if not mail_on else {"email": "Enter an email address like name@example.org."}
         return render(
             request,
-            "events/book_check.html",
-            {"event": event, "org": organisation.profile(session=session)},
+            "events/lost_link.html",
+            {
+                **_neutral(session, event),
+                "mail_on": mail_on,
+                "form": {"email": email},
+                "errors": errors,
+            },
+            status_code=422 if errors else 200,
         )
-    # The confirmation lives at the private manage link; no personal data in this redirect.
-    return redirect(f"/b/{service.manage_token(booking)}", message="You are booked.")
+    wait = service.public_request_wait(
+        throttle=throttle, email=email, network=origin_of(request).ip_prefix, form="link"
+    )
+    if wait:
+        return _too_many(request, session, event, wait)
+    service.send_link_if_booked(session=session, actor=ATTENDEE, event=event, email=email)
+    return render(request, "events/link_sent.html", _neutral(session, event))
 
 
 # --- the private manage page ----------------------------------------------------------------

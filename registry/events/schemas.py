@@ -74,6 +74,11 @@ class BookingCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr
     photo_opt_out: bool = False
+    send_confirmation: bool = Field(
+        default=True,
+        description="Email the attendee their confirmation: event, filming notice, choice, "
+        "private link and badge (PDF).",
+    )
 
 
 class BookingUpdate(BaseModel):

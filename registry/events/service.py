@@ -15,12 +15,14 @@ from registry import channels as channel_names
 from registry import links, signals, zones
 from registry.audit import service as audit
 from registry.audit.service import Actor
+from registry.auth.throttle import Throttle
 from registry.config import get_settings
-from registry.db import utcnow
+from registry.db import savepoint, utcnow
 from registry.errors import Conflict, Gone, Invalid, NotFound
-from registry.events import badges, references
+from registry.events import badges, mails, references, signage
 from registry.events.history import record_change
 from registry.events.models import Booking, BookingAction, BookingChange, Event, FilmingNotice
+from registry.organisation import service as organisation
 
 # QR alphanumeric mode; no 0/O/1/I so a code can be read out or typed without confusion.
 BADGE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -165,8 +167,11 @@ def create_booking(
     email: str,
     photo_opt_out: bool,
     notice_version: int | None = None,
+    send_confirmation: bool = True,
 ) -> tuple[Booking, bool]:
-    """Book a place; the same email again returns the existing booking (created=False)."""
+    """Book a place; the same email again returns the existing booking (created=False) and
+    changes nothing. A new booking is confirmed by email (event, notice, choice, link, badge)
+    unless `send_confirmation` is False (a CSV import staff chose not to announce)."""
     if not event.bookings_open:
         raise Conflict("Bookings for this event are closed.")
     existing = find_booking(session=session, event=event, email=email)
@@ -185,7 +190,7 @@ def create_booking(
             notice_version=shown,
         )
         try:
-            with session.begin_nested():
+            with savepoint(session):
                 session.add(booking)
                 session.flush()
             break
@@ -197,6 +202,8 @@ def create_booking(
     else:  # pragma: no cover - 2^50 codes
         raise Conflict("Could not allocate a badge code; try again.")
     record_change(session, booking, BookingAction.booked, actor)
+    if send_confirmation:
+        mails.confirm_booking(session=session, actor=actor, booking=booking)
     return booking, True
 
 
@@ -208,9 +215,10 @@ def set_opt_out(*, session: Session, actor: Actor, booking: Booking, opt_out: bo
         return booking
     booking.photo_opt_out = opt_out
     session.add(booking)
-    record_change(
+    change = record_change(
         session, booking, BookingAction.opted_out if opt_out else BookingAction.opted_in, actor
     )
+    mails.confirm_choice(session=session, actor=actor, booking=booking, change_id=change.id)
     if not opt_out:
         # Reference photos only serve an opt-out: without one, keeping them is not justified.
         references.delete_all(session=session, actor=actor, booking=booking, reason="opted in")
@@ -229,7 +237,8 @@ def cancel_booking(*, session: Session, actor: Actor, booking: Booking) -> Booki
     if booking.cancelled_at is None:
         booking.cancelled_at = utcnow()
         session.add(booking)
-        record_change(session, booking, BookingAction.cancelled, actor)
+        change = record_change(session, booking, BookingAction.cancelled, actor)
+        mails.confirm_choice(session=session, actor=actor, booking=booking, change_id=change.id)
         references.delete_all(session=session, actor=actor, booking=booking, reason="cancelled")
         reclear(session=session, booking=booking)
     return booking
@@ -286,11 +295,39 @@ def booking_for_token(*, session: Session, token: str) -> tuple[Booking, Event]:
     return booking, event
 
 
+def public_request_wait(*, throttle: Throttle, email: str, network: str | None, form: str) -> int:
+    """Seconds to wait before this public request may mail a link (0: go ahead, counted).
+
+    Counted per address (whatever the form, booked or not: the answer must not tell) and per
+    client network, separately for the booking form (a clinic may book several people from one
+    office) and the lost-link form."""
+    settings = get_settings()
+    per_network = settings.link_requests_per_network * (4 if form == "book" else 1)
+    keys = [
+        (f"link-request:address:{email.strip().lower()}", settings.link_requests_per_address),
+        (f"link-request:{form}:network:{network or 'unknown'}", per_network),
+    ]
+    wait = throttle.retry_after(keys)
+    if not wait:
+        throttle.fail([key for key, _ in keys])
+    return wait
+
+
+def send_link_if_booked(*, session: Session, actor: Actor, event: Event, email: str) -> None:
+    """Mail the private link to the attendee booked with this address, if any (the caller's
+    answer is the same either way)."""
+    booking = find_booking(session=session, event=event, email=email)
+    if booking is not None and booking.cancelled_at is None:
+        mails.send_link(session=session, actor=actor, booking=booking)
+
+
 def reissue_manage_link(*, session: Session, actor: Actor, booking: Booking) -> Booking:
-    """A fresh manage link; the previous one stops working."""
+    """A fresh manage link, mailed to the attendee; the previous one stops working."""
     booking.link_version += 1
     session.add(booking)
     record_change(session, booking, BookingAction.link_reissued, actor)
+    if booking.cancelled_at is None:
+        mails.send_link(session=session, actor=actor, booking=booking, reissued=True)
     return booking
 
 
@@ -315,6 +352,30 @@ def badges_pdf(
     chosen = [booking] if booking else list_bookings(session=session, event=event)
     infos = [badge_info(event, b) for b in chosen if b.cancelled_at is None]
     return badges.render(infos, layout=layout, title=f"Badges: {event.name}")
+
+
+def notice_url(event: Event) -> str:
+    return f"{get_settings().base_url.rstrip('/')}/events/{event.id}/notice"
+
+
+def signage_pdf(*, session: Session, event: Event, size: signage.Size = "A4") -> bytes:
+    """The venue poster: filmed and photographed, how images are used, no copyright, how to
+    opt out, the badge mark explained, a QR code of the public notice page."""
+    org = organisation.profile(session=session)
+    when = zones.long_datetime(event.starts_at, event.timezone)
+    return signage.render(
+        signage.PosterInfo(
+            event=event.name,
+            when=when,
+            venue=event.venue,
+            notice=event.filming_notice,
+            channels=[channel_names.words(c) for c in event.channels],
+            notice_url=notice_url(event),
+            organiser=org.display_name,
+            contact=org.email or None,
+        ),
+        size=size,
+    )
 
 
 def badge_png(*, event: Event, booking: Booking, width: int = 472) -> bytes:

@@ -37,19 +37,3 @@ class Publication(SQLModel, table=True):
     taken_down_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     taken_down_by: str | None = Field(default=None, max_length=120)
     takedown_note: str | None = Field(default=None, max_length=1000)
-
-
-class Notification(SQLModel, table=True):
-    """An email to staff, written in the same transaction as its cause and sent after commit
-    (an outbox: a rolled-back change never sends mail, a crash never loses one)."""
-
-    __tablename__ = "notification"
-
-    id: int | None = Field(default=None, primary_key=True)
-    recipients: list[str] = Field(sa_type=sa.JSON)
-    subject: str = Field(max_length=300)
-    body: str = Field(sa_type=sa.Text)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
-    attempts: int = Field(default=0)
-    last_error: str | None = Field(default=None, max_length=500)

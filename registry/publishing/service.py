@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from registry.audit import service as audit
 from registry.audit.service import Actor
 from registry.consent.models import ConsentMedia, ConsentRequest
-from registry.db import begin_write, utcnow
+from registry.db import begin_write, savepoint, utcnow
 from registry.errors import Conflict, Invalid, NotFound
 from registry.events.models import Event
 from registry.media import renditions
@@ -152,7 +152,7 @@ def publish(
         expires=publication.certificate_expires_at,
     )
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.add(publication)
     except IntegrityError:
         # Two identical requests at once (the unique key caught the second one).

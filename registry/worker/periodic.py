@@ -1,5 +1,6 @@
 """Periodic jobs (daily): delete biometric data past retention, record expired consents, tell
-staff about publications whose consent has since expired, send mail that could not go out.
+staff about publications whose consent has since expired, queue reminders (events, consents
+ending), send mail that could not go out; and every minute, the mailer.
 
 Run by the in-process scheduler of `registry serve`, or once by `registry housekeeping`.
 """
@@ -12,11 +13,14 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
+from registry.consent import letters as consent_letters
 from registry.consent import service as consent
 from registry.db import unit_of_work
+from registry.events import letters as event_letters
 from registry.events import references
+from registry.mail import service as mail
 from registry.media import clearance
-from registry.publishing import notify, takedowns
+from registry.publishing import takedowns
 from registry.worker.queue import JobQueue
 
 logger = logging.getLogger("registry")
@@ -28,6 +32,8 @@ class Report:
     consents_expired: int
     photo_encodings_purged: int = 0
     takedowns_noticed: int = 0
+    event_reminders: int = 0
+    consent_reminders: int = 0
 
 
 def run_daily(*, session: Session) -> Report:
@@ -36,6 +42,8 @@ def run_daily(*, session: Session) -> Report:
         consents_expired=consent.record_expiries(session=session),
         photo_encodings_purged=clearance.purge_biometrics(session=session),
         takedowns_noticed=takedowns.notice_takedowns(session=session),
+        event_reminders=event_letters.queue_reminders(session=session),
+        consent_reminders=consent_letters.queue_reminders(session=session),
     )
 
 
@@ -43,14 +51,17 @@ def run_once() -> Report:
     """One run in its own unit of work (as a background job must)."""
     with unit_of_work() as session:
         report = run_daily(session=session)
-    notify.send_pending()
+    mail.send_pending()
     logger.info(
         "housekeeping: %d reference photo(s) and %d photo face encoding(s) purged, "
-        "%d consent(s) marked expired, %d publication(s) newly due for takedown",
+        "%d consent(s) marked expired, %d publication(s) newly due for takedown, "
+        "%d event and %d consent reminder(s) queued",
         report.references_purged,
         report.photo_encodings_purged,
         report.consents_expired,
         report.takedowns_noticed,
+        report.event_reminders,
+        report.consent_reminders,
     )
     return report
 
@@ -64,6 +75,17 @@ async def scheduler(*, first_delay: float, interval: float) -> None:
         except Exception:  # a failed run must not stop the next one; it is logged in full
             logger.exception("housekeeping failed; retrying at the next interval")
         await asyncio.sleep(interval)
+
+
+async def mailer(*, interval: float) -> None:
+    """Send what the outbox has due (retries after a temporary failure, messages whose
+    after-commit send was lost with a process) for ever, until cancelled."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(mail.send_pending)
+        except Exception:
+            logger.exception("sending mail failed; retrying at the next interval")
 
 
 def sweep_once(queue: JobQueue) -> int:

@@ -83,7 +83,7 @@ def committed(engine: Engine) -> Iterator[list[tuple[uuid.UUID, uuid.UUID]]]:
                 "DELETE FROM media WHERE id = :m",
             ):
                 conn.execute(text(sql), params)
-        conn.execute(text("DELETE FROM notification"))
+        conn.execute(text("DELETE FROM outbox_message"))
 
 
 def _race(

@@ -18,12 +18,13 @@ from registry.db import utcnow
 from registry.errors import Conflict, Invalid, NotFound
 from registry.events import service as events
 from registry.events.models import Booking, Event
+from registry.mail.models import OutboxMessage
 from registry.media import clearance
 from registry.media import service as media_service
 from registry.media.models import Media, MediaStatus, Rendition
 from registry.media.storage import get_storage
 from registry.publishing import certificates, facts, service, takedowns
-from registry.publishing.models import Notification, Publication
+from registry.publishing.models import Publication
 from tests.consent.factories import grant
 
 COMMS = Actor.staff(1)
@@ -219,15 +220,16 @@ def test_revoke_after_publication_requires_takedown_and_tells_staff(
     assert any("withdrew consent" in r for r in reasons)
     session.refresh(publication)
     assert publication.takedown_requested_at is not None
-    note = session.exec(select(Notification).order_by(col(Notification.id).desc())).first()
+    staff_notices = select(OutboxMessage).where(OutboxMessage.kind == "staff.notice")
+    note = session.exec(staff_notices.order_by(col(OutboxMessage.id).desc())).first()
     assert note is not None
-    assert note.subject == "Take down 1 publication"
-    assert "https://s.example/1" in note.body
-    assert "comms@example.org" in note.recipients
+    assert note.payload["subject"] == "Take down 1 publication"
+    assert "https://s.example/1" in str(note.payload["body"])
+    assert "comms@example.org" in note.payload["to"]  # type: ignore[operator]
     assert "publication.takedown_required" in _audit_actions(session, publication.id)
     # A second withdrawal-type change does not mail staff again about the same publication.
     grant(session, consent, "revoke")
-    assert len(session.exec(select(Notification)).all()) == 1
+    assert len(session.exec(staff_notices).all()) == 1
 
     takedowns.mark_taken_down(session=session, actor=COMMS, publication=publication, note="deleted")
     assert takedowns.takedowns(session=session) == []

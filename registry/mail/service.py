@@ -1,0 +1,382 @@
+"""The outbox: queue a message in the caller's transaction; compose and send it after commit.
+
+`queue()` writes a row (kind, record, idempotency key) and one audit entry naming the kind and
+the record, never a body, link or address. Once the transaction commits, a short-lived thread
+sends what is due; the periodic mailer retries temporary failures with backoff. A message is
+composed only when it is sent, by the renderer its domain registered for its kind (wired in
+`registry.reactions`): links are made from the record then, so none is ever stored.
+
+Templates live in `web/templates/mail/`: `<name>.txt` and `<name>.html` for every message, both
+naming the controller and how to contact them; no tracking pixels or redirect links.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session, col, select
+
+from registry import channels, signals, zones
+from registry.audit import service as audit
+from registry.audit.service import SYSTEM, Actor
+from registry.config import ROOT_DIR, get_settings
+from registry.db import savepoint, unit_of_work, utcnow
+from registry.errors import Conflict, NotFound
+from registry.mail import transport
+from registry.mail.models import MailState, OutboxMessage
+from registry.organisation import service as organisation
+
+logger = logging.getLogger("registry.mail")
+MAX_ATTEMPTS = 8
+_OUTBOX = "registry_outbox"
+_sending = threading.Lock()
+TEMPLATES = ROOT_DIR / "web" / "templates" / "mail"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str  # "application/pdf"
+    data: bytes
+
+
+@dataclass
+class Letter:
+    """A message ready to compose: who to, the subject, the template pair and its context."""
+
+    to: list[str]
+    subject: str
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+# Returns the letter, or None when the message no longer applies (record gone or cancelled).
+Renderer = Callable[[Session, OutboxMessage], Letter | None]
+_renderers: dict[str, Renderer] = {}
+
+
+def register(kind: str, renderer: Renderer) -> None:
+    """Bind the renderer of a kind of message (idempotent; `registry.reactions.wire()`)."""
+    _renderers[kind] = renderer
+
+
+def kinds() -> list[str]:
+    return sorted(_renderers)
+
+
+# --- queueing ------------------------------------------------------------------------------
+
+
+def queue(
+    *,
+    session: Session,
+    actor: Actor,
+    kind: str,
+    key: str,
+    entity_type: str,
+    record_id: uuid.UUID | None,
+    to: str,
+    payload: dict[str, object] | None = None,
+) -> OutboxMessage:
+    """Add a message to the outbox (sent once the caller's transaction commits). The same key
+    again returns the message already queued: reminders and retries never send twice."""
+    if kind not in _renderers:
+        raise signals.NotWired(f"no renderer for mail kind {kind!r}: call reactions.wire()")
+    key = key[:200]
+    existing = session.exec(select(OutboxMessage).where(OutboxMessage.key == key)).first()
+    if existing is not None:
+        return existing
+    message = OutboxMessage(
+        key=key,
+        kind=kind,
+        entity_type=entity_type,
+        record_id=record_id,
+        recipient=transport.mask(to) if "@" in to else to[:200],
+        payload=payload or {},
+    )
+    try:
+        with savepoint(session):
+            session.add(message)
+            session.flush()
+    except IntegrityError:  # queued concurrently under the same key
+        found = session.exec(select(OutboxMessage).where(OutboxMessage.key == key)).one()
+        return found
+    audit.record(
+        session=session,
+        actor=actor,
+        action="mail.queued",
+        entity_type=entity_type,
+        entity_id=record_id or message.id,
+        after={"kind": kind, "message_id": message.id},
+    )
+    session.info[_OUTBOX] = True
+    return message
+
+
+def retry(*, session: Session, actor: Actor, message_id: int) -> OutboxMessage:
+    """Queue a message again now (after fixing the mail server, or a bounced address)."""
+    message = session.get(OutboxMessage, message_id, with_for_update=True)
+    if message is None:
+        raise NotFound("No message with this number.")
+    if message.state == MailState.sent:
+        raise Conflict("This message was sent; it is not sent twice.")
+    before = message.state
+    message.state = MailState.queued
+    message.attempts = 0
+    message.next_attempt_at = utcnow()
+    session.add(message)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="mail.retried",
+        entity_type=message.entity_type,
+        entity_id=message.record_id or message.id,
+        before={"state": before},
+        after={"kind": message.kind, "message_id": message.id, "state": message.state},
+    )
+    session.info[_OUTBOX] = True
+    return message
+
+
+def list_messages(
+    *, session: Session, state: MailState | None = None, limit: int = 200
+) -> list[OutboxMessage]:
+    query = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
+    if state is not None:
+        query = query.where(OutboxMessage.state == state)
+    return list(session.exec(query).all())
+
+
+def state_counts(*, session: Session) -> dict[str, int]:
+    counts = {s.value: 0 for s in MailState}
+    for state in session.exec(select(OutboxMessage.state)).all():
+        counts[str(state)] += 1
+    return counts
+
+
+def latest_for(
+    *, session: Session, record_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, OutboxMessage]:
+    """The latest message about each record (e.g. a booking's confirmation or link)."""
+    ids = list(record_ids)
+    latest: dict[uuid.UUID, OutboxMessage] = {}
+    for start in range(0, len(ids), 500):
+        rows = session.exec(
+            select(OutboxMessage)
+            .where(col(OutboxMessage.record_id).in_(ids[start : start + 500]))
+            .order_by(col(OutboxMessage.id))
+        ).all()
+        for row in rows:
+            if row.record_id is not None:
+                latest[row.record_id] = row
+    return latest
+
+
+# --- composing -----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["long_datetime"] = zones.long_datetime
+    env.filters["long_date"] = zones.long_date
+    env.filters["last_day"] = zones.last_day
+    env.globals["channel_words"] = channels.words
+    return env
+
+
+def compose(*, session: Session, letter: Letter) -> EmailMessage:
+    """The MIME message: plain text and HTML alternatives, then any attachments."""
+    settings = get_settings()
+    org = organisation.profile(session=session)
+    context = {
+        **letter.context,
+        "subject": letter.subject,
+        "org": org,
+        "base_url": settings.base_url.rstrip("/"),
+    }
+    env = _environment()
+    text = env.get_template(f"{letter.template}.txt").render(context)
+    html = env.get_template(f"{letter.template}.html").render(context)
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = ", ".join(letter.to)
+    if org.email:
+        message["Reply-To"] = org.email
+    message["Subject"] = letter.subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=settings.mail_from.rpartition("@")[2] or None)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    for item in letter.attachments:
+        maintype, _, subtype = item.content_type.partition("/")
+        message.add_attachment(
+            item.data, maintype=maintype, subtype=subtype, filename=item.filename
+        )
+    return message
+
+
+def render(*, session: Session, message: OutboxMessage) -> EmailMessage | None:
+    """The message as it would be sent now (None: it no longer applies)."""
+    renderer = _renderers.get(message.kind)
+    if renderer is None:
+        raise signals.NotWired(f"no renderer for mail kind {message.kind!r}")
+    letter = renderer(session, message)
+    return None if letter is None else compose(session=session, letter=letter)
+
+
+# --- sending -------------------------------------------------------------------------------
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4 ... minutes, at most 6 hours, between tries."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
+
+
+def _finish(
+    session: Session, message: OutboxMessage, state: MailState, error: str | None = None
+) -> None:
+    message.state = state
+    message.last_error = error[:500] if error else None
+    if state in (MailState.sent, MailState.logged):
+        message.sent_at = utcnow()
+    session.add(message)
+    if state in (MailState.bounced, MailState.failed):
+        audit.record(
+            session=session,
+            actor=SYSTEM,
+            action=f"mail.{state.value}",
+            entity_type=message.entity_type,
+            entity_id=message.record_id or message.id,
+            after={"kind": message.kind, "message_id": message.id},
+        )
+
+
+def send_pending(
+    *,
+    limit: int = 100,
+    now: datetime | None = None,
+    units: Callable[[], AbstractContextManager[Session]] = unit_of_work,
+) -> int:
+    """Send the messages that are due (each in its own transaction, from `units`); returns how
+    many the mail server accepted (or, without one, how many went to the log). Stops at the
+    first temporary failure: the server is down, the mailer tries again later."""
+    send = transport.sender()
+    done = 0
+    with _sending:  # one sender per process; rows are claimed with a lock across processes
+        for _ in range(limit):
+            with units() as session:
+                message = session.exec(
+                    select(OutboxMessage)
+                    .where(
+                        OutboxMessage.state == MailState.queued,
+                        col(OutboxMessage.next_attempt_at) <= (now or utcnow()),
+                    )
+                    .order_by(col(OutboxMessage.id))
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                ).first()
+                if message is None:
+                    break
+                message.attempts += 1
+                try:
+                    email = render(session=session, message=message)
+                except Exception as exc:  # a broken template must not block the queue
+                    logger.exception("Could not compose mail %s (%s)", message.id, message.kind)
+                    _finish(session, message, MailState.failed, f"could not be composed: {exc!r}")
+                    continue
+                if email is None:
+                    _finish(session, message, MailState.dropped, "no longer applies")
+                    continue
+                if send is None:
+                    transport.log_sender(email)
+                    _finish(session, message, MailState.logged, "no mail server configured")
+                    done += 1
+                    continue
+                try:
+                    send(email)
+                except transport.Bounced as exc:
+                    _finish(session, message, MailState.bounced, str(exc))
+                    continue
+                except transport.Temporary as exc:
+                    logger.warning("Could not send mail %s: %s", message.id, exc)
+                    if message.attempts >= MAX_ATTEMPTS:
+                        _finish(session, message, MailState.failed, str(exc))
+                        continue
+                    message.last_error = str(exc)[:500]
+                    message.next_attempt_at = utcnow() + backoff(message.attempts)
+                    session.add(message)
+                    break
+                _finish(session, message, MailState.sent)
+                done += 1
+    return done
+
+
+def _after_commit(session: OrmSession) -> None:
+    if session.info.pop(_OUTBOX, False):
+        threading.Thread(target=_send_quietly, name="registry-mail", daemon=True).start()
+
+
+def _send_quietly() -> None:
+    try:
+        send_pending()
+    except Exception:  # a mail failure must never take the process down
+        logger.exception("Sending mail failed")
+
+
+# Send the outbox after every commit that wrote to it.
+if not event.contains(OrmSession, "after_commit", _after_commit):
+    event.listen(OrmSession, "after_commit", _after_commit)
+
+
+# --- staff notices (no record: their text is the payload) -----------------------------------
+
+
+def _staff_notice(_session: Session, message: OutboxMessage) -> Letter:
+    payload = message.payload
+    return Letter(
+        to=[str(a) for a in payload.get("to", [])],  # type: ignore[attr-defined]
+        subject=str(payload["subject"]),
+        template="staff_notice",
+        context={"body": str(payload["body"])},
+    )
+
+
+def queue_staff_notice(
+    *, session: Session, to: list[str], subject: str, body: str, key: str | None = None
+) -> OutboxMessage:
+    return queue(
+        session=session,
+        actor=SYSTEM,
+        kind="staff.notice",
+        key=key or f"staff.notice:{uuid.uuid4()}",
+        entity_type="outbox_message",
+        record_id=None,
+        to=f"{len(to)} staff",
+        payload={"to": to, "subject": subject[:300], "body": body},
+    )
+
+
+register("staff.notice", _staff_notice)
