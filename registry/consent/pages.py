@@ -224,10 +224,12 @@ def consents_create(
             media_ids=form["media"],
             expires_at=_parse_expiry(expires_on),
         )
-    return redirect(
-        f"/consents/{consent.id}",
-        message="Request created. Copy the patient's link below or print the QR code.",
+    sent = (
+        " It is emailed to them; you can also copy the link below or print the QR code."
+        if consent.subject_email
+        else " Copy the patient's link below or print the QR code."
     )
+    return redirect(f"/consents/{consent.id}", message="Request created." + sent)
 
 
 @router.get("/consents/notice")
@@ -303,8 +305,11 @@ def consent_receipt_staff_pdf(request_id: str, staff: PageStaff, session: Sessio
 def consent_reissue(request_id: str, staff: PageStaff, session: SessionDep) -> Response:
     consent = service.get_request(session=session, request_id=_request_id(request_id), lock=True)
     service.reissue_link(session=session, actor=Actor.staff(staff.id), request=consent)
+    mailed = consent.subject_email and service.effective_status(consent) == ConsentStatus.pending
     return redirect(
-        f"/consents/{consent.id}", message="New link issued: the old link no longer works."
+        f"/consents/{consent.id}",
+        message="New link issued: the old link no longer works."
+        + (" The new one is emailed to the patient." if mailed else ""),
     )
 
 

@@ -229,8 +229,8 @@ def booking_reissue(
     service.reissue_manage_link(session=session, actor=Actor.staff(staff.id), booking=booking)
     return redirect(
         f"/events/{event_id}",
-        message=f"New manage link for {booking.name}: {service.manage_url(booking)} "
-        "(the old one no longer works; send this one to the attendee).",
+        message=f"New manage link for {booking.name}, emailed to them: "
+        f"{service.manage_url(booking)} (the old one no longer works).",
     )
 
 

@@ -13,6 +13,7 @@ naming the controller and how to contact them; no tracking pixels or redirect li
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -196,13 +197,14 @@ def _environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
         undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
+        keep_trailing_newline=True,
         lstrip_blocks=True,
     )
     env.filters["long_datetime"] = zones.long_datetime
     env.filters["long_date"] = zones.long_date
     env.filters["last_day"] = zones.last_day
     env.globals["channel_words"] = channels.words
+    env.filters["first_upper"] = lambda value: str(value)[:1].upper() + str(value)[1:]
     return env
 
 
@@ -218,6 +220,7 @@ def compose(*, session: Session, letter: Letter) -> EmailMessage:
     }
     env = _environment()
     text = env.get_template(f"{letter.template}.txt").render(context)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
     html = env.get_template(f"{letter.template}.html").render(context)
     message = EmailMessage()
     message["From"] = settings.mail_from

@@ -3,13 +3,53 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
+from collections.abc import Iterator
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import E2E_ADMIN, Server
+from tests.e2e.conftest import (
+    E2E_ADMIN,
+    Server,
+    check_accessibility,
+    new_server,
+    shot,
+    start_server,
+    stop_server,
+)
+from tests.mailbox import Inbox, links_in, smtp_server, text_of
+
+
+@pytest.fixture(scope="module")
+def mailing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Inbox]]:
+    """A second real server whose mail goes to a real SMTP server (aiosmtpd on loopback)."""
+    with smtp_server() as inbox:
+        srv, port = new_server(tmp_path_factory.mktemp("e2e-mail"))
+        srv.env.update(
+            {
+                "REGISTRY_SMTP_URL": inbox.url,
+                "REGISTRY_SMTP_ALLOW_PLAINTEXT": "true",
+                "REGISTRY_WARM_WORKERS": "false",
+            }
+        )
+        process = start_server(srv, port)
+        try:
+            yield srv, inbox
+        finally:
+            stop_server(process)
+
+
+def _mail_to(inbox: Inbox, address: str, count: int) -> list[EmailMessage]:
+    """The messages to `address`, once there are `count` of them (mail leaves after commit)."""
+    deadline = time.monotonic() + 20
+    while len(inbox.to(address)) < count:
+        assert time.monotonic() < deadline, f"no mail to {address}: {inbox.messages}"
+        time.sleep(0.1)
+    return inbox.to(address)
 
 
 def _create_event(server: Server) -> str:
@@ -117,3 +157,53 @@ def test_attendee_adds_a_reference_photo_opts_back_in_and_downloads_the_badge(
     path = download.value.path()
     with open(path, "rb") as f:
         assert f.read(5) == b"%PDF-"
+
+
+def test_with_mail_on_booking_twice_shows_no_link_and_the_inbox_gets_it(
+    phone: Any, mailing: tuple[Server, Inbox]
+) -> None:
+    """With a mail server, the booking form answers every address the same way ("check your
+    inbox") and the links go to the address; the lost-link form does the same."""
+    server, inbox = mailing
+    event_id = _create_event(server)
+    phone.goto(f"{server.url}/events/{event_id}/book")
+    phone.get_by_label("Your name").fill("Bea Booker")
+    phone.get_by_label("Email").fill("bea@example.org")
+    phone.get_by_label("I do not want to appear in photos or video").check()
+    phone.get_by_role("button", name="Book my place").click()
+    expect(phone.get_by_role("heading", name="Check your inbox")).to_be_visible()
+    expect(phone.get_by_text("We have sent your booking link to that address.")).to_be_visible()
+    assert "/b/" not in phone.content()
+    first_answer = phone.locator("main").inner_text()
+    check_accessibility(phone, "check your inbox (booking)")
+    shot(phone, "booking-check-your-inbox-phone")
+    [confirmation] = _mail_to(inbox, "bea@example.org", 1)
+    assert confirmation["Subject"] == "Your booking: E2E conference"
+    assert [a.get_filename() for a in confirmation.iter_attachments()] == ["badge.pdf"]
+
+    # Someone else types the same address: the same answer, nothing on screen, mail to Bea.
+    phone.goto(f"{server.url}/events/{event_id}/book")
+    phone.get_by_label("Your name").fill("Not Bea")
+    phone.get_by_label("Email").fill("BEA@example.org")
+    phone.get_by_role("button", name="Book my place").click()
+    expect(phone.get_by_role("heading", name="Check your inbox")).to_be_visible()
+    assert phone.locator("main").inner_text() == first_answer
+    assert "/b/" not in phone.content()
+    link_mail = _mail_to(inbox, "bea@example.org", 2)[-1]
+    assert link_mail["Subject"] == "Your booking link: E2E conference"
+
+    # The link in the mail opens Bea's booking, her choice untouched.
+    [link] = [u for u in links_in(link_mail) if "/b/" in u]
+    phone.goto(link)
+    expect(phone.get_by_text("You have opted out.")).to_be_visible()
+
+    # Lost the link: the event page's form sends it again, with the same neutral answer.
+    phone.goto(f"{server.url}/events/{event_id}/book")
+    phone.get_by_role("link", name="Already booked? Lost your link?").click()
+    phone.get_by_label("Email you booked with").fill("bea@example.org")
+    phone.get_by_role("button", name="Send my link").click()
+    expect(phone.get_by_text("If that address has a booking for this event")).to_be_visible()
+    check_accessibility(phone, "lost link: check your inbox")
+    shot(phone, "lost-link-check-your-inbox-phone")
+    again = _mail_to(inbox, "bea@example.org", 3)[-1]
+    assert link in text_of(again)
