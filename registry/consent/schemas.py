@@ -35,6 +35,10 @@ class ConsentRequestCreate(BaseModel):
     expires_at: AwareDatetime | None = Field(
         default=None, description="When the consent ends; none = until withdrawn."
     )
+    send_email: bool = Field(
+        default=True,
+        description="Email the request and its link to `subject_email` (when given).",
+    )
 
 
 class ConsentEventPublic(BaseModel):

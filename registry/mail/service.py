@@ -43,6 +43,7 @@ from registry.organisation import service as organisation
 
 logger = logging.getLogger("registry.mail")
 MAX_ATTEMPTS = 8
+RETENTION_DAYS = 90  # finished messages (their state, masked address) are kept this long
 _OUTBOX = "registry_outbox"
 _sending = threading.Lock()
 TEMPLATES = ROOT_DIR / "web" / "templates" / "mail"
@@ -154,6 +155,20 @@ def retry(*, session: Session, actor: Actor, message_id: int) -> OutboxMessage:
     return message
 
 
+def purge(*, session: Session, days: int = RETENTION_DAYS) -> int:
+    """Forget finished messages after `days` (the audit log keeps that they were queued)."""
+    cutoff = utcnow() - timedelta(days=days)
+    old = session.exec(
+        select(OutboxMessage).where(
+            OutboxMessage.state != MailState.queued, col(OutboxMessage.created_at) < cutoff
+        )
+    ).all()
+    for message in old:
+        session.delete(message)
+    session.flush()
+    return len(old)
+
+
 def list_messages(
     *, session: Session, state: MailState | None = None, limit: int = 200
 ) -> list[OutboxMessage]:
@@ -227,7 +242,7 @@ def compose(*, session: Session, letter: Letter) -> EmailMessage:
     message["To"] = ", ".join(letter.to)
     if org.email:
         message["Reply-To"] = org.email
-    message["Subject"] = letter.subject
+    message["Subject"] = " ".join(letter.subject.split())  # names may hold line breaks
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=settings.mail_from.rpartition("@")[2] or None)
     message["Auto-Submitted"] = "auto-generated"

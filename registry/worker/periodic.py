@@ -34,6 +34,7 @@ class Report:
     takedowns_noticed: int = 0
     event_reminders: int = 0
     consent_reminders: int = 0
+    messages_purged: int = 0
 
 
 def run_daily(*, session: Session) -> Report:
@@ -44,6 +45,7 @@ def run_daily(*, session: Session) -> Report:
         takedowns_noticed=takedowns.notice_takedowns(session=session),
         event_reminders=event_letters.queue_reminders(session=session),
         consent_reminders=consent_letters.queue_reminders(session=session),
+        messages_purged=mail.purge(session=session),
     )
 
 

@@ -180,3 +180,26 @@ def test_renewing_outside_the_last_weeks_is_refused(
     )
     assert refused.status_code == 409
     assert "cannot be renewed now" in refused.text
+
+
+def test_the_api_sends_the_request_unless_told_not_to(
+    session: Session, client: TestClient, inbox: Inbox, admin_headers: dict[str, str]
+) -> None:
+    body = {
+        "subject_name": "Pat",
+        "purpose": "Our magazine",
+        "description": "Two photos",
+        "channels": ["print"],
+    }
+    client.post(
+        "/api/consent-requests",
+        json={**body, "subject_email": "pat@example.org"},
+        headers=admin_headers,
+    ).raise_for_status()
+    client.post(
+        "/api/consent-requests",
+        json={**body, "subject_email": "quiet@example.org", "send_email": False},
+        headers=admin_headers,
+    ).raise_for_status()
+    deliver(session)
+    assert [m["To"] for m in inbox.messages] == ["pat@example.org"]

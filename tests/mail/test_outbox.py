@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,6 +23,7 @@ from registry.mail import transport
 from registry.mail.models import MailState, OutboxMessage
 from registry.publishing import notify
 from tests.auth.factories import csrf_from, login_page
+from tests.consent.factories import MakeConsent
 from tests.mailbox import Inbox, deliver, links_in, smtp_server, text_of
 from tests.ports import free_port
 
@@ -184,3 +186,26 @@ def test_the_outbox_page_lists_states_without_links_and_retries(
     assert client.get("/outbox?state=nonsense").status_code == 422
     again = client.post(f"/outbox/{message.id}/retry", data={"csrf_token": csrf_from(page.text)})
     assert again.status_code == 409
+
+
+def test_finished_messages_are_forgotten_after_the_retention_period(
+    session: Session, make_booking: Callable[..., Booking], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "smtp_url", "")
+    make_booking(email="old@example.org")
+    deliver(session)
+    message = session.exec(select(OutboxMessage)).one()
+    assert mail.purge(session=session) == 0
+    message.created_at = message.created_at - timedelta(days=mail.RETENTION_DAYS + 1)
+    session.add(message)
+    make_booking(email="waiting@example.org")  # queued: kept however old
+    assert mail.purge(session=session) == 1
+    assert [m.recipient for m in session.exec(select(OutboxMessage)).all()] == ["w•••@example.org"]
+
+
+def test_a_line_break_in_a_name_does_not_break_the_message(
+    session: Session, inbox: Inbox, make_consent: MakeConsent
+) -> None:
+    make_consent(purpose="Line one\nLine two: our magazine")
+    assert deliver(session) == 1
+    assert inbox.messages[0]["Subject"] == "Your consent is asked: Line one Line two: our magazine"
