@@ -48,6 +48,13 @@ class Settings(BaseSettings):
         description="Signs tokens, sessions and CSRF tokens. Required outside dev (32+ chars).",
         repr=False,
     )
+    biometric_days_without_event: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Face encodings of photos and videos not from an event are deleted this many "
+        "days after upload (an event's own retention applies to its photos).",
+    )
     biometric_key: str = Field(
         default="",
         description="32-byte base64url key encrypting face encodings at rest. Unset: derived "

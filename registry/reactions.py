@@ -20,6 +20,7 @@ def wire() -> None:
     """Bind every reaction to its signal (safe to call more than once)."""
     signals.on(signals.opt_outs_changed, clearance.on_opt_outs_changed)
     signals.on(signals.basis_changed, takedowns.on_basis_changed)
+    signals.on(signals.retention_changed, clearance.on_retention_changed)
     # Who composes each kind of email when the outbox sends it.
     event_letters.register()
     consent_letters.register()

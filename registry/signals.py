@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from sqlmodel import Session
@@ -36,6 +37,10 @@ class BasisChanged(Protocol):
         media_ids: Iterable[uuid.UUID] | None = None,
         event_id: uuid.UUID | None = None,
     ) -> None: ...
+
+
+class RetentionChanged(Protocol):
+    def __call__(self, *, session: Session, event_id: uuid.UUID, purge_after: datetime) -> None: ...
 
 
 H = TypeVar("H", bound=Callable[..., Any])
@@ -73,6 +78,13 @@ basis_changed: Signal[BasisChanged] = Signal(
     "basis_changed",
     "The basis for publishing some media (by id, or every media of an event) may have gone: "
     "consent withdrawn, declined or expired, an event's channels narrowed, a match confirmed.",
+)
+
+
+retention_changed: Signal[RetentionChanged] = Signal(
+    "retention_changed",
+    "An event's biometric purge date moved (its end or its retention was edited): every "
+    "template kept for it (photo face encodings, transient references) must follow.",
 )
 
 

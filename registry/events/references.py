@@ -46,6 +46,9 @@ def reschedule_purge(*, session: Session, event: Event) -> None:
     for photo in photos:
         photo.purge_after = due
         session.add(photo)
+    session.flush()
+    # The photos' face encodings and transient references follow (media reacts to the signal).
+    signals.retention_changed.send(session=session, event_id=event.id, purge_after=due)
 
 
 def list_references(*, session: Session, booking: Booking) -> list[ReferencePhoto]:

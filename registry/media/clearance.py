@@ -41,6 +41,7 @@ from registry.vision.decision import (
     BadgeInput,
     FaceDecision,
     FaceInput,
+    Prior,
     Review,
     Sighting,
     Thresholds,
@@ -155,10 +156,38 @@ def badge_booking(session: Session, media: Media, code: str) -> uuid.UUID | None
 
 
 def _purge_after(session: Session, media: Media) -> datetime | None:
-    if media.event_id is None:
-        return None
-    event = session.get(Event, media.event_id)
-    return references.purge_date(event) if event else None
+    """When the photo's face encodings go: the event's purge date, or (no event) a set number
+    of days after upload. Every stored template has one."""
+    event = session.get(Event, media.event_id) if media.event_id is not None else None
+    if event is not None:
+        return references.purge_date(event)
+    return media.created_at + timedelta(days=get_settings().biometric_days_without_event)
+
+
+def on_retention_changed(*, session: Session, event_id: uuid.UUID, purge_after: datetime) -> None:
+    """An event's purge date moved: its photos' encodings and transient references follow."""
+    faces = session.exec(
+        select(MediaFace)
+        .join(Media, col(Media.id) == col(MediaFace.media_id))
+        .where(
+            Media.event_id == event_id,
+            col(MediaFace.encoding).is_not(None),
+            MediaFace.purge_after != purge_after,
+        )
+    ).all()
+    for face in faces:
+        face.purge_after = purge_after
+        session.add(face)
+    transient = session.exec(
+        select(TransientReference).where(
+            TransientReference.event_id == event_id,
+            TransientReference.purge_after != purge_after,
+        )
+    ).all()
+    for ref in transient:
+        ref.purge_after = purge_after
+        session.add(ref)
+    session.flush()
 
 
 def store_analysis(*, session: Session, media_id: uuid.UUID, result: Analysis) -> Media | None:
@@ -336,6 +365,9 @@ def evaluate(
                 box=(f.top, f.right, f.bottom, f.left),
                 encoding=_encoding(f.encoding, f"face:{media.id}:{f.number}")
                 if f.encoding
+                else None,
+                prior=Prior(f.booking_id, f.decision, f.via, f.distance)
+                if f.purged_at is not None
                 else None,
             )
             for f in faces
@@ -675,13 +707,27 @@ def purge_biometrics(*, session: Session, at: datetime | None = None) -> int:
     The photos keep their boxes and decisions; only the biometric templates go.
     """
     at = at or utcnow()
-    faces = session.exec(
-        select(MediaFace).where(
-            col(MediaFace.encoding).is_not(None), col(MediaFace.purge_after) <= at
+    faces = list(
+        session.exec(
+            select(MediaFace).where(
+                col(MediaFace.encoding).is_not(None), col(MediaFace.purge_after) <= at
+            )
+        ).all()
+    )
+    # Faces stored before every template had a date (photos not from an event): by upload date.
+    undated = at - timedelta(days=get_settings().biometric_days_without_event)
+    faces += session.exec(
+        select(MediaFace)
+        .join(Media, col(Media.id) == col(MediaFace.media_id))
+        .where(
+            col(MediaFace.encoding).is_not(None),
+            col(MediaFace.purge_after).is_(None),
+            col(Media.created_at) <= undated,
         )
     ).all()
     for face in faces:
         face.encoding = None
+        face.purged_at = at  # its decision and matched booking stay: they are the record
         session.add(face)
     transient = session.exec(
         select(TransientReference).where(TransientReference.purge_after <= at)

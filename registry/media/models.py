@@ -64,6 +64,8 @@ class MediaFace(SQLModel, table=True):
     left: int
     encoding: bytes | None = Field(default=None, sa_type=sa.LargeBinary)  # encrypted
     purge_after: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    # When retention deleted the encoding: the decision below then stands as the face's record.
+    purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The latest decision, cached from the clearance run.
     booking_id: uuid.UUID | None = Field(default=None)
     distance: float | None = None

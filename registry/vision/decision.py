@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -50,10 +51,21 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class Prior:
+    """What a face was decided while its template existed (kept when retention deletes it)."""
+
+    booking_id: uuid.UUID | None
+    decision: str  # FaceDecision value
+    via: str | None = None
+    distance: float | None = None
+
+
+@dataclass(frozen=True)
 class FaceInput:
     id: int
     box: Box
-    encoding: np.ndarray | None  # None when too small to encode
+    encoding: np.ndarray | None  # None when too small to encode, or purged (then `prior`)
+    prior: Prior | None = None  # set when the template was purged after retention
 
 
 @dataclass(frozen=True)
@@ -262,6 +274,43 @@ def _transient_by_booking(
     return sure, unsure
 
 
+def _decide_purged(
+    face: FaceInput,
+    prior: Prior,
+    result: FaceResult,
+    opted_out: AbstractSet[uuid.UUID],
+    ruled_out: AbstractSet[tuple[int, uuid.UUID | None]],
+    reasons: list[str],
+) -> None:
+    """A face whose template was deleted at the end of retention cannot be matched again: the
+    match made while it existed stands for as long as that person stays opted out (a purge
+    must never turn a flagged photo into a publishable one); opting back in, or a reviewer's
+    "not this person", clears it. A face that matched nobody keeps its decision."""
+    booking = prior.booking_id
+    if booking is None or (face.id, booking) in ruled_out:
+        result.decision = (
+            FaceDecision.clear if booking is not None else FaceDecision(prior.decision)
+        )
+        return
+    result.booking_id, result.distance = booking, prior.distance
+    result.via = Via(prior.via) if prior.via else Via.face
+    if booking not in opted_out:
+        result.decision = FaceDecision.clear
+        return
+    if prior.decision == FaceDecision.review:
+        result.decision = FaceDecision.review
+        reasons.append(
+            f"Face {face.id} was a possible match for an attendee who opted out before its "
+            "template was deleted at the end of retention: please review."
+        )
+        return
+    result.decision = FaceDecision.opted_out
+    reasons.append(
+        f"Face {face.id} was matched to an attendee who opted out before its template was "
+        "deleted at the end of retention; the match stands while they stay opted out."
+    )
+
+
 def decide(
     *,
     faces: Sequence[FaceInput],
@@ -334,6 +383,9 @@ def decide(
         if result.via is not None:
             continue
         small = _width(face.box) < t.min_face_px
+        if face.encoding is None and face.prior is not None:
+            _decide_purged(face, face.prior, result, opted_out, ruled_out, reasons)
+            continue
         if face.encoding is None:
             result.decision = FaceDecision.too_small
             continue

@@ -297,6 +297,77 @@ def test_purge_removes_face_encodings_but_keeps_the_decision(
     assert media.status == MediaStatus.cleared
 
 
+def test_a_match_survives_the_purge_of_its_templates_until_they_opt_back_in(
+    session: Session, flagged: tuple[Booking, Media]
+) -> None:
+    """Retention deletes every template (the photo's face encodings, the reference photo);
+    re-clearing the photo afterwards must not turn it publishable while they stay opted out."""
+    from registry.publishing import service as publishing
+
+    alice, media = flagged
+    far = utcnow() + timedelta(days=3650)
+    assert clearance.purge_biometrics(session=session, at=far) >= 2
+    assert references.purge_expired(session=session, at=far) == 1
+    assert all(f.encoding is None for f in service.faces_of(session=session, media=media))
+
+    assert clearance.evaluate(session=session, media=media) == MediaStatus.flagged
+    [matched] = [f for f in service.faces_of(session=session, media=media) if f.booking_id]
+    assert (matched.booking_id, matched.decision) == (alice.id, "opted_out")
+    assert any("before its template was deleted" in r for r in media.reasons)
+    [ready] = publishing.readiness(session=session, media=[media], channel="internal")
+    assert not ready.allowed
+    assert any("people who opted out" in r for r in ready.reasons)
+
+    events.set_opt_out(session=session, actor=SYSTEM, booking=alice, opt_out=False)
+    session.refresh(media)
+    assert media.status == MediaStatus.cleared
+    [ready] = publishing.readiness(session=session, media=[media], channel="internal")
+    assert not any("people who opted out" in r for r in ready.reasons)
+
+
+def test_every_template_has_a_purge_date_that_follows_the_event(
+    session: Session,
+    faces_dir: Path,
+    people: dict[str, list[compose.Portrait]],
+    make_event: Callable[..., Event],
+    make_booking: MakeBooking,
+    run_job: Callable[[uuid.UUID], MediaStatus | None],
+) -> None:
+    """Photos not from an event lose their encodings after `biometric_days_without_event`;
+    an event's photos follow its purge date when its end or retention is edited."""
+    loose = upload(session, None, photo(faces_dir, [(people["joe_biden"][0], 150, None)], seed=3))
+    run_job(loose.id)
+    [face] = service.faces_of(session=session, media=loose)
+    days = get_settings().biometric_days_without_event
+    assert face.purge_after == loose.created_at + timedelta(days=days)
+    # A face stored before dates were given to every template is purged by upload date too.
+    face.purge_after = None
+    session.add(face)
+    assert clearance.purge_biometrics(session=session, at=utcnow() + timedelta(days=days - 1)) == 0
+    assert clearance.purge_biometrics(session=session, at=utcnow() + timedelta(days=days + 1)) == 1
+    assert face.encoding is None
+
+    event = make_event()
+    media = upload(session, event, photo(faces_dir, [(people["joe_biden"][1], 150, None)], seed=4))
+    run_job(media.id)
+    learnt = TransientReference(
+        event_id=event.id,
+        booking_id=make_booking(event=event, opt_out=True).id,
+        media_id=media.id,
+        face_number=1,
+        encoding=b"sealed",
+        purge_after=references.purge_date(event),
+    )
+    session.add(learnt)
+    events.update_event(session=session, actor=SYSTEM, event=event, biometric_retention_days=5)
+    due = references.purge_date(event)
+    [face] = service.faces_of(session=session, media=media)
+    assert face.purge_after == due
+    assert learnt.purge_after == due
+    assert clearance.purge_biometrics(session=session, at=due - timedelta(seconds=1)) == 0
+    assert clearance.purge_biometrics(session=session, at=due) == 2
+
+
 def test_redacted_rendition_hides_the_opted_out_face_and_is_verified(
     session: Session, flagged: tuple[Booking, Media]
 ) -> None:
