@@ -64,6 +64,19 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(
         default=25, ge=1, le=500, description="Largest accepted upload (one file), in megabytes."
     )
+    max_request_mb: int = Field(
+        default=300,
+        ge=1,
+        le=5000,
+        description="Largest request body on staff routes (several files at once), in megabytes; "
+        "larger ones get 413 before they are read.",
+    )
+    max_form_kb: int = Field(
+        default=64,
+        ge=4,
+        le=1024,
+        description="Largest body of a public form (booking, lost link, consent, sign-in), in kB.",
+    )
     max_megapixels: int = Field(
         default=60,
         ge=1,

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from registry import links
 from registry.db import get_session
 from registry.errors import FormError, Invalid, RedirectWith, RegistryError
 from registry.web import redirect, render, safe_next
@@ -125,7 +126,8 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        # The path may hold a private link token: logged redacted, like the access log.
+        logger.exception("unhandled error on %s %s", request.method, links.redact(request.url.path))
         message = "Something went wrong on our side. It has been logged; please try again."
         if _is_api(request):
             return JSONResponse({"detail": message}, status_code=500)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -45,3 +47,31 @@ def read_token(kind: str, token: str) -> LinkRef | None:
         return LinkRef(record_id=uuid.UUID(hex=body[:32]), version=int(body[32:], 16))
     except ValueError:
         return None
+
+
+# Public link tokens are bearer secrets: never in logs.
+_LINK_PATH = re.compile(r"/(b|c)/[^/?\s\"']+")
+
+
+def redact(text: str) -> str:
+    """`/b/<token>/badge.pdf` -> `/b/[token]/badge.pdf` (for anything that is logged)."""
+    return _LINK_PATH.sub(r"/\1/[token]", text)
+
+
+class RedactLinkTokens(logging.Filter):
+    """Rewrite link tokens in a log record's message and arguments (access and error logs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def redact_logs(*names: str) -> None:
+    """Install the filter on these loggers (once each)."""
+    for name in names:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactLinkTokens) for f in target.filters):
+            target.addFilter(RedactLinkTokens())

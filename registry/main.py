@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from registry import __version__, health, reactions
+from registry import __version__, health, links, reactions
 from registry.audit import api as audit_api
 from registry.audit import pages as audit_pages
 from registry.auth import api as auth_api
@@ -25,6 +24,7 @@ from registry.events import api as events_api
 from registry.events import pages as events_pages
 from registry.events import public_pages as events_public_pages
 from registry.exception_handlers import install_handlers
+from registry.limits import BodyLimit
 from registry.mail import pages as mail_pages
 from registry.media import api as media_api
 from registry.media import pages as media_pages
@@ -60,25 +60,9 @@ ROUTERS: list[APIRouter] = [
 ]
 
 
-# Public link tokens are bearer secrets: keep them out of access logs.
-_LINK_PATH = re.compile(r"/(b|c)/[^/?\s\"]+")
-
-
-class RedactLinkTokens(logging.Filter):
-    """Rewrite /b/<token> and /c/<token> in access-log records to /b/[token]."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                _LINK_PATH.sub(r"/\1/[token]", a) if isinstance(a, str) else a for a in record.args
-            )
-        return True
-
-
 def _redact_access_log() -> None:
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, RedactLinkTokens) for f in access.filters):
-        access.addFilter(RedactLinkTokens())
+    # Public link tokens are bearer secrets: keep them out of every log that names a path.
+    links.redact_logs("uvicorn.access", "uvicorn.error", "registry")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -154,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         window_seconds=settings.link_request_window_seconds,
     )
     install_handlers(app)
+    app.add_middleware(BodyLimit)  # outside the routes: bodies over the limit are never read
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Callable
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from registry.deps import SessionDep
 from registry.errors import Conflict, Invalid, redirect_on_error, render_on_error
+from registry.events.models import Booking
 from registry.organisation import service as organisation
 from registry.organisation.models import Organisation
 
@@ -78,7 +82,7 @@ def test_openapi_documents_the_token_route(client: TestClient) -> None:
 def test_access_log_never_shows_link_tokens() -> None:
     import logging
 
-    from registry.main import RedactLinkTokens
+    from registry.links import RedactLinkTokens
 
     record = logging.LogRecord(
         "uvicorn.access",
@@ -92,6 +96,31 @@ def test_access_log_never_shows_link_tokens() -> None:
     RedactLinkTokens().filter(record)
     assert "SECRETMAC" not in record.getMessage()
     assert "/c/[token]/receipt" in record.getMessage()
+
+
+def test_an_unhandled_error_on_a_link_page_logs_no_token(
+    client: TestClient,
+    make_booking: Callable[..., Booking],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from registry.events import public_pages
+    from registry.events import service as events
+
+    booking = make_booking()
+    token = events.manage_token(booking)
+
+    def broken(**_: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(public_pages.service, "history", broken)
+    with caplog.at_level(logging.ERROR):
+        page = client.get(f"/b/{token}")
+    assert page.status_code == 500
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "unhandled error on GET /b/[token]" in logged
+    assert token not in logged
+    assert token.split(".")[1] not in caplog.text
 
 
 def test_the_unit_of_work_commits_before_the_response_is_sent() -> None:

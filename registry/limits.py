@@ -1,0 +1,106 @@
+"""Request bodies are refused over a limit (413) before they are read or parsed.
+
+A declared `Content-Length` over the limit is answered at once; a body sent without one (chunked)
+is counted as it arrives and cut off at the limit. Public forms get a small limit (a name and
+an email address), a public reference photo its upload limit, staff routes the largest (several
+photos or a video at once).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from registry.config import get_settings
+
+_PUBLIC_UPLOAD = re.compile(r"^/b/[^/]+/references/?$")
+_PUBLIC_FORM = re.compile(r"^/(b|c)/|^/events/[^/]+/(book|link)/?$|^/login/?$|^/logout/?$")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+
+
+class _TooLarge(BaseException):  # noqa: N818
+    """Not an Exception: body parsers turn those into 400s; this must reach `BodyLimit`."""
+
+
+def limit_for(path: str) -> int:
+    """The largest body accepted on `path`, in bytes."""
+    settings = get_settings()
+    if _PUBLIC_UPLOAD.match(path):
+        return settings.max_upload_mb * 1_000_000 + 64_000
+    if _PUBLIC_FORM.match(path):
+        return settings.max_form_kb * 1000
+    return settings.max_request_mb * 1_000_000
+
+
+def _words(limit: int) -> str:
+    return f"{limit // 1_000_000} MB" if limit >= 1_000_000 else f"{limit // 1000} kB"
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for bodies over `limit_for(path)`."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        limit = limit_for(path)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _refuse(scope, send, limit)
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message: Message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except _TooLarge:
+            if not started:
+                await _refuse(scope, send, limit)
+
+
+async def _refuse(scope: Scope, send: Any, limit: int) -> None:
+    detail = f"The request is too large: at most {_words(limit)} is accepted here."
+    if scope["path"].startswith("/api"):
+        body = json.dumps({"detail": detail}).encode()
+        kind = b"application/json"
+    else:
+        body = (
+            "<!doctype html><html lang=en><meta charset=utf-8><title>Too large</title>"
+            f"<h1>Too large</h1><p>{detail}</p><p><a href='javascript:history.back()'>Go back"
+            "</a></p></html>"
+        ).encode()
+        kind = b"text/html; charset=utf-8"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", kind),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,65 @@
+"""Bodies over the limit are refused (413) before they are read: declared or chunked, public
+forms with a small limit, staff routes with the large one; nothing is written."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from registry.config import get_settings
+from registry.events.models import Booking, Event
+from tests.auth.factories import csrf_from
+
+
+def test_a_public_form_over_its_limit_is_refused_before_parsing(
+    session: Session, client: TestClient, make_event: Callable[..., Event]
+) -> None:
+    event = make_event()
+    token = csrf_from(client.get(f"/events/{event.id}/book").text)
+    padding = "x" * (get_settings().max_form_kb * 1000)
+    answer = client.post(
+        f"/events/{event.id}/book",
+        data={"name": "Big", "email": "big@example.org", "csrf_token": token, "pad": padding},
+    )
+    assert answer.status_code == 413
+    assert "too large" in answer.text
+    assert session.exec(select(Booking).where(Booking.email == "big@example.org")).first() is None
+    ok = client.post(
+        f"/events/{event.id}/book",
+        data={"name": "Small", "email": "small@example.org", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303
+
+
+def test_a_chunked_body_is_cut_off_at_the_limit(
+    client: TestClient, make_event: Callable[..., Event]
+) -> None:
+    event = make_event()
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(200):
+            yield b"a" * 1000
+
+    answer = client.post(
+        f"/events/{event.id}/link",
+        content=chunks(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 413
+
+
+def test_staff_uploads_have_their_own_limit_and_json_errors(
+    client: TestClient, admin_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "max_request_mb", 1)
+    answer = client.post(
+        "/api/media",
+        files={"files": ("big.jpg", b"\xff" * 1_200_000, "image/jpeg")},
+        headers=admin_headers,
+    )
+    assert answer.status_code == 413
+    assert answer.json() == {"detail": "The request is too large: at most 1 MB is accepted here."}
