@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -12,6 +14,7 @@ from registry.db import DatabaseUnavailable, check_reachable, get_engine, redact
 from registry.media.storage import S3Storage, get_storage
 
 router = APIRouter(tags=["health"])
+logger = logging.getLogger("registry")
 
 
 class Health(BaseModel):
@@ -28,35 +31,49 @@ def healthz() -> Health:
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
 def readyz(request: Request) -> JSONResponse:
     """The database is reachable, its schema is at the latest migration, and (without a broker)
-    the clearance pool is warm: "warming" while its processes load the face models."""
+    the clearance pool is warm: "warming" while its processes load the face models. Public: it
+    says what is wrong in general words; hosts, users and errors go to the server log."""
     return check_ready(getattr(request.app.state, "jobs", None))
 
 
-def check_ready(jobs: object | None = None) -> JSONResponse:
-    """The readiness answer (`jobs`: the app's job queue, whose `ready` event says it is warm)."""
+def check_ready(jobs: object | None = None, *, public: bool = True) -> JSONResponse:
+    """The readiness answer (`jobs`: the app's job queue, whose `ready` event says it is warm);
+    `public=False` gives the full detail (for the log, the CLI and tests)."""
+    status, general, detail = _diagnose(jobs)
+    if status != "ok":
+        logger.warning("not ready: %s", detail)
+    body = Health(status=status, detail=general if public else detail)
+    return JSONResponse(body.model_dump(), 200 if status == "ok" else 503)
+
+
+def _diagnose(jobs: object | None) -> tuple[str, str, str]:
+    """(status, what the public may read, the full detail)."""
     ready = getattr(jobs, "ready", None)
     if ready is not None and not ready.is_set():
         detail = "warming: the clearance workers are loading the face models"
-        return JSONResponse(Health(status="warming", detail=detail).model_dump(), 503)
+        return "warming", detail, detail
     try:
         check_reachable()
         current = migrations.current_revision(get_engine())
     except DatabaseUnavailable as exc:
-        return JSONResponse(Health(status="unavailable", detail=str(exc)).model_dump(), 503)
+        return "unavailable", "the database is unreachable", str(exc)
     head = migrations.head_revision()
     if current != head:
         detail = f"schema is at {current or 'nothing'}, expected {head}: run `registry db upgrade`"
-        return JSONResponse(Health(status="unavailable", detail=detail).model_dump(), 503)
+        return "unavailable", "the database schema is not up to date", detail
     settings = get_settings()
-    problem = _broker_problem(settings.broker_url) or _storage_problem()
-    if problem:
-        return JSONResponse(Health(status="unavailable", detail=problem).model_dump(), 503)
+    broker = _broker_problem(settings.broker_url)
+    if broker:
+        return "unavailable", "the job broker is unreachable", broker
+    storage = _storage_problem()
+    if storage:
+        return "unavailable", "the media storage is unreachable", storage
     parts = [f"schema {head} on {settings.database_url.split(':')[0]}"]
     if settings.broker_url:
         parts.append("broker reachable")
     if settings.storage_url:
         parts.append("bucket reachable")
-    return JSONResponse(Health(status="ok", detail="; ".join(parts)).model_dump())
+    return "ok", "ready", "; ".join(parts)
 
 
 def _broker_problem(url: str) -> str | None:

@@ -1,4 +1,5 @@
-"""Request bodies are refused over a limit (413) before they are read or parsed.
+"""Request bodies are refused over a limit (413) before they are read or parsed, and every
+response carries the security headers.
 
 A declared `Content-Length` over the limit is answered at once; a body sent without one (chunked)
 is counted as it arrives and cut off at the limit. Public forms get a small limit (a name and
@@ -88,8 +89,7 @@ async def _refuse(scope: Scope, send: Any, limit: int) -> None:
     else:
         body = (
             "<!doctype html><html lang=en><meta charset=utf-8><title>Too large</title>"
-            f"<h1>Too large</h1><p>{detail}</p><p><a href='javascript:history.back()'>Go back"
-            "</a></p></html>"
+            f"<h1>Too large</h1><p>{detail}</p><p>Go back and send less.</p></html>"
         ).encode()
         kind = b"text/html; charset=utf-8"
     await send(
@@ -104,3 +104,55 @@ async def _refuse(scope: Scope, send: Any, limit: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+# No inline script or style anywhere (the pages use static files only); nothing may frame us.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+_TOKEN_PAGE = re.compile(r"^/(b|c)/")
+
+
+# FastAPI's interactive API docs load their script from a CDN with an inline bootstrap.
+_DOCS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+
+
+def security_headers(path: str, *, https: bool) -> list[tuple[bytes, bytes]]:
+    headers = [] if path in _DOCS else [(b"content-security-policy", CSP.encode())]
+    headers += [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        # A page whose address is a private link must not leak it to another site.
+        (b"referrer-policy", b"no-referrer" if _TOKEN_PAGE.match(path) else b"same-origin"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+    ]
+    if https:
+        headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+    return headers
+
+
+class SecurityHeaders:
+    """ASGI middleware: the security headers on every HTTP response (routes may override)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        https = get_settings().base_url.startswith("https://")
+        extra = security_headers(scope["path"], https=https)
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *((k, v) for k, v in extra if k not in present),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

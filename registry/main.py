@@ -24,7 +24,7 @@ from registry.events import api as events_api
 from registry.events import pages as events_pages
 from registry.events import public_pages as events_public_pages
 from registry.exception_handlers import install_handlers
-from registry.limits import BodyLimit
+from registry.limits import BodyLimit, SecurityHeaders
 from registry.mail import pages as mail_pages
 from registry.media import api as media_api
 from registry.media import pages as media_pages
@@ -139,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_handlers(app)
     app.add_middleware(BodyLimit)  # outside the routes: bodies over the limit are never read
+    app.add_middleware(SecurityHeaders)  # outermost of ours: even a 413 carries them
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -63,3 +63,25 @@ def test_staff_uploads_have_their_own_limit_and_json_errors(
     )
     assert answer.status_code == 413
     assert answer.json() == {"detail": "The request is too large: at most 1 MB is accepted here."}
+
+
+def test_every_page_carries_the_security_headers(
+    client: TestClient, make_booking: Callable[..., Booking], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registry.events import service as events
+
+    booking = make_booking()
+    for path in ("/login", f"/events/{booking.event_id}/book", "/api/auth/me"):
+        headers = client.get(path).headers
+        csp = headers["content-security-policy"]
+        assert "script-src 'self'" in csp
+        assert "'unsafe-inline'" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "same-origin"
+        assert "strict-transport-security" not in headers
+    token_page = client.get(f"/b/{events.manage_token(booking)}")
+    assert token_page.status_code == 200
+    assert token_page.headers["referrer-policy"] == "no-referrer"
+    monkeypatch.setattr(get_settings(), "base_url", "https://registry.example.org")
+    assert "max-age=" in client.get("/login").headers["strict-transport-security"]

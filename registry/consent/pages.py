@@ -391,11 +391,14 @@ def consent_decide(
         )
     if decision not in DECISIONS:
         raise Invalid("Choose one of the buttons on the page.")
+    # The notice version recorded is the one the server showed this person (their last view),
+    # never what the form claims: `notice_version` is kept for old forms and not trusted.
+    del notice_version
     service.decide(
         session=session,
         request=consent,
         decision=DECISIONS[decision],
-        notice_version=notice_version,
+        notice_version=service.last_seen_notice(session=session, request=consent),
         origin=origin_of(request),
     )
     status = service.effective_status(consent)

@@ -373,14 +373,20 @@ def responder_role(request: ConsentRequest) -> ActorRole:
 
 
 def record_view(*, session: Session, request: ConsentRequest, origin: Origin) -> None:
-    """Note that the link was opened (once per visit, not per reload)."""
+    """Note that the link was opened and which notice it showed (once per visit, not per reload;
+    again whenever the notice shown is a new version: decisions record the version seen)."""
+    shown = current_notice(session=session).version
     last_view = session.exec(
-        select(ConsentEvent.at)
+        select(ConsentEvent)
         .where(ConsentEvent.request_id == request.id, ConsentEvent.action == ConsentAction.viewed)
         .order_by(col(ConsentEvent.id).desc())
         .limit(1)
     ).first()
-    if last_view is not None and utcnow() - last_view < VIEW_DEDUP:
+    if (
+        last_view is not None
+        and utcnow() - last_view.at < VIEW_DEDUP
+        and last_view.notice_version == shown
+    ):
         return
     role = responder_role(request)
     _append(
@@ -389,7 +395,7 @@ def record_view(*, session: Session, request: ConsentRequest, origin: Origin) ->
         ConsentAction.viewed,
         role,
         role.value,
-        notice_version=current_notice(session=session).version,
+        notice_version=shown,
         origin=origin,
     )
 

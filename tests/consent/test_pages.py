@@ -273,3 +273,34 @@ def test_staff_pick_media_by_name_and_nothing_is_created_until_they_ask(
     assert f'value="{shoulder.id}"' in shown.text
     assert "/media/" + str(shoulder.id) + "/thumb.jpg" in shown.text
     assert service.list_requests(session=session) == []
+
+
+def test_the_decision_records_the_notice_version_the_page_showed_not_the_forms(
+    session: Session, client: TestClient, make_consent: MakeConsent
+) -> None:
+    from registry.audit.service import SYSTEM
+    from registry.consent.models import ConsentAction
+
+    request = make_consent()
+    path = f"/c/{service.link_token(request)}"
+    csrf = csrf_from(client.get(path).text)  # the page shows version 1
+    service.update_notice(
+        session=session, actor=SYSTEM, text="A new notice text, long enough to be saved: v2."
+    )
+    # The form claims it showed version 2 (tampered, or stale): version 1 is what was shown.
+    client.post(path, data={"decision": "grant", "notice_version": "2", "csrf_token": csrf})
+    [granted] = [
+        e
+        for e in service.history(session=session, request=request)
+        if e.action == ConsentAction.granted
+    ]
+    assert granted.notice_version == 1
+    # Reloading shows version 2 (a new view is recorded at once), and a decision records it.
+    csrf = csrf_from(client.get(path).text)
+    client.post(path, data={"decision": "revoke", "notice_version": "1", "csrf_token": csrf})
+    [revoked] = [
+        e
+        for e in service.history(session=session, request=request)
+        if e.action == ConsentAction.revoked
+    ]
+    assert revoked.notice_version == 2

@@ -59,8 +59,11 @@ def test_uploads_become_messages_on_the_queue(
 def test_readiness_checks_the_broker_and_the_bucket(
     broker: str, s3: S3, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from registry.health import check_ready as readyz
+    from functools import partial
 
+    from registry.health import check_ready
+
+    readyz = partial(check_ready, public=False)
     ready = json.loads(readyz().body)
     assert ready["status"] == "ok"
     assert "broker reachable" in ready["detail"]
@@ -79,6 +82,9 @@ def test_readiness_checks_the_broker_and_the_bucket(
     detail = json.loads(down.body)["detail"]
     assert "cannot reach the broker" in detail
     assert "secret" not in detail
+    # The public answer names no host, user or error.
+    public = json.loads(check_ready().body)
+    assert public == {"status": "unavailable", "detail": "the job broker is unreachable"}
 
 
 def test_the_sweep_hands_lost_photos_to_the_queue_once(
