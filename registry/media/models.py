@@ -31,10 +31,13 @@ FINAL = frozenset({MediaStatus.cleared, MediaStatus.flagged, MediaStatus.needs_r
 
 class Media(SQLModel, table=True):
     __tablename__ = "media"
+    # One record per file *per event*: the same photo uploaded to two events is cleared against
+    # each event's opt-outs (the stored file, keyed by its hash, is shared).
+    __table_args__ = (sa.UniqueConstraint("event_id", "sha256"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     event_id: uuid.UUID | None = Field(default=None, foreign_key="event.id", index=True)
-    sha256: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    sha256: str = Field(max_length=64, index=True)
     filename: str = Field(max_length=255, description="The uploaded name, for display only")
     content_type: str = Field(max_length=64)
     size_bytes: int

@@ -36,14 +36,16 @@ def _clean_name(name: str) -> str:
 def upload(
     *, session: Session, actor: Actor, files: Sequence[Upload], event: Event | None
 ) -> list[tuple[Media, bool]]:
-    """Store each file once (by content) and queue it; a bad file gets a `failed` record with
-    its reason and never stops the others. Returns (media, created) per file, in order."""
+    """Store each file once per event (by content) and queue it; a bad file gets a `failed`
+    record with its reason and never stops the others. Returns (media, created) per file, in
+    order."""
     storage = get_storage()
     limit = get_settings().max_upload_mb * 1_000_000
     out: list[tuple[Media, bool]] = []
     for file in files:
         digest = sha256_of(file.data)
-        existing = session.exec(select(Media).where(Media.sha256 == digest)).first()
+        same_event = Media.event_id == event.id if event else col(Media.event_id).is_(None)
+        existing = session.exec(select(Media).where(Media.sha256 == digest, same_event)).first()
         if existing is not None:
             out.append((existing, False))
             continue

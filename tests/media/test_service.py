@@ -194,6 +194,32 @@ def test_same_bytes_are_stored_once(session: Session, make_event: Callable[..., 
     assert (again.id, created) == (first.id, False)
 
 
+def test_the_same_file_in_another_event_is_cleared_against_that_event(
+    session: Session,
+    faces_dir: Path,
+    people: dict[str, list[compose.Portrait]],
+    make_booking: MakeBooking,
+    run_job: Callable[[uuid.UUID], MediaStatus | None],
+) -> None:
+    """Identity is (event, content): the photo of an attendee who opted out of event A only is
+    flagged in A and cleared in B, each its own record (the stored file is shared)."""
+    alice = make_booking(opt_out=True)
+    event_a = events.get_event(session=session, event_id=alice.event_id)
+    obama = people["barack_obama"]
+    with_reference(session, alice, obama[0])
+    other = make_booking()  # another event, where nobody opted out
+    event_b = events.get_event(session=session, event_id=other.event_id)
+    data = photo(faces_dir, [(obama[1], 150, None)], seed=8)
+    in_a = upload(session, event_a, data)
+    in_b = upload(session, event_b, data)
+    loose = upload(session, None, data)
+    assert len({in_a.id, in_b.id, loose.id}) == 3
+    assert in_a.sha256 == in_b.sha256 == loose.sha256
+    assert upload(session, None, data).id == loose.id  # no event: still stored once
+    assert run_job(in_a.id) == MediaStatus.flagged
+    assert run_job(in_b.id) == MediaStatus.cleared
+
+
 def test_storing_an_analysis_twice_gives_the_same_rows(
     session: Session,
     faces_dir: Path,
