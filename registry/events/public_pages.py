@@ -11,7 +11,14 @@ from fastapi.responses import Response
 
 from registry.audit.service import Actor
 from registry.deps import LinkThrottleDep, SessionDep
-from registry.errors import Gone, Invalid, NotFound, redirect_on_error, render_on_error
+from registry.errors import (
+    Gone,
+    Invalid,
+    NotFound,
+    RateLimited,
+    redirect_on_error,
+    render_on_error,
+)
 from registry.events import references, service
 from registry.events.models import Event
 from registry.mail import transport
@@ -227,12 +234,23 @@ def manage_submit(
 
 @router.post("/b/{token}/references")
 def reference_upload(
+    request: Request,
     token: str,
     session: SessionDep,
+    throttle: LinkThrottleDep,
     file: Annotated[UploadFile | None, File()] = None,
     biometric_consent: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     booking, event = service.booking_for_token(session=session, token=token)
+    wait = service.reference_upload_wait(
+        throttle=throttle, booking=booking, network=origin_of(request).ip_prefix
+    )
+    if wait:
+        raise RateLimited(
+            "Too many photos were sent for this booking or from this network; nothing was "
+            f"saved. Try again in {max(1, (wait + 59) // 60)} minute(s).",
+            retry_after=wait,
+        )
     # On a refusal: back to the form, with the message beside it; the consent box stays as it
     # was ticked (a browser never lets a page refill the file).
     with redirect_on_error(

@@ -107,7 +107,10 @@ def add_reference(
     if len(data) > limit:
         raise TooLarge(f"The photo is larger than {get_settings().max_upload_mb} MB.")
     try:
-        image = images.decode(data).image
+        # A selfie: a phone's JPEG, PNG or WebP of at most 12 MP (decoded in the web process).
+        image = images.decode(
+            data, max_pixels=images.SELFIE_PIXELS, formats=images.SELFIE_FORMATS
+        ).image
     except images.ImageRejected as exc:
         if exc.reason == "type":
             raise UnsupportedMedia(str(exc), field="file") from None

@@ -313,6 +313,23 @@ def public_request_wait(*, throttle: Throttle, email: str, network: str | None, 
     return wait
 
 
+REFERENCE_UPLOADS_PER_BOOKING = 10  # per link-request window (an hour by default)
+REFERENCE_UPLOADS_PER_NETWORK = 30
+
+
+def reference_upload_wait(*, throttle: Throttle, booking: Booking, network: str | None) -> int:
+    """Seconds to wait before another public reference upload (each decodes a photo and looks
+    for faces in the web process): per booking and per client network; 0 = go ahead, counted."""
+    keys = [
+        (f"reference:booking:{booking.id}", REFERENCE_UPLOADS_PER_BOOKING),
+        (f"reference:network:{network or 'unknown'}", REFERENCE_UPLOADS_PER_NETWORK),
+    ]
+    wait = throttle.retry_after(keys)
+    if not wait:
+        throttle.fail([key for key, _ in keys])
+    return wait
+
+
 def send_link_if_booked(*, session: Session, actor: Actor, event: Event, email: str) -> None:
     """Mail the private link to the attendee booked with this address, if any (the caller's
     answer is the same either way)."""

@@ -14,6 +14,8 @@ pillow_heif.register_heif_opener()
 
 # Formats accepted from users (Pillow names).
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "HEIF"})
+SELFIE_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})  # reference photos (what phones share)
+SELFIE_PIXELS = 12_000_000
 MAX_PIXELS = 60_000_000  # 24 MP photos pass with room; decompression bombs do not
 
 
@@ -34,7 +36,9 @@ class DecodedImage:
     format: str
 
 
-def _open(data: bytes, max_pixels: int) -> ImageFile.ImageFile:
+def _open(
+    data: bytes, max_pixels: int, formats: frozenset[str] = ACCEPTED_FORMATS
+) -> ImageFile.ImageFile:
     """Open from the header only (no pixels decoded yet), refusing what we do not accept."""
     if not data:
         raise ImageRejected("The file is empty.", "corrupt")
@@ -49,8 +53,9 @@ def _open(data: bytes, max_pixels: int) -> ImageFile.ImageFile:
         ) from None
     except (UnidentifiedImageError, OSError):
         raise ImageRejected("The file is not an image this service can read.", "type") from None
-    if (image.format or "") not in ACCEPTED_FORMATS:
-        raise ImageRejected("Upload JPEG, PNG, WebP or HEIC photos.", "type")
+    if (image.format or "") not in formats:
+        named = "JPEG, PNG, WebP or HEIC" if "HEIF" in formats else "JPEG, PNG or WebP"
+        raise ImageRejected(f"Upload {named} photos.", "type")
     width, height = image.size
     if width * height > max_pixels:
         raise ImageRejected(
@@ -67,16 +72,18 @@ def probe(data: bytes, *, max_pixels: int = MAX_PIXELS) -> tuple[str, int, int]:
     return image.format or "", image.width, image.height
 
 
-def decode(data: bytes, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
-    """Open JPEG/PNG/WebP/HEIC bytes as an upright 8-bit RGB image, refusing anything else or
-    too large."""
-    image = _open(data, max_pixels)
+def decode(
+    data: bytes, *, max_pixels: int = MAX_PIXELS, formats: frozenset[str] = ACCEPTED_FORMATS
+) -> DecodedImage:
+    """Open JPEG/PNG/WebP/HEIC bytes (or only `formats`) as an upright 8-bit RGB image,
+    refusing anything else or too large. Messages never carry the decoder's own words."""
+    image = _open(data, max_pixels, formats)
     try:
         image.load()
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError):
         # Truncated or corrupt data: Pillow raises OSError ("image file is truncated") and friends.
         raise ImageRejected(
-            f"The image could not be read (it may be truncated): {exc}.", "corrupt"
+            "The image could not be read: it may be truncated or damaged.", "corrupt"
         ) from None
     upright = ImageOps.exif_transpose(image)
     return DecodedImage(image=to_rgb8(upright), format=image.format or "")

@@ -135,3 +135,46 @@ def test_staff_can_reissue_a_manage_link(
     assert response.status_code == 200
     assert response.json()["manage_url"].split("/b/")[1] != old.split("/b/")[1]
     assert client.get(old).status_code == 404
+
+
+def test_public_reference_uploads_are_selfie_sized_and_rate_limited(
+    client: TestClient, make_booking: MakeBooking
+) -> None:
+    import io
+
+    from PIL import Image
+
+    import registry.vision.images  # noqa: F401 - registers the HEIF codec
+
+    booking = make_booking(opt_out=True)
+    path = f"/b/{service.manage_token(booking)}"
+    csrf = csrf_from(client.get(path).text)
+
+    def send(data: bytes, name: str = "me.jpg", kind: str = "image/jpeg"):  # type: ignore[no-untyped-def]
+        return client.post(
+            f"{path}/references",
+            files={"file": (name, data, kind)},
+            data={"biometric_consent": "yes", "csrf_token": csrf},
+        )
+
+    big = io.BytesIO()
+    Image.new("RGB", (4300, 3000), (200, 180, 160)).save(big, format="JPEG", quality=30)
+    too_many_pixels = send(big.getvalue())
+    assert "12 MP" in too_many_pixels.text
+    heic = io.BytesIO()
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(heic, format="HEIF")
+    heif = send(heic.getvalue(), "me.heic", "image/heic")
+    assert "Upload JPEG, PNG or WebP photos." in heif.text
+    truncated = io.BytesIO()
+    Image.new("RGB", (400, 400), (1, 2, 3)).save(truncated, format="PNG")
+    broken = send(truncated.getvalue()[:300], "me.png", "image/png")
+    assert "truncated or damaged" in broken.text
+    assert "Errno" not in broken.text
+    assert "image file is" not in broken.text  # never the decoder's own words
+
+    statuses = [send(b"not an image").status_code for _ in range(10)]
+    assert 429 not in statuses[:7]  # 3 above + 7 = the 10 per booking per window
+    limited = send(b"not an image")
+    assert limited.status_code == 429
+    assert "Too many photos" in limited.text
+    assert int(limited.headers["Retry-After"]) > 0
