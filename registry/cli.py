@@ -137,6 +137,7 @@ def serve(
         port=port,
         log_level=settings.log_level,
         proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,  # only these may name the client
         workers=workers,
         # A web process that is still importing cannot answer the supervisor's ping; on a busy
         # machine that takes more than uvicorn's 5 s default, which killed (and restarted, and

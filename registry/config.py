@@ -291,6 +291,11 @@ class Settings(BaseSettings):
     link_request_window_seconds: int = Field(
         default=3600, ge=1, description="The window of the two limits above."
     )
+    trusted_proxies: str = Field(
+        default="127.0.0.1",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For is "
+        "believed (client networks for rate limits and consent records); others' is ignored.",
+    )
     log_level: str = Field(default="info", description="Log level of the server.")
 
     @model_validator(mode="after")

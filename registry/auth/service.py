@@ -15,7 +15,7 @@ from registry.auth.security import (
     needs_rehash,
     verify_password,
 )
-from registry.auth.throttle import Throttle
+from registry.auth.throttle import Throttle, progressive_wait
 from registry.errors import Conflict, Invalid, RateLimited, Unauthorized
 
 MIN_PASSWORD_LENGTH = 10
@@ -93,13 +93,27 @@ def authenticate(
     password: str,
     client: str,
 ) -> StaffUser:
-    """The user for these credentials; the same error whether the account exists or not."""
+    """The user for these credentials; the same error whether the account exists or not.
+
+    A network that guesses too much is stopped (429) for the window. An account under attack is
+    never locked: after `login_max_failures` failures each further try must wait a little longer
+    (1, 2, 4 … at most 30 s after the latest failure), whoever sends it, so guessing slows to a
+    crawl while the owner waits at most half a minute."""
     email = normalise_email(email)
     user_key, client_key = f"user:{email}", f"client:{client}"
-    wait = throttle.retry_after([(user_key, 1), (client_key, _ADDRESS_FACTOR)])
+    wait = throttle.retry_after([(client_key, _ADDRESS_FACTOR)])
     if wait:
         raise RateLimited(
-            f"Too many failed sign-in attempts. Try again in {wait} seconds.", retry_after=wait
+            f"Too many failed sign-in attempts from your network. Try again in {wait} seconds.",
+            retry_after=wait,
+        )
+    count, since_last = throttle.recent(user_key)
+    wait = progressive_wait(count, since_last, free=throttle.max_failures)
+    if wait:
+        raise RateLimited(
+            f"Several wrong passwords were tried for this account: wait {wait} seconds before "
+            "trying again.",
+            retry_after=wait,
         )
     user = get_by_email(session=session, email=email)
     ok = verify_password(user.password_hash if user else None, password)

@@ -28,6 +28,20 @@ class Throttle(Protocol):
 
     def clear(self, key: str) -> None: ...
 
+    def recent(self, key: str) -> tuple[int, float | None]:
+        """Failures of `key` in the window, and seconds since the latest (None: none)."""
+        ...
+
+
+def progressive_wait(count: int, since_last: float | None, *, free: int) -> int:
+    """Seconds before the next try of an account with `count` recent failures: none for the
+    first `free`, then 1, 2, 4 … at most 30 after the latest failure. Guessing is slowed to a
+    crawl; the owner is never locked out for longer than half a minute."""
+    if count < free or since_last is None:
+        return 0
+    gap = min(2 ** (count - free), 30)
+    return max(0, int(gap - since_last + 0.999))
+
 
 class LoginThrottle:
     """Sliding-window failure counter per key (account, client address); per process."""
@@ -64,6 +78,12 @@ class LoginThrottle:
     def clear(self, key: str) -> None:
         with self._lock:
             self._failures.pop(key, None)
+
+    def recent(self, key: str) -> tuple[int, float | None]:
+        now = time.monotonic()
+        with self._lock:
+            bucket = self._trim(key, now)
+            return len(bucket), (now - bucket[-1]) if bucket else None
 
 
 class RedisLoginThrottle:
@@ -124,6 +144,20 @@ class RedisLoginThrottle:
             self._redis.delete(self._key(key))
         except self._errors:
             logger.warning("login throttle: Redis unreachable, counting in this process")
+
+    def recent(self, key: str) -> tuple[int, float | None]:
+        now = time.time()
+        name = self._key(key)
+        try:
+            pipe = self._redis.pipeline()
+            pipe.zremrangebyscore(name, "-inf", now - self.window_seconds)
+            pipe.zcard(name)
+            pipe.zrange(name, -1, -1, withscores=True)
+            _, count, latest = pipe.execute()
+        except self._errors:
+            logger.warning("login throttle: Redis unreachable, counting in this process")
+            return self._local.recent(key)
+        return int(count), (now - latest[0][1]) if latest else None
 
 
 def make_throttle(*, broker_url: str, max_failures: int, window_seconds: int) -> Throttle:

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import jwt
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -13,6 +14,7 @@ from registry.auth.models import Role, StaffUser
 from registry.auth.security import TOKEN_ALGORITHM, TOKEN_AUDIENCE, issue_access_token
 from registry.config import Settings
 from registry.db import utcnow
+from registry.errors import RateLimited, Unauthorized
 from tests.auth.factories import PASSWORD, bearer
 
 
@@ -44,17 +46,63 @@ def test_wrong_password_and_unknown_user_get_the_same_401(
     assert wrong.json() == unknown.json() == {"detail": "Incorrect email or password."}
 
 
-def test_repeated_failures_are_rate_limited_even_with_the_right_password(
+def test_repeated_failures_slow_the_account_but_never_lock_its_owner_out(
+    client: TestClient,
+    make_staff: Callable[..., StaffUser],
+    settings: Settings,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Someone guessing from another network cannot lock a staff member out: after the free
+    failures each try waits 1, 2, 4 … at most 30 s, then the right password works."""
+    from registry.auth import service as auth
+    from registry.auth import throttle as throttles
+
+    clock = [1000.0]
+    monkeypatch.setattr(throttles.time, "monotonic", lambda: clock[0])
+    limiter = throttles.LoginThrottle(
+        max_failures=settings.login_max_failures, window_seconds=settings.login_window_seconds
+    )
+    user = make_staff()
+
+    def sign_in(password: str, network: str) -> object:
+        try:
+            return auth.authenticate(
+                session=session,
+                throttle=limiter,
+                email=user.email,
+                password=password,
+                client=network,
+            )
+        except (RateLimited, Unauthorized) as exc:
+            return exc
+
+    for n in range(30):  # the attacker, from many networks, as fast as they are let
+        clock[0] += 31 if n % 10 == 9 else 0.01
+        sign_in("guess-guess", f"203.0.113.{n}")
+    waited = sign_in(PASSWORD, "198.51.100.7")
+    assert isinstance(waited, RateLimited)
+    assert 0 < int(waited.headers["Retry-After"]) <= 30
+    clock[0] += 30
+    assert sign_in(PASSWORD, "198.51.100.7") == user  # never locked out for longer
+
+
+def test_a_network_that_guesses_too_much_is_stopped(
     client: TestClient, make_staff: Callable[..., StaffUser], settings: Settings
 ) -> None:
-    user = make_staff()
-    for _ in range(settings.login_max_failures):
-        response = client.post("/api/auth/token", data={"username": user.email, "password": "x"})
-        assert response.status_code == 401
-    blocked = client.post("/api/auth/token", data={"username": user.email, "password": PASSWORD})
+    users = [make_staff() for _ in range(5)]  # a shared network may try several accounts
+    statuses = [
+        client.post("/api/auth/token", data={"username": u.email, "password": "x"}).status_code
+        for u in users
+        for _ in range(settings.login_max_failures)
+    ]
+    assert statuses[: 4 * settings.login_max_failures] == [401] * 4 * settings.login_max_failures
+    assert statuses[-1] == 429
+    fresh = make_staff()  # an account nobody guessed: refused because of the network
+    blocked = client.post("/api/auth/token", data={"username": fresh.email, "password": PASSWORD})
     assert blocked.status_code == 429
+    assert "from your network" in blocked.json()["detail"]
     assert int(blocked.headers["Retry-After"]) > 0
-    assert "Too many" in blocked.json()["detail"]
 
 
 def test_inactive_user_cannot_sign_in(

@@ -86,7 +86,7 @@ def test_serve_with_two_web_processes_shares_the_throttle(
             except (OSError, urllib.error.URLError):
                 time.sleep(0.1)
         assert ready is not None, (tmp_path / "serve.log").read_text()
-        assert "broker reachable" in ready["detail"]
+        assert ready["status"] == "ok"
 
         def sign_in() -> int:
             body = urllib.parse.urlencode(
@@ -100,9 +100,9 @@ def test_serve_with_two_web_processes_shares_the_throttle(
             except urllib.error.HTTPError as exc:
                 return exc.code
 
-        codes = [sign_in() for _ in range(6)]
-        assert codes[:3] == [401, 401, 401]
-        assert codes[3:] == [429, 429, 429]
+        codes = [sign_in() for _ in range(4)]
+        # The fourth try waits (the account's failures are counted across both processes).
+        assert codes == [401, 401, 401, 429]
     finally:
         os.killpg(server.pid, 15)
         server.wait(20)
