@@ -19,8 +19,8 @@ from rich.progress import Progress
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
+from registry import crypto, migrations
 from registry import demo as demo_data
-from registry import migrations
 from registry.audit import service as audit_service
 from registry.audit.service import CLI
 from registry.auth import service as auth_service
@@ -30,7 +30,7 @@ from registry.db import DatabaseUnavailable, check_reachable, get_engine, redact
 from registry.errors import Invalid, NotFound, RegistryError
 from registry.events import references
 from registry.events import service as events
-from registry.media import clearance
+from registry.media import clearance, rotation
 from registry.media import service as media_service
 from registry.media.models import Media, MediaStatus
 from registry.publishing import certificates
@@ -44,9 +44,11 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
 
 # soft_wrap: long URLs stay on one line, so they can be copied from the terminal.
 out = Console(highlight=False, soft_wrap=True)
@@ -279,6 +281,67 @@ def user_create(
             out.print(f"created {user.email} ({user.role.value})")
     except RegistryError as exc:
         fail(exc.message)
+
+
+def _set_active(email: str, active: bool) -> None:
+    settings = load_settings()
+    migrate_or_fail(settings)
+    try:
+        with unit_of_work() as session:
+            user = auth_service.get_by_email(
+                session=session, email=auth_service.normalise_email(email)
+            )
+            if user is None:
+                fail(f"no staff user {email}")
+            auth_service.set_active(session=session, actor=CLI, user=user, active=active)
+            words = "enabled" if active else "disabled (every session and token ended)"
+            out.print(f"{user.email} {words}")
+    except RegistryError as exc:
+        fail(exc.message)
+
+
+@user_app.command("disable")
+def user_disable(email: Annotated[str, typer.Argument(help="The account's email.")]) -> None:
+    """Disable a staff account: every session and bearer token of it ends at once."""
+    _set_active(email, False)
+
+
+@user_app.command("enable")
+def user_enable(email: Annotated[str, typer.Argument(help="The account's email.")]) -> None:
+    """Enable a disabled staff account again."""
+    _set_active(email, True)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    old_biometric_key: Annotated[
+        str, typer.Option(help="The REGISTRY_BIOMETRIC_KEY used until now (if one was set).")
+    ] = "",
+    old_secret_key: Annotated[
+        str,
+        typer.Option(help="The REGISTRY_SECRET_KEY used until now (when no biometric key was)."),
+    ] = "",
+) -> None:
+    """Re-seal every stored face template and thumbnail under the current biometric key, after
+    changing REGISTRY_BIOMETRIC_KEY (or the secret key it is derived from)."""
+    if not old_biometric_key and not old_secret_key:
+        fail("give the old key: --old-biometric-key or --old-secret-key")
+    settings = load_settings()
+    migrate_or_fail(settings)
+    try:
+        old = crypto.key_from(biometric_key=old_biometric_key, secret_key=old_secret_key)
+    except ConfigError as exc:
+        fail(str(exc))
+    with unit_of_work() as session:
+        report = rotation.rotate(session=session, actor=CLI, old_key=old)
+    out.print(
+        f"ok: {report.resealed} re-sealed under the current key, {report.current} already were"
+    )
+    if report.unreadable:
+        fail(
+            f"{len(report.unreadable)} blob(s) are under neither key (left as they are): "
+            + ", ".join(report.unreadable[:5])
+        )
 
 
 @audit_app.command("verify")

@@ -50,15 +50,32 @@ def _derive(biometric_key: str, secret_key: str) -> bytes:
     ).derive(secret_key.encode())
 
 
-def encrypt(plaintext: bytes, *, bound_to: str) -> bytes:
+def key_from(*, biometric_key: str = "", secret_key: str = "") -> bytes:
+    """The AES key a given configuration used (to rotate from an old one)."""
+    return _derive(biometric_key, secret_key)
+
+
+def encrypt(plaintext: bytes, *, bound_to: str, key: bytes | None = None) -> bytes:
     nonce = os.urandom(12)
-    return _VERSION + nonce + AESGCM(_key()).encrypt(nonce, plaintext, bound_to.encode())
+    aes = AESGCM(key or _key())
+    return _VERSION + nonce + aes.encrypt(nonce, plaintext, bound_to.encode())
 
 
-def decrypt(blob: bytes, *, bound_to: str) -> bytes:
+def decrypt(blob: bytes, *, bound_to: str, key: bytes | None = None) -> bytes:
     if len(blob) < 29 or blob[:1] != _VERSION:
         raise DecryptionFailed("unknown ciphertext format")
     try:
-        return AESGCM(_key()).decrypt(blob[1:13], blob[13:], bound_to.encode())
+        return AESGCM(key or _key()).decrypt(blob[1:13], blob[13:], bound_to.encode())
     except InvalidTag:
         raise DecryptionFailed("ciphertext does not match its key or record") from None
+
+
+def reencrypt(blob: bytes, *, bound_to: str, old: bytes) -> bytes | None:
+    """`blob` under the current key: None when it already is; re-sealed when it was under
+    `old`; DecryptionFailed when it is under neither."""
+    try:
+        decrypt(blob, bound_to=bound_to)
+        return None
+    except DecryptionFailed:
+        pass
+    return encrypt(decrypt(blob, bound_to=bound_to, key=old), bound_to=bound_to)

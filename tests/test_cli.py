@@ -156,6 +156,32 @@ def test_badges_writes_the_event_sheet(tmp_path: Path) -> None:
     assert "cannot write" in unwritable.stderr
 
 
+def test_user_disable_and_enable(tmp_path: Path) -> None:
+    env, _ = _seeded(tmp_path)
+    made = _registry("user", "create", "x@example.org", "--password", "a long password", env=env)
+    assert made.returncode == 0, made.stderr
+    off = _registry("user", "disable", "X@example.org", env=env)
+    assert off.returncode == 0, off.stderr
+    assert "x@example.org disabled" in off.stdout
+    assert _registry("user", "enable", "x@example.org", env=env).returncode == 0
+    missing = _registry("user", "disable", "nobody@example.org", env=env)
+    assert missing.returncode == 1
+    assert "no staff user" in missing.stderr
+
+
+def test_keys_rotate_needs_the_old_key_and_reports(tmp_path: Path) -> None:
+    env, _ = _seeded(tmp_path)
+    missing = _registry("keys", "rotate", env=env)
+    assert missing.returncode == 1
+    assert "give the old key" in missing.stderr
+    bad = _registry("keys", "rotate", "--old-biometric-key", "short", env=env)
+    assert bad.returncode == 1
+    assert "32 bytes" in bad.stderr
+    done = _registry("keys", "rotate", "--old-secret-key", "an-old-secret-key-" * 3, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "ok: 0 re-sealed" in done.stdout
+
+
 def test_signage_writes_the_event_poster(tmp_path: Path) -> None:
     import zxingcpp
 

@@ -12,7 +12,14 @@ from registry.auth import service
 from registry.auth.schemas import StaffCreate, StaffPublic, Token
 from registry.auth.security import issue_access_token
 from registry.deps import AdminStaff, CurrentStaff, SessionDep, SettingsDep, ThrottleDep
-from registry.errors import Conflict, Invalid, RateLimited, Unauthorized, error_responses
+from registry.errors import (
+    Conflict,
+    Invalid,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    error_responses,
+)
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -78,4 +85,28 @@ def create_user(body: StaffCreate, staff: AdminStaff, session: SessionDep) -> St
         password=body.password,
         actor=Actor.staff(staff.id),
     )
+    return StaffPublic.model_validate(user)
+
+
+@router.post(
+    "/users/{user_id}/disable",
+    response_model=StaffPublic,
+    responses=error_responses(Unauthorized, NotFound, Conflict),
+)
+def disable_user(user_id: int, staff: AdminStaff, session: SessionDep) -> StaffPublic:
+    """Disable a staff account: every session and bearer token of it ends at once (admins)."""
+    user = service.get_user(session=session, user_id=user_id)
+    service.set_active(session=session, actor=Actor.staff(staff.id), user=user, active=False)
+    return StaffPublic.model_validate(user)
+
+
+@router.post(
+    "/users/{user_id}/enable",
+    response_model=StaffPublic,
+    responses=error_responses(Unauthorized, NotFound),
+)
+def enable_user(user_id: int, staff: AdminStaff, session: SessionDep) -> StaffPublic:
+    """Enable a disabled staff account again (admins); it signs in anew."""
+    user = service.get_user(session=session, user_id=user_id)
+    service.set_active(session=session, actor=Actor.staff(staff.id), user=user, active=True)
     return StaffPublic.model_validate(user)

@@ -13,7 +13,7 @@ from registry.auth.api import client_address
 from registry.auth.models import Role
 from registry.auth.security import issue_session
 from registry.deps import PageAdmin, SessionDep, SettingsDep, ThrottleDep, current_page_user
-from registry.errors import render_on_error
+from registry.errors import redirect_on_error, render_on_error
 from registry.web import SESSION_COOKIE, page_router, redirect, render, safe_next, set_cookie
 
 router = page_router()
@@ -60,10 +60,31 @@ def login(
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """Sign out: the session ends on the server too (every session and token of the user), so
+    a copy of the cookie is worthless."""
+    user = current_page_user(request, session, settings)
+    if user is not None:
+        service.sign_out(session=session, user=user)
     response = redirect("/login", message="You are signed out.")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+@router.post("/staff/{user_id}/active")
+def staff_set_active(
+    user_id: int,
+    staff: PageAdmin,
+    session: SessionDep,
+    active: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    user = service.get_user(session=session, user_id=user_id)
+    with redirect_on_error("/staff"):
+        service.set_active(
+            session=session, actor=Actor.staff(staff.id), user=user, active=active == "yes"
+        )
+    words = "enabled" if user.is_active else "disabled: every session and token of it has ended"
+    return redirect("/staff", message=f"{user.email} is {words}.")
 
 
 @router.get("/staff")

@@ -16,7 +16,7 @@ from registry.auth.security import (
     verify_password,
 )
 from registry.auth.throttle import Throttle, progressive_wait
-from registry.errors import Conflict, Invalid, RateLimited, Unauthorized
+from registry.errors import Conflict, Invalid, NotFound, RateLimited, Unauthorized
 
 MIN_PASSWORD_LENGTH = 10
 # A client address may try several accounts (a shared clinic network), so it gets more room.
@@ -82,6 +82,55 @@ def set_password(*, session: Session, user: StaffUser, password: str, actor: Act
         entity_type="staff_user",
         entity_id=user.id,
     )
+    return user
+
+
+def set_active(*, session: Session, actor: Actor, user: StaffUser, active: bool) -> StaffUser:
+    """Disable (or enable again) a staff account. Disabling ends every session and bearer token
+    of the account at once. The last active admin cannot be disabled (nobody could undo it)."""
+    if user.is_active == active:
+        return user
+    if not active and user.role == Role.admin:
+        admins = session.exec(
+            select(StaffUser).where(
+                StaffUser.role == Role.admin, col(StaffUser.is_active).is_(True)
+            )
+        ).all()
+        if len(admins) <= 1:
+            raise Conflict("This is the last active admin: enable or add another admin first.")
+    user.is_active = active
+    user.token_version += 1
+    session.add(user)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="staff_user.enabled" if active else "staff_user.disabled",
+        entity_type="staff_user",
+        entity_id=user.id,
+        after={"is_active": active},
+    )
+    return user
+
+
+def sign_out(*, session: Session, user: StaffUser) -> None:
+    """End every session and token of the user (a copied cookie stops working too)."""
+    user.token_version += 1
+    session.add(user)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=Actor.staff(user.id),
+        action="staff_user.signed_out",
+        entity_type="staff_user",
+        entity_id=user.id,
+    )
+
+
+def get_user(*, session: Session, user_id: int) -> StaffUser:
+    user = session.get(StaffUser, user_id)
+    if user is None:
+        raise NotFound("No staff account with this id.")
     return user
 
 

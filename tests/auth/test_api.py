@@ -201,3 +201,51 @@ def test_comms_cannot_create_staff(client: TestClient, comms_headers: dict[str, 
 def test_bearer_helper_roundtrip(client: TestClient, make_staff: Callable[..., StaffUser]) -> None:
     headers = bearer(client, make_staff(Role.admin))
     assert client.get("/api/audit", headers=headers).status_code == 200
+
+
+def test_disabling_an_account_ends_its_tokens_at_once_and_is_audited(
+    client: TestClient,
+    make_staff: Callable[..., StaffUser],
+    admin_headers: dict[str, str],
+    session: Session,
+) -> None:
+    from sqlmodel import select
+
+    from registry.audit.models import AuditEntry
+
+    comms = make_staff(role=Role.comms)
+    token = bearer(client, comms)
+    assert client.get("/api/auth/me", headers=token).status_code == 200
+    off = client.post(f"/api/auth/users/{comms.id}/disable", headers=admin_headers)
+    assert off.status_code == 200
+    assert off.json()["is_active"] is False
+    assert client.get("/api/auth/me", headers=token).status_code == 401  # at once
+    refused = client.post("/api/auth/token", data={"username": comms.email, "password": PASSWORD})
+    assert refused.status_code == 401
+    on = client.post(f"/api/auth/users/{comms.id}/enable", headers=admin_headers)
+    assert on.json()["is_active"] is True
+    assert client.get("/api/auth/me", headers=token).status_code == 401  # old tokens stay dead
+    assert client.get("/api/auth/me", headers=bearer(client, comms)).status_code == 200
+    actions = session.exec(
+        select(AuditEntry.action).where(AuditEntry.entity_id == str(comms.id))
+    ).all()
+    assert "staff_user.disabled" in actions
+    assert "staff_user.enabled" in actions
+    assert client.post("/api/auth/users/999999/disable", headers=admin_headers).status_code == 404
+    comms_token = bearer(client, comms)
+    assert (
+        client.post(f"/api/auth/users/{comms.id}/disable", headers=comms_token).status_code == 403
+    )
+
+
+def test_the_last_admin_cannot_be_disabled(
+    client: TestClient, session: Session, make_staff: Callable[..., StaffUser]
+) -> None:
+    from registry.errors import Conflict
+
+    admin = make_staff(role=Role.admin)
+    for user in service.list_users(session=session):
+        if user.role == Role.admin and user.id != admin.id and user.is_active:
+            service.set_active(session=session, actor=SYSTEM, user=user, active=False)
+    with pytest.raises(Conflict, match="last active admin"):
+        service.set_active(session=session, actor=SYSTEM, user=admin, active=False)

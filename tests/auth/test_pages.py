@@ -85,10 +85,29 @@ def test_logout_ends_the_session(client: TestClient, make_staff: Callable[..., S
     login_page(client, make_staff())
     assert client.get("/").status_code == 200
     token = csrf_from(client.get("/").text)
+    copied = client.cookies.get("registry_session")
+    assert copied
     response = client.post("/logout", data={"csrf_token": token})
     assert response.status_code == 200
     assert "You are signed out." in response.text
     assert client.get("/").status_code == 401
+    # A copy of the cookie taken before signing out is worthless: the server ended the session.
+    client.cookies.set("registry_session", copied)
+    assert client.get("/").status_code == 401
+
+
+def test_an_admin_disables_and_enables_an_account_on_the_staff_page(
+    client: TestClient, make_staff: Callable[..., StaffUser]
+) -> None:
+    comms = make_staff(Role.comms)
+    login_page(client, make_staff(Role.admin))
+    page = client.get("/staff")
+    assert f'Disable<span class="visually-hidden"> {comms.email}' in page.text
+    done = client.post(
+        f"/staff/{comms.id}/active", data={"active": "no", "csrf_token": csrf_from(page.text)}
+    )
+    assert f"{comms.email} is disabled" in done.text
+    assert f'Enable<span class="visually-hidden"> {comms.email}' in done.text
 
 
 def test_comms_user_gets_403_page_on_admin_pages(

@@ -394,6 +394,36 @@ def test_every_template_has_a_purge_date_that_follows_the_event(
     assert clearance.purge_biometrics(session=session, at=due) == 2
 
 
+def test_rotating_the_biometric_key_reseals_every_template(
+    session: Session, flagged: tuple[Booking, Media], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import os
+
+    from registry import crypto
+    from registry.media import rotation
+
+    alice, media = flagged
+    settings = get_settings()
+    old = crypto.key_from(
+        biometric_key=settings.biometric_key, secret_key=settings.resolved_secret_key()
+    )
+    new_key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    monkeypatch.setattr(settings, "biometric_key", new_key)
+    [photo] = references.list_references(session=session, booking=alice)
+    with pytest.raises(crypto.DecryptionFailed):
+        references.encoding_of(photo)  # the new key cannot read what the old one sealed
+
+    report = rotation.rotate(session=session, actor=SYSTEM, old_key=old)
+    faces = [f for f in service.faces_of(session=session, media=media) if f.encoding]
+    assert report.resealed == len(faces) + 2  # the faces, the reference and its thumbnail
+    assert report.unreadable == []
+    assert references.encoding_of(photo).shape == (128,)
+    assert clearance.evaluate(session=session, media=media) == MediaStatus.flagged
+    again = rotation.rotate(session=session, actor=SYSTEM, old_key=old)
+    assert (again.resealed, again.current) == (0, report.resealed)
+
+
 def test_redacted_rendition_hides_the_opted_out_face_and_is_verified(
     session: Session, flagged: tuple[Booking, Media]
 ) -> None:
