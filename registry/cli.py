@@ -665,8 +665,12 @@ def verify(
         Path | None,
         typer.Option(help="Also check that this file is exactly the one the certificate names."),
     ] = None,
+    offline: Annotated[
+        bool, typer.Option(help="Do not ask the issuer whether the certificate was revoked.")
+    ] = False,
 ) -> None:
-    """Check a clearance certificate: signature, validity window and (with --file) the file."""
+    """Check a clearance certificate: signature, validity window, (with --file) the file, and
+    (online) whether the issuer has revoked it since."""
 
     if cert == "-":
         token = sys.stdin.read()
@@ -689,6 +693,24 @@ def verify(
         if f"urn:sha256:{digest}" != claims.get("sub"):
             fail(f"{file} is not the file this certificate clears (sha256 differs)")
     out.print(json.dumps(claims, indent=2))
+    if offline:
+        out.print("revocation: not checked (--offline)")
+    else:
+        status_url = (
+            f"{str(claims.get('iss', '')).rstrip('/')}/api/certificates/{claims['jti']}/status"
+        )
+        try:
+            with urllib.request.urlopen(status_url, timeout=10) as response:  # noqa: S310
+                state = json.loads(response.read())
+        except (OSError, ValueError) as exc:
+            out.print(f"revocation: not checked: cannot reach {status_url} ({exc}); offline")
+        else:
+            if state.get("status") != "valid":
+                fail(
+                    f"revoked by the issuer ({state.get('reason')}, at "
+                    f"{state.get('revoked_at')}): the basis for this publication has gone"
+                )
+            out.print(f"revocation: checked at {status_url}: not revoked")
     out.print(f"valid: cleared for {claims.get('channel')} until the certificate expires")
 
 

@@ -33,7 +33,7 @@ SettingsDep = Annotated[Settings, Depends(settings)]
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 # API routes that need no staff login; a test checks every other /api route refuses anonymous calls.
-PUBLIC_API_PATHS = frozenset({"/api/auth/token"})
+PUBLIC_API_PATHS = frozenset({"/api/auth/token", "/api/certificates/{jti}/status"})
 
 
 def get_throttle(request: Request) -> Throttle:

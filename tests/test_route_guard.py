@@ -35,7 +35,12 @@ PUBLIC_PAGES = {
     "/b/{token}/references/{photo_id}",
     "/b/{token}/references/{photo_id}/delete",
 }
-NON_STAFF_PATHS = {"/healthz", "/readyz", "/.well-known/jwks.json"}
+NON_STAFF_PATHS = {
+    "/healthz",
+    "/readyz",
+    "/.well-known/jwks.json",
+    "/.well-known/revoked-certificates",
+}
 
 
 def _guards(dependant: Dependant) -> Iterator[Any]:

@@ -19,6 +19,7 @@ from registry.publishing.models import Publication
 from registry.publishing.schemas import (
     CertificateCheckIn,
     CertificateCheckOut,
+    CertificateStatus,
     PublicationIn,
     PublicationPublic,
     PublishableAnswer,
@@ -210,3 +211,32 @@ def jwks(response: Response) -> dict[str, Any]:
     """The public key that signs clearance certificates (JWKS, Ed25519). Public."""
     response.headers["Cache-Control"] = "public, max-age=3600"
     return certificates.jwks()
+
+
+@router.get(
+    "/certificates/{jti}/status",
+    response_model=CertificateStatus,
+    responses=error_responses(NotFound),
+)
+def certificate_status(jti: str, session: SessionDep, response: Response) -> CertificateStatus:
+    """Whether a clearance certificate still stands: `revoked` once the basis of its
+    publication was withdrawn (consent, opt-out, channels) or it was taken down. Public, no
+    personal data; cache for at most a minute."""
+    status, reason, revoked_at = service.certificate_status(session=session, jti=jti)
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return CertificateStatus(status=status, reason=reason, revoked_at=revoked_at)
+
+
+@public_router.get(
+    "/.well-known/revoked-certificates",
+    response_class=Response,
+    responses={200: {"content": {"application/jwt": {}}, "description": "A signed JWT"}},
+)
+def revoked_certificates(session: SessionDep) -> Response:
+    """Every revoked certificate still inside its validity window, as a JWT signed with the
+    certificates' key (verify it with /.well-known/jwks.json); valid for an hour. Public."""
+    return Response(
+        service.revocation_list(session=session),
+        media_type="application/jwt",
+        headers={"Cache-Control": "public, max-age=300"},
+    )

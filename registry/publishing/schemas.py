@@ -86,3 +86,15 @@ class CertificateCheckOut(BaseModel):
     valid: bool
     reason: str | None = None
     claims: dict[str, Any] | None = None
+
+
+class CertificateStatus(BaseModel):
+    """Whether a clearance certificate still stands. No personal data."""
+
+    status: str = Field(description="valid or revoked")
+    reason: str | None = Field(
+        default=None,
+        description="Why it was revoked: basis_withdrawn (consent withdrawn or expired, an "
+        "attendee opted out, channels narrowed) or taken_down.",
+    )
+    revoked_at: datetime | None = None

@@ -11,8 +11,10 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -294,3 +296,57 @@ def filenames(*, session: Session, media_ids: Iterable[uuid.UUID]) -> dict[uuid.
             session.exec(select(Media.id, Media.filename).where(col(Media.id).in_(chunk))).all()
         )
     return out
+
+
+def certificate_status(*, session: Session, jti: str) -> tuple[str, str | None, datetime | None]:
+    """(status, reason, revoked_at) of the certificate with this id (its publication's id):
+    revoked once the publication's basis was withdrawn or it was taken down."""
+    try:
+        publication_id = uuid.UUID(jti)
+    except ValueError:
+        raise NotFound("No certificate with this id.") from None
+    publication = session.get(Publication, publication_id)
+    if publication is None:
+        raise NotFound("No certificate with this id.")
+    return _revocation(publication)
+
+
+def _revocation(publication: Publication) -> tuple[str, str | None, datetime | None]:
+    if publication.takedown_requested_at is not None:
+        return "revoked", "basis_withdrawn", publication.takedown_requested_at
+    if publication.taken_down_at is not None:
+        return "revoked", "taken_down", publication.taken_down_at
+    return "valid", None, None
+
+
+def revocation_list(*, session: Session) -> str:
+    """Every revoked certificate still within its validity window, as a signed JWT (EdDSA, the
+    certificates' key): {"revoked": [{"jti", "reason", "revoked_at"}], "iat", "exp"}."""
+    now = utcnow()
+    rows = session.exec(
+        select(Publication)
+        .where(
+            col(Publication.certificate_expires_at) > now,
+            sa.or_(
+                col(Publication.takedown_requested_at).is_not(None),
+                col(Publication.taken_down_at).is_not(None),
+            ),
+        )
+        .order_by(col(Publication.published_at))
+    ).all()
+    revoked = []
+    for publication in rows:
+        _, reason, at = _revocation(publication)
+        assert at is not None
+        revoked.append(
+            {"jti": str(publication.id), "reason": reason, "revoked_at": int(at.timestamp())}
+        )
+    return certificates.issue(
+        claims={
+            "sub": "revoked-certificates",
+            "jti": f"crl:{int(now.timestamp())}",
+            "revoked": revoked,
+        },
+        issued=now,
+        expires=now + timedelta(hours=1),
+    )

@@ -3,6 +3,8 @@ patient consents, then the patient withdraws and staff take it down (browser, re
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -73,6 +75,13 @@ def test_refusal_then_consent_then_publication_then_withdrawal_and_takedown(
     page.get_by_role("link", name="Publication log").click()
     row = page.get_by_role("row", name="knee-rehab.jpg")
     expect(row.get_by_role("cell", name="live")).to_be_visible()
+    with staff_api(server) as api:
+        [live] = [p for p in api.get("/api/publications").json() if p["media_id"] == upload["id"]]
+    certificate = server.var_dir / "post-42.jwt"
+    certificate.write_text(live["certificate"])
+    checked = server.registry("verify", str(certificate))  # asks the issuer: not revoked
+    assert "revocation: checked at" in checked.stdout
+    assert "not revoked" in checked.stdout
 
     # The patient withdraws; the page says removal is requested and copies may persist.
     patient.get_by_role("button", name="Withdraw my consent").click()
@@ -83,6 +92,17 @@ def test_refusal_then_consent_then_publication_then_withdrawal_and_takedown(
         patient.get_by_text("Copies already shared by others may persist.", exact=False).first
     ).to_be_visible()
     phone.close()
+
+    # Anyone holding the certificate now learns it was revoked.
+    revoked = subprocess.run(
+        [sys.executable, "-m", "registry.cli", "verify", str(certificate)],
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert revoked.returncode == 1
+    assert "revoked by the issuer (basis_withdrawn" in revoked.stderr
 
     page.get_by_role("link", name="Takedowns").click()
     item = page.locator("#takedown-list li").filter(has_text="knee-rehab.jpg")

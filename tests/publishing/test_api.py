@@ -178,6 +178,49 @@ def test_takedowns_after_revocation_then_marked(
     )
 
 
+def test_a_certificate_is_revoked_when_its_basis_goes_and_says_so_publicly(
+    client: TestClient,
+    comms_headers: dict[str, str],
+    session: Session,
+    make_media: Callable[..., Media],
+    make_consent: Callable[..., ConsentRequest],
+) -> None:
+    import jwt
+
+    media = make_media(faces=[("clear", None)])
+    consent = make_consent(channels=["print"], media_ids=[media.id])
+    grant(session, consent)
+    publication = client.post(
+        f"/api/media/{media.id}/publications", json={"channel": "print"}, headers=comms_headers
+    ).json()
+    jti = certificates.verify(publication["certificate"])["jti"]
+    status = client.get(f"/api/certificates/{jti}/status")  # public: no token
+    assert status.status_code == 200
+    assert status.json() == {"status": "valid", "reason": None, "revoked_at": None}
+    assert client.get(f"/api/certificates/{uuid.uuid4()}/status").status_code == 404
+    assert client.get("/api/certificates/not-an-id/status").status_code == 404
+
+    client.post(
+        f"/api/consent-requests/{consent.id}/revoke",
+        json={"note": "by phone"},
+        headers=comms_headers,
+    ).raise_for_status()
+    revoked = client.get(f"/api/certificates/{jti}/status").json()
+    assert revoked["status"] == "revoked"
+    assert revoked["reason"] == "basis_withdrawn"
+    assert revoked["revoked_at"]
+    assert consent.subject_name not in str(revoked)
+
+    listing = client.get("/.well-known/revoked-certificates")
+    assert listing.headers["content-type"] == "application/jwt"
+    keys = client.get("/.well-known/jwks.json").json()
+    [key] = keys["keys"]
+    public = jwt.PyJWK(key).key
+    claims = jwt.decode(listing.text, public, algorithms=["EdDSA"])
+    assert [r["jti"] for r in claims["revoked"]] == [jti]
+    assert claims["revoked"][0]["reason"] == "basis_withdrawn"
+
+
 def test_jwks_is_public_and_verifies_certificates(
     client: TestClient,
     comms_headers: dict[str, str],

@@ -128,6 +128,7 @@ def test_registry_verify_offline_with_jwks_and_file(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
     assert '"channel": "public_social"' in ok.stdout
     assert "valid" in ok.stdout
+    assert "revocation: not checked" in ok.stdout  # nobody answers at the issuer here
 
     other_file = _verify_cli(
         str(cert), "--jwks", str(keys), "--file", str(wrong), tmp_path=tmp_path
