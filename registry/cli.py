@@ -10,6 +10,7 @@ import time
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -21,7 +22,7 @@ from sqlmodel import col, select
 
 from registry import crypto, migrations
 from registry import demo as demo_data
-from registry.audit import service as audit_service
+from registry.audit import checkpoints
 from registry.audit.service import CLI
 from registry.auth import service as auth_service
 from registry.auth.models import Role
@@ -346,17 +347,35 @@ def keys_rotate(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Check the audit log's hash chain; report the first broken link."""
+    """Check the audit log's hash chain, then against the latest signed checkpoint kept outside
+    the database (says which); report the first broken link, a rewrite or a truncation."""
 
     load_settings()
     with unit_of_work() as session:
-        report = audit_service.verify(session=session)
+        report, point = checkpoints.verify(session=session)
     if not report.ok:
-        fail(
-            f"audit chain broken at entry {report.first_broken_seq}: {report.problem} "
-            f"({report.checked} entries before it are intact)"
-        )
+        where = f" at entry {report.first_broken_seq}" if report.first_broken_seq else ""
+        fail(f"audit chain broken{where}: {report.problem} ({report.checked} entries checked)")
     out.print(f"ok: {report.checked} audit entries, chain intact")
+    if point is None:
+        out.print(
+            "no external checkpoint yet: run `registry audit checkpoint` (serve writes one hourly)"
+        )
+    else:
+        signed = datetime.fromtimestamp(point.signed_at, UTC).isoformat(timespec="seconds")
+        out.print(
+            f"checked against checkpoint {point.name} (entry {point.seq}, signed {signed}): "
+            "not rewritten, not truncated"
+        )
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the audit chain's head now and store it outside the database (media storage)."""
+
+    settings = load_settings()
+    migrate_or_fail(settings)
+    out.print(f"ok: checkpoint {periodic.checkpoint_once()} written")
 
 
 @app.command()

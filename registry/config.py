@@ -113,6 +113,13 @@ class Settings(BaseSettings):
         description="Start the in-process pool's worker processes (face models loaded) when "
         "`registry serve` starts, rather than on the first photo.",
     )
+    checkpoint_minutes: int = Field(
+        default=60,
+        ge=0,
+        le=1440,
+        description="Minutes between signed checkpoints of the audit chain written to the media "
+        "storage, outside the database (0: only `registry audit checkpoint`).",
+    )
     housekeeping_hours: int = Field(
         default=24,
         ge=0,

@@ -84,6 +84,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         # The outbox's retries (every web process may run it: rows are claimed with a lock).
         mailer = asyncio.create_task(periodic.mailer(interval=60.0))
+        # Signed audit checkpoints outside the database (beat writes them with a broker).
+        checkpointer = (
+            asyncio.create_task(periodic.checkpointer(interval=settings.checkpoint_minutes * 60.0))
+            if settings.checkpoint_minutes and not settings.broker_url
+            else None
+        )
         # Clearance jobs: the in-process pool, unless a broker's workers run them.
         pool, sweeper, warming = None, None, None
         if settings.broker_url:
@@ -105,6 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         yield
         mailer.cancel()
+        if checkpointer is not None:
+            checkpointer.cancel()
         if task is not None:
             task.cancel()
         if sweeper is not None:

@@ -89,6 +89,14 @@ def test_db_upgrade_check_user_create_and_audit_verify(tmp_path: Path) -> None:
     verify = _registry("audit", "verify", env=env)
     assert verify.returncode == 0
     assert "1 audit entries" in verify.stdout
+    assert "no external checkpoint yet" in verify.stdout
+    point = _registry("audit", "checkpoint", env=env)
+    assert point.returncode == 0, point.stderr
+    assert "ok: checkpoint audit-checkpoints/" in point.stdout
+    verify = _registry("audit", "verify", env=env)
+    assert verify.returncode == 0, verify.stderr
+    assert "checked against checkpoint audit-checkpoints/" in verify.stdout
+    assert "(entry 1, signed" in verify.stdout
 
 
 def test_housekeeping_runs_on_a_migrated_database(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 import threading
 from pathlib import Path
@@ -27,6 +28,16 @@ class Storage(Protocol):
 
     def delete(self, key: str, *, kind: str = "originals") -> None: ...
 
+    def put_record(self, name: str, data: bytes) -> None:
+        """Write a small named record under records/ (never overwritten)."""
+        ...
+
+    def get_record(self, name: str) -> bytes: ...
+
+    def list_records(self, prefix: str) -> list[str]:
+        """Names under records/ that start with `prefix`, sorted."""
+        ...
+
 
 # originals: uploads; renditions: redacted copies; thumbs/previews: small copies for pages,
 # keyed by their original's sha256 (they can always be made again).
@@ -35,6 +46,16 @@ KINDS = ("originals", "renditions", "thumbs", "previews")
 
 def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+_RECORD_NAME = re.compile(r"^[a-z0-9-]+/[A-Za-z0-9._-]+$")
+
+
+def record_key(name: str) -> str:
+    """records/<folder>/<name>: named records (audit checkpoints), checked like keys are."""
+    if not _RECORD_NAME.match(name):
+        raise ValueError("not a record name")
+    return f"records/{name}"
 
 
 def relative_key(key: str, kind: str) -> str:
@@ -72,6 +93,32 @@ class LocalStorage:
             Path(temp).unlink(missing_ok=True)
             raise
         return key
+
+    def put_record(self, name: str, data: bytes) -> None:
+        path = self.root / record_key(name)
+        if path.exists():
+            raise FileExistsError(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".record-")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+
+    def get_record(self, name: str) -> bytes:
+        return (self.root / record_key(name)).read_bytes()
+
+    def list_records(self, prefix: str) -> list[str]:
+        folder, _, start = prefix.partition("/")
+        base = self.root / "records" / folder
+        if not base.is_dir():
+            return []
+        return sorted(
+            f"{folder}/{p.name}"
+            for p in base.iterdir()
+            if p.name.startswith(start) and not p.name.startswith(".")
+        )
 
     def get(self, key: str, *, kind: str = "originals") -> bytes:
         return self._path(key, kind).read_bytes()
@@ -140,6 +187,31 @@ class S3Storage:
 
     def delete(self, key: str, *, kind: str = "originals") -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key, kind))
+
+    def put_record(self, name: str, data: bytes) -> None:
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=self.prefix + record_key(name),
+            Body=data,
+            ChecksumAlgorithm="SHA256",
+        )
+
+    def get_record(self, name: str) -> bytes:
+        body: bytes = self.client.get_object(
+            Bucket=self.bucket, Key=self.prefix + record_key(name)
+        )["Body"].read()
+        return body
+
+    def list_records(self, prefix: str) -> list[str]:
+        start = self.prefix + "records/" + prefix
+        names: list[str] = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=start
+        ):
+            names += [
+                o["Key"][len(self.prefix) + len("records/") :] for o in page.get("Contents", [])
+            ]
+        return sorted(names)
 
 
 def s3_client(

@@ -29,6 +29,7 @@ QUEUES = (INTERACTIVE, RETRY, QUEUE)  # what a worker consumes, in this order
 CLEAR = "registry.clear_media"
 SWEEP = "registry.sweep"
 HOUSEKEEPING = "registry.housekeeping"
+CHECKPOINT = "registry.audit_checkpoint"
 REFERENCE_FACES = "registry.reference_faces"
 ANALYSE = "registry.analyse"
 WAIT_SECONDS = 30.0
@@ -47,6 +48,11 @@ def make_app(settings: Settings) -> Celery:
         schedule["housekeeping"] = {
             "task": HOUSEKEEPING,
             "schedule": float(settings.housekeeping_hours * 3600),
+        }
+    if settings.checkpoint_minutes:
+        schedule["audit-checkpoint"] = {
+            "task": CHECKPOINT,
+            "schedule": float(settings.checkpoint_minutes * 60),
         }
     app.conf.update(
         task_default_queue=QUEUE,

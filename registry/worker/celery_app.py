@@ -38,6 +38,10 @@ def housekeeping_task() -> None:
     periodic.run_once()
 
 
+def checkpoint_task() -> None:
+    periodic.checkpoint_once()
+
+
 def worker_app() -> Celery:
     """The broker's app with every task bound (what `registry worker` runs)."""
     reactions.wire()
@@ -46,6 +50,7 @@ def worker_app() -> Celery:
         app.task(name=broker.CLEAR)(clear_task)
         app.task(name=broker.SWEEP)(sweep_task)
         app.task(name=broker.HOUSEKEEPING)(housekeeping_task)
+        app.task(name=broker.CHECKPOINT)(checkpoint_task)
         app.task(name=broker.REFERENCE_FACES, ignore_result=False)(compute.reference_faces_task)
         app.task(name=broker.ANALYSE, ignore_result=False)(compute.analyse_task)
     return app

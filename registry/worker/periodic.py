@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
+from registry.audit import checkpoints
 from registry.consent import letters as consent_letters
 from registry.consent import service as consent
 from registry.db import unit_of_work
@@ -76,6 +77,24 @@ async def scheduler(*, first_delay: float, interval: float) -> None:
             await asyncio.to_thread(run_once)
         except Exception:  # a failed run must not stop the next one; it is logged in full
             logger.exception("housekeeping failed; retrying at the next interval")
+        await asyncio.sleep(interval)
+
+
+def checkpoint_once() -> str:
+    """Sign the audit chain's head and store it outside the database; the checkpoint's name."""
+    with unit_of_work() as session:
+        point = checkpoints.write(session=session)
+    logger.info("audit checkpoint %s (entry %d)", point.name, point.seq)
+    return point.name
+
+
+async def checkpointer(*, interval: float) -> None:
+    """Write an audit checkpoint now and every `interval` seconds, until cancelled."""
+    while True:
+        try:
+            await asyncio.to_thread(checkpoint_once)
+        except Exception:
+            logger.exception("audit checkpoint failed; retrying at the next interval")
         await asyncio.sleep(interval)
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -93,3 +95,16 @@ def test_verify_reports_entries_cut_from_the_end(session: Session) -> None:
     report = service.verify(session=session)
     assert not report.ok
     assert report.first_broken_seq == entries[-1].seq
+
+
+@pytest.mark.parametrize("table", ["consent_event", "booking_change", "audit_entry"])
+def test_append_only_tables_refuse_removal(
+    session: Session, table: str, make_booking: Any, make_consent: Any
+) -> None:
+    make_booking()  # a booking_change row and audit entries
+    make_consent()  # a consent_event row
+    with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
+        session.execute(text(f"DELETE FROM {table}"))
+    if session.get_bind().dialect.name == "postgresql":
+        with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
+            session.execute(text(f"TRUNCATE {table} CASCADE"))

@@ -46,6 +46,22 @@ def test_the_storage_contract(storage: Storage) -> None:
         storage.get(missing, kind="thumbs")
 
 
+def test_named_records_list_in_order_and_refuse_odd_names(storage: Storage) -> None:
+    assert storage.list_records("audit-checkpoints/") == []
+    for name in ("20261122T0900Z-2.jwt", "20261122T0800Z-1.jwt", "20261122T1000Z-3.jwt"):
+        storage.put_record(f"audit-checkpoints/{name}", name.encode())
+    storage.put_record("other/x.jwt", b"x")
+    assert storage.list_records("audit-checkpoints/") == [
+        "audit-checkpoints/20261122T0800Z-1.jwt",
+        "audit-checkpoints/20261122T0900Z-2.jwt",
+        "audit-checkpoints/20261122T1000Z-3.jwt",
+    ]
+    assert storage.get_record("audit-checkpoints/20261122T1000Z-3.jwt") == b"20261122T1000Z-3.jwt"
+    for odd in ("../x", "audit-checkpoints/../../x", "noslash", "a/b/c"):
+        with pytest.raises(ValueError, match="record name"):
+            storage.put_record(odd, b"x")
+
+
 @pytest.mark.parametrize("key", ["../../etc/passwd", "A" * 64, "ab", ""])
 def test_odd_keys_and_kinds_are_refused(storage: Storage, key: str) -> None:
     with pytest.raises(ValueError, match="sha256"):

@@ -68,6 +68,16 @@ def committed(engine: Engine) -> Iterator[list[tuple[uuid.UUID, uuid.UUID]]]:
     # Other tests share this database inside rolled-back transactions: leave nothing behind
     # that they could see (the audit log is append-only and stays, still a valid chain).
     with engine.begin() as conn:
+        # consent_event refuses DELETE: lift that inside this transaction only (as an owner
+        # could), and put it back before it commits.
+        postgres = conn.dialect.name == "postgresql"
+        conn.execute(
+            text(
+                "DROP TRIGGER consent_event_no_delete ON consent_event"
+                if postgres
+                else "DROP TRIGGER consent_event_no_delete"
+            )
+        )
         for media_id, request_id in made:
             params = {
                 "m": str(media_id) if conn.dialect.name == "postgresql" else media_id.hex,
@@ -83,6 +93,16 @@ def committed(engine: Engine) -> Iterator[list[tuple[uuid.UUID, uuid.UUID]]]:
                 "DELETE FROM media WHERE id = :m",
             ):
                 conn.execute(text(sql), params)
+        conn.execute(
+            text(
+                "CREATE TRIGGER consent_event_no_delete BEFORE DELETE ON consent_event "
+                "FOR EACH ROW EXECUTE FUNCTION consent_event_no_removal()"
+                if postgres
+                else "CREATE TRIGGER consent_event_no_delete BEFORE DELETE ON consent_event "
+                "BEGIN SELECT RAISE(ABORT, 'consent_event is append-only: rows cannot be "
+                "removed'); END"
+            )
+        )
         conn.execute(text("DELETE FROM outbox_message"))
 
 
