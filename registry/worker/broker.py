@@ -11,6 +11,8 @@ process dies is requeued (`reject_on_worker_lost`), and the job itself is idempo
 from __future__ import annotations
 
 import base64
+import json
+import time
 import uuid
 from collections.abc import Iterable
 from functools import lru_cache
@@ -19,6 +21,7 @@ from typing import Any
 from celery import Celery
 from celery.exceptions import TimeoutError as CeleryTimeout
 
+from registry import crypto
 from registry.config import Settings, get_settings
 from registry.errors import Unavailable
 
@@ -111,17 +114,45 @@ class CeleryQueue:
         send_clear(media_ids, retry=self.retry)
 
 
+def seal(value: bytes, label: str) -> str:
+    """Bytes as they travel through Redis: encrypted with the biometric key (AES-GCM), bound to
+    this job, base64. Selfies and face encodings never rest in Redis readable."""
+    return base64.b64encode(crypto.encrypt(value, bound_to=f"job:{label}")).decode()
+
+
+def unseal(value: str, label: str) -> bytes:
+    return crypto.decrypt(base64.b64decode(value), bound_to=f"job:{label}")
+
+
+def open_job(sealed: str, label: str, deadline: float) -> bytes | None:
+    """On the worker: the job's bytes, or None when the caller stopped waiting (do nothing,
+    store nothing)."""
+    if time.time() > deadline:
+        return None
+    return unseal(sealed, label)
+
+
+def seal_answer(answer: Any, label: str) -> str:
+    return seal(json.dumps(answer).encode(), f"{label}:answer")
+
+
 def call(task: str, data: bytes) -> Any:
-    """Run an interactive task on a worker and wait for its answer (at most WAIT_SECONDS);
-    the answer is deleted from the result store once read."""
+    """Run an interactive task on a worker and wait for its answer (at most WAIT_SECONDS).
+    Both ways the payload is sealed with the biometric key; the answer is deleted from the
+    result store once read; a job whose caller gave up is revoked, and a worker that still gets
+    it does nothing."""
+    label = uuid.uuid4().hex
+    deadline = time.time() + WAIT_SECONDS
     pending = get_app().send_task(
-        task, args=[base64.b64encode(data).decode()], queue=INTERACTIVE, ignore_result=False
+        task, args=[seal(data, label), label, deadline], queue=INTERACTIVE, ignore_result=False
     )
     try:
-        return pending.get(timeout=WAIT_SECONDS, propagate=True)
+        sealed = pending.get(timeout=WAIT_SECONDS, propagate=True)
     except CeleryTimeout:
+        pending.revoke()
         raise Unavailable(
             "Face matching is busy at the moment. Please try again in a minute."
         ) from None
     finally:
         pending.forget()
+    return json.loads(unseal(sealed, f"{label}:answer"))

@@ -3,13 +3,12 @@ reference selfie, and checking a redacted copy before it is called verified.
 
 Embedded (no broker): it runs here, as before. With a broker it runs on a worker, on a queue
 workers serve ahead of clearance jobs, and the request waits for the answer (the web process never
-loads the face models). Answers travel as JSON and are deleted from Redis once read: they hold
-face encodings.
+loads the face models). Both the photo and the answer travel sealed with the biometric key
+(`broker.seal`), and the answer is deleted from Redis once read.
 """
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import numpy as np
@@ -74,13 +73,19 @@ def analysis_from_json(value: dict[str, Any]) -> analysis.Analysis:
 # --- the tasks (run on a worker) ---------------------------------------------------------------
 
 
-def reference_faces_task(data_b64: str) -> list[dict[str, Any]]:
-    image = images.decode(base64.b64decode(data_b64)).image
-    return faces_to_json(faces.find_reference_faces(image))
+def reference_faces_task(sealed: str, label: str, deadline: float) -> str | None:
+    data = broker.open_job(sealed, label, deadline)
+    if data is None:
+        return None  # the caller stopped waiting: nothing computed, nothing kept
+    image = images.decode(data).image
+    return broker.seal_answer(faces_to_json(faces.find_reference_faces(image)), label)
 
 
-def analyse_task(data_b64: str) -> dict[str, Any]:
-    return analysis_to_json(analysis.analyse(base64.b64decode(data_b64)))
+def analyse_task(sealed: str, label: str, deadline: float) -> str | None:
+    data = broker.open_job(sealed, label, deadline)
+    if data is None:
+        return None
+    return broker.seal_answer(analysis_to_json(analysis.analyse(data)), label)
 
 
 # --- what callers use --------------------------------------------------------------------------

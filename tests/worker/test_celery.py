@@ -204,13 +204,20 @@ def test_a_worker_killed_mid_batch_loses_nothing(
 
 
 def test_beat_schedules_the_sweep_and_housekeeping(settings: Settings) -> None:
-    from registry.worker.broker import HOUSEKEEPING, SWEEP, make_app
+    from registry.worker.broker import CHECKPOINT, HOUSEKEEPING, SWEEP, make_app
 
     app = make_app(settings.model_copy(update={"broker_url": "redis://x", "sweep_seconds": 7}))
     schedule = app.conf.beat_schedule
     assert schedule["sweep"] == {"task": SWEEP, "schedule": 7.0}
     assert schedule["housekeeping"]["task"] == HOUSEKEEPING
     assert schedule["housekeeping"]["schedule"] == settings.housekeeping_hours * 3600
+    hourly = make_app(
+        settings.model_copy(update={"broker_url": "redis://x", "checkpoint_minutes": 60})
+    )
+    assert hourly.conf.beat_schedule["audit-checkpoint"] == {
+        "task": CHECKPOINT,
+        "schedule": 3600.0,
+    }
     off = make_app(settings.model_copy(update={"broker_url": "redis://x", "housekeeping_hours": 0}))
     assert "housekeeping" not in off.conf.beat_schedule
     assert app.conf.task_acks_late

@@ -64,3 +64,33 @@ def test_without_a_worker_the_request_is_told_to_try_again(
     monkeypatch.setattr("registry.worker.broker.WAIT_SECONDS", 0.5)
     with pytest.raises(Unavailable, match="try again"):
         compute.reference_faces(face_photo)
+
+
+def test_photos_and_answers_rest_in_redis_sealed(
+    face_photo: bytes, broker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What sits in Redis while no worker is free is the sealed photo, never the photo; a job
+    whose caller gave up is done by nobody."""
+    import base64
+    import json
+
+    import redis
+
+    from registry.errors import Unavailable
+    from registry.worker import broker as brokers
+
+    monkeypatch.setattr("registry.worker.broker.WAIT_SECONDS", 0.3)
+    with pytest.raises(Unavailable):
+        compute.reference_faces(face_photo)
+    queued = redis.Redis.from_url(broker).lrange(brokers.INTERACTIVE, 0, -1)
+    assert queued
+    message = json.loads(queued[-1])
+    args = json.loads(base64.b64decode(message["body"]))[0]
+    sealed, label, deadline = args
+    raw = base64.b64decode(sealed)
+    assert face_photo[:64] not in raw
+    assert b"JFIF" not in raw
+    assert brokers.unseal(sealed, label) == face_photo  # only the key opens it
+    # A worker that takes it up after the caller stopped waiting does nothing.
+    assert compute.reference_faces_task(sealed, label, deadline) is None
+    redis.Redis.from_url(broker).delete(brokers.INTERACTIVE)
