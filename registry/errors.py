@@ -7,14 +7,27 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 
 class ErrorBody(BaseModel):
-    """Body of every API error."""
+    """Body of every API error (some add fields: `field`, `reasons`, `rows`)."""
 
     detail: str
+
+
+class FieldProblem(BaseModel):
+    field: str | None = Field(description="The input at fault (dotted path), if one is")
+    message: str
+    type: str
+
+
+class ValidationErrorBody(BaseModel):
+    """Body of a 422 for input that does not fit the request's schema."""
+
+    detail: str = Field(description="The problems in one sentence")
+    errors: list[FieldProblem]
 
 
 class RegistryError(Exception):

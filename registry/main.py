@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from registry import __version__, health, links, reactions
+from registry import __version__, health, links, openapi, reactions
 from registry.audit import api as audit_api
 from registry.audit import pages as audit_pages
 from registry.auth import api as auth_api
@@ -146,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         window_seconds=settings.link_request_window_seconds,
     )
     install_handlers(app)
+    openapi.install(app)
     app.add_middleware(BodyLimit)  # outside the routes: bodies over the limit are never read
     app.add_middleware(SecurityHeaders)  # outermost of ours: even a 413 carries them
     for router in ROUTERS:

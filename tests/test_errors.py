@@ -79,6 +79,34 @@ def test_openapi_documents_the_token_route(client: TestClient) -> None:
     assert "401" in schema["paths"]["/api/auth/me"]["get"]["responses"]
 
 
+def test_openapi_documents_the_error_bodies_the_api_really_returns(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    from registry.errors import ErrorBody, ValidationErrorBody
+
+    schema = client.get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+    assert "HTTPValidationError" not in components
+    create = schema["paths"]["/api/events"]["post"]["responses"]
+    assert create["422"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/ValidationErrorBody"
+    )
+    assert {"400", "413"} <= set(create)
+    assert set(components["ValidationErrorBody"]["required"]) == {"detail", "errors"}
+
+    invalid = client.post("/api/events", json={"name": ""}, headers=admin_headers)
+    assert invalid.status_code == 422
+    ValidationErrorBody.model_validate(invalid.json(), strict=True)
+    unreadable = client.post(
+        "/api/media",
+        content=b"--x\r\nnot a multipart body",
+        headers={**admin_headers, "Content-Type": "multipart/form-data; boundary=x"},
+    )
+    assert unreadable.status_code == 400
+    ErrorBody.model_validate(unreadable.json(), strict=True)
+    assert "400" in schema["paths"]["/api/media"]["post"]["responses"]
+
+
 def test_access_log_never_shows_link_tokens() -> None:
     import logging
 
