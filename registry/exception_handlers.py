@@ -15,7 +15,9 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from registry import links
 from registry.db import get_session
@@ -49,6 +51,18 @@ def _page(request: Request, status_code: int, title: str, message: str, **extra:
         {"status_code": status_code, "title": title, "message": message, **extra},
         status_code=status_code,
     )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route | APIRoute) and route.methods:
+            match, _ = route.matches({**request.scope, "method": next(iter(route.methods))})
+            if match != Match.NONE:
+                methods |= set(route.methods)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 def _field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
@@ -115,14 +129,16 @@ def install_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
         if exc.status_code == 404:
             detail = "Not found"
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            # Every method the path answers, not only those of the first route that matched.
+            headers["Allow"] = ", ".join(_allowed_methods(request))
         if _is_api(request):
-            return JSONResponse(
-                {"detail": detail},
-                status_code=exc.status_code,
-                headers=getattr(exc, "headers", None),
-            )
+            return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
         title = "Not found" if exc.status_code == 404 else "Request failed"
-        return _page(request, exc.status_code, title, detail)
+        response = _page(request, exc.status_code, title, detail)
+        response.headers.update(headers)
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

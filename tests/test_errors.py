@@ -202,3 +202,13 @@ def test_a_redirect_error_goes_back_with_the_message_and_keeps_nothing(
     assert response.headers["location"] == "/somewhere#form-h"
     assert "registry_flash" in response.headers["set-cookie"]
     assert session.get(Organisation, 1) is None
+
+
+def test_an_undeclared_method_gets_405_with_every_allowed_method(client: TestClient) -> None:
+    events = client.delete("/api/events")
+    assert events.status_code == 405
+    assert events.headers["allow"] == "GET, HEAD, POST"
+    assert events.json() == {"detail": "Method Not Allowed"}
+    health = client.request("TRACE", "/healthz")
+    assert health.status_code == 405
+    assert health.headers["allow"] == "GET, HEAD"
