@@ -146,7 +146,7 @@ def authenticate(
 
     A network that guesses too much is stopped (429) for the window. An account under attack is
     never locked: after `login_max_failures` failures each further try must wait a little longer
-    (1, 2, 4 … at most 30 s after the latest failure), whoever sends it, so guessing slows to a
+    (2, 4, 8 … at most 30 s after the latest failure), whoever sends it, so guessing slows to a
     crawl while the owner waits at most half a minute."""
     email = normalise_email(email)
     user_key, client_key = f"user:{email}", f"client:{client}"

@@ -35,11 +35,11 @@ class Throttle(Protocol):
 
 def progressive_wait(count: int, since_last: float | None, *, free: int) -> int:
     """Seconds before the next try of an account with `count` recent failures: none for the
-    first `free`, then 1, 2, 4 … at most 30 after the latest failure. Guessing is slowed to a
+    first `free`, then 2, 4, 8 … at most 30 after the latest failure. Guessing is slowed to a
     crawl; the owner is never locked out for longer than half a minute."""
     if count < free or since_last is None:
         return 0
-    gap = min(2 ** (count - free), 30)
+    gap = min(2 ** (count - free + 1), 30)
     return max(0, int(gap - since_last + 0.999))
 
 

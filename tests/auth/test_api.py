@@ -54,7 +54,7 @@ def test_repeated_failures_slow_the_account_but_never_lock_its_owner_out(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Someone guessing from another network cannot lock a staff member out: after the free
-    failures each try waits 1, 2, 4 … at most 30 s, then the right password works."""
+    failures each try waits 2, 4, 8 … at most 30 s, then the right password works."""
     from registry.auth import service as auth
     from registry.auth import throttle as throttles
 
