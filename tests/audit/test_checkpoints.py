@@ -11,37 +11,16 @@ from sqlmodel import Session, col
 
 from registry.audit import checkpoints, service
 from registry.audit.models import AuditEntry, AuditHead
-from registry.audit.service import Actor, entry_hash
+from registry.audit.service import entry_hash
 from registry.config import get_settings
 from registry.media.storage import get_storage
+from tests.audit.test_service import _disable_triggers, _write
 
 
 @pytest.fixture
 def storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(get_settings(), "media_dir", tmp_path / "media")
     return tmp_path / "media"
-
-
-def _write(session: Session, n: int) -> list[AuditEntry]:
-    return [
-        service.record(
-            session=session,
-            actor=Actor.staff(7),
-            action="thing.changed",
-            entity_type="thing",
-            entity_id=i,
-            after={"n": i},
-        )
-        for i in range(n)
-    ]
-
-
-def _lift_triggers(session: Session) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("DROP TRIGGER audit_entry_no_change ON audit_entry"))
-    else:
-        session.execute(text("DROP TRIGGER audit_entry_no_update"))
-        session.execute(text("DROP TRIGGER audit_entry_no_delete"))
 
 
 def test_a_checkpoint_is_signed_stored_outside_and_checked(session: Session, storage: Path) -> None:
@@ -63,7 +42,7 @@ def test_a_checkpoint_is_signed_stored_outside_and_checked(session: Session, sto
 def test_a_rewritten_chain_is_caught_by_the_checkpoint(session: Session, storage: Path) -> None:
     entries = _write(session, 4)
     point = checkpoints.write(session=session)
-    _lift_triggers(session)
+    _disable_triggers(session)
     # Rewrite entry 2 of ours and re-chain everything after it, head included: the chain is
     # consistent again, so only the checkpoint can tell.
     prev = entries[0].hash
@@ -91,7 +70,7 @@ def test_a_rewritten_chain_is_caught_by_the_checkpoint(session: Session, storage
 def test_a_truncated_log_is_caught_by_the_checkpoint(session: Session, storage: Path) -> None:
     entries = _write(session, 3)
     checkpoints.write(session=session)
-    _lift_triggers(session)
+    _disable_triggers(session)
     session.execute(text("DELETE FROM audit_entry WHERE seq >= :s"), {"s": entries[1].seq})
     session.execute(
         update(AuditHead)
