@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
@@ -21,6 +21,8 @@ from registry.web import SESSION_COOKIE
 # a redirect (or reads after a write) always sees the write, and a failed commit is an error
 # response, never a success the database did not keep.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+# A row number in a path: within the database's integer range, so any other is a 422.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 async def settings() -> Settings:

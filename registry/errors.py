@@ -45,7 +45,18 @@ class RegistryError(Exception):
         self.headers: dict[str, str] = {}
 
     def payload(self) -> dict[str, Any]:
-        return {"detail": self.message, **self.extra}
+        body = {"detail": self.message, **self.extra}
+        if self.status_code == 422 and "errors" not in body:
+            # Every 422 has the documented shape (`ValidationErrorBody`), whoever refused it.
+            field = self.extra.get("field")
+            body["errors"] = [
+                {
+                    "field": field if isinstance(field, str) else None,
+                    "message": self.message,
+                    "type": "value_error",
+                }
+            ]
+        return body
 
 
 class Invalid(RegistryError):

@@ -136,7 +136,10 @@ def install_handlers(app: FastAPI) -> None:
             # Every method the path answers, not only those of the first route that matched.
             headers["Allow"] = ", ".join(_allowed_methods(request))
         if _is_api(request):
-            return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
+            body: dict[str, Any] = {"detail": detail}
+            if exc.status_code == 422:
+                body["errors"] = [{"field": None, "message": detail, "type": "value_error"}]
+            return JSONResponse(body, status_code=exc.status_code, headers=headers)
         title = "Not found" if exc.status_code == 404 else "Request failed"
         response = _page(request, exc.status_code, title, detail)
         response.headers.update(headers)

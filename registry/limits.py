@@ -5,6 +5,9 @@ A declared `Content-Length` over the limit is answered at once; a body sent with
 is counted as it arrives and cut off at the limit. Public forms get a small limit (a name and
 an email address), a public reference photo its upload limit, staff routes the largest (several
 photos or a video at once).
+
+Text input holding a NUL character (in the address, a JSON body or a plain form) is refused
+with a 422 the same way: no database column can store it and no person types it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,26 @@ Message = dict[str, Any]
 
 class _TooLarge(BaseException):  # noqa: N818
     """Not an Exception: body parsers turn those into 400s; this must reach `BodyLimit`."""
+
+
+class _NulText(BaseException):  # noqa: N818
+    """A NUL character in text input (no database stores it; no person types it)."""
+
+
+# How a NUL character is written in each kind of text body (multipart may carry files).
+_NUL_SPELLINGS = {
+    b"application/json": (b"\\u0000", b"\x00"),
+    b"application/x-www-form-urlencoded": (b"%00", b"\x00"),
+}
+
+
+def _nul_spellings(scope: Scope) -> tuple[bytes, ...]:
+    kind = dict(scope.get("headers") or []).get(b"content-type", b"")
+    return _NUL_SPELLINGS.get(kind.split(b";")[0].strip().lower(), ())
+
+
+def _nul_in_address(scope: Scope) -> bool:
+    return "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")
 
 
 def limit_for(path: str) -> int:
@@ -48,7 +71,13 @@ class BodyLimit:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if _nul_in_address(scope):
+            await _refuse_nul(scope, send)
+            return
+        if scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
@@ -59,14 +88,22 @@ class BodyLimit:
             return
         seen = 0
         started = False
+        spellings = _nul_spellings(scope)
+        tail = b""
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, tail
             message: Message = await receive()
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                seen += len(chunk)
                 if seen > limit:
                     raise _TooLarge
+                if spellings:
+                    window = tail + chunk
+                    if any(s in window for s in spellings):
+                        raise _NulText
+                    tail = window[-8:]
             return message
 
         async def watched(message: Message) -> None:
@@ -79,23 +116,38 @@ class BodyLimit:
         except _TooLarge:
             if not started:
                 await _refuse(scope, send, limit)
+        except _NulText:
+            if not started:
+                await _refuse_nul(scope, send)
 
 
 async def _refuse(scope: Scope, send: Any, limit: int) -> None:
     detail = f"The request is too large: at most {_words(limit)} is accepted here."
+    await _answer(scope, send, 413, "Too large", detail, "Go back and send less.", {})
+
+
+async def _refuse_nul(scope: Scope, send: Any) -> None:
+    detail = "Text may not contain NUL characters (U+0000)."
+    problem = {"errors": [{"field": None, "message": detail, "type": "nul_character"}]}
+    await _answer(scope, send, 422, "Invalid input", detail, "Go back and correct it.", problem)
+
+
+async def _answer(
+    scope: Scope, send: Any, status: int, title: str, detail: str, hint: str, extra: dict[str, Any]
+) -> None:
     if scope["path"].startswith("/api"):
-        body = json.dumps({"detail": detail}).encode()
+        body = json.dumps({"detail": detail, **extra}).encode()
         kind = b"application/json"
     else:
         body = (
-            "<!doctype html><html lang=en><meta charset=utf-8><title>Too large</title>"
-            f"<h1>Too large</h1><p>{detail}</p><p>Go back and send less.</p></html>"
+            f"<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>"
+            f"<h1>{title}</h1><p>{detail}</p><p>{hint}</p></html>"
         ).encode()
         kind = b"text/html; charset=utf-8"
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", kind),
                 (b"content-length", str(len(body)).encode()),

@@ -225,3 +225,50 @@ def test_an_undeclared_method_gets_405_with_every_allowed_method(client: TestCli
     health = client.request("TRACE", "/healthz")
     assert health.status_code == 405
     assert health.headers["allow"] == "GET, HEAD"
+
+
+def test_a_rule_the_schema_cannot_express_is_refused_with_the_documented_422_body(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    answer = client.get("/api/publications?channel=", headers=admin_headers)
+    assert answer.status_code == 422
+    body = answer.json()
+    assert "Unknown channel" in body["detail"]
+    assert body["errors"] == [
+        {"field": "channel", "message": body["detail"], "type": "value_error"}
+    ]
+
+
+def test_a_row_number_beyond_the_database_range_is_a_422_not_a_server_error(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    for number in (2**31, 0, -1):
+        answer = client.post(f"/api/auth/users/{number}/disable", headers=admin_headers)
+        assert answer.status_code == 422, number
+        assert answer.json()["errors"][0]["field"] == "user_id"
+    assert (
+        client.post("/api/auth/users/2147483647/disable", headers=admin_headers).status_code == 404
+    )
+
+
+def test_text_with_a_nul_character_is_refused_and_nothing_is_written(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    before = client.get("/api/consent-notice", headers=admin_headers).json()
+    answer = client.put(
+        "/api/consent-notice",
+        content=b'{"text": "A notice long enough to be accepted as one.\\u0000"}',
+        headers={**admin_headers, "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["type"] == "nul_character"
+    assert client.get("/api/consent-notice", headers=admin_headers).json() == before
+    query = client.get("/api/publications?channel=print%00", headers=admin_headers)
+    assert query.status_code == 422
+    page = client.post(
+        "/events/x/link",
+        content=b"email=a%00@example.org",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert page.status_code == 422
+    assert "NUL" in page.text

@@ -11,6 +11,7 @@ documented 422 that JSON Schema cannot express).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import schemathesis
@@ -25,7 +26,8 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-MAX_EXAMPLES = 20
+# More for a deeper local run: REGISTRY_FUZZ_EXAMPLES=200 pytest tests/test_fuzz.py
+MAX_EXAMPLES = int(os.environ.get("REGISTRY_FUZZ_EXAMPLES", "20"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

@@ -11,7 +11,7 @@ from registry.audit.service import Actor
 from registry.auth import service
 from registry.auth.schemas import StaffCreate, StaffPublic, Token
 from registry.auth.security import issue_access_token
-from registry.deps import AdminStaff, CurrentStaff, SessionDep, SettingsDep, ThrottleDep
+from registry.deps import AdminStaff, CurrentStaff, RowId, SessionDep, SettingsDep, ThrottleDep
 from registry.errors import (
     Conflict,
     Invalid,
@@ -93,7 +93,7 @@ def create_user(body: StaffCreate, staff: AdminStaff, session: SessionDep) -> St
     response_model=StaffPublic,
     responses=error_responses(Unauthorized, NotFound, Conflict),
 )
-def disable_user(user_id: int, staff: AdminStaff, session: SessionDep) -> StaffPublic:
+def disable_user(user_id: RowId, staff: AdminStaff, session: SessionDep) -> StaffPublic:
     """Disable a staff account: every session and bearer token of it ends at once (admins)."""
     user = service.get_user(session=session, user_id=user_id)
     service.set_active(session=session, actor=Actor.staff(staff.id), user=user, active=False)
@@ -105,7 +105,7 @@ def disable_user(user_id: int, staff: AdminStaff, session: SessionDep) -> StaffP
     response_model=StaffPublic,
     responses=error_responses(Unauthorized, NotFound),
 )
-def enable_user(user_id: int, staff: AdminStaff, session: SessionDep) -> StaffPublic:
+def enable_user(user_id: RowId, staff: AdminStaff, session: SessionDep) -> StaffPublic:
     """Enable a disabled staff account again (admins); it signs in anew."""
     user = service.get_user(session=session, user_id=user_id)
     service.set_active(session=session, actor=Actor.staff(staff.id), user=user, active=True)
