@@ -446,7 +446,18 @@ def signage(
     out.print(f"ok: {size.upper()} signage poster for {event.name} written to {output}")
 
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"}
+IMAGE_SUFFIXES = {
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".webp",
+    ".heic",
+    ".heif",
+    ".mp4",
+    ".mov",
+    ".m4v",
+    ".webm",
+}
 
 
 def _photo_files(paths: list[Path]) -> list[Path]:

@@ -64,10 +64,22 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(
         default=25, ge=1, le=500, description="Largest accepted upload (one file), in megabytes."
     )
+    max_video_mb: int = Field(
+        default=2000, ge=1, le=20000, description="Largest accepted video (one file), in megabytes."
+    )
+    max_video_minutes: float = Field(
+        default=30, gt=0, le=600, description="Longest accepted video, in minutes."
+    )
+    video_sample_fps: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        description="Frames a second analysed in a video (plus the first frame of every shot).",
+    )
     max_request_mb: int = Field(
-        default=300,
+        default=2100,
         ge=1,
-        le=5000,
+        le=25000,
         description="Largest request body on staff routes (several files at once), in megabytes; "
         "larger ones get 413 before they are read.",
     )

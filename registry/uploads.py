@@ -6,6 +6,7 @@ from fastapi import UploadFile
 
 from registry.config import get_settings
 from registry.errors import TooLarge
+from registry.vision.video import is_video
 
 
 def read_upload(file: UploadFile) -> bytes:
@@ -17,7 +18,15 @@ def read_upload(file: UploadFile) -> bytes:
     return data
 
 
+def media_limit(head: bytes) -> int:
+    """The largest accepted media file starting with `head`, in bytes (videos have their own)."""
+    settings = get_settings()
+    mb = settings.max_video_mb if is_video(head) else settings.max_upload_mb
+    return mb * 1_000_000
+
+
 def read_capped(file: UploadFile) -> bytes:
-    """At most one byte past the limit: enough for the caller to report the file as too large
-    (per file, without failing the rest of a batch) and never more in memory."""
-    return file.file.read(get_settings().max_upload_mb * 1_000_000 + 1)
+    """At most one byte past the limit (a video's, if it is one): enough for the caller to report
+    the file as too large (per file, without failing the rest of a batch) and never more."""
+    head = file.file.read(16)
+    return head + file.file.read(media_limit(head) + 1 - len(head))

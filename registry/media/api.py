@@ -9,11 +9,11 @@ from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, Re
 from sqlmodel import Session
 
 from registry.audit.service import Actor
-from registry.deps import CurrentStaff, SessionDep
+from registry.deps import CurrentStaff, RowId, SessionDep
 from registry.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, error_responses
 from registry.events import service as events
 from registry.media import clearance, renditions, service
-from registry.media.models import Media, MediaStatus, Rendition
+from registry.media.models import Media, MediaFace, MediaStatus, Rendition
 from registry.media.schemas import (
     BadgePublic,
     BoxPublic,
@@ -22,6 +22,8 @@ from registry.media.schemas import (
     MediaPublic,
     MediaSummary,
     RenditionPublic,
+    SamplePublic,
+    TrackPublic,
     UploadResult,
 )
 from registry.media.storage import get_storage
@@ -48,16 +50,41 @@ def media_by_id(media_id: uuid.UUID, session: SessionDep) -> Media:
 MediaByID = Annotated[Media, Depends(media_by_id)]
 
 
+def _box(values: list[float]) -> BoxPublic:
+    top, right, bottom, left = (int(v) for v in values)
+    return BoxPublic(top=top, right=right, bottom=bottom, left=left)
+
+
+def _track(media: Media, f: MediaFace) -> TrackPublic:
+    return TrackPublic(
+        id=f.number,
+        booking_id=f.booking_id,
+        decision=f.decision,
+        via=f.via,
+        distance=f.distance,
+        start_s=f.start_s or 0.0,
+        end_s=f.end_s or 0.0,
+        thumbnail_url=f"/api/media/{media.id}/tracks/{f.number}/thumbnail.jpg",
+        samples=[SamplePublic(t_s=s[0], box=_box(s[1:5])) for s in f.samples or []],
+    )
+
+
 def media_public(session: Session, media: Media) -> MediaPublic:
+    faces = service.faces_of(session=session, media=media)
+    video = media.kind == "video"
     return MediaPublic(
         id=media.id,
         event_id=media.event_id,
+        kind="video" if video else "photo",
         status=media.status,
         filename=media.filename,
         width=media.width,
         height=media.height,
+        duration_s=media.duration_s,
+        frame_rate=media.frame_rate,
         failure=media.failure,
         min_face_px=media.min_face_px,
+        tracks=[_track(media, f) for f in faces] if video else [],
         faces=[
             FacePublic(
                 id=f.number,
@@ -67,13 +94,14 @@ def media_public(session: Session, media: Media) -> MediaPublic:
                 via=f.via,
                 decision=f.decision,
             )
-            for f in service.faces_of(session=session, media=media)
+            for f in ([] if video else faces)
         ],
         badges=[
             BadgePublic(
                 booking_id=b.booking_id,
                 box=BoxPublic(top=b.top, right=b.right, bottom=b.bottom, left=b.left),
                 face_id=b.face_number,
+                t_s=b.t_s,
             )
             for b in service.badges_of(session=session, media=media)
         ],
@@ -103,11 +131,13 @@ def upload_media(
     jobs: JobsDep,
     background: BackgroundTasks,
     files: Annotated[
-        list[UploadFile], File(description="One or more JPEG, PNG, WebP or HEIC photos.")
+        list[UploadFile],
+        File(description="JPEG, PNG, WebP or HEIC photos; MP4, MOV or WebM videos."),
     ],
     event_id: Annotated[uuid.UUID | None, Form(description="The event they were taken at.")] = None,
 ) -> list[UploadResult]:
-    """Upload photos for clearance; returns at once (202) while they are analysed. The same
+    """Upload photos and videos for clearance; returns at once (202) while they are analysed.
+    The same
     bytes uploaded again return the existing media (`duplicate`); a bad file gets `failed`
     with its reason and does not stop the others."""
     if len(files) > MAX_FILES:
@@ -165,7 +195,7 @@ def review_face(
     staff: CurrentStaff,
     media: MediaByID,
     session: SessionDep,
-    face_id: int,
+    face_id: RowId,
 ) -> MediaPublic:
     """Confirm a match, or say the face is not that person (re-clearance respects it); or, for
     media not from an event, record that this person consented another way (with a note)."""
@@ -178,6 +208,46 @@ def review_face(
         note=body.note,
     )
     return media_public(session, media)
+
+
+@router.post(
+    "/media/{media_id}/tracks/{track_id}/review",
+    response_model=MediaPublic,
+    responses={**ERRORS, **error_responses(Conflict)},
+)
+def review_track(
+    body: FaceReviewIn,
+    staff: CurrentStaff,
+    media: MediaByID,
+    session: SessionDep,
+    track_id: RowId,
+) -> MediaPublic:
+    """A video's track: confirm the match, or say it is not that person (every re-clearance
+    respects it)."""
+    if media.kind != "video":
+        raise NotFound("This media is a photo: review its faces.")
+    clearance.review_face(
+        session=session,
+        actor=Actor.staff(staff.id),
+        media=media,
+        face_number=track_id,
+        decision=body.decision,
+        note=body.note,
+    )
+    return media_public(session, media)
+
+
+@router.get(
+    "/media/{media_id}/tracks/{track_id}/thumbnail.jpg",
+    response_class=Response,
+    responses={**ERRORS, 200: {"content": {"image/jpeg": {}}, "description": "JPEG"}},
+)
+def track_thumbnail(
+    staff: CurrentStaff, media: MediaByID, session: SessionDep, track_id: RowId
+) -> Response:
+    """The track's face at its largest, from the video (a small JPEG, no metadata)."""
+    data = renditions.track_thumbnail(session=session, media=media, number=track_id)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 
 @router.post(
@@ -197,15 +267,21 @@ def redact(staff: CurrentStaff, media: MediaByID, session: SessionDep) -> Rendit
 @router.get(
     "/media/{media_id}/renditions/{rendition_id}",
     response_class=Response,
-    responses={**ERRORS, 200: {"content": {"image/jpeg": {}}, "description": "JPEG"}},
+    responses={
+        **ERRORS,
+        200: {"content": {"image/jpeg": {}, "video/mp4": {}}, "description": "JPEG or MP4"},
+    },
 )
 def download_rendition(
     staff: CurrentStaff, media: MediaByID, session: SessionDep, rendition_id: uuid.UUID
 ) -> Response:
-    """The rendition's bytes (a JPEG without metadata)."""
+    """The rendition's bytes (a JPEG, or a video's MP4, without metadata)."""
     rendition = service.get_rendition(session=session, media=media, rendition_id=rendition_id)
+    kind, ext = ("video/mp4", "mp4") if media.kind == "video" else ("image/jpeg", "jpg")
     return Response(
         get_storage().get(rendition.sha256, kind="renditions"),
-        media_type="image/jpeg",
-        headers={"Content-Disposition": f'attachment; filename="{rendition.kind}-{media.id}.jpg"'},
+        media_type=kind,
+        headers={
+            "Content-Disposition": f'attachment; filename="{rendition.kind}-{media.id}.{ext}"'
+        },
     )

@@ -49,6 +49,7 @@ from registry.vision.decision import (
     corroborate,
     decide,
 )
+from registry.vision.video import VideoAnalysis, timestamp
 
 MAX_ATTEMPTS = 3
 
@@ -190,7 +191,56 @@ def on_retention_changed(*, session: Session, event_id: uuid.UUID, purge_after: 
     session.flush()
 
 
-def store_analysis(*, session: Session, media_id: uuid.UUID, result: Analysis) -> Media | None:
+def _encrypted(encoding: np.ndarray, media: Media, number: int) -> bytes:
+    return crypto.encrypt(encoding.astype("<f8").tobytes(), bound_to=f"face:{media.id}:{number}")
+
+
+def _store_video(
+    session: Session, media: Media, result: VideoAnalysis, purge: datetime | None
+) -> None:
+    """A video's tracks become its faces (numbered by start), its badge sightings its badges
+    (linked to the track wearing them in that frame)."""
+    order = sorted(range(len(result.tracks)), key=lambda i: (result.tracks[i].samples[0].t_s, i))
+    number_of = {i: n for n, i in enumerate(order, start=1)}
+    for i in order:
+        track, number = result.tracks[i], number_of[i]
+        box = track.largest
+        row = MediaFace(
+            media_id=media.id,
+            number=number,
+            top=box[0],
+            right=box[1],
+            bottom=box[2],
+            left=box[3],
+            purge_after=purge,
+            start_s=track.samples[0].t_s,
+            end_s=track.samples[-1].t_s,
+            samples=[[round(s.t_s, 3), *s.box] for s in track.samples],
+        )
+        encoding = track.encoding
+        if encoding is not None:
+            row.encoding = _encrypted(encoding, media, number)
+        session.add(row)
+    for sighting in result.badges:
+        session.add(
+            MediaBadge(
+                media_id=media.id,
+                code=sighting.code[:200],
+                top=sighting.box[0],
+                right=sighting.box[1],
+                bottom=sighting.box[2],
+                left=sighting.box[3],
+                booking_id=badge_booking(session, media, sighting.code),
+                face_number=None if sighting.track is None else number_of[sighting.track],
+                t_s=round(sighting.t_s, 3),
+            )
+        )
+    media.duration_s, media.frame_rate = result.duration_s, result.frame_rate
+
+
+def store_analysis(
+    *, session: Session, media_id: uuid.UUID, result: Analysis | VideoAnalysis
+) -> Media | None:
     """Save what the worker found (idempotent: a second delivery replaces the first) and decide."""
     found = session.get(Media, media_id)
     if found is not None and found.event_id is not None:
@@ -202,7 +252,14 @@ def store_analysis(*, session: Session, media_id: uuid.UUID, result: Analysis) -
     session.exec(delete(MediaFace).where(col(MediaFace.media_id) == media.id))
     session.exec(delete(MediaBadge).where(col(MediaBadge.media_id) == media.id))
     purge = _purge_after(session, media)
-    ordered = sorted(result.faces, key=lambda f: (f.box[0] // 200, f.box[3]))
+    if isinstance(result, VideoAnalysis):
+        _store_video(session, media, result, purge)
+    ordered = (
+        []
+        if isinstance(result, VideoAnalysis)
+        else sorted(result.faces, key=lambda f: (f.box[0] // 200, f.box[3]))
+    )
+    codes = [] if isinstance(result, VideoAnalysis) else result.codes
     for number, face in enumerate(ordered, start=1):
         row = MediaFace(
             media_id=media.id,
@@ -214,11 +271,9 @@ def store_analysis(*, session: Session, media_id: uuid.UUID, result: Analysis) -
             purge_after=purge,
         )
         if face.encoding is not None:
-            row.encoding = crypto.encrypt(
-                face.encoding.astype("<f8").tobytes(), bound_to=f"face:{media.id}:{number}"
-            )
+            row.encoding = _encrypted(face.encoding, media, number)
         session.add(row)
-    for code in result.codes:
+    for code in codes:
         session.add(
             MediaBadge(
                 media_id=media.id,
@@ -240,7 +295,7 @@ def store_analysis(*, session: Session, media_id: uuid.UUID, result: Analysis) -
     return media
 
 
-def _encoding(blob: bytes, bound_to: str) -> np.ndarray:
+def encoding_of(blob: bytes, bound_to: str) -> np.ndarray:
     return np.frombuffer(crypto.decrypt(blob, bound_to=bound_to), dtype="<f8").copy()
 
 
@@ -308,7 +363,7 @@ def _corroborate(
         Sighting(
             booking_id=row.booking_id,
             photo=row.media_id,
-            encoding=_encoding(row.encoding, f"transient:{row.media_id}:{row.face_number}"),
+            encoding=encoding_of(row.encoding, f"transient:{row.media_id}:{row.face_number}"),
             confirmed=words.get((row.media_id, row.face_number)) == "confirm",
             ruled_out=words.get((row.media_id, row.face_number)) == "not_this_person",
         )
@@ -363,7 +418,7 @@ def evaluate(
             FaceInput(
                 id=f.number,
                 box=(f.top, f.right, f.bottom, f.left),
-                encoding=_encoding(f.encoding, f"face:{media.id}:{f.number}")
+                encoding=encoding_of(f.encoding, f"face:{media.id}:{f.number}")
                 if f.encoding
                 else None,
                 prior=Prior(f.booking_id, f.decision, f.via, f.distance)
@@ -373,7 +428,13 @@ def evaluate(
             for f in faces
         ],
         badges=[
-            BadgeInput(code=b.code, box=(b.top, b.right, b.bottom, b.left), booking_id=b.booking_id)
+            BadgeInput(
+                code=b.code,
+                box=(b.top, b.right, b.bottom, b.left),
+                booking_id=b.booking_id,
+                face_id=b.face_number,
+                prelinked=media.kind == "video",
+            )
             for b in badges
         ],
         opted_out=state.opted_out,
@@ -394,7 +455,11 @@ def evaluate(
         session.add(badge_row)
     before = media.status
     media.status = MediaStatus(result.status.value)
-    media.reasons = result.reasons
+    media.reasons = (
+        video_reasons(session, faces, badges, state.opted_out)
+        if media.kind == "video"
+        else result.reasons
+    )
     session.add(media)
     if before != media.status:
         audit.record(
@@ -685,7 +750,7 @@ def _remember_confirmed(session: Session, media: Media, face: MediaFace) -> None
     ).first()
     if exists is not None:
         return
-    encoding = _encoding(face.encoding, f"face:{media.id}:{face.number}")
+    encoding = encoding_of(face.encoding, f"face:{media.id}:{face.number}")
     session.add(
         TransientReference(
             event_id=media.event_id,
@@ -746,3 +811,65 @@ def purge_biometrics(*, session: Session, at: datetime | None = None) -> int:
         )
     session.flush()
     return len(faces) + len(transient)
+
+
+def _span(start: float | None, end: float | None) -> str:
+    return f"{timestamp(start or 0.0)}–{timestamp(end or start or 0.0)}"
+
+
+def video_reasons(
+    session: Session,
+    tracks: Sequence[MediaFace],
+    badges: Sequence[MediaBadge],
+    opted_out: set[uuid.UUID],
+) -> list[str]:
+    """A video's reasons: who appears when (people and time ranges), from its decided tracks."""
+    wanted = {t.booking_id for t in tracks if t.booking_id} | {
+        b.booking_id for b in badges if b.booking_id
+    }
+    names = (
+        {
+            b.id: b.name
+            for b in session.exec(select(Booking).where(col(Booking.id).in_(wanted))).all()
+        }
+        if wanted
+        else {}
+    )
+    reasons: list[str] = []
+    for track in tracks:
+        name = names.get(track.booking_id, "an attendee") if track.booking_id else None
+        when = _span(track.start_s, track.end_s)
+        if track.decision == "opted_out" and name:
+            how = {
+                "badge": "wearing their badge",
+                "face": f"matched to their reference photo, distance {track.distance or 0:.2f}",
+                "linked": "matched to a face seen wearing their badge, "
+                f"distance {track.distance or 0:.2f}",
+            }.get(track.via or "", "confirmed by a reviewer")
+            reasons.append(f"{name} (opted out) appears {when} (track {track.number}, {how}).")
+        elif track.decision == "review" and name:
+            reasons.append(
+                f"Track {track.number} ({when}) may be {name}, who opted out: please review."
+            )
+    unlinked: dict[uuid.UUID, list[float]] = {}
+    unknown: dict[str, list[float]] = {}
+    for badge in badges:
+        t = badge.t_s or 0.0
+        if badge.booking_id is None:
+            unknown.setdefault(badge.code, []).append(t)
+        elif badge.booking_id in opted_out and badge.face_number is None:
+            unlinked.setdefault(badge.booking_id, []).append(t)
+    for booking_id, times in unlinked.items():
+        reasons.append(
+            f"The badge of {names.get(booking_id, 'an attendee')} (opted out) is visible "
+            f"{_span(min(times), max(times))}, its wearer not certain."
+        )
+    for code, times in unknown.items():
+        reasons.append(
+            f"A QR code that is not a badge of this event was seen ({code!r}, "
+            f"{_span(min(times), max(times))})."
+        )
+    small = sum(1 for t in tracks if t.decision == "too_small")
+    if small:
+        reasons.append(f"{small} track(s) are too small to verify.")
+    return reasons

@@ -38,11 +38,14 @@ class Media(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     event_id: uuid.UUID | None = Field(default=None, foreign_key="event.id", index=True)
     sha256: str = Field(max_length=64, index=True)
+    kind: str = Field(default="photo", max_length=8, description="photo | video")
     filename: str = Field(max_length=255, description="The uploaded name, for display only")
     content_type: str = Field(max_length=64)
     size_bytes: int
     width: int | None = None
     height: int | None = None
+    duration_s: float | None = None  # videos
+    frame_rate: float | None = None  # videos
     status: MediaStatus = Field(default=MediaStatus.pending, sa_type=sa.String(16), index=True)
     failure: str | None = Field(default=None, max_length=500)
     reasons: list[str] = Field(default_factory=list, sa_type=sa.JSON)
@@ -60,12 +63,19 @@ class MediaFace(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     media_id: uuid.UUID = Field(foreign_key="media.id", index=True)
-    number: int = Field(description="1-based, in reading order; what reasons call 'face N'")
+    number: int = Field(
+        description="1-based, in reading order (a video's tracks: by start); 'face N' / 'track N'"
+    )
     top: int
     right: int
     bottom: int
     left: int
     encoding: bytes | None = Field(default=None, sa_type=sa.LargeBinary)  # encrypted
+    # A video's face is a track: where it was seen when ([t_s, top, right, bottom, left] per
+    # sampled frame); its box above is its largest, its encoding the mean of its frames'.
+    start_s: float | None = None
+    end_s: float | None = None
+    samples: list[list[float]] | None = Field(default=None, sa_type=sa.JSON)
     purge_after: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     # When retention deleted the encoding: the decision below then stands as the face's record.
     purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -88,6 +98,8 @@ class MediaBadge(SQLModel, table=True):
     left: int
     booking_id: uuid.UUID | None = Field(default=None, foreign_key="booking.id")
     face_number: int | None = None
+    # Videos: when the code was seen; its wearer (face_number) was linked in that frame.
+    t_s: float | None = None
 
 
 class FaceReview(SQLModel, table=True):

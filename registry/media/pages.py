@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated
 
@@ -11,8 +12,8 @@ from fastapi.responses import JSONResponse, Response
 from registry.audit.service import Actor
 from registry.auth import service as auth
 from registry.config import get_settings
-from registry.deps import PageStaff, SessionDep
-from registry.errors import Invalid, redirect_on_error
+from registry.deps import PageStaff, RowId, SessionDep
+from registry.errors import Invalid, NotFound, redirect_on_error
 from registry.events import service as events
 from registry.events.models import Event
 from registry.media import clearance, renditions, service
@@ -21,6 +22,7 @@ from registry.media.models import FINAL, Media, MediaStatus
 from registry.media.storage import get_storage
 from registry.publishing import pages as publishing_pages
 from registry.uploads import read_capped
+from registry.vision.video import timestamp
 from registry.web import page_router, path_uuid, redirect, render
 
 router = page_router()
@@ -63,6 +65,7 @@ def photos(
             "counts": _statuses(session, event),
             "chosen": chosen,
             "max_mb": get_settings().max_upload_mb,
+            "max_video_mb": get_settings().max_video_mb,
         },
     )
 
@@ -177,6 +180,7 @@ def media_list(request: Request, staff: PageStaff, session: SessionDep) -> Respo
         {
             "items": service.list_media(session=session, without_event=True, limit=500),
             "max_mb": get_settings().max_upload_mb,
+            "max_video_mb": get_settings().max_video_mb,
         },
     )
 
@@ -231,8 +235,9 @@ def photo(request: Request, media_id: str, staff: PageStaff, session: SessionDep
     }
     return render(
         request,
-        "media/photo.html",
+        "media/video.html" if media.kind == "video" else "media/photo.html",
         {
+            "stamp": timestamp,
             "media": media,
             "faces": faces,
             "badges": service.badges_of(session=session, media=media),
@@ -266,10 +271,49 @@ def preview(media_id: str, staff: PageStaff, session: SessionDep) -> Response:
     )
 
 
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def ranged(request: Request, data: bytes, media_type: str) -> Response:
+    """The bytes, or the one range a video player asks for (206), so it can seek."""
+    headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=3600"}
+    asked = _RANGE.match(request.headers.get("range", "").strip())
+    if asked is None or not (asked.group(1) or asked.group(2)):
+        return Response(data, media_type=media_type, headers=headers)
+    size = len(data)
+    first, last = asked.group(1), asked.group(2)
+    start = int(first) if first else max(0, size - int(last))
+    end = min(size - 1, int(last)) if first and last else size - 1
+    if start >= size or start > end:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return Response(data[start : end + 1], status_code=206, media_type=media_type, headers=headers)
+
+
+@router.get("/media/{media_id}/video")
+def original_video(
+    request: Request, media_id: str, staff: PageStaff, session: SessionDep
+) -> Response:
+    """A video's original for the review page's player (staff only; never published as is)."""
+    media = _media(session, media_id)
+    if media.kind != "video" or media.status == MediaStatus.failed:
+        raise NotFound("No video to play.")
+    return ranged(request, get_storage().get(media.sha256), media.content_type)
+
+
+@router.get("/media/{media_id}/tracks/{number}/thumb.jpg")
+def track_thumb(media_id: str, number: RowId, staff: PageStaff, session: SessionDep) -> Response:
+    data = renditions.track_thumbnail(
+        session=session, media=_media(session, media_id), number=number
+    )
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
+
+@router.post("/media/{media_id}/tracks/{face_number}/review")
 @router.post("/media/{media_id}/faces/{face_number}/review")
 def review(
     media_id: str,
-    face_number: int,
+    face_number: RowId,
     staff: PageStaff,
     session: SessionDep,
     decision: Annotated[str, Form(max_length=24)] = "",
@@ -287,9 +331,11 @@ def review(
             decision=decision,
             note=note,
         )
+    part = "Track" if media.kind == "video" else "Face"
     return redirect(
         f"/media/{media.id}#faces-h",
-        message=f"Face {face_number}: recorded. The photo is now {str(status).replace('_', ' ')}.",
+        message=f"{part} {face_number}: recorded. The {media.kind} is now "
+        f"{str(status).replace('_', ' ')}.",
         place="faces",
     )
 
@@ -327,8 +373,11 @@ def rendition_download(
 ) -> Response:
     media = _media(session, media_id)
     rendition = service.get_rendition(session=session, media=media, rendition_id=rendition_id)
+    kind, ext = ("video/mp4", "mp4") if media.kind == "video" else ("image/jpeg", "jpg")
     return Response(
         get_storage().get(rendition.sha256, kind="renditions"),
-        media_type="image/jpeg",
-        headers={"Content-Disposition": f'attachment; filename="{rendition.kind}-{media.id}.jpg"'},
+        media_type=kind,
+        headers={
+            "Content-Disposition": f'attachment; filename="{rendition.kind}-{media.id}.{ext}"'
+        },
     )

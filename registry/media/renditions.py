@@ -4,6 +4,7 @@ original that is published when no redaction is needed, and thumbnails and previ
 from __future__ import annotations
 
 import io
+import uuid
 import warnings
 from typing import Any
 
@@ -12,13 +13,21 @@ from sqlmodel import Session, select
 
 from registry.audit import service as audit
 from registry.audit.service import Actor
+from registry.config import get_settings
 from registry.errors import Conflict, NotFound
-from registry.media.clearance import badge_booking, event_state, thresholds
-from registry.media.models import FINAL, Media, MediaStatus, Rendition
+from registry.media.clearance import (
+    EventState,
+    badge_booking,
+    encoding_of,
+    event_state,
+    thresholds,
+)
+from registry.media.models import FINAL, Media, MediaFace, MediaStatus, Rendition
 from registry.media.service import badges_of, faces_of
 from registry.media.storage import get_storage
-from registry.vision import images
+from registry.vision import images, video
 from registry.vision import redact as redact_mod
+from registry.vision.analysis import Analysis
 from registry.vision.decision import BadgeInput, FaceInput, decide
 from registry.worker import compute
 
@@ -28,6 +37,8 @@ def redact(*, session: Session, actor: Actor, media: Media) -> Rendition:
     and no metadata, verified by running detection and matching on it again."""
     if media.status not in FINAL:
         raise Conflict("This photo has not been cleared yet; redact it once it has been analysed.")
+    if media.kind == "video":
+        return _redact_video(session=session, actor=actor, media=media)
     faces = faces_of(session=session, media=media)
     state = event_state(session, media.event_id)
     opted_out = state.opted_out
@@ -84,6 +95,107 @@ def redact(*, session: Session, actor: Actor, media: Media) -> Rendition:
     )
 
 
+def _samples(face: MediaFace) -> tuple[video.Sample, ...]:
+    return tuple(
+        video.Sample(s[0], (int(s[1]), int(s[2]), int(s[3]), int(s[4]))) for s in face.samples or []
+    )
+
+
+def _redact_video(*, session: Session, actor: Actor, media: Media) -> Rendition:
+    """Every frame re-encoded with each opted-out or unresolved track (and opted-out badge)
+    obscured through its whole time range; verified by scanning the rendition again, at twice
+    the analysis rate, inside and around every range."""
+    faces = faces_of(session=session, media=media)
+    state = event_state(session, media.event_id)
+    hidden = [f for f in faces if f.decision in ("opted_out", "review") and f.samples]
+    hidden_badges = [
+        b for b in badges_of(session=session, media=media) if b.booking_id in state.opted_out
+    ]
+    covers = [video.Cover(_samples(f)) for f in hidden] + [
+        video.Cover((video.Sample(b.t_s or 0.0, (b.top, b.right, b.bottom, b.left)),), factor=1.3)
+        for b in hidden_badges
+    ]
+    original = get_storage().get(media.sha256)
+    # The people hidden are looked for by their references and by the tracks' own faces.
+    refs = {k: list(v) for k, v in state.references.items()}
+    for face in hidden:
+        if face.encoding is not None and face.booking_id is not None:
+            refs.setdefault(face.booking_id, []).append(
+                encoding_of(face.encoding, f"face:{media.id}:{face.number}")
+            )
+    ranges = [(c.start - 0.5, c.end + 0.5) for c in covers]
+    rate = get_settings().video_sample_fps * 2
+    verified, data = False, b""
+    for factor in (redact_mod.FACTOR, 2.2):
+        scaled = [video.Cover(c.samples, factor if c.factor != 1.3 else 1.3) for c in covers]
+        data = video.redact_video(original, scaled)
+        verified = all(
+            _frame_clear(session, media, found, state.opted_out, refs, state)
+            for _t, found in (video.scan(data, ranges, sample_fps=rate) if ranges else [])
+        )
+        if verified:
+            break
+    key = get_storage().put(data, kind="renditions")
+    rendition = Rendition(
+        media_id=media.id,
+        kind="redacted",
+        sha256=key,
+        verified=verified,
+        obscured_faces=[f.number for f in hidden],
+        obscured_badges=sorted({b.code for b in hidden_badges}),
+        created_by=actor.label,
+    )
+    return _add_rendition(
+        session,
+        actor,
+        rendition,
+        "media.redacted",
+        tracks=rendition.obscured_faces,
+        verified=verified,
+    )
+
+
+def _frame_clear(
+    session: Session,
+    media: Media,
+    found: Analysis,
+    opted_out: set[uuid.UUID],
+    refs: dict[uuid.UUID, list[Any]],
+    state: EventState,
+) -> bool:
+    """Nobody opted out (or possibly so) and no opted-out badge in one frame of a rendition."""
+    result = decide(
+        faces=[
+            FaceInput(id=i + 1, box=f.box, encoding=f.encoding) for i, f in enumerate(found.faces)
+        ],
+        badges=[
+            BadgeInput(code=c.text, box=c.box, booking_id=badge_booking(session, media, c.text))
+            for c in found.codes
+        ],
+        opted_out=opted_out,
+        references=refs,
+        transient=state.transient,
+        thresholds=thresholds(),
+    )
+    return not any(f.decision in ("opted_out", "review") for f in result.faces) and not any(
+        b.booking_id in opted_out for b in result.badges
+    )
+
+
+def track_thumbnail(*, session: Session, media: Media, number: int) -> bytes:
+    """A track's face at its largest, cut from the video's frame (made on request, not kept)."""
+    face = next((f for f in faces_of(session=session, media=media) if f.number == number), None)
+    if media.kind != "video" or face is None or not face.samples:
+        raise NotFound("No track with this number in this video.")
+    best = max(_samples(face), key=lambda s: (s.box[1] - s.box[3]) * (s.box[2] - s.box[0]))
+    frame = video.frame_at(get_storage().get(media.sha256), best.t_s)
+    box = best.box
+    top, right, bottom, left = redact_mod.cover_box(box, frame.size, 1.8)
+    crop = frame.crop((left, top, right, bottom))
+    crop.thumbnail((160, 160))
+    return redact_mod.clean_jpeg(crop, quality=85)
+
+
 def _add_rendition(
     session: Session, actor: Actor, rendition: Rendition, action: str, **after: Any
 ) -> Rendition:
@@ -112,6 +224,10 @@ def store_clean_copy(*, media: Media) -> str:
     its key. Slow on big photos, so callers do it before taking locks; writes no rows."""
     if media.status not in FINAL:
         raise Conflict("This media has not been checked yet.")
+    if media.kind == "video":
+        return get_storage().put(
+            video.remux_clean(get_storage().get(media.sha256)), kind="renditions"
+        )
     image = images.decode(get_storage().get(media.sha256)).image
     return get_storage().put(redact_mod.clean_jpeg(image), kind="renditions")
 
@@ -145,6 +261,12 @@ def small_copy(*, media: Media, kind: str) -> bytes:
     if media.status == MediaStatus.failed or not storage.exists(media.sha256):
         raise NotFound("This media has no picture to show.")
     side = SIZES[kind]
+    if media.kind == "video":
+        still = video.frame_at(storage.get(media.sha256), min(1.0, (media.duration_s or 0) / 2))
+        still.thumbnail((side, side))
+        data = redact_mod.clean_jpeg(still, quality=82)
+        storage.put(data, kind=kind, key=media.sha256)
+        return data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         source = Image.open(io.BytesIO(storage.get(media.sha256)))

@@ -35,10 +35,28 @@ class FacePublic(BaseModel):
     decision: str = Field(description="opted_out, review, clear or too_small")
 
 
+class SamplePublic(BaseModel):
+    t_s: float = Field(description="Seconds from the start of the video")
+    box: BoxPublic
+
+
+class TrackPublic(BaseModel):
+    id: int = Field(description="The track's number in this video (reasons say 'track N').")
+    booking_id: uuid.UUID | None
+    decision: str = Field(description="opted_out, review, clear or too_small")
+    via: Literal["face", "badge", "linked"] | None
+    distance: float | None
+    start_s: float
+    end_s: float
+    thumbnail_url: str
+    samples: list[SamplePublic] = Field(description="Where the face was on each sampled frame")
+
+
 class BadgePublic(BaseModel):
     booking_id: uuid.UUID | None
     box: BoxPublic
-    face_id: int | None
+    face_id: int | None = Field(description="The face (a video: the track) wearing it")
+    t_s: float | None = Field(default=None, description="Videos: when it was seen")
 
 
 class RenditionPublic(BaseModel):
@@ -55,13 +73,17 @@ class RenditionPublic(BaseModel):
 class MediaPublic(BaseModel):
     id: uuid.UUID
     event_id: uuid.UUID | None
+    kind: Literal["photo", "video"]
     status: MediaStatus
     filename: str
     width: int | None
     height: int | None
+    duration_s: float | None = Field(description="Videos: length in seconds (photos: null)")
+    frame_rate: float | None = Field(description="Videos: frames a second (photos: null)")
     failure: str | None
     min_face_px: int | None = Field(description="The smallest face this analysis could find.")
-    faces: list[FacePublic]
+    faces: list[FacePublic] = Field(description="Photos: every face found (videos: empty)")
+    tracks: list[TrackPublic] = Field(description="Videos: every face track (photos: empty)")
     badges: list[BadgePublic]
     reasons: list[str]
     renditions: list[RenditionPublic]
@@ -71,6 +93,7 @@ class MediaPublic(BaseModel):
 class MediaSummary(BaseModel):
     id: uuid.UUID
     event_id: uuid.UUID | None
+    kind: str
     status: MediaStatus
     filename: str
     reasons: list[str]

@@ -19,7 +19,7 @@ from registry.errors import NotFound
 from registry.events.models import Event
 from registry.media.models import Media, MediaBadge, MediaFace, MediaStatus, Rendition
 from registry.media.storage import get_storage, sha256_of
-from registry.vision import images
+from registry.vision import images, video
 
 
 @dataclass(frozen=True)
@@ -58,14 +58,17 @@ def upload(
             uploaded_by=actor.label,
         )
         try:
-            if len(file.data) > limit:
-                raise images.ImageRejected(
-                    f"The file is larger than {get_settings().max_upload_mb} MB.", "size"
+            if video.is_video(file.data):
+                _probe_video(media, file.data)
+            else:
+                if len(file.data) > limit:
+                    raise images.ImageRejected(
+                        f"The file is larger than {get_settings().max_upload_mb} MB.", "size"
+                    )
+                fmt, media.width, media.height = images.probe(
+                    file.data, max_pixels=get_settings().max_megapixels * 1_000_000
                 )
-            fmt, media.width, media.height = images.probe(
-                file.data, max_pixels=get_settings().max_megapixels * 1_000_000
-            )
-            media.content_type = f"image/{fmt.lower()}"
+                media.content_type = f"image/{fmt.lower()}"
             storage.put(file.data)
         except images.ImageRejected as exc:
             media.status, media.failure = MediaStatus.failed, str(exc)
@@ -81,6 +84,22 @@ def upload(
         )
         out.append((media, True))
     return out
+
+
+def _probe_video(media: Media, data: bytes) -> None:
+    """A video's kind, type, size and duration, or ImageRejected with the reason."""
+    settings = get_settings()
+    media.kind = "video"
+    if len(data) > settings.max_video_mb * 1_000_000:
+        raise images.ImageRejected(f"The video is larger than {settings.max_video_mb} MB.", "size")
+    info = video.probe(data, max_seconds=settings.max_video_minutes * 60)
+    media.content_type = {"matroska": "video/webm", "mov": "video/mp4"}.get(
+        info.format, "video/mp4"
+    )
+    if data[8:12] == b"qt  ":
+        media.content_type = "video/quicktime"
+    media.width, media.height = info.width, info.height
+    media.duration_s, media.frame_rate = info.duration_s, info.frame_rate
 
 
 def get_media(*, session: Session, media_id: uuid.UUID) -> Media:

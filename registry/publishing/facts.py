@@ -75,6 +75,8 @@ class MediaLike(Protocol):
     @property
     def status(self) -> Any: ...
     @property
+    def kind(self) -> str: ...
+    @property
     def failure(self) -> str | None: ...
 
 
@@ -89,9 +91,9 @@ def _table(model: Any) -> sa.Table:
 _M, _F, _B, _BK = _table(Media), _table(MediaFace), _table(MediaBadge), _table(Booking)
 _CM, _CR, _FR, _E = _table(ConsentMedia), _table(ConsentRequest), _table(FaceReview), _table(Event)
 _IDS: sa.BindParameter[Any] = sa.bindparam("ids", expanding=True)
-MEDIA_ROWS = sa.select(_M.c.id, _M.c.event_id, _M.c.sha256, _M.c.status, _M.c.failure).where(
-    _M.c.id.in_(_IDS)
-)
+MEDIA_ROWS = sa.select(
+    _M.c.id, _M.c.event_id, _M.c.sha256, _M.c.status, _M.c.failure, _M.c.kind
+).where(_M.c.id.in_(_IDS))
 FACE_ROWS = (
     sa.select(
         _F.c.media_id,
@@ -216,6 +218,7 @@ def load_facts(
             sha256=m.sha256,
             status=m.status.value if hasattr(m.status, "value") else str(m.status),
             failure=m.failure,
+            kind=m.kind,
             event=events.get(m.event_id) if m.event_id else None,
             faces=tuple(faces.get(m.id, ())),
             badges=tuple(badges.get(m.id, ())),

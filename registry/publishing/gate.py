@@ -67,6 +67,7 @@ class Facts:
     sha256: str
     status: str
     failure: str | None = None
+    kind: str = "photo"  # photo | video (a video's faces are tracks)
     event: EventFact | None = None
     faces: tuple[FaceFact, ...] = ()
     badges: tuple[BadgeFact, ...] = ()
@@ -91,6 +92,10 @@ def _who(name: str | None) -> str:
     return name or "an attendee"
 
 
+def _part(facts: Facts) -> str:
+    return "Track" if facts.kind == "video" else "Face"
+
+
 def _clearance(facts: Facts, reasons: list[str]) -> None:
     """Rule 1: clearance is final and nothing is left for a reviewer."""
     if facts.status in NOT_CHECKED:
@@ -107,7 +112,8 @@ def _clearance(facts: Facts, reasons: list[str]) -> None:
     for face in facts.faces:
         if face.decision == "review":
             reasons.append(
-                f"Face {face.number} may be {_who(face.name)}, who opted out: a reviewer must "
+                f"{_part(facts)} {face.number} may be {_who(face.name)}, who opted out: "
+                "a reviewer must "
                 "confirm or rule out the match first."
             )
 
@@ -124,7 +130,7 @@ def _opted_out_visible(facts: Facts, reasons: list[str]) -> None:
         return
     rendition = facts.rendition
     if rendition is None or rendition.kind != "redacted":
-        shown = [f"face {f.number} ({_who(f.name)})" for f in faces] + [
+        shown = [f"{_part(facts).lower()} {f.number} ({_who(f.name)})" for f in faces] + [
             f"the badge of {_who(b.name)}" for b in badges
         ]
         reasons.append(

@@ -73,6 +73,10 @@ class BadgeInput:
     code: str
     box: Box
     booking_id: uuid.UUID | None  # None: a code that is no badge of this event
+    # Videos link a badge to its wearer in the frame it was seen in (with this module's
+    # geometry); `prelinked` badges keep that link (or none) instead of being linked here.
+    face_id: int | None = None
+    prelinked: bool = False
 
 
 @dataclass(frozen=True)
@@ -335,7 +339,17 @@ def decide(
     new_refs: dict[uuid.UUID, list[np.ndarray]] = {}
 
     badge_results = [BadgeResult(code=b.code, box=b.box, booking_id=b.booking_id) for b in badges]
-    links, ambiguous = link_badges(faces, badges)
+    free = [i for i, b in enumerate(badges) if not b.prelinked]
+    geo_links, geo_ambiguous = link_badges(faces, [badges[i] for i in free])
+    links = {free[k]: face_id for k, face_id in geo_links.items()}
+    ambiguous = {free[k]: candidates for k, candidates in geo_ambiguous.items()}
+    links.update(
+        {
+            i: b.face_id
+            for i, b in enumerate(badges)
+            if b.prelinked and b.face_id is not None and b.face_id in results
+        }
+    )
     by_face = {f.id: f for f in faces}
     for b_index, face_id in links.items():
         badge_results[b_index].face_id = face_id

@@ -21,16 +21,24 @@ from registry.db import unit_of_work
 from registry.media import clearance
 from registry.media.models import Media, MediaStatus
 from registry.media.storage import get_storage
-from registry.vision import analysis, images
+from registry.vision import analysis, images, video
 
 logger = logging.getLogger("registry")
 
-Analyse = Callable[[bytes], analysis.Analysis]
+Analyse = Callable[[bytes], analysis.Analysis | video.VideoAnalysis]
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 
 
-def analyse_bytes(data: bytes) -> analysis.Analysis:
-    """Runs in a worker process (models loaded once per process)."""
+def analyse_bytes(data: bytes) -> analysis.Analysis | video.VideoAnalysis:
+    """Runs in a worker process (models loaded once per process): a photo, or a video's
+    sampled frames."""
+    if video.is_video(data):
+        settings = get_settings()
+        return video.analyse_video(
+            data,
+            sample_fps=settings.video_sample_fps,
+            max_seconds=settings.max_video_minutes * 60,
+        )
     return analysis.analyse(data)
 
 

@@ -23,7 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from registry.db import unit_of_work, utcnow
 from registry.lifetime import exit_with, identity
 from registry.media import clearance
-from registry.vision import analysis, faces
+from registry.vision import analysis, faces, video
 from registry.worker import jobs
 
 logger = logging.getLogger("registry")
@@ -86,7 +86,7 @@ class LocalPool:
         finally:
             self.ready.set()
 
-    def analyse(self, data: bytes) -> analysis.Analysis:
+    def analyse(self, data: bytes) -> analysis.Analysis | video.VideoAnalysis:
         try:
             return self._processes.submit(jobs.analyse_bytes, data).result()
         except BrokenProcessPool:

@@ -1,0 +1,445 @@
+"""Video: probing, sampled analysis with face tracks, and frame-by-frame redaction (PyAV).
+
+Pure like the rest of `registry.vision`: bytes in, results out, no database or HTTP. A video is
+analysed on sampled frames (`sample_fps` a second, plus scene cuts) with the photo pipeline's own
+functions; faces are joined across samples into *tracks* (box overlap, else encoding distance)
+whose encoding is the mean of their frames'; badge codes are linked to the face wearing them
+frame by frame with the photo geometry. Redaction re-encodes every frame (H.264 in MP4, audio
+copied unchanged, no container metadata) with each chosen track obscured on every frame it
+covers, boxes interpolated between samples and held from `HOLD_S` before to after it.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import av
+import numpy as np
+from PIL import Image
+
+from registry.vision import analysis
+from registry.vision import redact as redact_mod
+from registry.vision.decision import BadgeInput, FaceInput, link_badges
+from registry.vision.faces import Box
+from registry.vision.images import ImageRejected
+
+CODECS = frozenset({"h264", "hevc", "vp8", "vp9", "av1", "libdav1d"})
+HOLD_S = 0.5  # a redaction starts this long before a track and ends this long after it
+LINK_IOU = 0.3  # boxes in consecutive samples overlapping this much are the same face
+LINK_DISTANCE = 0.5  # else encodings this close, within `MAX_GAP_S`
+MAX_GAP_S = 3.0
+SCENE_CUT = 40.0  # mean absolute difference (0-255) of two tiny grey frames: a new shot
+
+
+def is_video(data: bytes) -> bool:
+    """An ISO media file (MP4, MOV) or a Matroska/WebM one, by its first bytes."""
+    return data[4:8] == b"ftyp" or data[:4] == b"\x1a\x45\xdf\xa3"
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    format: str
+    codec: str
+    width: int  # as displayed (after rotation)
+    height: int
+    duration_s: float
+    frame_rate: float
+    rotation: int
+    has_audio: bool
+
+
+def _rotation(frame: av.VideoFrame) -> int:
+    """Degrees clockwise the frame must turn to be shown upright (from its display matrix)."""
+    try:
+        return (-int(round(frame.rotation))) % 360
+    except (AttributeError, TypeError, ValueError):
+        return 0
+
+
+def upright(frame: av.VideoFrame, rotation: int) -> Image.Image:
+    image = frame.to_image()
+    if rotation == 90:
+        return image.transpose(Image.Transpose.ROTATE_270)
+    if rotation == 180:
+        return image.transpose(Image.Transpose.ROTATE_180)
+    if rotation == 270:
+        return image.transpose(Image.Transpose.ROTATE_90)
+    return image
+
+
+def _open(data: bytes) -> av.container.InputContainer:
+    try:
+        return av.open(io.BytesIO(data), mode="r")
+    except (av.FFmpegError, ValueError, OSError) as exc:
+        raise ImageRejected("The file is not a video that can be read.", "format") from exc
+
+
+def probe(
+    data: bytes, *, max_seconds: float, max_width: int = 3840, max_height: int = 2160
+) -> VideoInfo:
+    """What a video is, refusing (ImageRejected) what cannot be cleared: no video stream, an
+    unsupported codec, no duration, over the limits, or a first frame that does not decode."""
+    with _open(data) as container:
+        if not container.streams.video:
+            raise ImageRejected("The file has no video stream.", "format")
+        stream = container.streams.video[0]
+        codec = stream.codec_context.name
+        if codec not in CODECS:
+            raise ImageRejected(
+                f"Video codec {codec!r} is not supported: use H.264, HEVC, VP8, VP9 or AV1.",
+                "format",
+            )
+        duration = 0.0
+        if container.duration:
+            duration = container.duration / av.time_base
+        elif stream.duration and stream.time_base:
+            duration = float(stream.duration * stream.time_base)
+        if duration <= 0:
+            raise ImageRejected("The video has no duration.", "format")
+        if duration > max_seconds:
+            raise ImageRejected(
+                f"The video is longer than {max_seconds / 60:g} minutes.", "duration"
+            )
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        try:
+            first = next(container.decode(stream))
+        except (StopIteration, av.FFmpegError) as exc:
+            raise ImageRejected("The video's frames could not be decoded.", "format") from exc
+        rotation = _rotation(first)
+        width, height = first.width, first.height
+        if rotation in (90, 270):
+            width, height = height, width
+        if max(width, height) > max(max_width, max_height) or min(width, height) > min(
+            max_width, max_height
+        ):
+            raise ImageRejected(
+                f"The video is {width}×{height}: at most {max_width}×{max_height} is accepted.",
+                "size",
+            )
+        return VideoInfo(
+            format=container.format.name.split(",")[0],
+            codec=codec,
+            width=width,
+            height=height,
+            duration_s=round(duration, 3),
+            frame_rate=round(float(rate), 3) if rate else 0.0,
+            rotation=rotation,
+            has_audio=bool(container.streams.audio),
+        )
+
+
+# --- analysis ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sample:
+    t_s: float
+    box: Box
+
+
+@dataclass
+class Track:
+    samples: list[Sample] = field(default_factory=list)
+    encodings: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def encoding(self) -> np.ndarray | None:
+        return np.mean(self.encodings, axis=0) if self.encodings else None
+
+    @property
+    def largest(self) -> Box:
+        return max((s.box for s in self.samples), key=lambda b: (b[1] - b[3]) * (b[2] - b[0]))
+
+
+@dataclass(frozen=True)
+class BadgeSighting:
+    code: str
+    t_s: float
+    box: Box
+    track: int | None  # index into the tracks, when the wearer is unambiguous in that frame
+
+
+@dataclass(frozen=True)
+class VideoAnalysis:
+    width: int
+    height: int
+    duration_s: float
+    frame_rate: float
+    tracks: list[Track]
+    badges: list[BadgeSighting]
+    min_face_px: int
+    samples: int  # frames analysed
+
+
+def _tiny(frame: av.VideoFrame) -> np.ndarray:
+    return frame.reformat(width=32, height=18, format="gray").to_ndarray().astype(np.int16)
+
+
+def sampled_frames(
+    data: bytes,
+    *,
+    sample_fps: float,
+    ranges: Sequence[tuple[float, float]] | None = None,
+) -> Iterator[tuple[float, Image.Image]]:
+    """(time, upright picture) of the frames to analyse: `sample_fps` a second and the first
+    frame of every new shot; only inside `ranges` when given."""
+    step = 1.0 / sample_fps
+    with _open(data) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        next_t, previous = 0.0, None
+        for frame in container.decode(stream):
+            t = float(frame.time or 0.0)
+            if ranges is not None and not any(a <= t <= b for a, b in ranges):
+                continue
+            tiny = _tiny(frame)
+            cut = previous is not None and float(np.abs(tiny - previous).mean()) > SCENE_CUT
+            previous = tiny
+            if t + 1e-6 >= next_t or cut:
+                next_t = max(next_t + step, t + step / 2) if not cut else t + step
+                yield t, upright(frame, _rotation(frame))
+
+
+def _iou(a: Box, b: Box) -> float:
+    top, right = max(a[0], b[0]), min(a[1], b[1])
+    bottom, left = min(a[2], b[2]), max(a[3], b[3])
+    inter = max(0, right - left) * max(0, bottom - top)
+    area = (a[1] - a[3]) * (a[2] - a[0]) + (b[1] - b[3]) * (b[2] - b[0]) - inter
+    return inter / area if area > 0 else 0.0
+
+
+def _join(tracks: list[Track], t: float, found: Sequence[analysis.DetectedFace]) -> list[int]:
+    """Add one sample's faces to the tracks (greedy: overlap first, then likeness); the track
+    index of each face."""
+    pairs: list[tuple[float, int, int]] = []
+    for ti, track in enumerate(tracks):
+        last = track.samples[-1]
+        gap = t - last.t_s
+        if gap <= 0 or gap > MAX_GAP_S:
+            continue
+        mean = track.encoding
+        for fi, face in enumerate(found):
+            overlap = _iou(last.box, face.box)
+            if overlap >= LINK_IOU and gap <= 1.5:
+                pairs.append((1.0 - overlap, ti, fi))
+            elif mean is not None and face.encoding is not None:
+                d = float(np.linalg.norm(mean - face.encoding))
+                if d <= LINK_DISTANCE:
+                    pairs.append((1.0 + d, ti, fi))
+    owner: dict[int, int] = {}
+    taken: set[int] = set()
+    for _score, ti, fi in sorted(pairs):
+        if fi in owner or ti in taken:
+            continue
+        owner[fi] = ti
+        taken.add(ti)
+    out = []
+    for fi, face in enumerate(found):
+        if fi in owner:
+            ti = owner[fi]
+        else:
+            tracks.append(Track())
+            ti = len(tracks) - 1
+        tracks[ti].samples.append(Sample(t, face.box))
+        if face.encoding is not None:
+            tracks[ti].encodings.append(face.encoding)
+        out.append(ti)
+    return out
+
+
+def analyse_video(
+    data: bytes,
+    *,
+    sample_fps: float = 2.0,
+    max_seconds: float = 1800.0,
+    config: analysis.AnalysisConfig | None = None,
+) -> VideoAnalysis:
+    """Faces (as tracks) and badges in a video; ImageRejected for one that cannot be read."""
+    info = probe(data, max_seconds=max_seconds)
+    config = config or analysis.AnalysisConfig()
+    tracks: list[Track] = []
+    badges: list[BadgeSighting] = []
+    count, min_face = 0, config.min_face
+    try:
+        for t, image in sampled_frames(data, sample_fps=sample_fps):
+            count += 1
+            found = analysis.analyse_image(image, config)
+            min_face = found.min_face_px
+            owners = _join(tracks, t, found.faces)
+            badges.extend(_badges_in(t, found, owners))
+    except av.FFmpegError as exc:
+        raise ImageRejected("The video is damaged: its frames stop decoding.", "format") from exc
+    if count == 0:
+        raise ImageRejected("The video has no frames to analyse.", "format")
+    return VideoAnalysis(
+        width=info.width,
+        height=info.height,
+        duration_s=info.duration_s,
+        frame_rate=info.frame_rate,
+        tracks=tracks,
+        badges=badges,
+        min_face_px=min_face,
+        samples=count,
+    )
+
+
+def _badges_in(t: float, found: analysis.Analysis, owners: Sequence[int]) -> list[BadgeSighting]:
+    if not found.codes:
+        return []
+    faces = [
+        FaceInput(id=owner, box=f.box, encoding=None)
+        for owner, f in zip(owners, found.faces, strict=True)
+    ]
+    inputs = [BadgeInput(code=c.text, box=c.box, booking_id=None) for c in found.codes]
+    links, _ambiguous = link_badges(faces, inputs)
+    return [
+        BadgeSighting(code=c.text, t_s=t, box=c.box, track=links.get(i))
+        for i, c in enumerate(found.codes)
+    ]
+
+
+def scan(
+    data: bytes, ranges: Sequence[tuple[float, float]], *, sample_fps: float
+) -> list[tuple[float, analysis.Analysis]]:
+    """Faces and codes on frames inside `ranges` (a redaction's check, at a higher rate)."""
+    return [
+        (t, analysis.analyse_image(image))
+        for t, image in sampled_frames(data, sample_fps=sample_fps, ranges=ranges)
+    ]
+
+
+# --- redaction ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cover:
+    """Something to obscure over time: a face track (padded like a photo's) or a badge."""
+
+    samples: tuple[Sample, ...]
+    factor: float = redact_mod.FACTOR
+
+    @property
+    def start(self) -> float:
+        return self.samples[0].t_s - HOLD_S
+
+    @property
+    def end(self) -> float:
+        return self.samples[-1].t_s + HOLD_S
+
+    def box_at(self, t: float) -> Box | None:
+        if not self.start <= t <= self.end:
+            return None
+        samples = self.samples
+        if t <= samples[0].t_s:
+            return samples[0].box
+        for a, b in zip(samples, samples[1:], strict=False):
+            if a.t_s <= t <= b.t_s:
+                w = (t - a.t_s) / (b.t_s - a.t_s) if b.t_s > a.t_s else 0.0
+                # The union of both boxes when the face moves fast: nothing peeks out.
+                lerp = tuple(round(x + (y - x) * w) for x, y in zip(a.box, b.box, strict=True))
+                if _iou(a.box, b.box) < 0.5:
+                    return (
+                        min(a.box[0], b.box[0]),
+                        max(a.box[1], b.box[1]),
+                        max(a.box[2], b.box[2]),
+                        min(a.box[3], b.box[3]),
+                    )
+                return (lerp[0], lerp[1], lerp[2], lerp[3])
+        return samples[-1].box
+
+
+def redact_video(data: bytes, covers: Sequence[Cover], *, crf: int = 20) -> bytes:
+    """Every frame re-encoded (H.264, MP4, same size — cut to even — and frame rate), each
+    cover obscured on every frame it spans, audio copied, no container metadata."""
+    info = probe(data, max_seconds=math.inf, max_width=1 << 16, max_height=1 << 16)
+    size = (info.width - info.width % 2, info.height - info.height % 2)
+    source = _open(data)
+    out = io.BytesIO()
+    with source, av.open(out, mode="w", format="mp4") as target:
+        v_in = source.streams.video[0]
+        v_in.thread_type = "AUTO"
+        a_in = source.streams.audio[0] if source.streams.audio else None
+        rate = v_in.average_rate or v_in.guessed_rate or Fraction(30)
+        rate = Fraction(rate).limit_denominator(1001)
+        v_out = target.add_stream("libx264", rate=rate)
+        v_out.pix_fmt = "yuv420p"
+        v_out.width, v_out.height = size
+        v_out.options = {"crf": str(crf), "preset": "veryfast"}
+        v_out.thread_type = "AUTO"
+        a_out = target.add_stream_from_template(a_in) if a_in is not None else None
+        index = 0
+        streams: list[Any] = [v_in] + ([a_in] if a_in is not None else [])
+        for packet in source.demux(*streams):
+            if a_out is not None and packet.stream is a_in:
+                if packet.dts is None:
+                    continue
+                packet.stream = a_out
+                target.mux(packet)
+                continue
+            for frame in packet.decode():
+                if not isinstance(frame, av.VideoFrame):
+                    continue
+                t = float(frame.time or 0.0)
+                image = upright(frame, _rotation(frame))
+                boxes = [b for c in covers if (b := c.box_at(t)) is not None]
+                factors = [c.factor for c in covers if c.box_at(t) is not None]
+                array = np.asarray(image.convert("RGB"))[: size[1], : size[0]].copy()
+                for box, factor in zip(boxes, factors, strict=True):
+                    top, right, bottom, left = redact_mod.cover_box(box, size, factor)
+                    if right > left and bottom > top:
+                        region = array[top:bottom, left:right]
+                        region[:] = region.reshape(-1, 3).mean(axis=0).astype(np.uint8)
+                new = av.VideoFrame.from_ndarray(array, format="rgb24")
+                new.pts = index
+                new.time_base = Fraction(1) / rate
+                index += 1
+                for encoded in v_out.encode(new):
+                    target.mux(encoded)
+        for encoded in v_out.encode():
+            target.mux(encoded)
+    return out.getvalue()
+
+
+def remux_clean(data: bytes) -> bytes:
+    """The same video and audio packets in a fresh MP4 with no container metadata."""
+    out = io.BytesIO()
+    with _open(data) as source, av.open(out, mode="w", format="mp4") as target:
+        pairs = {}
+        for stream in [*source.streams.video[:1], *source.streams.audio[:1]]:
+            pairs[stream] = target.add_stream_from_template(stream)
+        for packet in source.demux(*pairs):
+            if packet.dts is None:
+                continue
+            packet.stream = pairs[packet.stream]
+            target.mux(packet)
+    return out.getvalue()
+
+
+def frame_at(data: bytes, t_s: float) -> Image.Image:
+    """The upright picture at (or just after) `t_s` seconds."""
+    with _open(data) as container:
+        stream = container.streams.video[0]
+        if t_s > 0 and stream.time_base:
+            container.seek(max(0, math.floor(t_s / stream.time_base)), stream=stream)
+        last = None
+        for frame in container.decode(stream):
+            last = frame
+            if float(frame.time or 0.0) + 1e-3 >= t_s:
+                break
+        if last is None:
+            raise ImageRejected("The video has no frames.", "format")
+        return upright(last, _rotation(last))
+
+
+def timestamp(seconds: float) -> str:
+    whole = int(seconds)
+    return (
+        f"{whole // 60:02d}:{whole % 60:02d}"
+        if whole < 3600
+        else (f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}")
+    )

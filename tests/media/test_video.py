@@ -1,0 +1,216 @@
+"""Video clearance with real decoding and encoding (PyAV/FFmpeg) and the real face models: tracks
+with time ranges, badge links, the gate refusing then allowing a verified redacted rendition
+whose every frame in the redacted range shows no opted-out face, metadata gone; bad files fail
+clearly without stopping the batch."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from registry.config import get_settings
+from registry.events.models import Booking, Event
+from registry.media.models import Media, MediaStatus
+from registry.vision import faces, video
+from tests.media.samples import png
+from tests.video import Walker, compose_clip
+
+pytestmark = pytest.mark.usefixtures("faces_dir")
+
+META = {"location": "+51.5074-000.1278/", "creation_time": "2024-05-01T10:00:00Z"}
+
+
+def _portrait(faces_dir: Path, person: str) -> bytes:
+    return sorted((faces_dir / "people" / person).glob("*.jpg"))[0].read_bytes()
+
+
+def _upload(client: TestClient, headers: dict[str, str], event: Event, *files: tuple[str, bytes]):
+    answer = client.post(
+        "/api/media",
+        files=[("files", (name, data, "application/octet-stream")) for name, data in files],
+        data={"event_id": str(event.id)},
+        headers=headers,
+    )
+    assert answer.status_code == 202, answer.text
+    return answer.json()
+
+
+def test_a_video_is_cleared_in_tracks_refused_by_the_gate_then_redacted_on_every_frame(
+    client: TestClient,
+    comms_headers: dict[str, str],
+    make_event: Callable[..., Event],
+    make_booking: Callable[..., Booking],
+    session: Session,
+    run_job: Callable[[uuid.UUID], MediaStatus | None],
+    faces_dir: Path,
+) -> None:
+    event = make_event(channels=["internal"])
+    alice = make_booking(event=event, opt_out=True)
+    make_booking(event=event)
+    alice_face = _portrait(faces_dir, "barack_obama")
+    clip = compose_clip(
+        [
+            Walker(alice_face, (20, 20), (300, 20), 0.0, 2.5, height=200, badge=alice.badge_code),
+            Walker(_portrait(faces_dir, "joe_biden"), (400, 20), (400, 20), 1.0, 4.0, height=320),
+        ],
+        metadata=META,
+    )
+    [result] = _upload(client, comms_headers, event, ("talk.mp4", clip))
+    media_id = uuid.UUID(result["id"])
+    assert run_job(media_id) == MediaStatus.flagged
+
+    body = client.get(f"/api/media/{media_id}", headers=comms_headers).json()
+    assert (body["kind"], body["width"], body["height"]) == ("video", 640, 360)
+    assert body["duration_s"] == pytest.approx(4.0, abs=0.2)
+    assert body["frame_rate"] == pytest.approx(10.0)
+    assert body["faces"] == []
+    by_decision = {t["decision"]: t for t in body["tracks"]}
+    flagged = by_decision["opted_out"]
+    assert (flagged["booking_id"], flagged["via"]) == (str(alice.id), "badge")
+    assert flagged["start_s"] == 0.0
+    assert 2.0 <= flagged["end_s"] <= 2.5
+    assert len(flagged["samples"]) >= 4
+    assert [t["decision"] for t in body["tracks"]] == ["opted_out", "clear"], body["tracks"]
+    assert body["tracks"][1]["start_s"] >= 1.0
+    assert any(
+        r.startswith("Pat Attendee (opted out) appears 00:00–00:02") for r in body["reasons"]
+    ), body["reasons"]
+    thumb = client.get(flagged["thumbnail_url"], headers=comms_headers)
+    assert thumb.headers["content-type"] == "image/jpeg"
+    assert thumb.content[:2] == b"\xff\xd8"
+
+    gate = f"/api/media/{media_id}/publishable?channel=internal"
+    refused = client.get(gate, headers=comms_headers).json()
+    assert refused["allowed"] is False
+    assert "track 1 (Pat Attendee)" in refused["reasons"][0]
+
+    made = client.post(f"/api/media/{media_id}/redact", headers=comms_headers)
+    assert made.status_code == 201, made.text
+    rendition = made.json()
+    assert rendition["verified"] is True
+    assert rendition["obscured_faces"] == [flagged["id"]]
+    data = client.get(rendition["url"], headers=comms_headers).content
+    with av.open(io.BytesIO(data)) as container:
+        assert "location" not in container.metadata
+        assert "creation_time" not in container.metadata
+        assert container.streams.video[0].codec_context.name == "h264"
+        assert (container.streams.video[0].width, container.streams.video[0].height) == (640, 360)
+        assert container.streams.audio[0].codec_context.name == "aac"  # copied unchanged
+    with av.open(io.BytesIO(clip)) as container:
+        assert "location" in container.metadata  # the original is never altered
+
+    # Every frame of the redacted range (plus the hold) shows no face like the opted-out one.
+    known = video.analyse_video(clip)
+    alice_encoding = next(
+        t.encoding for i, t in enumerate(known.tracks) if any(b.track == i for b in known.badges)
+    )
+    frames = video.scan(data, [(0.0, 3.0)], sample_fps=1000)
+    assert len(frames) >= 29
+    for t, found in frames:
+        for face in found.faces:
+            assert face.encoding is None or faces.distance(alice_encoding, face.encoding) > 0.6, t
+        assert alice.badge_code not in {c.text for c in found.codes}, t
+
+    allowed = client.get(f"{gate}&rendition_id={rendition['id']}", headers=comms_headers).json()
+    assert allowed == {"allowed": True, "reasons": []}
+
+    # "Not this person" on the track is respected by the next re-clearance.
+    reviewed = client.post(
+        f"/api/media/{media_id}/tracks/{flagged['id']}/review",
+        json={"decision": "not_this_person"},
+        headers=comms_headers,
+    )
+    assert reviewed.status_code == 200, reviewed.text
+    photo_route = client.post(
+        f"/api/media/{media_id}/faces/99/review",
+        json={"decision": "confirm"},
+        headers=comms_headers,
+    )
+    assert photo_route.status_code == 404
+
+
+def test_bad_videos_fail_with_a_reason_and_the_batch_goes_on(
+    client: TestClient,
+    comms_headers: dict[str, str],
+    make_event: Callable[..., Event],
+    session: Session,
+    faces_dir: Path,
+) -> None:
+    event = make_event()
+    good = compose_clip(
+        [Walker(_portrait(faces_dir, "joe_biden"), (100, 40), (100, 40), 0.0, 2.0)],
+        seconds=2.0,
+        audio=False,
+    )
+    still = png((10, 20, 30))
+    renamed = b"\x00\x00\x00\x18ftypmp42" + still  # a picture dressed as an MP4
+    no_video = _audio_only()
+    results = _upload(
+        client,
+        comms_headers,
+        event,
+        ("truncated.mp4", good[: len(good) // 3]),
+        ("renamed.mp4", renamed),
+        ("sound.mp4", no_video),
+        ("ok.mp4", good),
+    )
+    reasons = {r["filename"]: (r["status"], r["detail"]) for r in results}
+    assert reasons["truncated.mp4"][0] == "failed"
+    assert reasons["renamed.mp4"] == ("failed", "The file is not a video that can be read.")
+    assert reasons["sound.mp4"] == ("failed", "The file has no video stream.")
+    assert reasons["ok.mp4"] == ("pending", None)
+    stored = session.exec(select(Media).where(Media.event_id == event.id)).all()
+    assert {m.kind for m in stored} == {"video"}
+
+
+def test_a_video_over_the_duration_limit_and_an_odd_size_one(
+    client: TestClient,
+    comms_headers: dict[str, str],
+    make_event: Callable[..., Event],
+    run_job: Callable[[uuid.UUID], MediaStatus | None],
+    monkeypatch: pytest.MonkeyPatch,
+    faces_dir: Path,
+) -> None:
+    event = make_event()
+    odd = compose_clip(
+        [Walker(_portrait(faces_dir, "joe_biden"), (100, 40), (120, 40), 0.0, 2.0)],
+        seconds=2.0,
+        size=(641, 361),
+        audio=False,
+        pix_fmt="yuv444p",  # odd sizes need full-resolution chroma
+    )
+    monkeypatch.setattr(get_settings(), "max_video_minutes", 1 / 60)
+    [long] = _upload(client, comms_headers, event, ("long.mp4", odd))
+    assert long["status"] == "failed"
+    assert "longer than" in long["detail"]
+
+    monkeypatch.setattr(get_settings(), "max_video_minutes", 30)
+    [fresh] = _upload(client, comms_headers, event, ("odd.mp4", odd + b"\0"))
+    assert fresh["status"] == "pending"
+    assert run_job(uuid.UUID(fresh["id"])) == MediaStatus.cleared
+    made = client.post(f"/api/media/{fresh['id']}/redact", headers=comms_headers).json()
+    assert made["verified"] is True  # nobody to hide; re-encoded at 640×360 (cut to even)
+
+
+def _audio_only() -> bytes:
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mp4") as target:
+        sound = target.add_stream("aac", rate=16000)
+        sound.layout = "mono"
+        block = (np.zeros((1, 1024)) + 0.1).astype(np.float32)
+        for i in range(10):
+            frame = av.AudioFrame.from_ndarray(block, format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 16000, i * 1024
+            for packet in sound.encode(frame):
+                target.mux(packet)
+        for packet in sound.encode():
+            target.mux(packet)
+    return out.getvalue()
