@@ -446,18 +446,8 @@ def signage(
     out.print(f"ok: {size.upper()} signage poster for {event.name} written to {output}")
 
 
-IMAGE_SUFFIXES = {
-    ".jpg",
-    ".jpeg",
-    ".png",
-    ".webp",
-    ".heic",
-    ".heif",
-    ".mp4",
-    ".mov",
-    ".m4v",
-    ".webm",
-}
+VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", *VIDEO_SUFFIXES}
 
 
 def _photo_files(paths: list[Path]) -> list[Path]:
@@ -527,7 +517,7 @@ def clear(
         bool, typer.Option("--json", help="Print one JSON result object per photo.")
     ] = False,
 ) -> None:
-    """Upload and clear photos for an event, with a progress bar."""
+    """Upload and clear photos and videos for an event, with a progress bar."""
 
     try:
         parsed = uuid.UUID(event_id)
@@ -536,7 +526,7 @@ def clear(
     settings = load_settings()
     files = _photo_files(paths)
     if not files:
-        fail("no photos found (JPEG, PNG, WebP or HEIC)")
+        fail("no photos or videos found (JPEG, PNG, WebP, HEIC; MP4, MOV, WebM)")
     with unit_of_work() as session:
         try:
             event = events.get_event(session=session, event_id=parsed)
@@ -549,7 +539,12 @@ def clear(
             [(media, created)] = media_service.upload(
                 session=session,
                 actor=CLI,
-                files=[media_service.Upload(path.name, path.read_bytes())],
+                files=[
+                    media_service.Upload(
+                        path.name,
+                        path if path.suffix.lower() in VIDEO_SUFFIXES else path.read_bytes(),
+                    )
+                ],
                 event=event,
             )
             ids.append((path, media.id, created and media.status == "pending"))

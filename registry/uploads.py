@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 from fastapi import UploadFile
 
 from registry.config import get_settings
 from registry.errors import TooLarge
 from registry.vision.video import is_video
+
+CHUNK = 1 << 20
 
 
 def read_upload(file: UploadFile) -> bytes:
@@ -25,8 +31,23 @@ def media_limit(head: bytes) -> int:
     return mb * 1_000_000
 
 
-def read_capped(file: UploadFile) -> bytes:
-    """At most one byte past the limit (a video's, if it is one): enough for the caller to report
+def read_capped(file: UploadFile) -> bytes | Path:
+    """A photo's bytes, or a video copied to a temporary file a block at a time (the caller
+    deletes it); at most one byte past the limit either way: enough for the caller to report
     the file as too large (per file, without failing the rest of a batch) and never more."""
     head = file.file.read(16)
-    return head + file.file.read(media_limit(head) + 1 - len(head))
+    limit = media_limit(head)
+    if not is_video(head):
+        return head + file.file.read(limit + 1 - len(head))
+    fd, name = tempfile.mkstemp(prefix="registry-upload-", suffix=".video")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(head)
+            left = limit + 1 - len(head)
+            while left > 0 and (block := file.file.read(min(CHUNK, left))):
+                out.write(block)
+                left -= len(block)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)

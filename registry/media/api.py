@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, Response, UploadFile
@@ -146,12 +147,16 @@ def upload_media(
     out, queued = [], []
     for file in files:
         data = read_capped(file)
-        [(media, created)] = service.upload(
-            session=session,
-            actor=Actor.staff(staff.id),
-            files=[service.Upload(filename=file.filename or "upload", data=data)],
-            event=event,
-        )
+        try:
+            [(media, created)] = service.upload(
+                session=session,
+                actor=Actor.staff(staff.id),
+                files=[service.Upload(filename=file.filename or "upload", data=data)],
+                event=event,
+            )
+        finally:
+            if isinstance(data, Path):
+                data.unlink(missing_ok=True)
         if created and media.status == MediaStatus.pending:
             queued.append(media.id)
         out.append(

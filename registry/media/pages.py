@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import BackgroundTasks, File, Form, Request, UploadFile
@@ -119,12 +120,17 @@ def _upload(
     for file in files:
         if not file.filename:
             continue
-        [(media, created)] = service.upload(
-            session=session,
-            actor=Actor.staff(staff.id),
-            files=[service.Upload(file.filename, read_capped(file))],
-            event=event,
-        )
+        data = read_capped(file)
+        try:
+            [(media, created)] = service.upload(
+                session=session,
+                actor=Actor.staff(staff.id),
+                files=[service.Upload(file.filename, data)],
+                event=event,
+            )
+        finally:
+            if isinstance(data, Path):
+                data.unlink(missing_ok=True)
         if created and media.status == MediaStatus.pending:
             queued.append(media.id)
         results.append(

@@ -4,8 +4,10 @@ original that is published when no redaction is needed, and thumbnails and previ
 from __future__ import annotations
 
 import io
+import tempfile
 import uuid
 import warnings
+from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageOps
@@ -115,7 +117,6 @@ def _redact_video(*, session: Session, actor: Actor, media: Media) -> Rendition:
         video.Cover((video.Sample(b.t_s or 0.0, (b.top, b.right, b.bottom, b.left)),), factor=1.3)
         for b in hidden_badges
     ]
-    original = get_storage().get(media.sha256)
     # The people hidden are looked for by their references and by the tracks' own faces.
     refs = {k: list(v) for k, v in state.references.items()}
     for face in hidden:
@@ -125,17 +126,20 @@ def _redact_video(*, session: Session, actor: Actor, media: Media) -> Rendition:
             )
     ranges = [(c.start - 0.5, c.end + 0.5) for c in covers]
     rate = get_settings().video_sample_fps * 2
-    verified, data = False, b""
-    for factor in (redact_mod.FACTOR, 2.2):
-        scaled = [video.Cover(c.samples, factor if c.factor != 1.3 else 1.3) for c in covers]
-        data = video.redact_video(original, scaled)
-        verified = all(
-            _frame_clear(session, media, found, state.opted_out, refs, state)
-            for _t, found in (video.scan(data, ranges, sample_fps=rate) if ranges else [])
-        )
-        if verified:
-            break
-    key = get_storage().put(data, kind="renditions")
+    verified = False
+    storage = get_storage()
+    with storage.local_copy(media.sha256) as original, tempfile.TemporaryDirectory() as work:
+        out = Path(work) / "redacted.mp4"
+        for factor in (redact_mod.FACTOR, 2.2):
+            scaled = [video.Cover(c.samples, factor if c.factor != 1.3 else 1.3) for c in covers]
+            video.redact_video(original, scaled, out)
+            verified = all(
+                _frame_clear(session, media, found, state.opted_out, refs, state)
+                for _t, found in (video.scan(out, ranges, sample_fps=rate) if ranges else [])
+            )
+            if verified:
+                break
+        key = storage.put_file(out, kind="renditions")
     rendition = Rendition(
         media_id=media.id,
         kind="redacted",
@@ -188,7 +192,8 @@ def track_thumbnail(*, session: Session, media: Media, number: int) -> bytes:
     if media.kind != "video" or face is None or not face.samples:
         raise NotFound("No track with this number in this video.")
     best = max(_samples(face), key=lambda s: (s.box[1] - s.box[3]) * (s.box[2] - s.box[0]))
-    frame = video.frame_at(get_storage().get(media.sha256), best.t_s)
+    with get_storage().local_copy(media.sha256) as original:
+        frame = video.frame_at(original, best.t_s)
     box = best.box
     top, right, bottom, left = redact_mod.cover_box(box, frame.size, 1.8)
     crop = frame.crop((left, top, right, bottom))
@@ -225,9 +230,11 @@ def store_clean_copy(*, media: Media) -> str:
     if media.status not in FINAL:
         raise Conflict("This media has not been checked yet.")
     if media.kind == "video":
-        return get_storage().put(
-            video.remux_clean(get_storage().get(media.sha256)), kind="renditions"
-        )
+        storage = get_storage()
+        with storage.local_copy(media.sha256) as original, tempfile.TemporaryDirectory() as work:
+            out = Path(work) / "clean.mp4"
+            video.remux_clean(original, out)
+            return storage.put_file(out, kind="renditions")
     image = images.decode(get_storage().get(media.sha256)).image
     return get_storage().put(redact_mod.clean_jpeg(image), kind="renditions")
 
@@ -262,7 +269,8 @@ def small_copy(*, media: Media, kind: str) -> bytes:
         raise NotFound("This media has no picture to show.")
     side = SIZES[kind]
     if media.kind == "video":
-        still = video.frame_at(storage.get(media.sha256), min(1.0, (media.duration_s or 0) / 2))
+        with storage.local_copy(media.sha256) as original:
+            still = video.frame_at(original, min(1.0, (media.duration_s or 0) / 2))
         still.thumbnail((side, side))
         data = redact_mod.clean_jpeg(still, quality=82)
         storage.put(data, kind=kind, key=media.sha256)

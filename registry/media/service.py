@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlmodel import Session, col, select
 
@@ -18,14 +19,28 @@ from registry.config import get_settings
 from registry.errors import NotFound
 from registry.events.models import Event
 from registry.media.models import Media, MediaBadge, MediaFace, MediaStatus, Rendition
-from registry.media.storage import get_storage, sha256_of
+from registry.media.storage import get_storage, sha256_of, sha256_of_file
 from registry.vision import images, video
 
 
 @dataclass(frozen=True)
 class Upload:
+    """A file to clear: its bytes, or (videos) a local file never read whole into memory."""
+
     filename: str
-    data: bytes
+    data: bytes | Path = b""
+
+    def head(self) -> bytes:
+        if isinstance(self.data, bytes):
+            return self.data[:16]
+        with self.data.open("rb") as source:
+            return source.read(16)
+
+    def size(self) -> int:
+        return len(self.data) if isinstance(self.data, bytes) else self.data.stat().st_size
+
+    def digest(self) -> str:
+        return sha256_of(self.data) if isinstance(self.data, bytes) else sha256_of_file(self.data)
 
 
 def _clean_name(name: str) -> str:
@@ -43,7 +58,7 @@ def upload(
     limit = get_settings().max_upload_mb * 1_000_000
     out: list[tuple[Media, bool]] = []
     for file in files:
-        digest = sha256_of(file.data)
+        digest = file.digest()
         same_event = Media.event_id == event.id if event else col(Media.event_id).is_(None)
         existing = session.exec(select(Media).where(Media.sha256 == digest, same_event)).first()
         if existing is not None:
@@ -54,12 +69,18 @@ def upload(
             sha256=digest,
             filename=_clean_name(file.filename),
             content_type="application/octet-stream",
-            size_bytes=len(file.data),
+            size_bytes=file.size(),
             uploaded_by=actor.label,
         )
         try:
-            if video.is_video(file.data):
-                _probe_video(media, file.data)
+            if video.is_video(file.head()):
+                _probe_video(media, file.data, file.size())
+                if isinstance(file.data, Path):
+                    storage.put_file(file.data, key=digest)
+                else:
+                    storage.put(file.data)
+            elif isinstance(file.data, Path):
+                raise images.ImageRejected("The file is not a video that can be read.", "format")
             else:
                 if len(file.data) > limit:
                     raise images.ImageRejected(
@@ -69,7 +90,7 @@ def upload(
                     file.data, max_pixels=get_settings().max_megapixels * 1_000_000
                 )
                 media.content_type = f"image/{fmt.lower()}"
-            storage.put(file.data)
+                storage.put(file.data)
         except images.ImageRejected as exc:
             media.status, media.failure = MediaStatus.failed, str(exc)
         session.add(media)
@@ -86,17 +107,17 @@ def upload(
     return out
 
 
-def _probe_video(media: Media, data: bytes) -> None:
+def _probe_video(media: Media, data: bytes | Path, size: int) -> None:
     """A video's kind, type, size and duration, or ImageRejected with the reason."""
     settings = get_settings()
     media.kind = "video"
-    if len(data) > settings.max_video_mb * 1_000_000:
+    if size > settings.max_video_mb * 1_000_000:
         raise images.ImageRejected(f"The video is larger than {settings.max_video_mb} MB.", "size")
     info = video.probe(data, max_seconds=settings.max_video_minutes * 60)
     media.content_type = {"matroska": "video/webm", "mov": "video/mp4"}.get(
         info.format, "video/mp4"
     )
-    if data[8:12] == b"qt  ":
+    if info.format == "mov" and media.filename.lower().endswith(".mov"):
         media.content_type = "video/quicktime"
     media.width, media.height = info.width, info.height
     media.duration_s, media.frame_rate = info.duration_s, info.frame_rate

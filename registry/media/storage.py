@@ -10,8 +10,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -23,6 +26,14 @@ class Storage(Protocol):
     def put(self, data: bytes, *, kind: str = "originals", key: str | None = None) -> str: ...
 
     def get(self, key: str, *, kind: str = "originals") -> bytes: ...
+
+    def put_file(self, path: Path, *, kind: str = "originals", key: str | None = None) -> str:
+        """Store a file's content without reading it into memory (videos)."""
+        ...
+
+    def local_copy(self, key: str, *, kind: str = "originals") -> AbstractContextManager[Path]:
+        """A local file with the content, for as long as the context lasts (read it only)."""
+        ...
 
     def exists(self, key: str, *, kind: str = "originals") -> bool: ...
 
@@ -46,6 +57,17 @@ KINDS = ("originals", "renditions", "thumbs", "previews")
 
 def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+CHUNK = 1 << 20
+
+
+def sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        while block := source.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 _RECORD_NAME = re.compile(r"^[a-z0-9-]+/[A-Za-z0-9._-]+$")
@@ -93,6 +115,31 @@ class LocalStorage:
             Path(temp).unlink(missing_ok=True)
             raise
         return key
+
+    def put_file(self, path: Path, *, kind: str = "originals", key: str | None = None) -> str:
+        key = key or sha256_of_file(path)
+        target = self._path(key, kind)
+        if target.exists():
+            return key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as out, path.open("rb") as source:
+                shutil.copyfileobj(source, out, CHUNK)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, target)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        return key
+
+    @contextmanager
+    def local_copy(self, key: str, *, kind: str = "originals") -> Iterator[Path]:
+        path = self._path(key, kind)
+        if not path.exists():
+            raise FileNotFoundError(f"{kind}/{key}")
+        yield path
 
     def put_record(self, name: str, data: bytes) -> None:
         path = self.root / record_key(name)
@@ -160,6 +207,30 @@ class S3Storage:
                 ChecksumAlgorithm="SHA256",
             )
         return key
+
+    def put_file(self, path: Path, *, kind: str = "originals", key: str | None = None) -> str:
+        key = key or sha256_of_file(path)
+        if not self.exists(key, kind=kind):
+            # Multipart for large files, a part at a time: never the whole file in memory.
+            self.client.upload_file(str(path), self.bucket, self._key(key, kind))
+        return key
+
+    @contextmanager
+    def local_copy(self, key: str, *, kind: str = "originals") -> Iterator[Path]:
+        from botocore.exceptions import ClientError
+
+        fd, temp = tempfile.mkstemp(prefix="registry-s3-")
+        os.close(fd)
+        try:
+            try:
+                self.client.download_file(self.bucket, self._key(key, kind), temp)
+            except ClientError as exc:
+                if self._missing(exc):
+                    raise FileNotFoundError(f"{kind}/{key}") from None
+                raise
+            yield Path(temp)
+        finally:
+            Path(temp).unlink(missing_ok=True)
 
     def get(self, key: str, *, kind: str = "originals") -> bytes:
         from botocore.exceptions import ClientError

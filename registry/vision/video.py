@@ -16,6 +16,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import av
@@ -36,9 +37,12 @@ MAX_GAP_S = 3.0
 SCENE_CUT = 40.0  # mean absolute difference (0-255) of two tiny grey frames: a new shot
 
 
+_FIRST_BOXES = frozenset({b"ftyp", b"moov", b"wide", b"free", b"mdat", b"skip"})
+
+
 def is_video(data: bytes) -> bool:
-    """An ISO media file (MP4, MOV) or a Matroska/WebM one, by its first bytes."""
-    return data[4:8] == b"ftyp" or data[:4] == b"\x1a\x45\xdf\xa3"
+    """An ISO media file (MP4, MOV: its first box) or a Matroska/WebM one, by its first bytes."""
+    return data[4:8] in _FIRST_BOXES or data[:4] == b"\x1a\x45\xdf\xa3"
 
 
 @dataclass(frozen=True)
@@ -72,15 +76,21 @@ def upright(frame: av.VideoFrame, rotation: int) -> Image.Image:
     return image
 
 
-def _open(data: bytes) -> av.container.InputContainer:
+# A video in memory (tests, small clips) or a local file (uploads: never read whole).
+Source = bytes | Path
+
+
+def _open(source: Source) -> av.container.InputContainer:
     try:
-        return av.open(io.BytesIO(data), mode="r")
+        if isinstance(source, bytes):
+            return av.open(io.BytesIO(source), mode="r")
+        return av.open(str(source), mode="r")
     except (av.FFmpegError, ValueError, OSError) as exc:
         raise ImageRejected("The file is not a video that can be read.", "format") from exc
 
 
 def probe(
-    data: bytes, *, max_seconds: float, max_width: int = 3840, max_height: int = 2160
+    data: Source, *, max_seconds: float, max_width: int = 3840, max_height: int = 2160
 ) -> VideoInfo:
     """What a video is, refusing (ImageRejected) what cannot be cleared: no video stream, an
     unsupported codec, no duration, over the limits, or a first frame that does not decode."""
@@ -181,7 +191,7 @@ def _tiny(frame: av.VideoFrame) -> np.ndarray:
 
 
 def sampled_frames(
-    data: bytes,
+    data: Source,
     *,
     sample_fps: float,
     ranges: Sequence[tuple[float, float]] | None = None,
@@ -253,7 +263,7 @@ def _join(tracks: list[Track], t: float, found: Sequence[analysis.DetectedFace])
 
 
 def analyse_video(
-    data: bytes,
+    data: Source,
     *,
     sample_fps: float = 2.0,
     max_seconds: float = 1800.0,
@@ -304,7 +314,7 @@ def _badges_in(t: float, found: analysis.Analysis, owners: Sequence[int]) -> lis
 
 
 def scan(
-    data: bytes, ranges: Sequence[tuple[float, float]], *, sample_fps: float
+    data: Source, ranges: Sequence[tuple[float, float]], *, sample_fps: float
 ) -> list[tuple[float, analysis.Analysis]]:
     """Faces and codes on frames inside `ranges` (a redaction's check, at a higher rate)."""
     return [
@@ -353,14 +363,13 @@ class Cover:
         return samples[-1].box
 
 
-def redact_video(data: bytes, covers: Sequence[Cover], *, crf: int = 20) -> bytes:
+def redact_video(data: Source, covers: Sequence[Cover], out: Path, *, crf: int = 20) -> None:
     """Every frame re-encoded (H.264, MP4, same size — cut to even — and frame rate), each
     cover obscured on every frame it spans, audio copied, no container metadata."""
     info = probe(data, max_seconds=math.inf, max_width=1 << 16, max_height=1 << 16)
     size = (info.width - info.width % 2, info.height - info.height % 2)
     source = _open(data)
-    out = io.BytesIO()
-    with source, av.open(out, mode="w", format="mp4") as target:
+    with source, av.open(str(out), mode="w", format="mp4") as target:
         v_in = source.streams.video[0]
         v_in.thread_type = "AUTO"
         a_in = source.streams.audio[0] if source.streams.audio else None
@@ -369,10 +378,12 @@ def redact_video(data: bytes, covers: Sequence[Cover], *, crf: int = 20) -> byte
         v_out = target.add_stream("libx264", rate=rate)
         v_out.pix_fmt = "yuv420p"
         v_out.width, v_out.height = size
+        # Each frame keeps its own time (variable frame rates stay in step with the sound).
+        v_out.codec_context.time_base = v_in.time_base or Fraction(1) / rate
         v_out.options = {"crf": str(crf), "preset": "veryfast"}
         v_out.thread_type = "AUTO"
         a_out = target.add_stream_from_template(a_in) if a_in is not None else None
-        index = 0
+        last: int | None = None
         streams: list[Any] = [v_in] + ([a_in] if a_in is not None else [])
         for packet in source.demux(*streams):
             if a_out is not None and packet.stream is a_in:
@@ -395,20 +406,22 @@ def redact_video(data: bytes, covers: Sequence[Cover], *, crf: int = 20) -> byte
                         region = array[top:bottom, left:right]
                         region[:] = region.reshape(-1, 3).mean(axis=0).astype(np.uint8)
                 new = av.VideoFrame.from_ndarray(array, format="rgb24")
-                new.pts = index
-                new.time_base = Fraction(1) / rate
-                index += 1
+                if frame.pts is None or v_in.time_base is None:
+                    pts = last + 1 if last is not None else 0
+                    new.time_base = Fraction(1) / rate
+                else:
+                    pts = frame.pts if last is None or frame.pts > last else last + 1
+                    new.time_base = v_in.time_base
+                new.pts = last = pts
                 for encoded in v_out.encode(new):
                     target.mux(encoded)
         for encoded in v_out.encode():
             target.mux(encoded)
-    return out.getvalue()
 
 
-def remux_clean(data: bytes) -> bytes:
+def remux_clean(data: Source, out: Path) -> None:
     """The same video and audio packets in a fresh MP4 with no container metadata."""
-    out = io.BytesIO()
-    with _open(data) as source, av.open(out, mode="w", format="mp4") as target:
+    with _open(data) as source, av.open(str(out), mode="w", format="mp4") as target:
         pairs = {}
         for stream in [*source.streams.video[:1], *source.streams.audio[:1]]:
             pairs[stream] = target.add_stream_from_template(stream)
@@ -417,10 +430,9 @@ def remux_clean(data: bytes) -> bytes:
                 continue
             packet.stream = pairs[packet.stream]
             target.mux(packet)
-    return out.getvalue()
 
 
-def frame_at(data: bytes, t_s: float) -> Image.Image:
+def frame_at(data: Source, t_s: float) -> Image.Image:
     """The upright picture at (or just after) `t_s` seconds."""
     with _open(data) as container:
         stream = container.streams.video[0]

@@ -13,6 +13,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 from sqlmodel import Session
 
@@ -25,20 +26,22 @@ from registry.vision import analysis, images, video
 
 logger = logging.getLogger("registry")
 
-Analyse = Callable[[bytes], analysis.Analysis | video.VideoAnalysis]
+Analyse = Callable[[bytes | Path], analysis.Analysis | video.VideoAnalysis]
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 
 
-def analyse_bytes(data: bytes) -> analysis.Analysis | video.VideoAnalysis:
-    """Runs in a worker process (models loaded once per process): a photo, or a video's
-    sampled frames."""
-    if video.is_video(data):
+def analyse_bytes(data: bytes | Path) -> analysis.Analysis | video.VideoAnalysis:
+    """Runs in a worker process (models loaded once per process): a photo's bytes, or a video
+    (a local file, read as it is decoded) on sampled frames."""
+    if isinstance(data, Path) or video.is_video(data):
         settings = get_settings()
         return video.analyse_video(
             data,
             sample_fps=settings.video_sample_fps,
             max_seconds=settings.max_video_minutes * 60,
         )
+    if isinstance(data, Path):
+        data = data.read_bytes()
     return analysis.analyse(data)
 
 
@@ -81,12 +84,17 @@ def clear_media(
     `heartbeat=False` only for callers that hold the whole job in one transaction (tests)."""
     with session_factory() as session:
         key = clearance.claim(session=session, media_id=media_id)
+        claimed = session.get(Media, media_id) if key is not None else None
+        is_video = claimed is not None and claimed.kind == "video"
     if key is None:
         return None
     try:
         with Heartbeat(media_id) if heartbeat else contextlib.nullcontext():
-            data = get_storage().get(key)
-            result = analyse(data)
+            if is_video:
+                with get_storage().local_copy(key) as path:
+                    result = analyse(path)
+            else:
+                result = analyse(get_storage().get(key))
     except images.ImageRejected as exc:
         with session_factory() as session:
             clearance.fail(session=session, media_id=media_id, reason=str(exc))

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 from registry.db import unit_of_work, utcnow
 from registry.lifetime import exit_with, identity
@@ -86,7 +87,7 @@ class LocalPool:
         finally:
             self.ready.set()
 
-    def analyse(self, data: bytes) -> analysis.Analysis | video.VideoAnalysis:
+    def analyse(self, data: bytes | Path) -> analysis.Analysis | video.VideoAnalysis:
         try:
             return self._processes.submit(jobs.analyse_bytes, data).result()
         except BrokenProcessPool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from registry.media.models import MediaStatus
 from registry.media.storage import LocalStorage, S3Storage, Storage, get_storage, sha256_of
 from tests.media.samples import png
 from tests.s3 import S3
+from tests.video import Walker, compose_clip
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -44,6 +46,19 @@ def test_the_storage_contract(storage: Storage) -> None:
     missing = sha256_of(b"never stored")
     with pytest.raises(FileNotFoundError):
         storage.get(missing, kind="thumbs")
+
+
+def test_files_go_in_and_out_without_being_read_whole(storage: Storage, tmp_path: Path) -> None:
+    source = tmp_path / "big.bin"
+    source.write_bytes(b"frame" * 600_000)  # 3 MB: more than one block (and one S3 part)
+    key = storage.put_file(source)
+    assert key == sha256_of(source.read_bytes())
+    assert storage.get(key) == source.read_bytes()
+    with storage.local_copy(key) as copy:
+        assert copy.read_bytes() == source.read_bytes()
+    assert storage.put_file(source) == key
+    with pytest.raises(FileNotFoundError), storage.local_copy(sha256_of(b"absent")):
+        pass
 
 
 def test_named_records_list_in_order_and_refuse_odd_names(storage: Storage) -> None:
@@ -121,3 +136,31 @@ def test_a_file_missing_from_the_bucket_fails_the_photo_with_a_reason(
     get_storage().delete(media.sha256)
     assert run_job(media.id) == MediaStatus.failed
     assert media.failure == "The file is missing."
+
+
+def test_a_video_through_s3_is_streamed_cleared_and_redacted(
+    s3: S3,
+    client: TestClient,
+    comms_headers: dict[str, str],
+    make_event: Callable[..., Event],
+    run_job: Callable[[uuid.UUID], MediaStatus | None],
+    faces_dir: Path,
+) -> None:
+    portrait = sorted((faces_dir / "people" / "joe_biden").glob("*.jpg"))[0].read_bytes()
+    clip = compose_clip([Walker(portrait, (100, 20), (140, 20), 0.0, 2.0, height=300)], seconds=2)
+    before = set(Path(tempfile.gettempdir()).glob("registry-upload-*"))
+    response = client.post(
+        "/api/media",
+        files=[("files", ("clip.mp4", clip, "video/mp4"))],
+        data={"event_id": str(make_event().id)},
+        headers=comms_headers,
+    )
+    assert response.status_code == 202, response.text
+    assert set(Path(tempfile.gettempdir()).glob("registry-upload-*")) == before  # cleaned up
+    media_id = uuid.UUID(response.json()[0]["id"])
+    assert run_job(media_id) == MediaStatus.cleared  # read from the bucket into a local file
+    made = client.post(f"/api/media/{media_id}/redact", headers=comms_headers)
+    assert made.status_code == 201, made.text
+    download = client.get(made.json()["url"], headers=comms_headers)
+    assert download.headers["content-type"] == "video/mp4"
+    assert download.content[4:8] == b"ftyp"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -198,6 +199,64 @@ def test_a_video_over_the_duration_limit_and_an_odd_size_one(
     assert run_job(uuid.UUID(fresh["id"])) == MediaStatus.cleared
     made = client.post(f"/api/media/{fresh['id']}/redact", headers=comms_headers).json()
     assert made["verified"] is True  # nobody to hide; re-encoded at 640×360 (cut to even)
+
+
+def test_webm_vp9_and_a_variable_frame_rate_are_cleared_and_redacted_in_step(
+    client: TestClient,
+    comms_headers: dict[str, str],
+    make_event: Callable[..., Event],
+    make_booking: Callable[..., Booking],
+    run_job: Callable[[uuid.UUID], MediaStatus | None],
+    faces_dir: Path,
+) -> None:
+    event = make_event()
+    olive = make_booking(event=event, opt_out=True)
+    walker = Walker(
+        _portrait(faces_dir, "barack_obama"),
+        (20, 20),
+        (200, 20),
+        0.5,
+        2.5,
+        height=220,
+        badge=olive.badge_code,
+    )
+    webm = compose_clip([walker], seconds=3.0, container="webm", codec="libvpx-vp9", audio=False)
+    vfr = _variable_rate(compose_clip([walker], seconds=3.0, audio=False))
+    for name, clip in (("clip.webm", webm), ("vfr.mp4", vfr)):
+        [result] = _upload(client, comms_headers, event, (name, clip))
+        assert result["status"] == "pending", result
+        media_id = uuid.UUID(result["id"])
+        assert run_job(media_id) == MediaStatus.flagged, name
+        body = client.get(f"/api/media/{media_id}", headers=comms_headers).json()
+        [track] = [t for t in body["tracks"] if t["decision"] == "opted_out"]
+        assert 0.4 <= track["start_s"] <= 1.0, (name, track)
+        made = client.post(f"/api/media/{media_id}/redact", headers=comms_headers).json()
+        assert made["verified"] is True, name
+        data = client.get(made["url"], headers=comms_headers).content
+        with av.open(io.BytesIO(data)) as container:
+            times = [float(f.time) for f in container.decode(video=0)]
+        # Frames keep their times: the copy lasts as long as the original, in step.
+        assert times[-1] == pytest.approx(body["duration_s"], abs=0.35), (name, times[-3:])
+
+
+def _variable_rate(clip: bytes) -> bytes:
+    """The same frames re-timed unevenly (some 1/10 s apart, some 1/5 s): a variable rate."""
+    out = io.BytesIO()
+    with av.open(io.BytesIO(clip)) as source, av.open(out, mode="w", format="mp4") as target:
+        stream = target.add_stream("libx264", rate=10)
+        stream.width, stream.height = 640, 360
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        t = 0
+        for index, frame in enumerate(source.decode(video=0)):
+            new = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
+            new.pts, new.time_base = t, Fraction(1, 1000)
+            t += 100 if index % 3 else 200
+            for packet in stream.encode(new):
+                target.mux(packet)
+        for packet in stream.encode():
+            target.mux(packet)
+    return out.getvalue()
 
 
 def _audio_only() -> bytes:
