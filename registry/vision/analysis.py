@@ -6,6 +6,7 @@ decision (registry.vision.decision) is recomputed from it whenever opt-outs chan
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +51,13 @@ def working_scale(image: Image.Image, config: AnalysisConfig) -> float:
     return min(1.0, (config.max_working_pixels / pixels) ** 0.5)
 
 
-def analyse_image(image: Image.Image, config: AnalysisConfig | None = None) -> Analysis:
+def analyse_image(
+    image: Image.Image,
+    config: AnalysisConfig | None = None,
+    *,
+    encode_if: Callable[[Box], bool] | None = None,
+) -> Analysis:
+    """`encode_if`: which faces to encode (a video's tracker already knows some of them)."""
     config = config or AnalysisConfig()
     scale = working_scale(image, config)
     work = image
@@ -63,7 +70,11 @@ def analyse_image(image: Image.Image, config: AnalysisConfig | None = None) -> A
             work, min_face=config.min_face, handoff=config.handoff
         )
     ]
-    encodable = [b for b in boxes if faces.box_width(b) >= MIN_ENCODE_PX]
+    encodable = [
+        b
+        for b in boxes
+        if faces.box_width(b) >= MIN_ENCODE_PX and (encode_if is None or encode_if(b))
+    ]
     encodings = dict(zip(encodable, faces.encode(image, encodable), strict=True))
     return Analysis(
         width=image.width,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -32,7 +32,8 @@ from registry.vision.images import ImageRejected
 CODECS = frozenset({"h264", "hevc", "vp8", "vp9", "av1", "libdav1d"})
 HOLD_S = 0.5  # a redaction starts this long before a track and ends this long after it
 LINK_IOU = 0.3  # boxes in consecutive samples overlapping this much are the same face
-LINK_DISTANCE = 0.5  # else encodings this close, within `MAX_GAP_S`
+LINK_DISTANCE = 0.4  # else encodings this close (the same person, surely), within `MAX_GAP_S`
+UNLIKE = 0.6  # an overlapping face this far from the track's is someone else (people cross)
 MAX_GAP_S = 3.0
 SCENE_CUT = 40.0  # mean absolute difference (0-255) of two tiny grey frames: a new shot
 
@@ -223,6 +224,27 @@ def _iou(a: Box, b: Box) -> float:
     return inter / area if area > 0 else 0.0
 
 
+KNOWN_IOU = 0.5  # a face this much on a live track's last box is that track's face ...
+KNOWN_ENCODINGS = 3  # ... once the track has this many encodings (refreshed every 4 samples)
+
+
+def _needs_encoding(tracks: list[Track], t: float) -> Callable[[Box], bool]:
+    """Faces that continue a well-known track in place are not encoded again: the tracker
+    knows who they are, and encodings are the dearest step."""
+    known = [
+        track.samples[-1].box
+        for track in tracks
+        if 0 < t - track.samples[-1].t_s <= 1.0
+        and len(track.encodings) >= KNOWN_ENCODINGS
+        and len(track.samples) % 4 != 0
+    ]
+
+    def needed(box: Box) -> bool:
+        return not any(_iou(box, last) >= KNOWN_IOU for last in known)
+
+    return needed
+
+
 def _join(tracks: list[Track], t: float, found: Sequence[analysis.DetectedFace]) -> list[int]:
     """Add one sample's faces to the tracks (greedy: overlap first, then likeness); the track
     index of each face."""
@@ -235,12 +257,15 @@ def _join(tracks: list[Track], t: float, found: Sequence[analysis.DetectedFace])
         mean = track.encoding
         for fi, face in enumerate(found):
             overlap = _iou(last.box, face.box)
-            if overlap >= LINK_IOU and gap <= 1.5:
-                pairs.append((1.0 - overlap, ti, fi))
-            elif mean is not None and face.encoding is not None:
-                d = float(np.linalg.norm(mean - face.encoding))
-                if d <= LINK_DISTANCE:
-                    pairs.append((1.0 + d, ti, fi))
+            d = (
+                float(np.linalg.norm(mean - face.encoding))
+                if mean is not None and face.encoding is not None
+                else None
+            )
+            if overlap >= LINK_IOU and gap <= 1.5 and (d is None or d <= UNLIKE):
+                pairs.append((1.0 - overlap, ti, fi))  # where it was, and not someone else
+            elif d is not None and d <= LINK_DISTANCE:
+                pairs.append((1.0 + d, ti, fi))  # it moved fast, or came back: by likeness
     owner: dict[int, int] = {}
     taken: set[int] = set()
     for _score, ti, fi in sorted(pairs):
@@ -278,7 +303,7 @@ def analyse_video(
     try:
         for t, image in sampled_frames(data, sample_fps=sample_fps):
             count += 1
-            found = analysis.analyse_image(image, config)
+            found = analysis.analyse_image(image, config, encode_if=_needs_encoding(tracks, t))
             min_face = found.min_face_px
             owners = _join(tracks, t, found.faces)
             badges.extend(_badges_in(t, found, owners))
