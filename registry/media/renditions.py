@@ -30,8 +30,8 @@ from registry.media.storage import get_storage
 from registry.vision import images, video
 from registry.vision import redact as redact_mod
 from registry.vision.analysis import Analysis
-from registry.vision.faces import Box
 from registry.vision.decision import BadgeInput, FaceInput, decide
+from registry.vision.faces import Box
 from registry.worker import compute
 
 

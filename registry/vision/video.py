@@ -30,6 +30,7 @@ from registry.vision.faces import Box
 from registry.vision.images import ImageRejected
 
 CODECS = frozenset({"h264", "hevc", "vp8", "vp9", "av1", "libdav1d"})
+PRESET = "superfast"  # x264: fast enough to re-encode 1080p faster than real time on 2 cores
 HOLD_S = 0.5  # a redaction starts this long before a track and ends this long after it
 LINK_IOU = 0.3  # boxes in consecutive samples overlapping this much are the same face
 LINK_DISTANCE = 0.4  # else encodings this close (the same person, surely), within `MAX_GAP_S`
@@ -188,6 +189,14 @@ class VideoAnalysis:
 
 
 def _tiny(frame: av.VideoFrame) -> np.ndarray:
+    """A coarse grid of the frame's brightness (read from its luma plane in place when it has
+    one: scaling every decoded 1080p frame would cost more than decoding it)."""
+    if frame.format.name.startswith(("yuv", "nv12")) and frame.planes:
+        plane = frame.planes[0]
+        luma = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
+        luma = luma[: frame.height]
+        step_y, step_x = max(1, frame.height // 18), max(1, frame.width // 32)
+        return luma[::step_y, : frame.width : step_x][:18, :32].astype(np.int16)
     return frame.reformat(width=32, height=18, format="gray").to_ndarray().astype(np.int16)
 
 
@@ -204,13 +213,22 @@ def sampled_frames(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         next_t, previous = 0.0, None
+        end = max((b for _a, b in ranges), default=-1.0) if ranges is not None else math.inf
+        start = min((a for a, _b in ranges), default=0.0) if ranges is not None else 0.0
+        if start > 1.0 and stream.time_base:
+            # To the key frame before the first range, not through everything before it.
+            container.seek(math.floor(start / stream.time_base), stream=stream)
         for frame in container.decode(stream):
             t = float(frame.time or 0.0)
+            if t > end:
+                break
             if ranges is not None and not any(a <= t <= b for a, b in ranges):
                 continue
-            tiny = _tiny(frame)
-            cut = previous is not None and float(np.abs(tiny - previous).mean()) > SCENE_CUT
-            previous = tiny
+            cut = False
+            if ranges is None:  # a check of given ranges needs no shot boundaries
+                tiny = _tiny(frame)
+                cut = previous is not None and float(np.abs(tiny - previous).mean()) > SCENE_CUT
+                previous = tiny
             if t + 1e-6 >= next_t or cut:
                 next_t = max(next_t + step, t + step / 2) if not cut else t + step
                 yield t, upright(frame, _rotation(frame))
@@ -342,10 +360,14 @@ def scan(
     data: Source, ranges: Sequence[tuple[float, float]], *, sample_fps: float
 ) -> list[tuple[float, analysis.Analysis]]:
     """Faces and codes on frames inside `ranges` (a redaction's check, at a higher rate)."""
-    return [
-        (t, analysis.analyse_image(image))
-        for t, image in sampled_frames(data, sample_fps=sample_fps, ranges=ranges)
-    ]
+    tracks: list[Track] = []
+    out = []
+    for t, image in sampled_frames(data, sample_fps=sample_fps, ranges=ranges):
+        # As in analysis, a face that continues a checked track in place is not encoded again.
+        found = analysis.analyse_image(image, encode_if=_needs_encoding(tracks, t))
+        _join(tracks, t, found.faces)
+        out.append((t, found))
+    return out
 
 
 # --- redaction ---------------------------------------------------------------------------------
@@ -405,7 +427,7 @@ def redact_video(data: Source, covers: Sequence[Cover], out: Path, *, crf: int =
         v_out.width, v_out.height = size
         # Each frame keeps its own time (variable frame rates stay in step with the sound).
         v_out.codec_context.time_base = v_in.time_base or Fraction(1) / rate
-        v_out.options = {"crf": str(crf), "preset": "veryfast"}
+        v_out.options = {"crf": str(crf), "preset": PRESET}
         v_out.thread_type = "AUTO"
         a_out = target.add_stream_from_template(a_in) if a_in is not None else None
         last: int | None = None
@@ -421,16 +443,8 @@ def redact_video(data: Source, covers: Sequence[Cover], out: Path, *, crf: int =
                 if not isinstance(frame, av.VideoFrame):
                     continue
                 t = float(frame.time or 0.0)
-                image = upright(frame, _rotation(frame))
-                boxes = [b for c in covers if (b := c.box_at(t)) is not None]
-                factors = [c.factor for c in covers if c.box_at(t) is not None]
-                array = np.asarray(image.convert("RGB"))[: size[1], : size[0]].copy()
-                for box, factor in zip(boxes, factors, strict=True):
-                    top, right, bottom, left = redact_mod.cover_box(box, size, factor)
-                    if right > left and bottom > top:
-                        region = array[top:bottom, left:right]
-                        region[:] = region.reshape(-1, 3).mean(axis=0).astype(np.uint8)
-                new = av.VideoFrame.from_ndarray(array, format="rgb24")
+                active = [(b, c.factor) for c in covers if (b := c.box_at(t)) is not None]
+                new = _covered(frame, active, size)
                 if frame.pts is None or v_in.time_base is None:
                     pts = last + 1 if last is not None else 0
                     new.time_base = Fraction(1) / rate
@@ -442,6 +456,45 @@ def redact_video(data: Source, covers: Sequence[Cover], out: Path, *, crf: int =
                     target.mux(encoded)
         for encoded in v_out.encode():
             target.mux(encoded)
+
+
+def _covered(
+    frame: av.VideoFrame, active: Sequence[tuple[Box, float]], size: tuple[int, int]
+) -> av.VideoFrame:
+    """The frame upright with each (box, factor) cover filled with its area's mean colour. In
+    the usual case (upright 4:2:0 at the output size) the planes are filled as decoded, with no
+    colour conversion, and a frame with nothing to cover goes to the encoder as it is."""
+    rotation = _rotation(frame)
+    if rotation == 0 and frame.format.name == "yuv420p" and (frame.width, frame.height) == size:
+        if not active:
+            return frame
+        w, h = size
+        flat = frame.to_ndarray().reshape(-1).copy()
+        luma = flat[: w * h].reshape(h, w)
+        chroma = [
+            flat[w * h + i * (w // 2) * (h // 2) : w * h + (i + 1) * (w // 2) * (h // 2)].reshape(
+                h // 2, w // 2
+            )
+            for i in (0, 1)
+        ]
+        for box, factor in active:
+            top, right, bottom, left = redact_mod.cover_box(box, size, factor)
+            if right <= left or bottom <= top:
+                continue
+            region = luma[top:bottom, left:right]
+            region[:] = int(region.mean())
+            for plane in chroma:
+                part = plane[top // 2 : (bottom + 1) // 2, left // 2 : (right + 1) // 2]
+                part[:] = int(part.mean())
+        return av.VideoFrame.from_ndarray(flat.reshape(h * 3 // 2, w), format="yuv420p")
+    image = upright(frame, rotation)
+    array = np.asarray(image.convert("RGB"))[: size[1], : size[0]].copy()
+    for box, factor in active:
+        top, right, bottom, left = redact_mod.cover_box(box, size, factor)
+        if right > left and bottom > top:
+            region = array[top:bottom, left:right]
+            region[:] = region.reshape(-1, 3).mean(axis=0).astype(np.uint8)
+    return av.VideoFrame.from_ndarray(array, format="rgb24")
 
 
 def remux_clean(data: Source, out: Path) -> None:

@@ -273,3 +273,51 @@ def _audio_only() -> bytes:
         for packet in sound.encode():
             target.mux(packet)
     return out.getvalue()
+
+
+def test_a_badge_seen_in_a_video_finds_its_wearer_in_the_events_photos(
+    make_event: Callable[..., Event],
+    make_booking: Callable[..., Booking],
+    session: Session,
+    run_job: Callable[[uuid.UUID], MediaStatus | None],
+    faces_dir: Path,
+) -> None:
+    import random
+
+    from registry.media import service
+    from tests.vision import compose
+
+    event = make_event()
+    olive = make_booking(event=event, opt_out=True)  # no reference photo: only her badge
+    people = compose.portraits(faces_dir)
+    obama = people["barack_obama"]
+    clip = compose_clip(
+        [
+            Walker(
+                obama[0].path.read_bytes(),
+                (20, 20),
+                (200, 20),
+                0.0,
+                3.0,
+                height=200,
+                badge=olive.badge_code,
+            )
+        ],
+        seconds=3.0,
+        audio=False,
+    )
+    canvas = compose.background(faces_dir, (1600, 1000), random.Random(5))
+    compose.paste_face(canvas, obama[1], 140, (800, 400))  # another photo of her, no badge
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="JPEG", quality=92)
+    [(film, _), (photo, _)] = service.upload(
+        session=session,
+        actor=service.audit.SYSTEM,
+        files=[service.Upload("talk.mp4", clip), service.Upload("hall.jpg", buffer.getvalue())],
+        event=event,
+    )
+    assert run_job(film.id) == MediaStatus.flagged
+    # Seen once wearing her badge (not corroborated yet): her face in a photo goes to review.
+    assert run_job(photo.id) == MediaStatus.needs_review
+    [face] = service.faces_of(session=session, media=photo)
+    assert (face.booking_id, face.via) == (olive.id, "linked")
