@@ -20,7 +20,7 @@ from rich.progress import Progress
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
-from registry import crypto, migrations
+from registry import crypto, migrations, reactions
 from registry import demo as demo_data
 from registry.audit import checkpoints
 from registry.audit.service import CLI
@@ -50,6 +50,15 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
+
+
+@app.callback()
+def _start() -> None:
+    """Bind signals and mail renderers before any command runs (as the web app and Celery
+    workers do): seeding demo bookings, housekeeping's reminders and clearing a folder all send
+    signals or queue mail."""
+    reactions.wire()
+
 
 # soft_wrap: long URLs stay on one line, so they can be copied from the terminal.
 out = Console(highlight=False, soft_wrap=True)

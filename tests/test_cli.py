@@ -263,3 +263,49 @@ def test_worker_refuses_a_database_that_is_not_migrated(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "is not migrated" in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr
+
+
+def test_the_quick_start_demo_serves_its_seeded_event(tmp_path: Path) -> None:
+    """`serve --demo` in a fresh process (as README's quick start runs it): the demo bookings
+    are seeded (their confirmation mail queued), the login is printed and the app answers."""
+    import time
+    import urllib.request
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
+        "REGISTRY_VAR_DIR": str(tmp_path),
+        "REGISTRY_WARM_WORKERS": "false",
+    }
+    env.pop("REGISTRY_BASE_URL", None)
+    log = (tmp_path / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "registry.cli", "serve", "--demo", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    break
+            except OSError:
+                pass
+            text = (tmp_path / "serve.log").read_text(errors="replace")
+            assert process.poll() is None, text
+            assert time.monotonic() < deadline, text
+            time.sleep(0.2)
+        text = (tmp_path / "serve.log").read_text(errors="replace")
+        assert "Staff login:" in text
+        assert "Traceback" not in text
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
