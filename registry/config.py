@@ -76,6 +76,20 @@ class Settings(BaseSettings):
         le=30,
         description="Frames a second analysed in a video (plus the first frame of every shot).",
     )
+    video_segment_seconds: float = Field(
+        default=30,
+        ge=2,
+        le=3600,
+        description="A video is analysed in parts of about this many seconds, each a separate job "
+        "(several workers share a long video; a dead worker loses only its part).",
+    )
+    video_parallel: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Most jobs one video's parts are handed to at once (each takes parts until "
+        "none is left).",
+    )
     max_request_mb: int = Field(
         default=2100,
         ge=1,

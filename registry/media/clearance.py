@@ -34,6 +34,7 @@ from registry.media.models import (
     MediaFace,
     MediaStatus,
     TransientReference,
+    VideoSegment,
 )
 from registry.media.service import badges_of, faces_of
 from registry.vision.analysis import Analysis
@@ -104,6 +105,16 @@ def release_stale(*, session: Session, at: datetime | None = None) -> list[uuid.
     for media in stale:
         media.status = MediaStatus.pending
         session.add(media)
+    # The parts of videos those jobs held are free again too (see media.segments).
+    parts = session.exec(
+        select(VideoSegment).where(
+            VideoSegment.status == "processing",
+            col(VideoSegment.lease_until).is_(None) | (col(VideoSegment.lease_until) <= at),
+        )
+    ).all()
+    for part in parts:
+        part.status = "pending"
+        session.add(part)
     session.flush()
     return list(session.exec(select(Media.id).where(Media.status == MediaStatus.pending)).all())
 
@@ -799,6 +810,15 @@ def purge_biometrics(*, session: Session, at: datetime | None = None) -> int:
     ).all()
     for ref in transient:
         session.delete(ref)
+    # Parts of a video analysis left behind by a video no longer being cleared (normally deleted
+    # when stitched or failed): their findings hold encodings too.
+    leftover = session.exec(
+        select(VideoSegment)
+        .join(Media, col(Media.id) == col(VideoSegment.media_id))
+        .where(col(Media.status).not_in([MediaStatus.pending, MediaStatus.processing]))
+    ).all()
+    for part in leftover:
+        session.delete(part)
     if faces or transient:
         index.forget()  # no decrypted template outlives its purge in this process's memory
         audit.record(

@@ -146,3 +146,23 @@ class Rendition(SQLModel, table=True):
     obscured_badges: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     created_by: str = Field(max_length=120)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class VideoSegment(SQLModel, table=True):
+    """A part of a video being analysed: segments are separate jobs (several workers share one
+    long video; a dead worker loses only its part). What a finished segment found waits here,
+    encrypted (it holds face encodings), until the last one is done: then the parts are stitched,
+    stored as the video's tracks, and these rows deleted."""
+
+    __tablename__ = "video_segment"
+    __table_args__ = (sa.UniqueConstraint("media_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    media_id: uuid.UUID = Field(foreign_key="media.id", index=True)
+    number: int = Field(description="1-based, in time order")
+    start_s: float
+    end_s: float | None = Field(default=None, description="None: to the end of the video")
+    status: str = Field(default="pending", max_length=12)  # pending | processing | done
+    attempts: int = Field(default=0)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    result: bytes | None = Field(default=None, sa_type=sa.LargeBinary)  # encrypted

@@ -17,7 +17,7 @@ from registry.audit import service as audit
 from registry.audit.service import Actor
 from registry.events.models import ReferencePhoto
 from registry.media import index
-from registry.media.models import MediaFace, TransientReference
+from registry.media.models import MediaFace, TransientReference, VideoSegment
 
 
 @dataclass
@@ -63,6 +63,12 @@ def rotate(*, session: Session, actor: Actor, old_key: bytes) -> Rotation:
         if (new := _one(report, ref.encoding, bound, old_key, bound)) is not None:
             ref.encoding = new
             session.add(ref)
+    for part in session.exec(select(VideoSegment).where(col(VideoSegment.result).is_not(None))):
+        assert part.result is not None
+        bound = f"segment:{part.media_id}:{part.number}"
+        if (new := _one(report, part.result, bound, old_key, bound)) is not None:
+            part.result = new
+            session.add(part)
     session.flush()
     index.forget()
     audit.record(

@@ -11,7 +11,9 @@ covers, boxes interpolated between samples and held from `HOLD_S` before to afte
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -205,24 +207,31 @@ def sampled_frames(
     *,
     sample_fps: float,
     ranges: Sequence[tuple[float, float]] | None = None,
+    window: tuple[float, float] | None = None,
 ) -> Iterator[tuple[float, Image.Image]]:
     """(time, upright picture) of the frames to analyse: `sample_fps` a second and the first
-    frame of every new shot; only inside `ranges` when given."""
+    frame of every new shot; only inside `ranges` when given (a check: no shot boundaries), or
+    only from `window[0]` (included) to `window[1]` (excluded: a segment of a longer video)."""
     step = 1.0 / sample_fps
     with _open(data) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         next_t, previous = 0.0, None
-        end = max((b for _a, b in ranges), default=-1.0) if ranges is not None else math.inf
-        start = min((a for a, _b in ranges), default=0.0) if ranges is not None else 0.0
+        if ranges is not None:
+            start = min((a for a, _b in ranges), default=0.0)
+            end = max((b for _a, b in ranges), default=-1.0)
+        else:
+            start, end = window if window is not None else (0.0, math.inf)
         if start > 1.0 and stream.time_base:
             # To the key frame before the first range, not through everything before it.
             container.seek(math.floor(start / stream.time_base), stream=stream)
         for frame in container.decode(stream):
             t = float(frame.time or 0.0)
-            if t > end:
+            if t > end or (window is not None and t >= end):
                 break
             if ranges is not None and not any(a <= t <= b for a, b in ranges):
+                continue
+            if t < start:
                 continue
             cut = False
             if ranges is None:  # a check of given ranges needs no shot boundaries
@@ -311,15 +320,17 @@ def analyse_video(
     sample_fps: float = 2.0,
     max_seconds: float = 1800.0,
     config: analysis.AnalysisConfig | None = None,
+    window: tuple[float, float] | None = None,
 ) -> VideoAnalysis:
-    """Faces (as tracks) and badges in a video; ImageRejected for one that cannot be read."""
+    """Faces (as tracks) and badges in a video, or in the `window` of it [start, end) a segment
+    job covers; ImageRejected for one that cannot be read."""
     info = probe(data, max_seconds=max_seconds)
     config = config or analysis.AnalysisConfig()
     tracks: list[Track] = []
     badges: list[BadgeSighting] = []
     count, min_face = 0, config.min_face
     try:
-        for t, image in sampled_frames(data, sample_fps=sample_fps):
+        for t, image in sampled_frames(data, sample_fps=sample_fps, window=window):
             count += 1
             found = analysis.analyse_image(image, config, encode_if=_needs_encoding(tracks, t))
             min_face = found.min_face_px
@@ -327,7 +338,7 @@ def analyse_video(
             badges.extend(_badges_in(t, found, owners))
     except av.FFmpegError as exc:
         raise ImageRejected("The video is damaged: its frames stop decoding.", "format") from exc
-    if count == 0:
+    if count == 0 and (window is None or window[0] <= 0):
         raise ImageRejected("The video has no frames to analyse.", "format")
     return VideoAnalysis(
         width=info.width,
@@ -338,6 +349,152 @@ def analyse_video(
         badges=badges,
         min_face_px=min_face,
         samples=count,
+    )
+
+
+def segments(duration_s: float, length_s: float) -> list[tuple[float, float]]:
+    """A video cut into windows of about `length_s` seconds (the last open-ended, so nothing
+    past the probed duration is lost); one window for a short one."""
+    if duration_s <= 0:
+        return [(0.0, math.inf)]
+    count = max(1, math.ceil(duration_s / length_s - 0.25))
+    size = duration_s / count
+    edges = [round(i * size, 3) for i in range(count)]
+    return [(a, b) for a, b in zip(edges, [*edges[1:], math.inf], strict=True)]
+
+
+def stitch(parts: Sequence[VideoAnalysis]) -> VideoAnalysis:
+    """The analyses of consecutive segments as one: a track ending near a segment's end and one
+    starting near the next's start are the same face when they overlap in place (and are not
+    clearly two people) or look alike — the tracker's own rule across the cut."""
+    if not parts:
+        raise ValueError("nothing to stitch")
+    tracks: list[Track] = []
+    badges: list[BadgeSighting] = []
+    for part in parts:
+        boundary = min((t.samples[0].t_s for t in part.tracks), default=math.inf)
+        open_tracks = [i for i, t in enumerate(tracks) if boundary - t.samples[-1].t_s <= MAX_GAP_S]
+        pairs: list[tuple[float, int, int]] = []
+        for gi in open_tracks:
+            before = tracks[gi]
+            mean_a = before.encoding
+            for pi, after in enumerate(part.tracks):
+                gap = after.samples[0].t_s - before.samples[-1].t_s
+                if gap <= 0 or gap > MAX_GAP_S:
+                    continue
+                mean_b = after.encoding
+                d = (
+                    float(np.linalg.norm(mean_a - mean_b))
+                    if mean_a is not None and mean_b is not None
+                    else None
+                )
+                overlap = _iou(before.samples[-1].box, after.samples[0].box)
+                if overlap >= LINK_IOU and gap <= 1.5 and (d is None or d <= UNLIKE):
+                    pairs.append((1.0 - overlap, gi, pi))
+                elif d is not None and d <= LINK_DISTANCE:
+                    pairs.append((1.0 + d, gi, pi))
+        joined: dict[int, int] = {}
+        taken: set[int] = set()
+        for _score, gi, pi in sorted(pairs):
+            if pi in joined or gi in taken:
+                continue
+            joined[pi] = gi
+            taken.add(gi)
+        index: dict[int, int] = {}
+        for pi, track in enumerate(part.tracks):
+            if pi in joined:
+                gi = joined[pi]
+                tracks[gi].samples.extend(track.samples)
+                tracks[gi].encodings.extend(track.encodings)
+            else:
+                tracks.append(Track(list(track.samples), list(track.encodings)))
+                gi = len(tracks) - 1
+            index[pi] = gi
+        badges.extend(
+            BadgeSighting(
+                code=b.code, t_s=b.t_s, box=b.box, track=None if b.track is None else index[b.track]
+            )
+            for b in part.badges
+        )
+    first = parts[0]
+    return VideoAnalysis(
+        width=first.width,
+        height=first.height,
+        duration_s=first.duration_s,
+        frame_rate=first.frame_rate,
+        tracks=tracks,
+        badges=badges,
+        min_face_px=min(p.min_face_px for p in parts),
+        samples=sum(p.samples for p in parts),
+    )
+
+
+def to_bytes(result: VideoAnalysis) -> bytes:
+    """A segment's analysis as it waits for the others (the caller encrypts it): each track's
+    samples and the mean of its encodings with their count, which is all stitching needs."""
+    tracks = []
+    for track in result.tracks:
+        mean = track.encoding
+        tracks.append(
+            {
+                "samples": [[s.t_s, *s.box] for s in track.samples],
+                "n": len(track.encodings),
+                "mean": None
+                if mean is None
+                else base64.b64encode(mean.astype("<f8").tobytes()).decode(),
+            }
+        )
+    return json.dumps(
+        {
+            "width": result.width,
+            "height": result.height,
+            "duration_s": result.duration_s,
+            "frame_rate": result.frame_rate,
+            "min_face_px": result.min_face_px,
+            "samples": result.samples,
+            "tracks": tracks,
+            "badges": [[b.code, b.t_s, *b.box, b.track] for b in result.badges],
+        }
+    ).encode()
+
+
+def _box(values: Sequence[Any]) -> Box:
+    return (int(values[0]), int(values[1]), int(values[2]), int(values[3]))
+
+
+def from_bytes(data: bytes) -> VideoAnalysis:
+    value = json.loads(data)
+    tracks = []
+    for t in value["tracks"]:
+        mean = (
+            None
+            if t["mean"] is None
+            else np.frombuffer(base64.b64decode(t["mean"]), dtype="<f8").copy()
+        )
+        tracks.append(
+            Track(
+                samples=[Sample(float(s[0]), _box(s[1:5])) for s in t["samples"]],
+                # The mean `n` times: later means (stitching) weigh each frame as before.
+                encodings=[] if mean is None else [mean] * int(t["n"]),
+            )
+        )
+    return VideoAnalysis(
+        width=int(value["width"]),
+        height=int(value["height"]),
+        duration_s=float(value["duration_s"]),
+        frame_rate=float(value["frame_rate"]),
+        tracks=tracks,
+        badges=[
+            BadgeSighting(
+                code=str(b[0]),
+                t_s=float(b[1]),
+                box=_box(b[2:6]),
+                track=None if b[6] is None else int(b[6]),
+            )
+            for b in value["badges"]
+        ],
+        min_face_px=int(value["min_face_px"]),
+        samples=int(value["samples"]),
     )
 
 

@@ -26,8 +26,13 @@ RETRY_DELAY = 5.0  # seconds before a crashed analysis is tried again
 
 
 def clear_task(media_id: str) -> None:
-    if jobs.clear_and_check(uuid.UUID(media_id)):
-        broker.send_clear([uuid.UUID(media_id)], countdown=RETRY_DELAY, retry=True)
+    key = uuid.UUID(media_id)
+
+    def share(more: int) -> None:  # a video's other parts: for other workers to take
+        broker.send_clear([key] * more)
+
+    if jobs.clear_and_check(key, fan_out=share):
+        broker.send_clear([key], countdown=RETRY_DELAY, retry=True)
 
 
 def sweep_task() -> int:

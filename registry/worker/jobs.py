@@ -2,7 +2,8 @@
 
 A job claims a pending photo (a lease), analyses its bytes (the expensive, pure part: in a worker
 process), stores the result and decides; every step is idempotent, so a redelivered or retried
-job gives the same result and no duplicate rows.
+job gives the same result and no duplicate rows. A video is cleared in parts (`media.segments`):
+each job takes parts until none is left, and the first queues more jobs so other workers share it.
 """
 
 from __future__ import annotations
@@ -14,34 +15,46 @@ import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Protocol
 
 from sqlmodel import Session
 
 from registry.config import get_settings
 from registry.db import unit_of_work
-from registry.media import clearance
+from registry.media import clearance, segments
 from registry.media.models import Media, MediaStatus
 from registry.media.storage import get_storage
 from registry.vision import analysis, images, video
 
 logger = logging.getLogger("registry")
 
-Analyse = Callable[[bytes | Path], analysis.Analysis | video.VideoAnalysis]
+Window = tuple[float, float]
+
+
+class Analyse(Protocol):
+    def __call__(
+        self, data: bytes | Path, window: Window | None = None
+    ) -> analysis.Analysis | video.VideoAnalysis: ...
+
+
 SessionFactory = Callable[[], AbstractContextManager[Session]]
+FanOut = Callable[[int], None]  # queue this many more jobs for the same media
 
 
-def analyse_bytes(data: bytes | Path) -> analysis.Analysis | video.VideoAnalysis:
+def analyse_bytes(
+    data: bytes | Path, window: Window | None = None
+) -> analysis.Analysis | video.VideoAnalysis:
     """Runs in a worker process (models loaded once per process): a photo's bytes, or a video
-    (a local file, read as it is decoded) on sampled frames."""
+    (a local file, read as it is decoded) on sampled frames — its `window` when it is one
+    part of a longer video."""
     if isinstance(data, Path) or video.is_video(data):
         settings = get_settings()
         return video.analyse_video(
             data,
             sample_fps=settings.video_sample_fps,
             max_seconds=settings.max_video_minutes * 60,
+            window=window,
         )
-    if isinstance(data, Path):
-        data = data.read_bytes()
     return analysis.analyse(data)
 
 
@@ -50,8 +63,11 @@ class Heartbeat:
     unit of work, so the lease can be short: when the beats stop (the process or machine died),
     the photo is taken up again within the lease plus a sweep."""
 
-    def __init__(self, media_id: uuid.UUID, *, every: float | None = None) -> None:
+    def __init__(
+        self, media_id: uuid.UUID, *, every: float | None = None, part: int | None = None
+    ) -> None:
         self.media_id = media_id
+        self.part = part  # a video's segment: its lease is renewed with the video's
         self.every = every if every is not None else get_settings().heartbeat_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{media_id}", daemon=True)
@@ -60,7 +76,14 @@ class Heartbeat:
         while not self._stop.wait(self.every):
             try:
                 with unit_of_work() as session:
-                    if not clearance.renew(session=session, media_id=self.media_id):
+                    alive = (
+                        clearance.renew(session=session, media_id=self.media_id)
+                        if self.part is None
+                        else segments.renew(
+                            session=session, media_id=self.media_id, number=self.part
+                        )
+                    )
+                    if not alive:
                         return  # done or failed elsewhere: nothing left to hold
             except Exception:  # a missed beat is survivable (the lease is 3 beats long)
                 logger.warning("heartbeat for %s failed; retrying", self.media_id, exc_info=True)
@@ -79,49 +102,101 @@ def clear_media(
     analyse: Analyse = analyse_bytes,
     session_factory: SessionFactory = unit_of_work,
     heartbeat: bool = True,
+    fan_out: FanOut | None = None,
 ) -> MediaStatus | None:
-    """Clear one photo; None when it was not pending (another worker has it, or it is done).
+    """Clear one photo, or take parts of a video until none is left (`fan_out` queues more
+    jobs so other workers share it); None when there was nothing to take (another worker has
+    it, or it is done) or an analysis crashed and the media is pending for another try.
     `heartbeat=False` only for callers that hold the whole job in one transaction (tests)."""
     with session_factory() as session:
+        media = session.get(Media, media_id)
+        kind = media.kind if media is not None else None
+    if kind == "video":
+        return _clear_video(media_id, analyse, session_factory, heartbeat, fan_out)
+    with session_factory() as session:
         key = clearance.claim(session=session, media_id=media_id)
-        claimed = session.get(Media, media_id) if key is not None else None
-        is_video = claimed is not None and claimed.kind == "video"
     if key is None:
         return None
     try:
         with Heartbeat(media_id) if heartbeat else contextlib.nullcontext():
-            if is_video:
-                with get_storage().local_copy(key) as path:
-                    result = analyse(path)
-            else:
-                result = analyse(get_storage().get(key))
+            result = analyse(get_storage().get(key))
     except images.ImageRejected as exc:
         with session_factory() as session:
             clearance.fail(session=session, media_id=media_id, reason=str(exc))
         return MediaStatus.failed
     except FileNotFoundError:
         with session_factory() as session:
-            clearance.fail(session=session, media_id=media_id, reason="The file is missing.")
+            clearance.fail(session=session, media_id=media_id, reason=MISSING)
         return MediaStatus.failed
     except Exception as exc:  # a crash in analysis: retried, then failed; logged in full
         logger.exception("clearance of %s failed", media_id)
         with session_factory() as session:
-            clearance.fail(
-                session=session,
-                media_id=media_id,
-                reason=f"Analysis failed ({type(exc).__name__}).",
-                retry=True,
-            )
+            clearance.fail(session=session, media_id=media_id, reason=_crashed(exc), retry=True)
         return None
     with session_factory() as session:
-        media = clearance.store_analysis(session=session, media_id=media_id, result=result)
-        return media.status if media else None
+        stored = clearance.store_analysis(session=session, media_id=media_id, result=result)
+        return stored.status if stored else None
 
 
-def clear_and_check(media_id: uuid.UUID, *, analyse: Analyse = analyse_bytes) -> bool:
-    """Run the job; True when the photo must be queued again (its analysis crashed and it is
+MISSING = "The file is missing."
+
+
+def _crashed(exc: Exception) -> str:
+    return f"Analysis failed ({type(exc).__name__})."
+
+
+def _clear_video(
+    media_id: uuid.UUID,
+    analyse: Analyse,
+    session_factory: SessionFactory,
+    heartbeat: bool,
+    fan_out: FanOut | None,
+) -> MediaStatus | None:
+    status: MediaStatus | None = None
+    first = True
+    while True:
+        with session_factory() as session:
+            part = segments.claim(session=session, media_id=media_id)
+        if part is None:
+            return status
+        if first and fan_out is not None and part.free:
+            fan_out(min(part.free, get_settings().video_parallel - 1))
+        first = False
+        try:
+            beat = Heartbeat(media_id, part=part.number) if heartbeat else None
+            with beat or contextlib.nullcontext(), get_storage().local_copy(part.key) as path:
+                result = analyse(path, part.window)
+            if not isinstance(result, video.VideoAnalysis):
+                raise TypeError("a video's analysis gave a photo's result")
+        except images.ImageRejected as exc:
+            with session_factory() as session:
+                segments.fail(session=session, media_id=media_id, reason=str(exc))
+            return MediaStatus.failed
+        except FileNotFoundError:
+            with session_factory() as session:
+                segments.fail(session=session, media_id=media_id, reason=MISSING)
+            return MediaStatus.failed
+        except Exception as exc:
+            logger.exception("clearance of %s (part %d) failed", media_id, part.number)
+            with session_factory() as session:
+                segments.give_back(
+                    session=session, media_id=media_id, number=part.number, reason=_crashed(exc)
+                )
+            return None
+        with session_factory() as session:
+            stored = segments.finish(
+                session=session, media_id=media_id, number=part.number, result=result
+            )
+            status = stored.status if stored is not None else None
+        logger.info("video %s: part %d analysed (%d frames)", media_id, part.number, result.samples)
+
+
+def clear_and_check(
+    media_id: uuid.UUID, *, analyse: Analyse = analyse_bytes, fan_out: FanOut | None = None
+) -> bool:
+    """Run the job; True when the media must be queued again (its analysis crashed and it is
     pending for another attempt), False when it is done or another worker holds it."""
-    if clear_media(media_id, analyse=analyse) is not None:
+    if clear_media(media_id, analyse=analyse, fan_out=fan_out) is not None:
         return False
     with unit_of_work() as session:
         media = session.get(Media, media_id)

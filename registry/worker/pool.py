@@ -87,9 +87,11 @@ class LocalPool:
         finally:
             self.ready.set()
 
-    def analyse(self, data: bytes | Path) -> analysis.Analysis | video.VideoAnalysis:
+    def analyse(
+        self, data: bytes | Path, window: jobs.Window | None = None
+    ) -> analysis.Analysis | video.VideoAnalysis:
         try:
-            return self._processes.submit(jobs.analyse_bytes, data).result()
+            return self._processes.submit(jobs.analyse_bytes, data, window).result()
         except BrokenProcessPool:
             # A worker died (out of memory, killed): start a fresh pool; the job is retried.
             with self._lock:
@@ -98,8 +100,11 @@ class LocalPool:
             raise
 
     def _run(self, media_id: uuid.UUID) -> None:
+        def share(more: int) -> None:  # a video's other parts: for other threads to take
+            self.enqueue([media_id] * more)
+
         try:
-            if jobs.clear_and_check(media_id, analyse=self.analyse):
+            if jobs.clear_and_check(media_id, analyse=self.analyse, fan_out=share):
                 self.enqueue([media_id])  # a retry after a crash: queue it once more
         except Exception:
             logger.exception("clearance job for %s failed", media_id)

@@ -70,6 +70,8 @@ def server_env(var_dir: Path, port: int) -> dict[str, str]:
         "REGISTRY_BASE_URL": f"http://127.0.0.1:{port}",
         "REGISTRY_BROKER_URL": "",
         "REGISTRY_WARM_WORKERS": "true",
+        # Videos in parts of ~2 s: the pool's threads share a clip (stitched across the cuts).
+        "REGISTRY_VIDEO_SEGMENT_SECONDS": "2",
     }
 
 

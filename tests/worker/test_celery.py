@@ -25,8 +25,9 @@ from registry.events import references
 from registry.events import service as events
 from registry.events.models import Event, ReferencePhoto
 from registry.media import service as media_service
-from registry.media.models import FINAL, Media, MediaFace
+from registry.media.models import FINAL, Media, MediaFace, VideoSegment
 from tests.s3 import S3
+from tests.video import Walker, compose_clip
 from tests.worker.conftest import Workers, wait_for
 
 pytestmark = pytest.mark.worker
@@ -201,6 +202,45 @@ def test_a_worker_killed_mid_batch_loses_nothing(
         attempts = session.exec(select(Media.attempts).where(col(Media.id).in_(ids))).all()
     assert max(attempts) >= 2, attempts  # the photo the victim held was taken up again
     print(f"recovered the dead worker's photos in {recovered_in:.0f} s")  # noqa: T201
+
+
+def test_two_workers_share_one_video_in_parts(
+    faces_dir: Path, shared_database: str, broker: str, workers: Workers
+) -> None:
+    """One job for a video in three parts: the first worker to take it queues more jobs, the
+    other worker analyses a part, and the parts are stitched into one decision."""
+    from registry.worker.broker import send_clear
+
+    workers.env["REGISTRY_VIDEO_SEGMENT_SECONDS"] = "3"
+    workers.start("--concurrency", "1")
+    workers.start("--concurrency", "1")
+    workers.wait_ready()
+    obama = (faces_dir / "people" / "barack_obama" / "facerec_1.jpg").read_bytes()
+    clip = compose_clip(
+        [Walker(obama, (40, 20), (300, 20), 0.0, 8.5, height=200)], seconds=9.0, audio=False
+    )
+    with unit_of_work(engine_for(shared_database)) as session:
+        event = obama_opted_out(session, faces_dir, starts_at=datetime.now(UTC))
+        [(media, _)] = media_service.upload(
+            session=session, actor=CLI, files=[media_service.Upload("talk.mp4", clip)], event=event
+        )
+    assert send_clear([media.id]) == 1
+    wait_for(
+        lambda: all_decided(shared_database, [media.id]),
+        timeout=240,
+        what="the video to be cleared",
+        logs=workers.logs,
+    )
+    assert statuses(shared_database, [media.id]) == {media.id: "flagged"}
+    with unit_of_work(engine_for(shared_database)) as session:
+        tracks = session.exec(select(MediaFace).where(MediaFace.media_id == media.id)).all()
+        assert [(t.decision, t.start_s) for t in tracks] == [("opted_out", 0.0)]
+        assert tracks[0].end_s is not None
+        assert tracks[0].end_s >= 8.0
+        assert session.exec(select(VideoSegment)).all() == []
+    parts = [w.output().count(f"video {media.id}: part") for w in workers.started]
+    assert sum(parts) == 3, workers.logs()
+    assert 0 not in parts, workers.logs()  # both workers analysed parts
 
 
 def test_beat_schedules_the_sweep_and_housekeeping(settings: Settings) -> None:
