@@ -32,7 +32,7 @@ from registry.organisation import pages as organisation_pages
 from registry.publishing import api as publishing_api
 from registry.publishing import pages as publishing_pages
 from registry.web import STATIC_DIR
-from registry.worker import broker, periodic
+from registry.worker import broker, compute, periodic
 from registry.worker.pool import LocalPool
 
 logger = logging.getLogger("registry")
@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else:
             pool = LocalPool(settings.workers)
             app.state.jobs = pool
+            compute.use_processes(pool.submit, pool.workers)  # a video's check, shared out
             # Start the worker processes (models loaded) now, not on the first photo; /readyz
             # says "warming" until they are up.
             if settings.warm_workers:
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if sweeper is not None:
             sweeper.cancel()
         if pool is not None:
+            compute.use_processes(None)
             pool.shutdown()
         if warming is not None:
             warming.cancel()

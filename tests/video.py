@@ -45,7 +45,10 @@ def compose_clip(
     container: str = "mp4",
     codec: str = "libx264",
     pix_fmt: str = "yuv420p",
+    turned: int = 0,
 ) -> bytes:
+    """`turned` (90 or 270): frames composed at `size` as people should see them, stored turned
+    back by that much with a display matrix saying to turn them (as phones record portrait)."""
     sprites = []
     for w in walkers:
         image = ImageOps.exif_transpose(Image.open(io.BytesIO(w.portrait))).convert("RGB")
@@ -57,7 +60,7 @@ def compose_clip(
         for key, value in (metadata or {}).items():
             target.metadata[key] = value
         stream = target.add_stream(codec, rate=fps)
-        stream.width, stream.height = size
+        stream.width, stream.height = size if turned % 180 == 0 else (size[1], size[0])
         stream.pix_fmt = pix_fmt
         sound = None
         if audio:
@@ -78,6 +81,8 @@ def compose_clip(
                     canvas.paste(
                         badge, (x + (image.width - badge.width) // 2, y + image.height + 8)
                     )
+            if turned:
+                canvas = canvas.rotate(turned, expand=True)  # counter-clockwise: as stored
             frame = av.VideoFrame.from_image(canvas)
             frame.pts = index
             frame.time_base = Fraction(1, fps)
@@ -97,4 +102,17 @@ def compose_clip(
                     target.mux(packet)
             for packet in sound.encode():
                 target.mux(packet)
-    return out.getvalue()
+    return with_rotation(out.getvalue(), turned) if turned else out.getvalue()
+
+
+def with_rotation(clip: bytes, degrees: int) -> bytes:
+    """The MP4 `clip` with its first track's display matrix set to turn it `degrees` clockwise
+    when shown (as phones record portrait video): the frames are stored as composed."""
+    cos, sin = {0: (1, 0), 90: (0, 1), 180: (-1, 0), 270: (0, -1)}[degrees % 360]
+    at = clip.index(b"tkhd")
+    version = clip[at + 4]
+    matrix_at = at + 4 + 4 + (32 if version == 1 else 20) + 8 + 8
+    one = 0x10000
+    values = [cos * one, sin * one, 0, -sin * one, cos * one, 0, 0, 0, 0x40000000]
+    matrix = b"".join(v.to_bytes(4, "big", signed=True) for v in values)
+    return clip[:matrix_at] + matrix + clip[matrix_at + 36 :]

@@ -4,7 +4,9 @@ original that is published when no redaction is needed, and thumbnails and previ
 from __future__ import annotations
 
 import io
+import logging
 import tempfile
+import time
 import uuid
 import warnings
 from pathlib import Path
@@ -33,6 +35,8 @@ from registry.vision.analysis import Analysis
 from registry.vision.decision import BadgeInput, FaceInput, decide
 from registry.vision.faces import Box
 from registry.worker import compute
+
+logger = logging.getLogger("registry")
 
 
 def redact(*, session: Session, actor: Actor, media: Media) -> Rendition:
@@ -129,16 +133,35 @@ def _redact_video(*, session: Session, actor: Actor, media: Media) -> Rendition:
     rate = get_settings().video_sample_fps * 2
     verified, extra = False, list[video.Cover]()
     storage = get_storage()
+    key = ""
     with storage.local_copy(media.sha256) as original, tempfile.TemporaryDirectory() as work:
         out = Path(work) / "redacted.mp4"
-        for factor in (redact_mod.FACTOR, 2.2, 2.2):
+        for attempt, factor in enumerate((redact_mod.FACTOR, 2.2, 2.2)):
+            if attempt:
+                _drop_candidate(session, key)  # a copy that did not pass is not kept
             scaled = [video.Cover(c.samples, factor if c.factor != 1.3 else 1.3) for c in covers]
+            began = time.monotonic()
             video.redact_video(original, scaled + extra, out)
+            rendered = time.monotonic() - began
+            # Stored first: with a broker, workers read it from storage to check it.
+            key = storage.put_file(out, kind="renditions")
+            began = time.monotonic()
+            checked = compute.scan_video(out, key, ranges, sample_fps=rate)
             found = [
                 (t, box, pad)
-                for t, seen in (video.scan(out, ranges, sample_fps=rate) if ranges else [])
+                for t, seen in checked
                 for box, pad in _still_visible(session, media, seen, refs, state)
             ]
+            logger.info(
+                "redaction of video %s, pass %d: rendered in %.1f s, %d frames checked in "
+                "%.1f s, %d still to cover",
+                media.id,
+                attempt + 1,
+                rendered,
+                len(checked),
+                time.monotonic() - began,
+                len(found),
+            )
             if not found:
                 verified = True
                 break
@@ -146,7 +169,6 @@ def _redact_video(*, session: Session, actor: Actor, media: Media) -> Rendition:
             # one that moved faster than the samples), cover that too, then check there again.
             extra += [video.Cover((video.Sample(t, box),), factor=pad) for t, box, pad in found]
             ranges = [(t - 1.0, t + 1.0) for t, _box, _pad in found]
-        key = storage.put_file(out, kind="renditions")
     rendition = Rendition(
         media_id=media.id,
         kind="redacted",
@@ -164,6 +186,13 @@ def _redact_video(*, session: Session, actor: Actor, media: Media) -> Rendition:
         tracks=rendition.obscured_faces,
         verified=verified,
     )
+
+
+def _drop_candidate(session: Session, key: str) -> None:
+    """Delete a stored redaction candidate that failed its check (unless a rendition already
+    holds the same file)."""
+    if key and session.exec(select(Rendition.id).where(Rendition.sha256 == key)).first() is None:
+        get_storage().delete(key, kind="renditions")
 
 
 def _still_visible(

@@ -35,6 +35,7 @@ HOUSEKEEPING = "registry.housekeeping"
 CHECKPOINT = "registry.audit_checkpoint"
 REFERENCE_FACES = "registry.reference_faces"
 ANALYSE = "registry.analyse"
+SCAN = "registry.scan_video"
 WAIT_SECONDS = 30.0
 
 
@@ -141,18 +142,34 @@ def call(task: str, data: bytes) -> Any:
     Both ways the payload is sealed with the biometric key; the answer is deleted from the
     result store once read; a job whose caller gave up is revoked, and a worker that still gets
     it does nothing."""
-    label = uuid.uuid4().hex
-    deadline = time.time() + WAIT_SECONDS
-    pending = get_app().send_task(
-        task, args=[seal(data, label), label, deadline], queue=INTERACTIVE, ignore_result=False
-    )
+    [answer] = call_many(task, [data], wait=WAIT_SECONDS)
+    return answer
+
+
+def call_many(task: str, payloads: list[bytes], *, wait: float) -> list[Any]:
+    """`call` for several payloads at once (run by as many workers as are free), waiting at
+    most `wait` seconds for all of them; their answers in order."""
+    deadline = time.time() + wait
+    sent = []
+    for data in payloads:
+        label = uuid.uuid4().hex
+        pending = get_app().send_task(
+            task, args=[seal(data, label), label, deadline], queue=INTERACTIVE, ignore_result=False
+        )
+        sent.append((label, pending))
+    answers: list[Any] = []
     try:
-        sealed = pending.get(timeout=WAIT_SECONDS, propagate=True)
-    except CeleryTimeout:
-        pending.revoke()
-        raise Unavailable(
-            "Face matching is busy at the moment. Please try again in a minute."
-        ) from None
+        for label, pending in sent:
+            try:
+                sealed = pending.get(timeout=max(0.1, deadline - time.time()), propagate=True)
+            except CeleryTimeout:
+                raise Unavailable(
+                    "Face matching is busy at the moment. Please try again in a minute."
+                ) from None
+            answers.append(json.loads(unseal(sealed, f"{label}:answer")))
     finally:
-        pending.forget()
-    return json.loads(unseal(sealed, f"{label}:answer"))
+        for _label, pending in sent:
+            if not pending.ready():
+                pending.revoke()
+            pending.forget()
+    return answers

@@ -17,6 +17,7 @@ from celery import Celery, signals
 from registry import reactions
 from registry.db import get_engine
 from registry.lifetime import die_with_parent
+from registry.media.storage import get_storage
 from registry.vision import faces
 from registry.worker import broker, compute, jobs, periodic
 
@@ -33,6 +34,14 @@ def clear_task(media_id: str) -> None:
 
     if jobs.clear_and_check(key, fan_out=share):
         broker.send_clear([key], countdown=RETRY_DELAY, retry=True)
+
+
+def scan_task(sealed: str, label: str, deadline: float) -> str | None:
+    """Part of a redacted video's check: the copy is read from storage by its key."""
+    storage = get_storage()
+    return compute.scan_task(
+        sealed, label, deadline, lambda key: storage.local_copy(key, kind="renditions")
+    )
 
 
 def sweep_task() -> int:
@@ -58,6 +67,7 @@ def worker_app() -> Celery:
         app.task(name=broker.CHECKPOINT)(checkpoint_task)
         app.task(name=broker.REFERENCE_FACES, ignore_result=False)(compute.reference_faces_task)
         app.task(name=broker.ANALYSE, ignore_result=False)(compute.analyse_task)
+        app.task(name=broker.SCAN, ignore_result=False)(scan_task)
     return app
 
 

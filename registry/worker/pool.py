@@ -16,10 +16,11 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any
 
 from registry.db import unit_of_work, utcnow
 from registry.lifetime import exit_with, identity
@@ -98,6 +99,11 @@ class LocalPool:
                 self._processes.shutdown(wait=False, cancel_futures=True)
                 self._processes = self._new_processes()
             raise
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+        """Run a pure function on a worker process (models loaded), e.g. part of a check."""
+        with self._lock:
+            return self._processes.submit(fn, *args, **kwargs)
 
     def _run(self, media_id: uuid.UUID) -> None:
         def share(more: int) -> None:  # a video's other parts: for other threads to take

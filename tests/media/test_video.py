@@ -15,6 +15,7 @@ import av
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlmodel import Session, select
 
 from registry.config import get_settings
@@ -321,3 +322,60 @@ def test_a_badge_seen_in_a_video_finds_its_wearer_in_the_events_photos(
     assert run_job(photo.id) == MediaStatus.needs_review
     [face] = service.faces_of(session=session, media=photo)
     assert (face.booking_id, face.via) == (olive.id, "linked")
+
+
+def test_a_phone_video_is_cleared_and_redacted_as_people_see_it(
+    client: TestClient,
+    comms_headers: dict[str, str],
+    make_event: Callable[..., Event],
+    make_booking: Callable[..., Booking],
+    run_job: Callable[[uuid.UUID], MediaStatus | None],
+    faces_dir: Path,
+) -> None:
+    """Frames stored on their side with a display matrix turning them a quarter clockwise (as a
+    phone records portrait video): boxes, thumbnails and the redacted copy are upright."""
+    event = make_event(channels=["internal"])
+    olive = make_booking(event=event, opt_out=True)
+    walkers = [
+        Walker(
+            _portrait(faces_dir, "barack_obama"),
+            (40, 120),
+            (60, 140),
+            0.0,
+            3.0,
+            height=240,
+            badge=olive.badge_code,
+        )
+    ]
+    clip = compose_clip(walkers, seconds=3.0, size=(360, 640), audio=False, turned=90)
+    upright = compose_clip(walkers, seconds=3.0, size=(360, 640), audio=False)
+    with av.open(io.BytesIO(clip)) as container:
+        stored = next(container.decode(video=0))
+        assert (stored.width, stored.height, stored.rotation) == (640, 360, -90)
+    [result] = _upload(client, comms_headers, event, ("portrait.mp4", clip))
+    assert run_job(uuid.UUID(result["id"])) == MediaStatus.flagged
+    body = client.get(f"/api/media/{result['id']}", headers=comms_headers).json()
+    assert (body["width"], body["height"]) == (360, 640)
+    [track] = body["tracks"]
+    assert (track["decision"], track["via"]) == ("opted_out", "badge")
+    # Where the face is in the same clip composed upright (no display matrix).
+    [as_seen] = video.analyse_video(upright).tracks
+    box = track["samples"][0]["box"]
+    seen = dict(zip(("top", "right", "bottom", "left"), as_seen.samples[0].box, strict=True))
+    assert box == pytest.approx(seen, abs=12)
+    thumbnail = client.get(track["thumbnail_url"], headers=comms_headers).content
+    thumb = Image.open(io.BytesIO(thumbnail))
+    assert faces.detect(thumb.convert("RGB"), scale=2.0), "the thumbnail shows an upright face"
+
+    made = client.post(f"/api/media/{result['id']}/redact", headers=comms_headers).json()
+    assert made["verified"] is True
+    data = client.get(made["url"], headers=comms_headers).content
+    with av.open(io.BytesIO(data)) as container:
+        frame = next(container.decode(video=0))
+        assert (frame.width, frame.height) == (360, 640)
+        assert not frame.rotation  # written upright
+    olive_face = as_seen.encoding
+    for t, found in video.scan(data, [(0.0, 3.0)], sample_fps=1000):
+        for face in found.faces:
+            assert face.encoding is None or faces.distance(olive_face, face.encoding) > 0.6, t
+        assert olive.badge_code not in {c.text for c in found.codes}, t

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from registry.vision import analysis, faces, images
+from registry.media.storage import get_storage
+from registry.vision import analysis, faces, images, video
 from registry.worker import compute
+from tests.video import Walker, compose_clip
 from tests.worker.conftest import Workers, wait_for
 
 pytestmark = pytest.mark.worker
@@ -94,3 +97,48 @@ def test_photos_and_answers_rest_in_redis_sealed(
     # A worker that takes it up after the caller stopped waiting does nothing.
     assert compute.reference_faces_task(sealed, label, deadline) is None
     redis.Redis.from_url(broker).delete(brokers.INTERACTIVE)
+
+
+def test_with_a_broker_workers_check_a_redacted_video_in_parts(
+    faces_dir: Path, broker: str, workers: Workers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A redacted video's check is shared out: its time ranges in parts, each read from storage
+    by a worker; the web process never runs face detection."""
+    portrait = sorted((faces_dir / "people" / "joe_biden").glob("*.jpg"))[0].read_bytes()
+    clip = compose_clip(
+        [Walker(portrait, (40, 20), (300, 20), 0.0, 10.0, height=220)], seconds=10.0, audio=False
+    )
+    expected = video.scan(clip, [(0.0, 10.0)], sample_fps=4)
+    key = get_storage().put(clip, kind="renditions")
+    first = workers.start("--concurrency", "1")
+    second = workers.start("--concurrency", "1")
+    workers.wait_ready()
+
+    def not_here(*_: Any, **__: Any) -> Any:
+        raise AssertionError("face detection ran in the web process")
+
+    monkeypatch.setattr(video, "scan", not_here)
+    monkeypatch.setattr(analysis, "analyse_image", not_here)
+    with get_storage().local_copy(key, kind="renditions") as path:
+        found = compute.scan_video(path, key, [(0.0, 10.0)], sample_fps=4)
+    assert abs(len(found) - len(expected)) <= 2
+    assert [t for t, _ in found] == sorted(t for t, _ in found)
+    assert found[0][0] == 0.0
+    assert found[-1][0] >= 9.5
+    assert sum(len(a.faces) for _, a in found) >= sum(len(a.faces) for _, a in expected) - 2
+    assert max(len(a.faces) for _, a in found) == 1
+    encoded = [f for _, a in found for f in a.faces if f.encoding is not None]
+    assert len(encoded) >= 2  # encodings travel too
+    runs = first.output().count("registry.scan_video") + second.output().count(
+        "registry.scan_video"
+    )
+    assert runs >= 2, workers.logs()  # received (and succeeded): one task per part
+
+
+def test_a_check_is_cut_into_even_parts_in_time_order() -> None:
+    assert compute.split([(0.0, 3.0)], 4) == [[(0.0, 3.0)]]  # too short to share
+    halves = compute.split([(0.0, 6.0), (5.0, 10.0), (20.0, 22.0)], 2)
+    assert halves == [[(0.0, 6.0)], [(6.0, 10.0), (20.0, 22.0)]]
+    parts = compute.split([(float(i), i + 0.5) for i in range(0, 60, 2)], 3)
+    assert len(parts) == 3
+    assert [sum(b - a for a, b in p) for p in parts] == pytest.approx([5.0, 5.0, 5.0])
