@@ -37,7 +37,8 @@ def bench_env(tmp: Path) -> dict[str, str]:
         "REGISTRY_ENV": "dev",
         "REGISTRY_VAR_DIR": str(tmp),
         "REGISTRY_SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789",
-        "REGISTRY_LOG_LEVEL": "warning",
+        # Quiet, unless the server's log is kept (BENCH_SERVER_LOG): then its timings too.
+        "REGISTRY_LOG_LEVEL": "info" if os.environ.get("BENCH_SERVER_LOG") else "warning",
     }
     env.setdefault("REGISTRY_DATABASE_URL", f"sqlite:///{tmp / 'bench.db'}")
     return env
@@ -173,11 +174,14 @@ def launched(env: dict[str, str]) -> Iterator[tuple[int, dict[str, str], float]]
     (perf_counter). The server is stopped when the block ends."""
     port = free_port()
     t0 = time.perf_counter()
+    # BENCH_SERVER_LOG=path keeps the server's log (e.g. the redaction's timings per pass).
+    keep = os.environ.get("BENCH_SERVER_LOG")
+    log = open(keep, "ab") if keep else None  # noqa: SIM115 (closed with the server)
     process = subprocess.Popen(
         [*CLI, "serve", "--port", str(port)],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log or subprocess.DEVNULL,
+        stderr=log or subprocess.DEVNULL,
     )
     try:
         while True:
@@ -190,3 +194,5 @@ def launched(env: dict[str, str]) -> Iterator[tuple[int, dict[str, str], float]]
     finally:
         process.terminate()
         process.wait(60)
+        if log is not None:
+            log.close()

@@ -65,6 +65,17 @@ def _redact_access_log() -> None:
     links.redact_logs("uvicorn.access", "uvicorn.error", "registry")
 
 
+def _log_to_stderr(level: str) -> None:
+    """The service's own messages (jobs, sweeps, housekeeping counts) beside the server's, at
+    its log level: without a handler only warnings would ever show."""
+    ours = logging.getLogger("registry")
+    if not ours.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        ours.addHandler(handler)
+        ours.setLevel(level.upper())
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the web application: API routers, pages, static files and error handlers."""
     settings = settings or get_settings()
@@ -74,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _redact_access_log()
+        _log_to_stderr(settings.log_level)
         # Periodic jobs run here unless a broker is configured (then Celery beat runs them).
         task = (
             None
