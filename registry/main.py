@@ -31,6 +31,7 @@ from registry.media import pages as media_pages
 from registry.organisation import pages as organisation_pages
 from registry.publishing import api as publishing_api
 from registry.publishing import pages as publishing_pages
+from registry.rights import public_pages as rights_public_pages
 from registry.web import STATIC_DIR
 from registry.worker import broker, compute, periodic
 from registry.worker.pool import LocalPool
@@ -57,6 +58,7 @@ ROUTERS: list[APIRouter] = [
     publishing_pages.router,
     audit_pages.router,
     mail_pages.router,
+    rights_public_pages.router,
 ]
 
 

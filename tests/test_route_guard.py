@@ -31,6 +31,7 @@ PUBLIC_PAGES = {
     "/c/{token}/media/{media_id}",
     "/b/{token}/badge.pdf",
     "/b/{token}/badge.png",
+    "/b/{token}/export",
     "/b/{token}/references",
     "/b/{token}/references/{photo_id}",
     "/b/{token}/references/{photo_id}/delete",

@@ -1,0 +1,212 @@
+"""An attendee's data, as they can download it from their manage page: one ZIP with a JSON
+document of everything held about their booking and, for each photo they were found in, a copy
+in which every other person's face is covered (their own face and the scene stay visible).
+
+Format `registry.attendee-export/1` (`my-data.json`):
+
+- `event`, `booking` (name, email, badge code, choice, notice version, dates), `controller`;
+- `choices`: every change of the booking (what, the choice after it, notice version, when, by);
+- `reference_photos`: what is kept of each (dates, purge date; `thumbnail`: its file in the ZIP);
+- `media`: each photo or video of the event in which they were matched (by a reference photo,
+  their badge, or a face seen wearing it) or their badge was read: its decision for them, how it
+  was reached, reviewers' words, publications (channel, address, dates, takedown), and for a
+  photo `copy`, the file of the covered copy.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from registry.audit import service as audit
+from registry.audit.service import Actor
+from registry.db import utcnow
+from registry.events import references
+from registry.events import service as events
+from registry.events.models import Booking, Event
+from registry.media.models import FaceReview, Media, MediaBadge, MediaFace
+from registry.media.storage import get_storage
+from registry.organisation import service as organisation
+from registry.publishing.models import Publication
+from registry.vision import images, redact
+
+FORMAT = "registry.attendee-export/1"
+HOW = {
+    "face": "your reference photo",
+    "badge": "your badge",
+    "linked": "a face seen wearing your badge",
+}
+COPY_SIDE = 2560  # covered copies are at most this many pixels on their longer side
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _found_in(session: Session, booking: Booking) -> list[Media]:
+    """The event's media in which this booking's person was matched or their badge read."""
+    by_face = select(MediaFace.media_id).where(MediaFace.booking_id == booking.id)
+    by_badge = select(MediaBadge.media_id).where(MediaBadge.booking_id == booking.id)
+    return list(
+        session.exec(
+            select(Media)
+            .where(
+                Media.event_id == booking.event_id,
+                col(Media.id).in_(by_face) | col(Media.id).in_(by_badge),
+            )
+            .order_by(col(Media.created_at))
+        ).all()
+    )
+
+
+def _covered_copy(media: Media, theirs: list[MediaFace], others: list[MediaFace]) -> bytes:
+    """The photo with every face but theirs covered, no metadata, at most COPY_SIDE px."""
+    image = images.decode(get_storage().get(media.sha256)).image
+    mine = {(f.top, f.right, f.bottom, f.left) for f in theirs}
+    boxes = [(f.top, f.right, f.bottom, f.left) for f in others]
+    covered = redact.obscure(image, [b for b in boxes if b not in mine])
+    covered.thumbnail((COPY_SIDE, COPY_SIDE))
+    return redact.clean_jpeg(covered, quality=88)
+
+
+def _media_entry(
+    session: Session, booking: Booking, media: Media, files: dict[str, bytes]
+) -> dict[str, Any]:
+    faces = list(
+        session.exec(
+            select(MediaFace).where(MediaFace.media_id == media.id).order_by(col(MediaFace.number))
+        ).all()
+    )
+    theirs = [f for f in faces if f.booking_id == booking.id]
+    numbers = {f.number for f in theirs}
+    reviews = session.exec(
+        select(FaceReview)
+        .where(FaceReview.media_id == media.id, col(FaceReview.face_number).in_(numbers))
+        .order_by(col(FaceReview.id))
+    ).all()
+    badges = session.exec(
+        select(MediaBadge).where(
+            MediaBadge.media_id == media.id, MediaBadge.booking_id == booking.id
+        )
+    ).all()
+    publications = session.exec(
+        select(Publication)
+        .where(Publication.media_id == media.id)
+        .order_by(col(Publication.published_at))
+    ).all()
+    entry: dict[str, Any] = {
+        "id": str(media.id),
+        "kind": media.kind,
+        "file_name": media.filename,
+        "uploaded_at": _when(media.created_at),
+        "status": str(media.status),
+        "found": [
+            {
+                "track" if media.kind == "video" else "face": f.number,
+                "decision": f.decision,
+                "how": HOW.get(f.via or "", f.via),
+                "distance": f.distance,
+                "box": {"top": f.top, "right": f.right, "bottom": f.bottom, "left": f.left},
+                **({"start_s": f.start_s, "end_s": f.end_s} if media.kind == "video" else {}),
+            }
+            for f in theirs
+        ],
+        "badge_seen": [
+            {"at_s": b.t_s}
+            if media.kind == "video"
+            else {"box": [b.top, b.right, b.bottom, b.left]}
+            for b in badges
+        ],
+        "reviews": [
+            {"face": r.face_number, "decision": r.decision, "by": r.actor, "at": _when(r.at)}
+            for r in reviews
+        ],
+        "publications": [
+            {
+                "channel": p.channel,
+                "url": p.url,
+                "published_at": _when(p.published_at),
+                "takedown_requested_at": _when(p.takedown_requested_at),
+                "taken_down_at": _when(p.taken_down_at),
+            }
+            for p in publications
+        ],
+    }
+    if media.kind == "photo" and media.status not in ("pending", "processing", "failed"):
+        name = f"photos/{media.id}.jpg"
+        files[name] = _covered_copy(media, theirs, faces)
+        entry["copy"] = name
+    return entry
+
+
+def attendee_export(*, session: Session, booking: Booking, event: Event, actor: Actor) -> bytes:
+    """The ZIP an attendee downloads (recorded in the audit log, without its contents)."""
+    files: dict[str, bytes] = {}
+    refs = []
+    for photo in references.list_references(session=session, booking=booking):
+        item: dict[str, Any] = {
+            "id": str(photo.id),
+            "added_at": _when(photo.created_at),
+            "biometric_consent_at": _when(photo.biometric_consent_at),
+            "deleted_after": _when(photo.purge_after),
+            "face_width_px": photo.face_width,
+        }
+        thumb = references.thumbnail_of(photo)
+        if thumb is not None:
+            name = f"references/{photo.id}.jpg"
+            files[name] = thumb
+            item["thumbnail"] = name
+        refs.append(item)
+    found = [_media_entry(session, booking, m, files) for m in _found_in(session, booking)]
+    org = organisation.profile(session=session)
+    document = {
+        "format": FORMAT,
+        "generated_at": _when(utcnow()),
+        "controller": {"name": org.name, "email": org.email, "address": org.address},
+        "event": {
+            "name": event.name,
+            "starts_at": _when(event.starts_at),
+            "ends_at": _when(event.ends_at),
+            "venue": event.venue,
+        },
+        "booking": {
+            "name": booking.name,
+            "email": booking.email,
+            "booked_at": _when(booking.created_at),
+            "badge_code": booking.badge_code,
+            "photo_opt_out": booking.photo_opt_out,
+            "notice_version": booking.notice_version,
+            "cancelled_at": _when(booking.cancelled_at),
+        },
+        "choices": [
+            {
+                "action": str(c.action),
+                "photo_opt_out": c.photo_opt_out,
+                "notice_version": c.notice_version,
+                "at": _when(c.at),
+                "by": c.actor,
+            }
+            for c in events.history(session=session, booking=booking)
+        ],
+        "reference_photos": refs,
+        "media": found,
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("my-data.json", json.dumps(document, indent=2, ensure_ascii=False))
+        for name, data in files.items():
+            archive.writestr(name, data, compress_type=zipfile.ZIP_STORED)  # JPEGs: no gain
+    audit.record(
+        session=session,
+        actor=actor,
+        action="booking.data_exported",
+        entity_type="booking",
+        entity_id=booking.id,
+        after={"media": len(found), "files": len(files)},
+    )
+    return out.getvalue()
