@@ -32,6 +32,7 @@ PUBLIC_PAGES = {
     "/b/{token}/badge.pdf",
     "/b/{token}/badge.png",
     "/b/{token}/export",
+    "/c/{token}/export",
     "/b/{token}/references",
     "/b/{token}/references/{photo_id}",
     "/b/{token}/references/{photo_id}/delete",

@@ -1,4 +1,10 @@
-"""An attendee's data, as they can download it from their manage page: one ZIP with a JSON
+"""What people download about themselves.
+
+A patient's record (`/c/{token}/export`): a ZIP with the consent receipt (`receipt.json`, ISO/IEC
+TS 27560 fields, with the whole history of the request; `receipt.pdf`) and a thumbnail of each
+photo or video the consent covers (`media/<id>.jpg`).
+
+An attendee's data, as they can download it from their manage page: one ZIP with a JSON
 document of everything held about their booking and, for each photo they were found in, a copy
 in which every other person's face is covered (their own face and the scene stay visible).
 
@@ -25,10 +31,14 @@ from sqlmodel import Session, col, select
 
 from registry.audit import service as audit
 from registry.audit.service import Actor
+from registry.consent import receipt
+from registry.consent import service as consent
+from registry.consent.models import ConsentRequest
 from registry.db import utcnow
 from registry.events import references
 from registry.events import service as events
 from registry.events.models import Booking, Event
+from registry.media import renditions
 from registry.media.models import FaceReview, Media, MediaBadge, MediaFace
 from registry.media.storage import get_storage
 from registry.organisation import service as organisation
@@ -208,5 +218,36 @@ def attendee_export(*, session: Session, booking: Booking, event: Event, actor: 
         entity_type="booking",
         entity_id=booking.id,
         after={"media": len(found), "files": len(files)},
+    )
+    return out.getvalue()
+
+
+def patient_export(*, session: Session, request: ConsentRequest, actor: Actor) -> bytes:
+    """The ZIP a patient (or their guardian) downloads from their consent page (audited)."""
+    files: dict[str, bytes] = {
+        "receipt.json": json.dumps(
+            receipt.build_receipt(session=session, request=request), indent=2, ensure_ascii=False
+        ).encode(),
+        "receipt.pdf": receipt.receipt_pdf(session=session, request=request),
+    }
+    for media_id in consent.media_ids(session=session, request=request):
+        media = session.get(Media, media_id)
+        if media is None:
+            continue
+        try:
+            files[f"media/{media_id}.jpg"] = renditions.small_copy(media=media, kind="thumbs")
+        except (FileNotFoundError, images.ImageRejected):
+            continue  # a file that can no longer be read: its id is still in the receipt
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="consent.record_exported",
+        entity_type="consent_request",
+        entity_id=request.id,
+        after={"files": len(files)},
     )
     return out.getvalue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from typing import Any
 
 from playwright.sync_api import expect
@@ -46,6 +47,12 @@ def test_consent_journey_request_grant_revoke_history(
     with patient.expect_download() as download:
         patient.get_by_role("link", name="download it as a PDF").click()
     assert download.value.suggested_filename.startswith("consent-receipt-")
+    with patient.expect_download() as record:
+        patient.get_by_role("link", name="download my record (ZIP)").click()
+    assert record.value.suggested_filename == "my-consent-record.zip"
+    with zipfile.ZipFile(record.value.path()) as archive:
+        assert {"receipt.json", "receipt.pdf"} <= set(archive.namelist())
+        assert "Morgan Patient" in archive.read("receipt.json").decode()
     phone.close()
 
     page.goto(staff_url)

@@ -10,6 +10,7 @@ import random
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -139,3 +140,46 @@ def test_a_forged_link_exports_nothing(client: TestClient) -> None:
     answer = client.get("/b/not-a-real-token/export")
     assert answer.status_code == 404
     assert "zip" not in answer.headers.get("content-type", "")
+
+
+def test_a_patient_downloads_their_whole_record(
+    client: TestClient,
+    session: Session,
+    make_consent: Callable[..., Any],
+) -> None:
+    from registry.consent import service as consent
+    from tests.consent.factories import grant
+    from tests.media.samples import png
+
+    [(knee, _)] = media_service.upload(
+        session=session,
+        actor=SYSTEM,
+        files=[media_service.Upload("knee-exercise.png", png((10, 20, 30)))],
+        event=None,
+    )
+    request = make_consent(media_ids=[knee.id])
+    grant(session, request)
+    grant(session, request, "revoke")  # withdrawn: the record still shows both steps
+    token = consent.link_token(request)
+    page = client.get(f"/c/{token}")
+    assert f'href="/c/{token}/export"' in page.text
+    answer = client.get(f"/c/{token}/export")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(answer.content))
+    assert sorted(archive.namelist()) == sorted(
+        ["receipt.json", "receipt.pdf", f"media/{knee.id}.jpg"]
+    )
+    record = json.loads(archive.read("receipt.json"))
+    text = json.dumps(record)
+    assert "Sam Patient" in text
+    assert str(knee.id) in text
+    assert '"event_state": "given"' in text
+    assert '"event_state": "withdrawn"' in text
+    assert archive.read("receipt.pdf")[:5] == b"%PDF-"
+    assert archive.read(f"media/{knee.id}.jpg")[:2] == b"\xff\xd8"
+    exported = session.exec(
+        select(AuditEntry).where(AuditEntry.action == "consent.record_exported")
+    ).all()
+    assert [e.entity_id for e in exported] == [str(request.id)]
+    assert client.get("/c/forged-token/export").status_code == 404
