@@ -309,10 +309,11 @@ def readable(*, session: Session, request: ConsentRequest) -> Readable:
                 "Your rights",
                 paragraphs=[
                     purpose["withdrawal_method"],
-                    "You may also ask to see the data held about you, to have it corrected or "
-                    "erased, and complain to the data protection authority "
-                    f"({settings_jurisdiction()}). Saying no or withdrawing has no effect on "
-                    "your care.",
+                    "You may also see the data held about you (download your whole record from "
+                    "your consent page at any time), ask for it to be corrected or erased (write "
+                    f"to {org.email or org.display_name}), and complain to the data "
+                    f"protection authority ({settings_jurisdiction()}). Saying no or withdrawing "
+                    "has no effect on your care.",
                     purpose["retention_period"],
                 ],
             ),

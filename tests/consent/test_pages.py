@@ -100,6 +100,7 @@ def test_patient_reads_the_receipt_and_downloads_it_as_pdf_and_json(
     assert "Consent receipt" in page.text
     assert request.purpose in page.text
     assert "Your rights" in page.text
+    assert "download your whole record from your consent page" in page.text
 
     pdf = client.get(path_of(request) + "/receipt.pdf")
     assert pdf.status_code == 200
