@@ -155,6 +155,8 @@ def test_bad_videos_fail_with_a_reason_and_the_batch_goes_on(
     still = png((10, 20, 30))
     renamed = b"\x00\x00\x00\x18ftypmp42" + still  # a picture dressed as an MP4
     no_video = _audio_only()
+    old_codec = compose_clip([], seconds=0.5, audio=False, codec="mpeg4")
+    too_wide = compose_clip([], seconds=0.5, size=(3904, 64), audio=False)
     results = _upload(
         client,
         comms_headers,
@@ -162,12 +164,17 @@ def test_bad_videos_fail_with_a_reason_and_the_batch_goes_on(
         ("truncated.mp4", good[: len(good) // 3]),
         ("renamed.mp4", renamed),
         ("sound.mp4", no_video),
+        ("old.mp4", old_codec),
+        ("wide.mp4", too_wide),
         ("ok.mp4", good),
     )
     reasons = {r["filename"]: (r["status"], r["detail"]) for r in results}
     assert reasons["truncated.mp4"][0] == "failed"
     assert reasons["renamed.mp4"] == ("failed", "The file is not a video that can be read.")
     assert reasons["sound.mp4"] == ("failed", "The file has no video stream.")
+    assert reasons["old.mp4"][0] == "failed"
+    assert "codec 'mpeg4' is not supported" in reasons["old.mp4"][1]
+    assert reasons["wide.mp4"] == ("failed", "The video is 3904×64: at most 3840×2160 is accepted.")
     assert reasons["ok.mp4"] == ("pending", None)
     stored = session.exec(select(Media).where(Media.event_id == event.id)).all()
     assert {m.kind for m in stored} == {"video"}
