@@ -236,6 +236,37 @@ class Settings(BaseSettings):
         ge=1,
         description="Years a consent record is kept as proof after the consent ends.",
     )
+    retention_booking_days: int = Field(
+        default=365,
+        ge=1,
+        description="Days after an event ends that its bookings' names and addresses are kept; "
+        "then they are erased (an opted-out booking stays as an anonymous marker that keeps "
+        "its photos blocked).",
+    )
+    retention_event_media_days: int = Field(
+        default=730,
+        ge=1,
+        description="Days after an event ends that its photos and videos (and their faces, "
+        "renditions and files) are kept; media still published is kept until it comes down.",
+    )
+    retention_unpublished_days: int = Field(
+        default=180,
+        ge=1,
+        description="Days an upload that was never published is kept after its upload or the "
+        "last consent decision about it.",
+    )
+    retention_declined_consent_days: int = Field(
+        default=365,
+        ge=1,
+        description="Days a consent request that was declined, or never answered, is kept after "
+        "its last change (a consent that was granted is kept consent_record_years).",
+    )
+    retention_mail_days: int = Field(
+        default=90,
+        ge=1,
+        description="Days a sent, bounced or dropped message's record (its kind, state and "
+        "masked address) is kept.",
+    )
     timezone: str = Field(
         default="Europe/London",
         description="The organisation's time zone (IANA name): the default for new events, and "

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import DateTime, Engine, MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
@@ -45,6 +46,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # Deleted rows are overwritten, not left in free pages (erasure must leave no trace).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -142,3 +145,28 @@ class UTCDateTime(TypeDecorator[datetime]):
 def utcnow() -> datetime:
     """Now, in UTC, timezone-aware."""
     return datetime.now(UTC)
+
+
+_WAL_TRUNCATE = "registry.wal_truncate"
+
+
+def request_wal_truncate(session: Session) -> None:
+    """After this session commits, fold SQLite's write-ahead log into the database file and
+    empty it: erased text must not linger in the log (freed pages are overwritten by
+    `secure_delete`). Nothing to do on PostgreSQL."""
+    session.info[_WAL_TRUNCATE] = True
+
+
+def _truncate_wal(session: OrmSession) -> None:
+    if not session.info.pop(_WAL_TRUNCATE, False):
+        return
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+if not event.contains(OrmSession, "after_commit", _truncate_wal):
+    event.listen(OrmSession, "after_commit", _truncate_wal)

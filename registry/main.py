@@ -31,6 +31,8 @@ from registry.media import pages as media_pages
 from registry.organisation import pages as organisation_pages
 from registry.publishing import api as publishing_api
 from registry.publishing import pages as publishing_pages
+from registry.rights import api as rights_api
+from registry.rights import pages as rights_pages
 from registry.rights import public_pages as rights_public_pages
 from registry.web import STATIC_DIR
 from registry.worker import broker, compute, periodic
@@ -48,6 +50,7 @@ ROUTERS: list[APIRouter] = [
     media_api.router,
     publishing_api.router,
     publishing_api.public_router,
+    rights_api.router,
     auth_pages.router,
     dashboard_pages.router,
     organisation_pages.router,
@@ -58,6 +61,7 @@ ROUTERS: list[APIRouter] = [
     publishing_pages.router,
     audit_pages.router,
     mail_pages.router,
+    rights_pages.router,
     rights_public_pages.router,
 ]
 

@@ -16,11 +16,13 @@ from registry.media.models import (
     Media,
     MediaBadge,
     MediaFace,
+    MediaObjection,
     Rendition,
     TransientReference,
 )
 from registry.organisation.models import Organisation
 from registry.publishing.models import Publication
+from registry.rights.models import ErasurePermit, SubjectRequest
 
 # What `registry.migrations` and Alembic compare the database with.
 ALL_TABLES = (
@@ -38,12 +40,15 @@ ALL_TABLES = (
     Media,
     MediaBadge,
     MediaFace,
+    MediaObjection,
     Organisation,
     OutboxMessage,
     Publication,
     ReferencePhoto,
     Rendition,
     StaffUser,
+    SubjectRequest,
+    ErasurePermit,
     TransientReference,
 )
 
@@ -63,11 +68,14 @@ __all__ = [
     "Media",
     "MediaBadge",
     "MediaFace",
+    "MediaObjection",
     "Organisation",
     "OutboxMessage",
     "Publication",
     "ReferencePhoto",
     "Rendition",
     "StaffUser",
+    "SubjectRequest",
+    "ErasurePermit",
     "TransientReference",
 ]

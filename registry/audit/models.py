@@ -30,6 +30,13 @@ class AuditEntry(SQLModel, table=True):
     entity_id: str = Field(max_length=64)
     before: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     after: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    # Personal fields (a free-text note, an address a request was made for) are kept apart: the
+    # hash covers only their salted digest, so erasure can replace them with a tombstone
+    # (personal and salt deleted, erased_at set) and the chain still verifies.
+    personal: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
+    personal_salt: str | None = Field(default=None, max_length=32)
+    personal_digest: str | None = Field(default=None, max_length=64)
+    erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
 

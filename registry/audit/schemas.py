@@ -19,6 +19,8 @@ class AuditEntryPublic(BaseModel):
     entity_id: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    personal: dict[str, Any] | None = None
+    erased_at: datetime | None = None
     hash: str
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+import secrets
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -58,9 +59,20 @@ def _scrub(value: Any) -> Any:
     return str(value)
 
 
+def _canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def personal_digest(personal: Mapping[str, Any], salt: str) -> str:
+    """What the chain keeps of an entry's personal fields: a digest no one can reverse (nor test
+    a guessed address against) once the salt is erased with them."""
+    return hashlib.sha256(f"{salt}:{_canonical(personal)}".encode()).hexdigest()
+
+
 def entry_hash(entry: AuditEntry) -> str:
-    """SHA-256 over a canonical JSON form of the entry and the previous entry's hash."""
-    body = {
+    """SHA-256 over a canonical JSON form of the entry and the previous entry's hash (and, for an
+    entry with personal fields, their salted digest, never the fields themselves)."""
+    body: dict[str, Any] = {
         "seq": entry.seq,
         "at": entry.at.astimezone(UTC).isoformat(timespec="microseconds"),
         "actor": entry.actor,
@@ -71,8 +83,9 @@ def entry_hash(entry: AuditEntry) -> str:
         "after": entry.after,
         "prev_hash": entry.prev_hash,
     }
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    if entry.personal_digest is not None:
+        body["personal_digest"] = entry.personal_digest
+    return hashlib.sha256(_canonical(body).encode()).hexdigest()
 
 
 def record(
@@ -84,8 +97,12 @@ def record(
     entity_id: object,
     before: Mapping[str, Any] | None = None,
     after: Mapping[str, Any] | None = None,
+    personal: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry to the log inside the caller's unit of work."""
+    """Append one entry to the log inside the caller's unit of work.
+
+    `personal`: fields about a person (an address, a free-text note) that erasure may remove
+    later; they are stored beside the entry and chained only through a salted digest."""
     # Claiming the next number locks the head row (PostgreSQL) or the database (SQLite) until
     # commit, so two transactions can never chain onto the same predecessor.
     seq, prev_hash = session.execute(
@@ -106,6 +123,10 @@ def record(
         prev_hash=prev_hash,
         hash="",
     )
+    if personal:
+        entry.personal = _scrub(dict(personal))
+        entry.personal_salt = secrets.token_hex(16)
+        entry.personal_digest = personal_digest(entry.personal, entry.personal_salt)
     entry.hash = entry_hash(entry)
     session.add(entry)
     session.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(hash=entry.hash))
@@ -142,7 +163,13 @@ def verify(*, session: Session, batch: int = 2000) -> VerifyReport:
                     first_broken_seq=row.seq,
                     problem=f"entry {row.seq} does not chain onto entry {row.seq - 1}",
                 )
-            if entry_hash(row) != row.hash:
+            if entry_hash(row) != row.hash or (
+                row.personal is not None
+                and (
+                    row.personal_salt is None
+                    or personal_digest(row.personal, row.personal_salt) != row.personal_digest
+                )
+            ):
                 return VerifyReport(
                     ok=False,
                     checked=checked,
@@ -153,6 +180,36 @@ def verify(*, session: Session, batch: int = 2000) -> VerifyReport:
             expected_seq += 1
             checked += 1
         session.expunge_all()
+
+
+def erase_personal(
+    *,
+    session: Session,
+    entity_type: str,
+    entity_ids: Sequence[object],
+    about: Callable[[AuditEntry], bool] | None = None,
+) -> int:
+    """Replace the personal fields of these records' entries (those `about` the person, if
+    given) with a tombstone: the entries keep their place, and the chain verifies. The number
+    of entries erased."""
+    ids = [str(i) for i in entity_ids]
+    if not ids:
+        return 0
+    rows = session.exec(
+        select(AuditEntry).where(
+            AuditEntry.entity_type == entity_type,
+            col(AuditEntry.entity_id).in_(ids),
+            col(AuditEntry.personal_digest).is_not(None),
+            col(AuditEntry.erased_at).is_(None),
+        )
+    ).all()
+    now = utcnow()
+    rows = [r for r in rows if about is None or about(r)]
+    for row in rows:
+        row.personal, row.personal_salt, row.erased_at = None, None, now
+        session.add(row)
+    session.flush()
+    return len(rows)
 
 
 def list_entries(

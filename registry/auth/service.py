@@ -60,7 +60,8 @@ def create_user(
         action="staff_user.created",
         entity_type="staff_user",
         entity_id=user.id,
-        after={"email": email, "name": name, "role": role.value},
+        after={"role": role.value},
+        personal={"email": email, "name": name},
     )
     return user
 

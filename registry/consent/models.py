@@ -76,6 +76,10 @@ class ConsentRequest(SQLModel, table=True):
     )
     created_by: str = Field(max_length=120)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The patient asked for erasure while the media it covers was published on its strength:
+    # the record (under a pseudonym) is kept as proof until the last publication comes down,
+    # then housekeeping deletes it.
+    erase_requested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ConsentMedia(SQLModel, table=True):

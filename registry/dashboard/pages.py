@@ -11,6 +11,7 @@ from registry.consent import service as consent
 from registry.deps import PageStaff, SessionDep
 from registry.events import service as events
 from registry.organisation import service as organisation
+from registry.rights import retention
 from registry.web import page_router, render
 
 router = page_router()
@@ -29,5 +30,6 @@ def dashboard(request: Request, staff: PageStaff, session: SessionDep) -> Respon
             "consents": consent.status_counts(session=session),
             "expiring": len(consent.list_requests(session=session, expiring_within_days=30)),
             "events": events.list_events(session=session)[:5],
+            "retention": retention.upcoming(session=session),
         },
     )

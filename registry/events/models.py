@@ -63,6 +63,9 @@ class Booking(SQLModel, table=True):
     notice_version: int = Field(description="Filming-notice version shown when booking")
     link_version: int = Field(default=1)
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Erased at the attendee's request: name and address are gone, the row stays as an anonymous
+    # opted-out marker (its badge code and the faces matched to it keep photos blocked).
+    erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -75,6 +78,8 @@ class BookingAction(StrEnum):
     reference_added = "reference_added"
     reference_deleted = "reference_deleted"
     references_purged = "references_purged"
+    objected = "objected"
+    erased = "erased"
 
 
 class BookingChange(SQLModel, table=True):

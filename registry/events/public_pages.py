@@ -181,6 +181,7 @@ HISTORY_WORDS = {
     "reference_added": "You gave a reference photo",
     "reference_deleted": "A reference photo was deleted",
     "references_purged": "Your reference photos were deleted (retention period over)",
+    "objected": "You objected to a photo",
 }
 
 

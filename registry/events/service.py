@@ -287,6 +287,8 @@ def booking_for_token(*, session: Session, token: str) -> tuple[Booking, Event]:
     """The booking a manage link names; 404 for forged or revoked links, 410 once expired."""
     ref = links.read_token(MANAGE_LINK, token)
     booking = session.get(Booking, ref.record_id) if ref else None
+    if ref is not None and booking is not None and booking.erased_at is not None:
+        raise Gone("This booking and the data held with it were deleted at your request.")
     if ref is None or booking is None or booking.link_version != ref.version:
         raise NotFound("This link is not valid. Check that you copied all of it.")
     event = get_event(session=session, event_id=booking.event_id)

@@ -211,6 +211,7 @@ def review_face(
         face_number=face_id,
         decision=body.decision,
         note=body.note,
+        objector=body.booking_id,
     )
     return media_public(session, media)
 
@@ -238,6 +239,7 @@ def review_track(
         face_number=track_id,
         decision=body.decision,
         note=body.note,
+        objector=body.booking_id,
     )
     return media_public(session, media)
 

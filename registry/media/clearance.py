@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, delete, or_, select
 
 from registry import crypto, signals
 from registry.audit import service as audit
@@ -32,6 +32,7 @@ from registry.media.models import (
     Media,
     MediaBadge,
     MediaFace,
+    MediaObjection,
     MediaStatus,
     TransientReference,
     VideoSegment,
@@ -318,12 +319,29 @@ class EventState:
     opted_out: set[uuid.UUID] = field(default_factory=set)
     references: dict[uuid.UUID, list[np.ndarray]] = field(default_factory=dict)
     transient: list[TransientRef] = field(default_factory=list)
+    objectors: set[uuid.UUID] = field(default_factory=set)  # of one photo (`for_media`)
 
     def encodings_of(self, booking_ids: Iterable[uuid.UUID]) -> list[np.ndarray]:
         """Every encoding that stands for these bookings (reference photos and badge faces)."""
         wanted = set(booking_ids)
         out = [e for b in wanted for e in self.references.get(b, [])]
         return out + [t.encoding for t in self.transient if t.booking_id in wanted]
+
+
+def for_media(session: Session, media: Media, state: EventState) -> EventState:
+    """The event's state as one photo sees it: whoever objected to this photo counts, for it, as
+    opted out (with their reference photos, if they gave any)."""
+    objectors = objections_to(session=session, media=media)
+    if not objectors:
+        return state
+    refs = dict(state.references)
+    for photo in session.exec(
+        select(ReferencePhoto).where(
+            col(ReferencePhoto.booking_id).in_(objectors - state.opted_out)
+        )
+    ).all():
+        refs.setdefault(photo.booking_id, []).append(references.encoding_of(photo))
+    return EventState(state.opted_out | objectors, refs, state.transient, objectors)
 
 
 def event_state(session: Session, event_id: uuid.UUID | None) -> EventState:
@@ -335,7 +353,8 @@ def event_state(session: Session, event_id: uuid.UUID | None) -> EventState:
             select(Booking.id).where(
                 Booking.event_id == event_id,
                 col(Booking.photo_opt_out).is_(True),
-                col(Booking.cancelled_at).is_(None),
+                # An erased booking stays opted out: it is what keeps its photos blocked.
+                or_(col(Booking.cancelled_at).is_(None), col(Booking.erased_at).is_not(None)),
             )
         ).all()
     )
@@ -407,6 +426,33 @@ def consented_otherwise(*, session: Session, media: Media) -> dict[int, FaceRevi
     return {n: r for n, r in latest.items() if r.decision == "consented_otherwise"}
 
 
+def objections_to(*, session: Session, media: Media) -> set[uuid.UUID]:
+    """The bookings that objected to this photo (erased bookings' objections are deleted)."""
+    return set(
+        session.exec(
+            select(MediaObjection.booking_id)
+            .join(Booking, col(Booking.id) == MediaObjection.booking_id)
+            .where(
+                MediaObjection.media_id == media.id,
+                or_(col(Booking.cancelled_at).is_(None), col(Booking.erased_at).is_not(None)),
+            )
+        ).all()
+    )
+
+
+def objections_of(*, session: Session, media: Media) -> list[tuple[MediaObjection, Booking]]:
+    """The objections to this photo with their bookings, oldest first (for staff)."""
+    return [
+        (objection, booking)
+        for objection, booking in session.exec(
+            select(MediaObjection, Booking)
+            .join(Booking, col(Booking.id) == MediaObjection.booking_id)
+            .where(MediaObjection.media_id == media.id)
+            .order_by(col(MediaObjection.id))
+        ).all()
+    ]
+
+
 def thresholds() -> Thresholds:
     settings = get_settings()
     return Thresholds(
@@ -423,7 +469,9 @@ def evaluate(
     (`state`, when the caller already loaded it for the whole event)."""
     faces = faces_of(session=session, media=media)
     badges = badges_of(session=session, media=media)
-    state = state or event_state(session, media.event_id)
+    state = for_media(session, media, state or event_state(session, media.event_id))
+    objectors = state.objectors
+    opted_out, refs = state.opted_out, state.references
     result = decide(
         faces=[
             FaceInput(
@@ -448,12 +496,13 @@ def evaluate(
             )
             for b in badges
         ],
-        opted_out=state.opted_out,
-        references=state.references,
+        opted_out=opted_out,
+        references=refs,
         transient=state.transient,
         reviews=_reviews(latest_reviews(session=session, media=media)),
         thresholds=thresholds(),
     )
+    unplaced = sorted(str(b) for b in objectors if not any(f.booking_id == b for f in result.faces))
     by_number = {f.number: f for f in faces}
     for face_result in result.faces:
         row = by_number[face_result.id]
@@ -467,10 +516,23 @@ def evaluate(
     before = media.status
     media.status = MediaStatus(result.status.value)
     media.reasons = (
-        video_reasons(session, faces, badges, state.opted_out)
+        video_reasons(session, faces, badges, opted_out)
         if media.kind == "video"
         else result.reasons
     )
+    if unplaced:
+        # Nobody here was matched to the person who objected: a reviewer must say which face is
+        # theirs ("this is the person who objected"), then redact it.
+        if media.status == MediaStatus.cleared:
+            media.status = MediaStatus.needs_review
+        media.reasons = [
+            *media.reasons,
+            *(
+                "An attendee objected to this photo and none of its faces was matched to them: "
+                "mark which face is theirs, then redact it."
+                for _ in unplaced
+            ),
+        ]
     session.add(media)
     if before != media.status:
         audit.record(
@@ -693,11 +755,14 @@ def review_face(
     face_number: int,
     decision: str,
     note: str | None = None,
+    objector: uuid.UUID | None = None,
 ) -> MediaStatus:
     """Record a reviewer's word on a face and re-decide the photo (audited; kept for good).
 
     `confirm` / `not_this_person` settle a match; `consented_otherwise` (media not from an
-    event) records that this person, e.g. a member of staff, consented by other means (`note`).
+    event) records that this person, e.g. a member of staff, consented by other means (`note`);
+    `objector` says the face is that of the attendee (`objector`, a booking) who objected to
+    the photo (it is then treated as theirs: flagged until redacted).
     """
     face = session.exec(
         select(MediaFace).where(MediaFace.media_id == media.id, MediaFace.number == face_number)
@@ -708,6 +773,11 @@ def review_face(
         raise Conflict("This photo has not been analysed yet.")
     if face.booking_id is None and decision == "confirm":
         raise Conflict("Nobody was matched to this face, so there is nothing to confirm.")
+    booking_id = face.booking_id
+    if decision == "objector":
+        if objector is None or objector not in objections_to(session=session, media=media):
+            raise Conflict("That attendee has not objected to this photo.")
+        booking_id = objector
     if decision == "consented_otherwise":
         if media.event_id is not None:
             raise Conflict(
@@ -721,8 +791,8 @@ def review_face(
         FaceReview(
             media_id=media.id,
             face_number=face_number,
-            booking_id=face.booking_id,
-            decision=decision,
+            booking_id=booking_id,
+            decision="confirm" if decision == "objector" else decision,
             note=note or None,
             actor=actor.label,
         )
@@ -733,13 +803,14 @@ def review_face(
         action=f"media.face_{decision}",
         entity_type="media",
         entity_id=media.id,
-        after={"face": face_number, "booking_id": face.booking_id, "note": note},
+        after={"face": face_number, "booking_id": booking_id},
+        personal={"note": note} if note else None,
     )
     session.flush()
     if decision == "confirm" and media.event_id is not None and face.encoding is not None:
         _remember_confirmed(session, media, face)
     status = evaluate(session=session, media=media)
-    if media.event_id is not None and face.booking_id is not None:
+    if media.event_id is not None and face.booking_id is not None and decision != "objector":
         # A confirmed face becomes a trusted reference; a ruled-out one stops being one: other
         # photos that person may be in are weighed again.
         reclear_bookings(

@@ -166,3 +166,18 @@ class VideoSegment(SQLModel, table=True):
     attempts: int = Field(default=0)
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     result: bytes | None = Field(default=None, sa_type=sa.LargeBinary)  # encrypted
+
+
+class MediaObjection(SQLModel, table=True):
+    """An attendee who did not opt out said "not this photo": for that person the photo is
+    treated like an opt-out (flagged, refused by the gate until redacted, taken down if
+    published). Deleted with the booking's data when they ask for erasure (their booking then
+    stays opted out, so the photo stays blocked)."""
+
+    __tablename__ = "media_objection"
+    __table_args__ = (sa.UniqueConstraint("media_id", "booking_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    media_id: uuid.UUID = Field(foreign_key="media.id", index=True)
+    booking_id: uuid.UUID = Field(foreign_key="booking.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -256,6 +256,7 @@ def photo(request: Request, media_id: str, staff: PageStaff, session: SessionDep
                 session=session, labels={r.actor for r in otherwise.values()}
             ),
             "match_words": match_words,
+            "objections": clearance.objections_of(session=session, media=media),
             **publishing_pages.media_panel(session, media),
         },
     )
@@ -324,9 +325,10 @@ def review(
     session: SessionDep,
     decision: Annotated[str, Form(max_length=24)] = "",
     note: Annotated[str, Form(max_length=500)] = "",
+    objector: Annotated[uuid.UUID | None, Form()] = None,
 ) -> Response:
     media = _media(session, media_id)
-    if decision not in ("confirm", "not_this_person", "consented_otherwise"):
+    if decision not in ("confirm", "not_this_person", "consented_otherwise", "objector"):
         raise Invalid("Choose confirm, not this person, or consented another way.")
     with redirect_on_error(f"/media/{media.id}#faces-h", place="faces"):
         status = clearance.review_face(
@@ -336,6 +338,7 @@ def review(
             face_number=face_number,
             decision=decision,
             note=note,
+            objector=objector,
         )
     part = "Track" if media.kind == "video" else "Face"
     return redirect(

@@ -24,6 +24,7 @@ from registry.media.clearance import (
     badge_booking,
     encoding_of,
     event_state,
+    for_media,
     thresholds,
 )
 from registry.media.models import FINAL, Media, MediaFace, MediaStatus, Rendition
@@ -47,7 +48,7 @@ def redact(*, session: Session, actor: Actor, media: Media) -> Rendition:
     if media.kind == "video":
         return _redact_video(session=session, actor=actor, media=media)
     faces = faces_of(session=session, media=media)
-    state = event_state(session, media.event_id)
+    state = for_media(session, media, event_state(session, media.event_id))
     opted_out = state.opted_out
     hidden = [f for f in faces if f.decision in ("opted_out", "review")]
     hidden_badges = [
@@ -113,7 +114,7 @@ def _redact_video(*, session: Session, actor: Actor, media: Media) -> Rendition:
     obscured through its whole time range; verified by scanning the rendition again, at twice
     the analysis rate, inside and around every range."""
     faces = faces_of(session=session, media=media)
-    state = event_state(session, media.event_id)
+    state = for_media(session, media, event_state(session, media.event_id))
     hidden = [f for f in faces if f.decision in ("opted_out", "review") and f.samples]
     hidden_badges = [
         b for b in badges_of(session=session, media=media) if b.booking_id in state.opted_out

@@ -101,9 +101,13 @@ class MediaSummary(BaseModel):
 
 
 class FaceReviewIn(BaseModel):
-    decision: Literal["confirm", "not_this_person", "consented_otherwise"] = Field(
+    decision: Literal["confirm", "not_this_person", "consented_otherwise", "objector"] = Field(
         description="confirm / not_this_person settle a match with an opted-out attendee; "
         "consented_otherwise (media not from an event) records that this person, e.g. staff, "
-        "consented by other means, explained in `note`."
+        "consented by other means, explained in `note`; objector says the face is that of the "
+        "attendee (`booking_id`) who objected to this photo."
     )
     note: str | None = Field(default=None, max_length=500)
+    booking_id: uuid.UUID | None = Field(
+        default=None, description="With `objector`: the booking that objected"
+    )

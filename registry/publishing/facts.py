@@ -21,13 +21,21 @@ from registry.db import utcnow
 from registry.errors import Invalid
 from registry.events.models import Booking, Event
 from registry.media import service as media_service
-from registry.media.models import FaceReview, Media, MediaBadge, MediaFace, Rendition
+from registry.media.models import (
+    FaceReview,
+    Media,
+    MediaBadge,
+    MediaFace,
+    MediaObjection,
+    Rendition,
+)
 from registry.publishing.gate import (
     BadgeFact,
     ConsentFact,
     EventFact,
     FaceFact,
     Facts,
+    ObjectionFact,
     RenditionFact,
     Verdict,
     check,
@@ -90,6 +98,7 @@ def _table(model: Any) -> sa.Table:
 
 _M, _F, _B, _BK = _table(Media), _table(MediaFace), _table(MediaBadge), _table(Booking)
 _CM, _CR, _FR, _E = _table(ConsentMedia), _table(ConsentRequest), _table(FaceReview), _table(Event)
+_O = _table(MediaObjection)
 _IDS: sa.BindParameter[Any] = sa.bindparam("ids", expanding=True)
 MEDIA_ROWS = sa.select(
     _M.c.id, _M.c.event_id, _M.c.sha256, _M.c.status, _M.c.failure, _M.c.kind
@@ -103,6 +112,7 @@ FACE_ROWS = (
         _BK.c.name,
         _BK.c.photo_opt_out,
         _BK.c.cancelled_at,
+        _BK.c.erased_at,
     )
     .select_from(_F.outerjoin(_BK, _BK.c.id == _F.c.booking_id))
     .where(_F.c.media_id.in_(_IDS))
@@ -116,6 +126,7 @@ BADGE_ROWS = (
         _BK.c.name,
         _BK.c.photo_opt_out,
         _BK.c.cancelled_at,
+        _BK.c.erased_at,
     )
     .select_from(_B.outerjoin(_BK, _BK.c.id == _B.c.booking_id))
     .where(_B.c.media_id.in_(_IDS))
@@ -139,6 +150,14 @@ REVIEW_ROWS = (
     sa.select(_FR.c.media_id, _FR.c.face_number, _FR.c.decision, _FR.c.actor)
     .where(_FR.c.media_id.in_(_IDS))
     .order_by(_FR.c.id)
+)
+OBJECTION_ROWS = (
+    sa.select(_O.c.media_id, _O.c.booking_id, _BK.c.name)
+    .select_from(_O.join(_BK, _BK.c.id == _O.c.booking_id))
+    .where(
+        _O.c.media_id.in_(_IDS), sa.or_(_BK.c.cancelled_at.is_(None), _BK.c.erased_at.isnot(None))
+    )
+    .order_by(_O.c.id)
 )
 EVENT_ROWS = sa.select(_E.c.id, _E.c.name, _E.c.channels, _E.c.filming_notice_version).where(
     _E.c.id.in_(_IDS)
@@ -164,9 +183,9 @@ def load_facts(
     links: dict[uuid.UUID, list[ConsentFact]] = defaultdict(list)
     opted_out: set[uuid.UUID] = set()  # bookings seen in these media that are opted out now
     face_rows = _rows(session, FACE_ROWS, ids)
-    for media_id, code, booking_id, name, out, cancelled in _rows(session, BADGE_ROWS, ids):
+    for media_id, code, booking_id, name, out, cancelled, erased in _rows(session, BADGE_ROWS, ids):
         badges[media_id].append(BadgeFact(code=code, booking_id=booking_id, name=name))
-        if out and cancelled is None and booking_id is not None:
+        if out and (cancelled is None or erased is not None) and booking_id is not None:
             opted_out.add(booking_id)
     for media_id, request_id, subject, status, wanted, expires_at, decided_at in _rows(
         session, CONSENT_ROWS, ids
@@ -181,6 +200,9 @@ def load_facts(
                 changed_at=decided_at,
             )
         )
+    objections: dict[uuid.UUID, list[ObjectionFact]] = defaultdict(list)
+    for media_id, booking_id, name in _rows(session, OBJECTION_ROWS, ids):
+        objections[media_id].append(ObjectionFact(booking_id=booking_id, name=name))
     otherwise: dict[tuple[uuid.UUID, int], str] = {}
     lone = sorted({r[0] for r in face_rows} & {m.id for m in media if m.event_id is None}, key=str)
     for media_id, number, decision, actor in _rows(session, REVIEW_ROWS, lone):
@@ -188,7 +210,7 @@ def load_facts(
             otherwise[(media_id, number)] = actor
         else:
             otherwise.pop((media_id, number), None)
-    for media_id, number, decision, booking_id, name, out, cancelled in face_rows:
+    for media_id, number, decision, booking_id, name, out, cancelled, erased in face_rows:
         faces[media_id].append(
             FaceFact(
                 number=number,
@@ -198,7 +220,7 @@ def load_facts(
                 consented_otherwise=otherwise.get((media_id, number)),
             )
         )
-        if out and cancelled is None and booking_id is not None:
+        if out and (cancelled is None or erased is not None) and booking_id is not None:
             opted_out.add(booking_id)
 
     events: dict[uuid.UUID, EventFact] = {}
@@ -223,6 +245,7 @@ def load_facts(
             faces=tuple(faces.get(m.id, ())),
             badges=tuple(badges.get(m.id, ())),
             consents=tuple(links.get(m.id, ())),
+            objections=tuple(objections.get(m.id, ())),
         )
         for m in media
     }

@@ -33,6 +33,14 @@ class BadgeFact:
 
 
 @dataclass(frozen=True)
+class ObjectionFact:
+    """An attendee (who may not have opted out) objected to this one photo or video."""
+
+    booking_id: uuid.UUID
+    name: str | None = None
+
+
+@dataclass(frozen=True)
 class ConsentFact:
     id: uuid.UUID
     subject: str
@@ -73,6 +81,7 @@ class Facts:
     badges: tuple[BadgeFact, ...] = ()
     consents: tuple[ConsentFact, ...] = ()
     rendition: RenditionFact | None = None
+    objections: tuple[ObjectionFact, ...] = ()
 
 
 @dataclass
@@ -122,7 +131,15 @@ def _opted_out_visible(facts: Facts, reasons: list[str]) -> None:
     """Rule 2: nobody who has opted out (now) is visible, unless a verified redaction hides them."""
     if facts.event is None:
         return
-    opted_out = facts.event.opted_out
+    # Whoever objected to this media counts, for it, as opted out.
+    opted_out = facts.event.opted_out | {o.booking_id for o in facts.objections}
+    for objection in facts.objections:
+        if not any(f.booking_id == objection.booking_id for f in facts.faces):
+            reasons.append(
+                f"{_who(objection.name)} objected to this {facts.kind} and none of its "
+                f"{_part(facts).lower()}s is matched to them: mark which is theirs, then publish "
+                "a verified redacted copy."
+            )
     faces = [f for f in facts.faces if f.decision == "opted_out" or f.booking_id in opted_out]
     faces = [f for f in faces if f.booking_id is None or f.booking_id in opted_out]
     badges = [b for b in facts.badges if b.booking_id is not None and b.booking_id in opted_out]

@@ -129,7 +129,8 @@ def notice_takedowns(
             action="publication.takedown_required",
             entity_type="publication",
             entity_id=publication.id,
-            after={"reasons": reasons},
+            after={"reasons": len(reasons)},
+            personal={"reasons": reasons},  # they name the people concerned
         )
         where = publication.url or channel_names.words(publication.channel)
         lines.append(
@@ -170,7 +171,7 @@ def mark_taken_down(
         action="publication.taken_down",
         entity_type="publication",
         entity_id=publication.id,
-        after={"note": publication.takedown_note},
+        personal={"note": publication.takedown_note} if publication.takedown_note else None,
     )
     session.flush()
     return publication

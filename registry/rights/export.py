@@ -13,6 +13,7 @@ Format `registry.attendee-export/1` (`my-data.json`):
 - `event`, `booking` (name, email, badge code, choice, notice version, dates), `controller`;
 - `choices`: every change of the booking (what, the choice after it, notice version, when, by);
 - `reference_photos`: what is kept of each (dates, purge date; `thumbnail`: its file in the ZIP);
+- `objections`: the photos they said "not this photo" about (media id, when);
 - `media`: each photo or video of the event in which they were matched (by a reference photo,
   their badge, or a face seen wearing it) or their badge was read: its decision for them, how it
   was reached, reviewers' words, publications (channel, address, dates, takedown), and for a
@@ -39,7 +40,7 @@ from registry.events import references
 from registry.events import service as events
 from registry.events.models import Booking, Event
 from registry.media import renditions
-from registry.media.models import FaceReview, Media, MediaBadge, MediaFace
+from registry.media.models import FaceReview, Media, MediaBadge, MediaFace, MediaObjection
 from registry.media.storage import get_storage
 from registry.organisation import service as organisation
 from registry.publishing.models import Publication
@@ -72,6 +73,14 @@ def _found_in(session: Session, booking: Booking) -> list[Media]:
             .order_by(col(Media.created_at))
         ).all()
     )
+
+
+def publications_of(*, session: Session, booking: Booking) -> list[Publication]:
+    """Every publication (current or taken down) of media this booking's person was found in."""
+    ids = [m.id for m in _found_in(session, booking)]
+    if not ids:
+        return []
+    return list(session.exec(select(Publication).where(col(Publication.media_id).in_(ids))).all())
 
 
 def _covered_copy(media: Media, theirs: list[MediaFace], others: list[MediaFace]) -> bytes:
@@ -205,6 +214,14 @@ def attendee_export(*, session: Session, booking: Booking, event: Event, actor: 
         ],
         "reference_photos": refs,
         "media": found,
+        "objections": [
+            {"media_id": str(o.media_id), "at": _when(o.created_at)}
+            for o in session.exec(
+                select(MediaObjection)
+                .where(MediaObjection.booking_id == booking.id)
+                .order_by(col(MediaObjection.id))
+            ).all()
+        ],
     }
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:

@@ -1,44 +1,110 @@
-"""What people download about themselves through their private links."""
+"""What people do about their own data through their private links: download it, object to one
+photo, erase their booking."""
 
 from __future__ import annotations
 
+import uuid
+from typing import Annotated
+
+from fastapi import Form, Request
 from fastapi.responses import Response
 
 from registry.audit.service import Actor
 from registry.consent import service as consent
 from registry.deps import SessionDep
+from registry.downloads import attachment
+from registry.errors import Invalid, NotFound, redirect_on_error
 from registry.events import service as events
-from registry.rights import export
-from registry.web import page_router
+from registry.media.models import Media
+from registry.rights import erasure, export, objections
+from registry.web import page_router, redirect, render
 
 router = page_router()
 ATTENDEE = Actor.public("attendee")
 PATIENT = Actor.public("patient")
+CONFIRM_ERASE = "erase"
 
 
 @router.get("/b/{token}/export")
 def attendee_export(token: str, session: SessionDep) -> Response:
     booking, event = events.booking_for_token(session=session, token=token)
     data = export.attendee_export(session=session, booking=booking, event=event, actor=ATTENDEE)
-    return Response(
-        data,
-        media_type="application/zip",
-        headers={
-            "Content-Disposition": 'attachment; filename="my-data.zip"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return attachment(data, "application/zip", "my-data.zip")
 
 
 @router.get("/c/{token}/export")
 def patient_export(token: str, session: SessionDep) -> Response:
     request = consent.request_for_token(session=session, token=token)
     data = export.patient_export(session=session, request=request, actor=PATIENT)
-    return Response(
-        data,
-        media_type="application/zip",
-        headers={
-            "Content-Disposition": 'attachment; filename="my-consent-record.zip"',
-            "Cache-Control": "no-store",
+    return attachment(data, "application/zip", "my-consent-record.zip")
+
+
+@router.get("/b/{token}/photos")
+def photos(request: Request, token: str, session: SessionDep) -> Response:
+    """The event's photos and videos they were found in, each with "not this photo"."""
+    booking, event = events.booking_for_token(session=session, token=token)
+    return render(
+        request,
+        "rights/photos.html",
+        {
+            "booking": booking,
+            "event": event,
+            "token": token,
+            "found": objections.found_in(session=session, booking=booking),
         },
     )
+
+
+@router.post("/b/{token}/objections")
+def object_to_photo(
+    token: str,
+    session: SessionDep,
+    reference: Annotated[str, Form(max_length=2000)] = "",
+    media_id: Annotated[uuid.UUID | None, Form()] = None,
+) -> Response:
+    """ "Not this photo": chosen from the list of photos they were found in, or named by the
+    address where they saw it (or its number)."""
+    booking, _event = events.booking_for_token(session=session, token=token)
+    back = f"/b/{token}/photos"
+    with redirect_on_error(back, place="objection", keep={"reference": reference}):
+        objections.check_can_object(booking)
+        if media_id is not None:
+            media = session.get(Media, media_id)
+            if media is None or media.event_id != booking.event_id:
+                raise NotFound("That photo is not one of this event's.")
+        else:
+            media = objections.find_media(session=session, booking=booking, reference=reference)
+        added = objections.object_to(session=session, actor=ATTENDEE, booking=booking, media=media)
+    return redirect(
+        back,
+        message=(
+            f"Done: {media.filename} will not be published with you in it (if it was "
+            "published, it is being taken down)."
+            if added
+            else f"You had already objected to {media.filename}."
+        ),
+        place="objection",
+    )
+
+
+@router.post("/b/{token}/erase")
+def erase_booking(
+    token: str,
+    session: SessionDep,
+    confirm: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """ "Delete my booking and data" (the form's box must be ticked)."""
+    booking, _event = events.booking_for_token(session=session, token=token)
+    with redirect_on_error(f"/b/{token}#erase-h", place="erase"):
+        if confirm != CONFIRM_ERASE:
+            raise Invalid(
+                "Tick the box to confirm: this deletes your booking and cannot be undone.",
+                field="confirm",
+            )
+        erasure.erase_booking(session=session, actor=ATTENDEE, booking=booking)
+    return redirect("/erased")
+
+
+@router.get("/erased")
+def erased(request: Request) -> Response:
+    return render(request, "rights/erased.html", {})

@@ -1,6 +1,7 @@
-"""Periodic jobs (daily): delete biometric data past retention, record expired consents, tell
-staff about publications whose consent has since expired, queue reminders (events, consents
-ending), send mail that could not go out; and every minute, the mailer.
+"""Periodic jobs (daily): delete what retention says is due (bookings, media, consents, mail
+records: `registry.rights.retention`) and biometric data past retention, record expired
+consents, tell staff about publications whose consent has since expired, queue reminders
+(events, consents ending), send mail that could not go out; and every minute, the mailer.
 
 Run by the in-process scheduler of `registry serve`, or once by `registry housekeeping`.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
@@ -22,6 +23,7 @@ from registry.events import references
 from registry.mail import service as mail
 from registry.media import clearance
 from registry.publishing import takedowns
+from registry.rights import retention
 from registry.worker.queue import JobQueue
 
 logger = logging.getLogger("registry")
@@ -36,17 +38,24 @@ class Report:
     event_reminders: int = 0
     consent_reminders: int = 0
     messages_purged: int = 0
+    retention: dict[str, int] = field(default_factory=dict)
 
 
 def run_daily(*, session: Session) -> Report:
+    references_purged = references.purge_expired(session=session)
+    consents_expired = consent.record_expiries(session=session)
+    photo_encodings_purged = clearance.purge_biometrics(session=session)
+    takedowns_noticed = takedowns.notice_takedowns(session=session)
+    kept = retention.run(session=session)
     return Report(
-        references_purged=references.purge_expired(session=session),
-        consents_expired=consent.record_expiries(session=session),
-        photo_encodings_purged=clearance.purge_biometrics(session=session),
-        takedowns_noticed=takedowns.notice_takedowns(session=session),
+        references_purged=references_purged,
+        consents_expired=consents_expired,
+        photo_encodings_purged=photo_encodings_purged,
+        takedowns_noticed=takedowns_noticed,
         event_reminders=event_letters.queue_reminders(session=session),
         consent_reminders=consent_letters.queue_reminders(session=session),
-        messages_purged=mail.purge(session=session),
+        messages_purged=kept.get("mail_records", 0),
+        retention=kept,
     )
 
 
@@ -58,13 +67,14 @@ def run_once() -> Report:
     logger.info(
         "housekeeping: %d reference photo(s) and %d photo face encoding(s) purged, "
         "%d consent(s) marked expired, %d publication(s) newly due for takedown, "
-        "%d event and %d consent reminder(s) queued",
+        "%d event and %d consent reminder(s) queued; retention: %s",
         report.references_purged,
         report.photo_encodings_purged,
         report.consents_expired,
         report.takedowns_noticed,
         report.event_reminders,
         report.consent_reminders,
+        ", ".join(f"{k} {v}" for k, v in report.retention.items() if v) or "nothing due",
     )
     return report
 

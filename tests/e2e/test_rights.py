@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -80,3 +81,107 @@ def test_an_attendee_downloads_her_data_on_her_phone(
     copy = archive.read(found["copy"])
     assert copy[:2] == b"\xff\xd8"
     assert len(document["reference_photos"]) == 1
+
+
+def test_an_attendee_objects_to_a_photo_then_erases_her_booking_on_her_phone(
+    phone: Any, server: Server, faces_dir: Path
+) -> None:
+    """Olive did not opt out. She says "not this photo" about the published photo she was found
+    in (it is taken down), then deletes her booking and data. Afterwards her name and address
+    are nowhere in the server's database file (freed pages and log included), its media folder
+    or its log."""
+    name, email = "Olive Quarrington", "olive.quarrington@example.org"
+    people = compose.portraits(faces_dir)
+    with staff_api(server) as api:
+        event = api.post(
+            "/api/events",
+            json={
+                "name": "Objection day",
+                "starts_at": "2031-04-01T09:00:00+00:00",
+                "filming_notice": "We photograph this event; opt out any time.",
+                "channels": ["internal"],
+            },
+        ).json()
+
+    phone.goto(f"{server.url}/events/{event['id']}/book")
+    phone.get_by_label("Your name").fill(name)
+    phone.get_by_label("Email").fill(email)
+    phone.get_by_role("button", name="Book my place").click()
+    expect(phone.get_by_text("You may appear")).to_be_visible()
+    manage_url = phone.url
+    code = phone.locator("strong.mono").first.inner_text()
+
+    # The photographer's photo of her wearing her badge, cleared and published.
+    canvas = compose.background(faces_dir, (2400, 1600), random.Random(21))
+    box = compose.paste_face(canvas, people["joe_biden"][0], 170, (800, 700))
+    badge = compose.badge_image(code, 4)
+    canvas.paste(badge, (800 - badge.width // 2, box[2] + 170))
+    compose.paste_face(canvas, people["kit_harington"][0], 170, (1700, 700))
+    with staff_api(server) as api:
+        [uploaded] = api.post(
+            "/api/media",
+            files=[("files", ("DSC_0101.jpg", compose.Composed(canvas).jpeg(), "image/jpeg"))],
+            data={"event_id": event["id"]},
+        ).json()
+        deadline = time.monotonic() + 120
+        while api.get(f"/api/media/{uploaded['id']}").json()["status"] in ("pending", "processing"):
+            assert time.monotonic() < deadline, "the photo was not cleared"
+            time.sleep(0.5)
+        assert api.get(f"/api/media/{uploaded['id']}").json()["status"] == "cleared"
+        published = api.post(
+            f"/api/media/{uploaded['id']}/publications",
+            json={"channel": "internal", "url": "https://intranet.example/gallery/101"},
+        )
+        assert published.status_code == 201, published.text
+
+    phone.goto(manage_url)
+    phone.get_by_role("link", name="See the photos you were found in, or object to one").click()
+    expect(phone.get_by_role("heading", name="A photo you do not want to be in")).to_be_visible()
+    expect(phone.get_by_text("DSC_0101.jpg", exact=True)).to_be_visible()
+    check_accessibility(phone, "photos an attendee was found in")
+    phone.get_by_role("button", name=re.compile(r"Not this photo\s*: DSC_0101\.jpg")).click()
+    expect(phone.get_by_text("DSC_0101.jpg will not be published with you in it")).to_be_visible()
+    expect(phone.get_by_text("you objected")).to_be_visible()
+    shot(phone, "objection-phone")
+    with staff_api(server) as api:
+        media = api.get(f"/api/media/{uploaded['id']}").json()
+        assert media["status"] == "flagged"
+        takedown = api.get("/api/takedowns").json()
+        assert any(t["media_id"] == uploaded["id"] for t in takedown), takedown
+
+    # She deletes her booking; without the box ticked the browser does not let her.
+    phone.goto(manage_url)
+    section = phone.get_by_role("region", name="Delete my booking and data")
+    section.get_by_role("button", name="Delete my booking and data").click()
+    expect(phone).to_have_url(manage_url)  # the required box stopped it
+    section.get_by_label("I understand that my booking and data will be deleted for good").check()
+    section.scroll_into_view_if_needed()
+    shot(phone, "manage-erase-phone")
+    stored = b"".join(p.read_bytes() for p in server.var_dir.glob("e2e.db*"))
+    assert email.encode() in stored  # the scan below would see her
+    log = server.var_dir / "server.log"
+    logged_before = log.stat().st_size  # (without a mail server, mail is written to the log)
+    section.get_by_role("button", name="Delete my booking and data").click()
+    expect(phone.get_by_role("heading", name="Your booking and data are deleted")).to_be_visible()
+    check_accessibility(phone, "erasure done")
+    shot(phone, "erased-phone")
+    phone.goto(manage_url)
+    expect(phone.get_by_text("deleted at your request")).to_be_visible()
+
+    # Nothing of her is left in the files the server keeps, or in its log after the erasure.
+    with staff_api(server) as api:
+        assert api.get(f"/api/media/{uploaded['id']}").json()["status"] == "flagged"
+        assert api.get("/api/audit/verify").json()["ok"]
+    needles = [name.lower().encode(), email.encode(), b"quarrington"]
+    checked = 0
+    for path in server.var_dir.rglob("*"):
+        if not path.is_file() or path.suffix in (".jpg", ".png", ".mp4"):
+            continue
+        content = path.read_bytes().lower()
+        if path == log:
+            content = content[logged_before:]
+        checked += 1
+        for needle in needles:
+            assert needle not in content, f"{needle!r} left in {path.relative_to(server.var_dir)}"
+    assert (server.var_dir / "e2e.db").exists()
+    assert checked >= 3

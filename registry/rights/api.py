@@ -1,0 +1,84 @@
+"""Subject requests for staff (admin role): record, look up, export, erase."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, status
+from fastapi.responses import Response
+
+from registry.audit.service import Actor
+from registry.deps import AdminStaff, SessionDep
+from registry.downloads import attachment
+from registry.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, error_responses
+from registry.rights import requests
+from registry.rights.schemas import (
+    Erased,
+    SubjectRequestFound,
+    SubjectRequestIn,
+    SubjectRequestPublic,
+)
+
+router = APIRouter(prefix="/api/subject-requests", tags=["people's rights"])
+ERRORS = error_responses(Unauthorized, Forbidden)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SubjectRequestPublic,
+    responses={**ERRORS, **error_responses(Invalid)},
+)
+def create(body: SubjectRequestIn, staff: AdminStaff, session: SessionDep) -> SubjectRequestPublic:
+    """Record a request received from a person (access or erasure); due in one month."""
+    request = requests.create(session=session, actor=Actor.staff(staff.id), email=body.email)
+    return SubjectRequestPublic.model_validate(request)
+
+
+@router.get("", response_model=list[SubjectRequestPublic], responses=ERRORS)
+def list_requests(staff: AdminStaff, session: SessionDep) -> list[SubjectRequestPublic]:
+    """Every request, newest first (without addresses)."""
+    return [SubjectRequestPublic.model_validate(r) for r in requests.list_requests(session=session)]
+
+
+@router.get(
+    "/{request_id}",
+    response_model=SubjectRequestFound,
+    responses={**ERRORS, **error_responses(NotFound)},
+)
+def found(request_id: uuid.UUID, staff: AdminStaff, session: SessionDep) -> SubjectRequestFound:
+    """What the registry holds about the request's address, across events, bookings, consents,
+    faces and publications (each look is audited)."""
+    request = requests.get(session=session, request_id=request_id)
+    what = requests.find(session=session, actor=Actor.staff(staff.id), request=request)
+    return SubjectRequestFound.model_validate(request).model_copy(update={"found": what.summary()})
+
+
+@router.get(
+    "/{request_id}/export",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/zip": {}}, "description": "The ZIP"},
+        **ERRORS,
+        **error_responses(NotFound, Conflict),
+    },
+)
+def export(request_id: uuid.UUID, staff: AdminStaff, session: SessionDep) -> Response:
+    """One ZIP: each booking's attendee export under bookings/<id>/ and each consent's record
+    under consents/<id>/."""
+    request = requests.get(session=session, request_id=request_id)
+    data = requests.export_zip(session=session, actor=Actor.staff(staff.id), request=request)
+    return attachment(data, "application/zip", f"subject-request-{request.id}.zip")
+
+
+@router.post(
+    "/{request_id}/erase",
+    response_model=Erased,
+    responses={**ERRORS, **error_responses(NotFound, Conflict)},
+)
+def erase(request_id: uuid.UUID, staff: AdminStaff, session: SessionDep) -> Erased:
+    """Erase everything held about the address (bookings become anonymous opted-out markers;
+    consents are deleted, or kept under a pseudonym while media they cover is published)."""
+    request = requests.get(session=session, request_id=request_id)
+    requests.erase(session=session, actor=Actor.staff(staff.id), request=request)
+    return Erased.model_validate(request)

@@ -1,0 +1,148 @@
+"""Objection to one photo: an attendee who did not opt out says "not this photo".
+
+For that person the photo is then treated like an opt-out: clearance flags the face matched to
+them (by their badge or a face seen wearing it), or asks a reviewer to mark which face is theirs
+when none is; the gate refuses it until a verified redacted copy hides them; a publication of it
+is listed for takedown. Staff see the objection on the photo's page.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+
+from registry import signals
+from registry.audit.service import Actor
+from registry.errors import Conflict, Invalid
+from registry.events.history import record_change
+from registry.events.models import Booking, BookingAction
+from registry.media import clearance
+from registry.media.models import FINAL, Media, MediaBadge, MediaFace, MediaObjection
+from registry.publishing.models import Publication
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A photo or video of the event the attendee was found in, as their page lists it."""
+
+    media: Media
+    objected: bool
+    published: bool
+
+
+def found_in(*, session: Session, booking: Booking) -> list[Shown]:
+    """The event's analysed media in which they were matched or their badge read, and those
+    they objected to."""
+    by_face = select(MediaFace.media_id).where(MediaFace.booking_id == booking.id)
+    by_badge = select(MediaBadge.media_id).where(MediaBadge.booking_id == booking.id)
+    objected = set(
+        session.exec(
+            select(MediaObjection.media_id).where(MediaObjection.booking_id == booking.id)
+        ).all()
+    )
+    media = session.exec(
+        select(Media)
+        .where(
+            Media.event_id == booking.event_id,
+            col(Media.status).in_(list(FINAL)),
+            or_(
+                col(Media.id).in_(by_face),
+                col(Media.id).in_(by_badge),
+                col(Media.id).in_(objected),
+            ),
+        )
+        .order_by(col(Media.created_at))
+    ).all()
+    live = set(
+        session.exec(
+            select(Publication.media_id).where(
+                col(Publication.media_id).in_([m.id for m in media]),
+                col(Publication.taken_down_at).is_(None),
+            )
+        ).all()
+    )
+    return [Shown(m, m.id in objected, m.id in live) for m in media]
+
+
+def find_media(*, session: Session, booking: Booking, reference: str) -> Media:
+    """The event's photo or video an attendee names: the address it was published at, its
+    number (the file name, e.g. IMG_1234, with or without extension) or its id."""
+    text = reference.strip()
+    if not text:
+        raise Invalid("Paste the photo's address or type its number.", field="reference")
+    in_event = select(Media).where(Media.event_id == booking.event_id)
+    candidates: list[Media] = []
+    if "/" in text:
+        candidates = list(
+            session.exec(
+                in_event.join(Publication, col(Publication.media_id) == col(Media.id)).where(
+                    col(Publication.url).in_([text, text.rstrip("/")])
+                )
+            ).all()
+        )
+    else:
+        try:
+            candidates = [m for m in [session.get(Media, uuid.UUID(text))] if m is not None]
+        except ValueError:
+            stem = text.lower()
+            candidates = [
+                m
+                for m in session.exec(
+                    in_event.where(func.lower(Media.filename).like(f"{_escaped(stem)}%", "\\"))
+                ).all()
+                if m.filename.lower() == stem or m.filename.lower().rsplit(".", 1)[0] == stem
+            ]
+    candidates = [
+        m for m in {m.id: m for m in candidates}.values() if m.event_id == booking.event_id
+    ]
+    if not candidates:
+        raise Invalid(
+            "No photo or video of this event has that address or number. Check it, or ask "
+            "the organiser (their address is in your booking email).",
+            field="reference",
+        )
+    if len(candidates) > 1:
+        raise Invalid(
+            "Several photos of this event have that number: paste the address where you saw "
+            "the photo instead.",
+            field="reference",
+        )
+    return candidates[0]
+
+
+def _escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def check_can_object(booking: Booking) -> None:
+    if booking.cancelled_at is not None:
+        raise Conflict("This booking was cancelled.")
+    if booking.photo_opt_out:
+        raise Conflict(
+            "You have opted out of every photo and video of this event already: nothing more "
+            "is needed."
+        )
+
+
+def object_to(*, session: Session, actor: Actor, booking: Booking, media: Media) -> bool:
+    """Record the objection and re-decide the photo at once; False if it was already recorded."""
+    check_can_object(booking)
+    if media.event_id != booking.event_id:
+        raise Invalid("That photo is not from your event.", field="reference")
+    exists = session.exec(
+        select(MediaObjection).where(
+            MediaObjection.media_id == media.id, MediaObjection.booking_id == booking.id
+        )
+    ).first()
+    if exists is not None:
+        return False
+    session.add(MediaObjection(media_id=media.id, booking_id=booking.id))
+    session.flush()
+    record_change(session, booking, BookingAction.objected, actor, media_id=media.id)
+    if media.status in FINAL:
+        clearance.evaluate(session=session, media=media, cascade=False)
+    signals.basis_changed.send(session=session, media_ids=[media.id])
+    return True

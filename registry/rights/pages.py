@@ -1,0 +1,87 @@
+"""Subject requests, for admins: record one, see what is held, export it, erase it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Form, Request
+from fastapi.responses import Response
+
+from registry.audit.service import Actor
+from registry.deps import PageAdmin, SessionDep
+from registry.downloads import attachment
+from registry.errors import Invalid, redirect_on_error, render_on_error
+from registry.rights import requests
+from registry.web import page_router, redirect, render
+
+router = page_router()
+
+
+@router.get("/subject-requests")
+def request_list(request: Request, staff: PageAdmin, session: SessionDep) -> Response:
+    return render(
+        request, "rights/requests.html", {"items": requests.list_requests(session=session)}
+    )
+
+
+@router.post("/subject-requests")
+def request_create(
+    request: Request,
+    staff: PageAdmin,
+    session: SessionDep,
+    email: Annotated[str, Form(max_length=320)] = "",
+) -> Response:
+    with render_on_error(
+        "rights/requests.html",
+        {"form": {"email": email}},
+        load=lambda s: {"items": requests.list_requests(session=s)},
+    ):
+        made = requests.create(session=session, actor=Actor.staff(staff.id), email=email)
+    return redirect(f"/subject-requests/{made.id}", message="Request recorded.")
+
+
+@router.get("/subject-requests/{request_id}")
+def request_detail(
+    request: Request, request_id: uuid.UUID, staff: PageAdmin, session: SessionDep
+) -> Response:
+    item = requests.get(session=session, request_id=request_id)
+    found = requests.find(session=session, actor=Actor.staff(staff.id), request=item)
+    return render(request, "rights/request.html", {"item": item, "found": found.summary()})
+
+
+@router.get("/subject-requests/{request_id}/export")
+def request_export(request_id: uuid.UUID, staff: PageAdmin, session: SessionDep) -> Response:
+    item = requests.get(session=session, request_id=request_id)
+    with redirect_on_error(f"/subject-requests/{item.id}"):
+        data = requests.export_zip(session=session, actor=Actor.staff(staff.id), request=item)
+    return attachment(data, "application/zip", f"subject-request-{item.id}.zip")
+
+
+@router.post("/subject-requests/{request_id}/erase")
+def request_erase(
+    request_id: uuid.UUID,
+    staff: PageAdmin,
+    session: SessionDep,
+    confirm: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    item = requests.get(session=session, request_id=request_id)
+    with redirect_on_error(f"/subject-requests/{item.id}"):
+        if confirm != "erase":
+            raise Invalid("Tick the box to confirm the erasure: it cannot be undone.")
+        counts = requests.erase(session=session, actor=Actor.staff(staff.id), request=item)
+    return redirect(
+        f"/subject-requests/{item.id}",
+        message=f"Erased: {counts['bookings']} booking(s), "
+        f"{counts['consents_deleted']} consent record(s) deleted, "
+        f"{counts['consents_pseudonymised']} kept under a pseudonym while published.",
+    )
+
+
+@router.post("/subject-requests/{request_id}/close")
+def request_close(request_id: uuid.UUID, staff: PageAdmin, session: SessionDep) -> Response:
+    item = requests.get(session=session, request_id=request_id)
+    requests.close(session=session, actor=Actor.staff(staff.id), request=item)
+    return redirect(
+        f"/subject-requests/{item.id}", message="Request closed; its address is deleted."
+    )
