@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import inspect as sa_inspect
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -80,16 +81,23 @@ def _field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
 async def _form_page(request: Request, exc: FormError) -> Response:
     """The form again, with its error and what was typed; fresh data read after the rollback."""
     context: dict[str, Any] = {**exc.context, "error": exc.message}
-    if exc.load is not None:
-        loader = exc.load
-        # The app's own unit of work (tests override it), a new one after the rollback.
-        factory = request.app.dependency_overrides.get(get_session, get_session)
+    loader = exc.load
+    staff = getattr(request.state, "staff", None)
+    # The app's own unit of work (tests override it), a new one after the rollback (which
+    # expired every object the request had read, the signed-in staff user's too).
+    factory = request.app.dependency_overrides.get(get_session, get_session)
 
-        def load() -> dict[str, Any]:
-            with contextmanager(factory)() as session:
-                return dict(loader(session))
+    def load() -> dict[str, Any]:
+        with contextmanager(factory)() as session:
+            if staff is not None:
+                identity = sa_inspect(staff).identity
+                fresh = session.get(type(staff), identity[0]) if identity else None
+                if fresh is not None:
+                    session.refresh(fresh)
+                    request.state.staff = fresh
+            return dict(loader(session)) if loader is not None else {}
 
-        context.update(await run_in_threadpool(load))
+    context.update(await run_in_threadpool(load))
     response = render(request, exc.template, context, status_code=exc.status_code)
     response.headers.update(exc.headers)
     return response

@@ -10,12 +10,14 @@ import random
 import re
 import time
 import zipfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Server, check_accessibility, shot, staff_api
+from registry.rights.requests import one_month_after
+from tests.e2e.conftest import Server, check_accessibility, shot, sign_in, staff_api
 from tests.vision import compose
 
 
@@ -185,3 +187,57 @@ def test_an_attendee_objects_to_a_photo_then_erases_her_booking_on_her_phone(
             assert needle not in content, f"{needle!r} left in {path.relative_to(server.var_dir)}"
     assert (server.var_dir / "e2e.db").exists()
     assert checked >= 3
+
+
+def test_an_admin_answers_a_subject_request_through_the_pages(page: Any, server: Server) -> None:
+    """A person writes in: the admin records the request, sees what is held and when it is due,
+    downloads it, and erases it."""
+    email = "theo.vantongeren@example.org"
+    with staff_api(server) as api:
+        event = api.post(
+            "/api/events",
+            json={
+                "name": "Request day",
+                "starts_at": "2031-05-01T09:00:00+00:00",
+                "filming_notice": "We photograph this event; opt out any time.",
+            },
+        ).json()
+        booked = api.post(
+            f"/api/events/{event['id']}/bookings",
+            json={"name": "Theo van Tongeren", "email": email, "photo_opt_out": True},
+        )
+        assert booked.status_code == 201, booked.text
+
+    sign_in(page, server)
+    page.get_by_role("link", name="Subject requests").click()
+    page.get_by_label("The person's email address").fill("not-an-address")
+    page.get_by_label("The person's email address").evaluate("e => e.type = 'text'")
+    page.get_by_role("button", name="Record and look up").click()
+    expect(page.get_by_text("Enter the person's email address")).to_be_visible()
+    page.get_by_label("The person's email address").fill(email.upper())
+    page.get_by_role("button", name="Record and look up").click()
+    expect(page.get_by_text("Request recorded.")).to_be_visible()
+    expect(page.get_by_text("Theo van Tongeren — Request day")).to_be_visible()
+    due = page.locator("strong", has_text="due").locator("time")
+    expect(due).to_be_visible()
+    received = page.locator("p.lead time").first.get_attribute("datetime")
+    assert received is not None
+    assert (
+        due.get_attribute("datetime")
+        == one_month_after(datetime.fromisoformat(received)).isoformat()
+    )
+    check_accessibility(page, "subject request")
+    shot(page, "subject-request")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download everything (ZIP)").click()
+    archive = zipfile.ZipFile(download.value.path())
+    [document] = [n for n in archive.namelist() if n.endswith("my-data.json")]
+    assert json.loads(archive.read(document))["booking"]["email"] == email
+
+    page.get_by_label("Erase everything listed above; this cannot be undone").check()
+    page.get_by_role("button", name="Erase", exact=True).click()
+    expect(page.get_by_text("Erased: 1 booking(s)")).to_be_visible()
+    expect(page.get_by_text("The address is no longer held.")).to_be_visible()
+    assert email not in page.content().lower()
+    page.get_by_role("link", name="← All subject requests").click()
+    expect(page.get_by_role("cell", name="erased").first).to_be_visible()

@@ -53,9 +53,10 @@ def test_a_booking_is_confirmed_by_email_with_link_notice_choice_and_badge(
     assert "Filming notice version 1" in body or "filming notice version 1" in body.lower()
     assert "you opted out" in body
     assert "You do not hold copyright" in body
-    # The rights and how to use them: a copy from the same link; erasure by writing to us.
+    # The rights and how to use them, all from the same link: a copy, an objection, erasure.
     assert "download a copy of everything we hold about your booking" in body
-    assert "To have your booking and data erased" in body
+    assert 'object to a single photo you do not want to be in ("not this photo")' in body
+    assert "delete your booking and data, at any time" in body
     assert "Spring Conference" in html_of(message)
     [link] = [u for u in links_in(message) if "/b/" in u]
     assert link in html_of(message)
