@@ -36,12 +36,18 @@ def readyz(request: Request) -> JSONResponse:
     return check_ready(getattr(request.app.state, "jobs", None))
 
 
+_last_logged: str | None = None  # the last "not ready" reason logged
+
+
 def check_ready(jobs: object | None = None, *, public: bool = True) -> JSONResponse:
     """The readiness answer (`jobs`: the app's job queue, whose `ready` event says it is warm);
     `public=False` gives the full detail (for the log, the CLI and tests)."""
+    global _last_logged
     status, general, detail = _diagnose(jobs)
-    if status != "ok":
+    if status != "ok" and detail != _last_logged:
+        # Once per state, not once per poll (a load balancer polls every few seconds).
         logger.warning("not ready: %s", detail)
+    _last_logged = detail if status != "ok" else None
     body = Health(status=status, detail=general if public else detail)
     return JSONResponse(body.model_dump(), 200 if status == "ok" else 503)
 

@@ -18,6 +18,7 @@ from registry.config import get_settings
 from registry.consent import receipt, service
 from registry.consent.models import ConsentRequest, ConsentStatus
 from registry.deps import PageAdmin, PageStaff, SessionDep
+from registry.downloads import attachment
 from registry.errors import Invalid, NotFound, render_on_error
 from registry.events import service as events_service
 from registry.mail import service as mail
@@ -39,26 +40,15 @@ def _request_id(value: str) -> uuid.UUID:
 def _receipt_response(session: SessionDep, request: ConsentRequest) -> Response:
     """The machine-readable receipt (ISO/IEC TS 27560 fields, JSON)."""
     body = json.dumps(receipt.build_receipt(session=session, request=request), indent=2)
-    return Response(
-        body,
-        media_type="application/json",
-        headers={
-            "Content-Disposition": f'attachment; filename="{receipt.receipt_filename(request)}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return attachment(body.encode(), "application/json", receipt.receipt_filename(request))
 
 
 def _receipt_pdf(session: SessionDep, request: ConsentRequest) -> Response:
     """The receipt people read, as a PDF to keep or print."""
-    return Response(
+    return attachment(
         receipt.receipt_pdf(session=session, request=request),
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": "attachment; "
-            f'filename="{receipt.receipt_filename(request, "pdf")}"',
-            "Cache-Control": "no-store",
-        },
+        "application/pdf",
+        receipt.receipt_filename(request, "pdf"),
     )
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from registry.audit.service import Actor
 from registry.deps import LinkThrottleDep, SessionDep
+from registry.downloads import attachment
 from registry.errors import (
     Gone,
     Invalid,
@@ -302,14 +303,7 @@ def badge_download(token: str, session: SessionDep) -> Response:
     if booking.cancelled_at is not None:
         raise Gone("This booking is cancelled, so it has no badge.")
     pdf = service.badges_pdf(session=session, event=event, layout="single", booking=booking)
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": 'attachment; filename="badge.pdf"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return attachment(pdf, "application/pdf", "badge.pdf")
 
 
 @router.get("/b/{token}/badge.png")

@@ -342,6 +342,8 @@ def send_link_if_booked(*, session: Session, actor: Actor, event: Event, email: 
 
 def reissue_manage_link(*, session: Session, actor: Actor, booking: Booking) -> Booking:
     """A fresh manage link, mailed to the attendee; the previous one stops working."""
+    if booking.erased_at is not None:
+        raise Conflict("This booking was erased: there is nobody to send a link to.")
     booking.link_version += 1
     session.add(booking)
     record_change(session, booking, BookingAction.link_reissued, actor)
