@@ -44,6 +44,7 @@ from registry.mail.models import OutboxMessage
 from registry.media import clearance, index
 from registry.media.models import (
     FaceReview,
+    Media,
     MediaBadge,
     MediaFace,
     MediaObjection,
@@ -130,11 +131,15 @@ def erase_booking(*, session: Session, actor: Actor, booking: Booking) -> dict[s
 
 
 def _unname(session: Session, name: str, replacement: str, media_ids: set[uuid.UUID]) -> int:
-    """Gate reasons name the people concerned: in the publications of these media (their
-    takedown reasons and the personal fields of their audit entries) and in staff notices, the
+    """Gate reasons name the people concerned: in these media's reasons, their publications'
+    takedown reasons (and the personal fields of those audit entries) and in staff notices, the
     name is replaced. The number of audit entries tombstoned."""
     if not media_ids:
         return 0
+    for media in session.exec(select(Media).where(col(Media.id).in_(list(media_ids)))).all():
+        if any(name in r for r in media.reasons or []):  # a video's reasons name who appears
+            media.reasons = [r.replace(name, replacement) for r in media.reasons]
+            session.add(media)
     publications = session.exec(
         select(Publication).where(col(Publication.media_id).in_(list(media_ids)))
     ).all()

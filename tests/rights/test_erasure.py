@@ -164,3 +164,54 @@ def test_an_audit_entry_can_only_lose_its_personal_fields(session: Session) -> N
     session.expire_all()
     assert audit.erase_personal(session=session, entity_type="booking", entity_ids=["b-1"]) == 1
     assert audit.verify(session=session).ok
+
+
+def test_erasing_an_attendee_seen_in_a_video_leaves_the_video_blocked_and_nameless(
+    client: TestClient,
+    comms_headers: dict[str, str],
+    make_event: Callable[..., Event],
+    make_booking: Callable[..., Booking],
+    session: Session,
+    run_job: Callable[..., MediaStatus | None],  # noqa: F811
+    faces_dir: Path,
+) -> None:
+    """A video's reasons name who appears when; after erasure they name nobody, its track
+    stays opted out (template deleted) and the gate still refuses it."""
+    import uuid
+
+    from registry.media.models import Media
+    from tests.video import Walker, compose_clip
+
+    event = make_event(channels=["internal"])
+    zoe = make_booking(event=event, opt_out=True, email="zoe.pellegrini@example.org")
+    zoe.name = "Zoe Pellegrini"
+    session.add(zoe)
+    session.flush()
+    face = sorted((faces_dir / "people" / "barack_obama").glob("*.jpg"))[0].read_bytes()
+    clip = compose_clip(
+        [Walker(face, (20, 20), (300, 20), 0.0, 2.5, height=200, badge=zoe.badge_code)]
+    )
+    answer = client.post(
+        "/api/media",
+        files=[("files", ("talk.mp4", clip, "application/octet-stream"))],
+        data={"event_id": str(event.id)},
+        headers=comms_headers,
+    )
+    media_id = uuid.UUID(answer.json()[0]["id"])
+    assert run_job(media_id) == MediaStatus.flagged
+    video = session.get(Media, media_id)
+    assert video is not None
+    assert any("Zoe Pellegrini" in r for r in video.reasons), video.reasons
+
+    erasure.erase_booking(session=session, actor=audit.SYSTEM, booking=zoe)
+    assert rows_mentioning(session, "pellegrini") == []
+    session.refresh(video)
+    assert video.status == MediaStatus.flagged
+    assert any(erasure.ERASED_NAME in r for r in video.reasons), video.reasons
+    [track] = session.exec(select(MediaFace).where(MediaFace.media_id == media_id)).all()
+    assert track.encoding is None
+    assert track.decision == "opted_out"
+    verdict = client.get(
+        f"/api/media/{media_id}/publishable?channel=internal", headers=comms_headers
+    ).json()
+    assert verdict["allowed"] is False
