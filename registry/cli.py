@@ -9,7 +9,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -483,14 +483,24 @@ def _clear_here(workers: int, queued: list[Any], total: int, as_json: bool) -> N
             ThreadPoolExecutor(max_workers=pool.workers * 2) as threads,
         ):
             task = progress.add_task(f"Clearing {total} photo(s)", total=total)
-            todo = [
-                threads.submit(jobs.clear_media, media_id, analyse=pool.analyse)
-                for media_id in queued
-            ]
+            helpers: list[Future[Any]] = []
+
+            def clear(media_id: uuid.UUID) -> None:
+                def share(more: int) -> None:  # a long video's other parts, for other threads
+                    helpers.extend(
+                        threads.submit(jobs.clear_media, media_id, analyse=pool.analyse)
+                        for _ in range(more)
+                    )
+
+                jobs.clear_media(media_id, analyse=pool.analyse, fan_out=share)
+
+            todo = [threads.submit(clear, media_id) for media_id in queued]
             progress.advance(task, total - len(todo))
             for future in as_completed(todo):
                 future.result()
                 progress.advance(task)
+            for helper in helpers:
+                helper.result()
     finally:
         pool.shutdown()
 
@@ -621,16 +631,18 @@ def purge() -> None:
 
 @app.command()
 def housekeeping() -> None:
-    """Run the periodic jobs once: biometric purge, consent expiries, takedown notices
-    (`serve` runs them daily)."""
+    """Run the periodic jobs once: biometric purge, consent expiries, takedown notices,
+    retention (`serve` runs them daily)."""
 
     load_settings()
     report = periodic.run_once()  # and sends any staff mail still waiting
+    deleted = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.retention.items() if v)
     out.print(
         f"ok: {report.references_purged} reference photo(s) purged, "
         f"{report.photo_encodings_purged} photo face encoding(s) purged, "
         f"{report.consents_expired} consent(s) marked expired, "
-        f"{report.takedowns_noticed} publication(s) newly due for takedown"
+        f"{report.takedowns_noticed} publication(s) newly due for takedown; "
+        f"retention: {deleted or 'nothing due'}"
     )
 
 

@@ -109,6 +109,7 @@ def test_housekeeping_runs_on_a_migrated_database(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "0 consent(s) marked expired" in result.stdout
     assert "0 reference photo(s) purged" in result.stdout
+    assert "retention: nothing due" in result.stdout
 
 
 SEED_EVENT = """

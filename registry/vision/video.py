@@ -272,27 +272,30 @@ def _needs_encoding(tracks: list[Track], t: float) -> Callable[[Box], bool]:
     return needed
 
 
-def _join(tracks: list[Track], t: float, found: Sequence[analysis.DetectedFace]) -> list[int]:
-    """Add one sample's faces to the tracks (greedy: overlap first, then likeness); the track
-    index of each face."""
-    pairs: list[tuple[float, int, int]] = []
-    for ti, track in enumerate(tracks):
-        last = track.samples[-1]
-        gap = t - last.t_s
-        if gap <= 0 or gap > MAX_GAP_S:
-            continue
-        mean = track.encoding
-        for fi, face in enumerate(found):
-            overlap = _iou(last.box, face.box)
-            d = (
-                float(np.linalg.norm(mean - face.encoding))
-                if mean is not None and face.encoding is not None
-                else None
-            )
-            if overlap >= LINK_IOU and gap <= 1.5 and (d is None or d <= UNLIKE):
-                pairs.append((1.0 - overlap, ti, fi))  # where it was, and not someone else
-            elif d is not None and d <= LINK_DISTANCE:
-                pairs.append((1.0 + d, ti, fi))  # it moved fast, or came back: by likeness
+def _pair_score(
+    box_a: Box, mean_a: np.ndarray | None, box_b: Box, mean_b: np.ndarray | None, gap: float
+) -> float | None:
+    """How well a face (b) continues a track (a) seen `gap` seconds before it, lower is better;
+    None when it cannot. Where it was (and not clearly someone else) beats likeness: a face that
+    overlaps the track's last box within 1.5 s scores below 1, one that only looks alike (it
+    moved fast, or came back) 1 + its distance."""
+    if gap <= 0 or gap > MAX_GAP_S:
+        return None
+    d = (
+        float(np.linalg.norm(mean_a - mean_b))
+        if mean_a is not None and mean_b is not None
+        else None
+    )
+    overlap = _iou(box_a, box_b)
+    if overlap >= LINK_IOU and gap <= 1.5 and (d is None or d <= UNLIKE):
+        return 1.0 - overlap
+    if d is not None and d <= LINK_DISTANCE:
+        return 1.0 + d
+    return None
+
+
+def _assign(pairs: list[tuple[float, int, int]]) -> dict[int, int]:
+    """Greedy matching, best score first: {face (or later track): the track it continues}."""
     owner: dict[int, int] = {}
     taken: set[int] = set()
     for _score, ti, fi in sorted(pairs):
@@ -300,6 +303,20 @@ def _join(tracks: list[Track], t: float, found: Sequence[analysis.DetectedFace])
             continue
         owner[fi] = ti
         taken.add(ti)
+    return owner
+
+
+def _join(tracks: list[Track], t: float, found: Sequence[analysis.DetectedFace]) -> list[int]:
+    """Add one sample's faces to the tracks (greedy: overlap first, then likeness); the track
+    index of each face."""
+    pairs: list[tuple[float, int, int]] = []
+    for ti, track in enumerate(tracks):
+        last = track.samples[-1]
+        for fi, face in enumerate(found):
+            score = _pair_score(last.box, track.encoding, face.box, face.encoding, t - last.t_s)
+            if score is not None:
+                pairs.append((score, ti, fi))
+    owner = _assign(pairs)
     out = []
     for fi, face in enumerate(found):
         if fi in owner:
@@ -377,29 +394,17 @@ def stitch(parts: Sequence[VideoAnalysis]) -> VideoAnalysis:
         pairs: list[tuple[float, int, int]] = []
         for gi in open_tracks:
             before = tracks[gi]
-            mean_a = before.encoding
             for pi, after in enumerate(part.tracks):
-                gap = after.samples[0].t_s - before.samples[-1].t_s
-                if gap <= 0 or gap > MAX_GAP_S:
-                    continue
-                mean_b = after.encoding
-                d = (
-                    float(np.linalg.norm(mean_a - mean_b))
-                    if mean_a is not None and mean_b is not None
-                    else None
+                score = _pair_score(
+                    before.samples[-1].box,
+                    before.encoding,
+                    after.samples[0].box,
+                    after.encoding,
+                    after.samples[0].t_s - before.samples[-1].t_s,
                 )
-                overlap = _iou(before.samples[-1].box, after.samples[0].box)
-                if overlap >= LINK_IOU and gap <= 1.5 and (d is None or d <= UNLIKE):
-                    pairs.append((1.0 - overlap, gi, pi))
-                elif d is not None and d <= LINK_DISTANCE:
-                    pairs.append((1.0 + d, gi, pi))
-        joined: dict[int, int] = {}
-        taken: set[int] = set()
-        for _score, gi, pi in sorted(pairs):
-            if pi in joined or gi in taken:
-                continue
-            joined[pi] = gi
-            taken.add(gi)
+                if score is not None:
+                    pairs.append((score, gi, pi))
+        joined = _assign(pairs)
         index: dict[int, int] = {}
         for pi, track in enumerate(part.tracks):
             if pi in joined:
