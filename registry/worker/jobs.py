@@ -14,8 +14,9 @@ import threading
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlmodel import Session
 
@@ -117,28 +118,47 @@ def clear_media(
         key = clearance.claim(session=session, media_id=media_id)
     if key is None:
         return None
-    try:
+
+    def run() -> analysis.Analysis | video.VideoAnalysis:
         with Heartbeat(media_id) if heartbeat else contextlib.nullcontext():
-            result = analyse(get_storage().get(key))
-    except images.ImageRejected as exc:
+            return analyse(get_storage().get(key))
+
+    def fail(reason: str, retry: bool) -> None:
         with session_factory() as session:
-            clearance.fail(session=session, media_id=media_id, reason=str(exc))
-        return MediaStatus.failed
-    except FileNotFoundError:
-        with session_factory() as session:
-            clearance.fail(session=session, media_id=media_id, reason=MISSING)
-        return MediaStatus.failed
-    except Exception as exc:  # a crash in analysis: retried, then failed; logged in full
-        logger.exception("clearance of %s failed", media_id)
-        with session_factory() as session:
-            clearance.fail(session=session, media_id=media_id, reason=_crashed(exc), retry=True)
-        return None
+            clearance.fail(session=session, media_id=media_id, reason=reason, retry=retry)
+
+    result = _attempt(run, fail, str(media_id))
+    if isinstance(result, _Failed):
+        return result.status
     with session_factory() as session:
         stored = clearance.store_analysis(session=session, media_id=media_id, result=result)
         return stored.status if stored else None
 
 
 MISSING = "The file is missing."
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Failed:
+    status: MediaStatus | None  # failed for good, or None: pending for another try
+
+
+def _attempt(run: Callable[[], T], fail: Callable[[str, bool], None], what: str) -> T | _Failed:
+    """Run an analysis; a file it cannot read or finds missing fails the media with the
+    reason, a crash is logged in full and handed back for another try."""
+    try:
+        return run()
+    except images.ImageRejected as exc:
+        fail(str(exc), False)
+        return _Failed(MediaStatus.failed)
+    except FileNotFoundError:
+        fail(MISSING, False)
+        return _Failed(MediaStatus.failed)
+    except Exception as exc:  # a crash in analysis: retried, then failed
+        logger.exception("clearance of %s failed", what)
+        fail(_crashed(exc), True)
+        return _Failed(None)
 
 
 def _crashed(exc: Exception) -> str:
@@ -162,27 +182,27 @@ def _clear_video(
         if first and fan_out is not None and part.free:
             fan_out(min(part.free, get_settings().video_parallel - 1))
         first = False
-        try:
+
+        def run(part: segments.Part = part) -> video.VideoAnalysis:
             beat = Heartbeat(media_id, part=part.number) if heartbeat else None
             with beat or contextlib.nullcontext(), get_storage().local_copy(part.key) as path:
-                result = analyse(path, part.window)
-            if not isinstance(result, video.VideoAnalysis):
+                found = analyse(path, part.window)
+            if not isinstance(found, video.VideoAnalysis):
                 raise TypeError("a video's analysis gave a photo's result")
-        except images.ImageRejected as exc:
+            return found
+
+        def fail(reason: str, retry: bool, number: int = part.number) -> None:
             with session_factory() as session:
-                segments.fail(session=session, media_id=media_id, reason=str(exc))
-            return MediaStatus.failed
-        except FileNotFoundError:
-            with session_factory() as session:
-                segments.fail(session=session, media_id=media_id, reason=MISSING)
-            return MediaStatus.failed
-        except Exception as exc:
-            logger.exception("clearance of %s (part %d) failed", media_id, part.number)
-            with session_factory() as session:
-                segments.give_back(
-                    session=session, media_id=media_id, number=part.number, reason=_crashed(exc)
-                )
-            return None
+                if retry:  # a crash: this part alone is tried again
+                    segments.give_back(
+                        session=session, media_id=media_id, number=number, reason=reason
+                    )
+                else:
+                    segments.fail(session=session, media_id=media_id, reason=reason)
+
+        result = _attempt(run, fail, f"{media_id} (part {part.number})")
+        if isinstance(result, _Failed):
+            return result.status
         with session_factory() as session:
             stored = segments.finish(
                 session=session, media_id=media_id, number=part.number, result=result
