@@ -330,7 +330,7 @@ def test_staff_see_times_in_their_own_zone_and_are_asked_for_the_organisation(
             page.get_by_role("region", name="Your organisation's details are not set")
         ).to_have_count(0)
         # Activity times are shown in the browser's zone, with UTC on hover.
-        stamp = page.locator("time[data-local]").first
+        stamp = page.get_by_role("region", name="Recent activity").locator("time[data-local]").first
         expect(stamp).to_contain_text(re.compile(r"E[SD]T|GMT-[45]"))
         assert "UTC" in (stamp.get_attribute("title") or "")
         page.goto(f"{server.url}/audit")
