@@ -68,21 +68,14 @@ def committed(engine: Engine) -> Iterator[list[tuple[uuid.UUID, uuid.UUID]]]:
     # Other tests share this database inside rolled-back transactions: leave nothing behind
     # that they could see (the audit log is append-only and stays, still a valid chain).
     with engine.begin() as conn:
-        # consent_event refuses DELETE: lift that inside this transaction only (as an owner
-        # could), and put it back before it commits.
-        postgres = conn.dialect.name == "postgresql"
-        conn.execute(
-            text(
-                "DROP TRIGGER consent_event_no_delete ON consent_event"
-                if postgres
-                else "DROP TRIGGER consent_event_no_delete"
-            )
-        )
+        # consent_event refuses DELETE unless an erasure permit names the request (as an
+        # erasure does, inside its transaction).
         for media_id, request_id in made:
             params = {
                 "m": str(media_id) if conn.dialect.name == "postgresql" else media_id.hex,
                 "r": str(request_id) if conn.dialect.name == "postgresql" else request_id.hex,
             }
+            conn.execute(text("INSERT INTO erasure_permit (record_id) VALUES (:r)"), params)
             for sql in (
                 "DELETE FROM publication WHERE media_id = :m",
                 "DELETE FROM rendition WHERE media_id = :m",
@@ -91,18 +84,9 @@ def committed(engine: Engine) -> Iterator[list[tuple[uuid.UUID, uuid.UUID]]]:
                 "DELETE FROM consent_event WHERE request_id = :r",
                 "DELETE FROM consent_request WHERE id = :r",
                 "DELETE FROM media WHERE id = :m",
+                "DELETE FROM erasure_permit WHERE record_id = :r",
             ):
                 conn.execute(text(sql), params)
-        conn.execute(
-            text(
-                "CREATE TRIGGER consent_event_no_delete BEFORE DELETE ON consent_event "
-                "FOR EACH ROW EXECUTE FUNCTION consent_event_no_removal()"
-                if postgres
-                else "CREATE TRIGGER consent_event_no_delete BEFORE DELETE ON consent_event "
-                "BEGIN SELECT RAISE(ABORT, 'consent_event is append-only: rows cannot be "
-                "removed'); END"
-            )
-        )
         conn.execute(text("DELETE FROM outbox_message"))
 
 
