@@ -427,7 +427,8 @@ def consented_otherwise(*, session: Session, media: Media) -> dict[int, FaceRevi
 
 
 def objections_to(*, session: Session, media: Media) -> set[uuid.UUID]:
-    """The bookings that objected to this photo (erased bookings' objections are deleted)."""
+    """The bookings that objected to this photo (an erased booking's objection stays where no
+    face is matched to it: it is then all that keeps the photo blocked)."""
     return set(
         session.exec(
             select(MediaObjection.booking_id)
