@@ -26,14 +26,15 @@ from tests.rights.scene import (
     ALICE_EMAIL,
     ALICE_NAME,
     BOB_EMAIL,
+    Scene,
     rows_mentioning,
-    seed,
 )
 
 pytestmark = pytest.mark.usefixtures("faces_dir")
 
 
 def test_an_attendee_erases_their_booking_and_their_photos_stay_blocked(
+    scene: Scene,
     client: TestClient,
     comms_headers: dict[str, str],
     make_event: Callable[..., Event],
@@ -43,15 +44,6 @@ def test_an_attendee_erases_their_booking_and_their_photos_stay_blocked(
     faces_dir: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    scene = seed(
-        session=session,
-        client=client,
-        comms_headers=comms_headers,
-        make_event=make_event,
-        make_booking=make_booking,
-        run_job=run_job,
-        faces_dir=faces_dir,
-    )
     alice = scene.alice
     [her_face] = session.exec(select(MediaFace).where(MediaFace.booking_id == alice.id)).all()
     # A reviewer's note that names her: personal, so erasable.

@@ -23,13 +23,14 @@ from registry.publishing import facts
 from registry.publishing.models import Publication
 from tests.auth.factories import csrf_from, login_page
 from tests.media.conftest import run_job  # noqa: F401 (a fixture)
-from tests.rights.scene import BOB_NAME, seed
+from tests.rights.scene import BOB_NAME, Scene
 from tests.vision import compose
 
 pytestmark = pytest.mark.usefixtures("faces_dir")
 
 
 def test_an_objection_flags_the_photo_takes_it_down_and_redaction_clears_it(
+    scene: Scene,
     client: TestClient,
     comms_headers: dict[str, str],
     make_event: Callable[..., Event],
@@ -39,15 +40,6 @@ def test_an_objection_flags_the_photo_takes_it_down_and_redaction_clears_it(
     faces_dir: Path,
     make_staff: Callable[..., StaffUser],
 ) -> None:
-    scene = seed(
-        session=session,
-        client=client,
-        comms_headers=comms_headers,
-        make_event=make_event,
-        make_booking=make_booking,
-        run_job=run_job,
-        faces_dir=faces_dir,
-    )
     bob = scene.bob
     # His badge was read under his face; he did not opt out, so the face is clear.
     [badge] = session.exec(select(MediaBadge).where(MediaBadge.booking_id == bob.id)).all()

@@ -28,7 +28,7 @@ from registry.rights.requests import one_month_after
 from tests.auth.factories import bearer, csrf_from, login_page
 from tests.consent.factories import grant
 from tests.media.conftest import run_job  # noqa: F401 (a fixture)
-from tests.rights.scene import ALICE_EMAIL, ALICE_NAME, rows_mentioning, seed
+from tests.rights.scene import ALICE_EMAIL, ALICE_NAME, Scene, rows_mentioning
 
 pytestmark = pytest.mark.usefixtures("faces_dir")
 
@@ -48,6 +48,7 @@ def test_a_request_is_due_one_calendar_month_after_receipt(
 
 
 def test_staff_find_export_and_erase_everything_held_about_an_address(
+    scene: Scene,
     client: TestClient,
     comms_headers: dict[str, str],
     admin_headers: dict[str, str],
@@ -58,15 +59,6 @@ def test_staff_find_export_and_erase_everything_held_about_an_address(
     run_job: Callable[..., MediaStatus | None],  # noqa: F811
     faces_dir: Path,
 ) -> None:
-    scene = seed(
-        session=session,
-        client=client,
-        comms_headers=comms_headers,
-        make_event=make_event,
-        make_booking=make_booking,
-        run_job=run_job,
-        faces_dir=faces_dir,
-    )
     # Alice is also a patient twice: one consent covers the published hall photo, one nothing
     # published.
     published_on = make_consent(
