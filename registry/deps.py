@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
+from starlette.requests import cookie_parser
 
 from registry.auth import service as auth_service
 from registry.auth.models import Role, StaffUser
@@ -117,3 +118,21 @@ CurrentStaff = Annotated[StaffUser, Depends(StaffRole(Role.admin, Role.comms))]
 AdminStaff = Annotated[StaffUser, Depends(StaffRole(Role.admin))]
 PageStaff = Annotated[StaffUser, Depends(PageRole(Role.admin, Role.comms))]
 PageAdmin = Annotated[StaffUser, Depends(PageRole(Role.admin))]
+
+
+def carries_staff_credential(scope: dict[str, Any]) -> bool:
+    """Whether a request's headers hold a staff credential with a valid signature (bearer token
+    or page session): decided before the body is read, so that only staff get the large body
+    limit. Whether the account is still active is checked later, by the route."""
+    settings = get_settings()
+    secret = settings.resolved_secret_key()
+    headers = dict(scope.get("headers") or [])
+    scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        if read_access_token(secret=secret, token=token.strip()) is not None:
+            return True
+    value = cookie_parser(headers.get(b"cookie", b"").decode("latin-1")).get(SESSION_COOKIE)
+    return bool(value) and (
+        read_session(secret=secret, value=str(value), max_age_seconds=settings.session_hours * 3600)
+        is not None
+    )

@@ -3,8 +3,11 @@ response carries the security headers.
 
 A declared `Content-Length` over the limit is answered at once; a body sent without one (chunked)
 is counted as it arrives and cut off at the limit. Public forms get a small limit (a name and
-an email address), a public reference photo its upload limit, staff routes the largest (several
-photos or a video at once).
+an email address), a public reference photo its upload limit, and only a request that carries
+a valid staff credential (session cookie or bearer token, checked by its signature before any
+of the body is read) gets the largest (several photos or a video at once): an anonymous
+request to a staff route is held to the public form limit, so it cannot make the server read
+hundreds of megabytes before answering 401.
 
 Text input holding a NUL character (in the address, a JSON body or a plain form) is refused
 with a 422 the same way: no database column can store it and no person types it.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from registry.config import get_settings
@@ -50,12 +54,13 @@ def _nul_in_address(scope: Scope) -> bool:
     return "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")
 
 
-def limit_for(path: str) -> int:
-    """The largest body accepted on `path`, in bytes."""
+def limit_for(path: str, *, staff: bool = False) -> int:
+    """The largest body accepted on `path`, in bytes: `staff` when the request carries a valid
+    staff credential (only then do staff routes get the large limit)."""
     settings = get_settings()
     if _PUBLIC_UPLOAD.match(path):
         return settings.max_upload_mb * 1_000_000 + 64_000
-    if _PUBLIC_FORM.match(path):
+    if _PUBLIC_FORM.match(path) or not staff:
         return settings.max_form_kb * 1000
     return settings.max_request_mb * 1_000_000
 
@@ -64,11 +69,17 @@ def _words(limit: int) -> str:
     return f"{limit // 1_000_000} MB" if limit >= 1_000_000 else f"{limit // 1000} kB"
 
 
-class BodyLimit:
-    """ASGI middleware: 413 for bodies over `limit_for(path)`."""
+# Whether a request's headers carry a valid staff credential (the auth domain decides; the
+# application factory passes it in, as this core module imports no domain).
+StaffCheck = Callable[[Scope], bool]
 
-    def __init__(self, app: Any) -> None:
+
+class BodyLimit:
+    """ASGI middleware: 413 for bodies over `limit_for(path, staff=...)`."""
+
+    def __init__(self, app: Any, is_staff: StaffCheck | None = None) -> None:
         self.app = app
+        self.is_staff = is_staff or (lambda scope: False)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -81,7 +92,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        limit = limit_for(path)
+        limit = limit_for(path, staff=self.is_staff(scope))
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _refuse(scope, send, limit)

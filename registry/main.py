@@ -20,6 +20,7 @@ from registry.config import Settings, get_settings
 from registry.consent import api as consent_api
 from registry.consent import pages as consent_pages
 from registry.dashboard import pages as dashboard_pages
+from registry.deps import carries_staff_credential
 from registry.events import api as events_api
 from registry.events import pages as events_pages
 from registry.events import public_pages as events_public_pages
@@ -167,7 +168,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_handlers(app)
     openapi.install(app)
-    app.add_middleware(BodyLimit)  # outside the routes: bodies over the limit are never read
+    # Outside the routes: bodies over the limit are never read; the large limit is for staff.
+    app.add_middleware(BodyLimit, is_staff=carries_staff_credential)
     app.add_middleware(SecurityHeaders)  # outermost of ours: even a 413 carries them
     for router in ROUTERS:
         app.include_router(router)
