@@ -128,8 +128,11 @@ def serve(
     if "REGISTRY_BASE_URL" not in os.environ:
         # Links (manage, consent) must point at where this server actually listens.
         os.environ["REGISTRY_BASE_URL"] = url.rstrip("/")
-        get_settings.cache_clear()
-        settings = load_settings()
+    if demo:
+        # The demo's mail is read in the log (only in dev: refused in production above).
+        os.environ["REGISTRY_LOG_MAIL_BODIES"] = "true"
+    get_settings.cache_clear()
+    settings = load_settings()
     if demo:
         with unit_of_work() as session:
             info = demo_data.seed(session=session)

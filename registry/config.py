@@ -321,6 +321,12 @@ class Settings(BaseSettings):
     mail_from: str = Field(
         default="registry@localhost", description="Sender address of every email."
     )
+    log_mail_bodies: bool = Field(
+        default=False,
+        description="With no mail server, write whole messages (links withheld) to the log "
+        "instead of their kind, record and masked address. `serve --demo` turns it on so the "
+        "demo's mail can be read; never on outside `dev` (the log is not erasable).",
+    )
     notify_emails: list[str] = Field(
         default_factory=list,
         description="Who is told about takedowns (JSON list); unset: every active admin and "

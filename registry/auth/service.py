@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from sqlmodel import Session, col, select
 
+from registry.addresses import one_address
 from registry.audit import service as audit
 from registry.audit.service import Actor
 from registry.auth.models import Role, StaffUser
@@ -43,8 +44,8 @@ def create_user(
     """Create a staff account; the email must be new and the password long enough."""
     email = normalise_email(email)
     name = (name or "").strip()[:200] or None
-    if "@" not in email or len(email) > 320:
-        raise Invalid("Enter a valid email address.", field="email")
+    if one_address(email) is None:
+        raise Invalid("Enter one valid email address.", field="email")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Invalid(
             f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", field="password"

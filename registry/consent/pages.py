@@ -199,8 +199,6 @@ def consents_create(
         form["media"] = _parse_media(media_ids or [])
         if action == "show":
             return _new_form(request, session, form)
-        if subject_email and ("@" not in subject_email or " " in subject_email.strip()):
-            raise Invalid("Enter the email as name@example.org, or leave it empty.")
         consent = service.create_request(
             session=session,
             actor=Actor.staff(staff.id),

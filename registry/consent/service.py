@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from registry import channels as channel_names
 from registry import links, signals
+from registry.addresses import one_address
 from registry.audit import service as audit
 from registry.audit.service import SYSTEM, Actor
 from registry.config import get_settings
@@ -121,10 +122,16 @@ def create_request(
         raise Invalid(f"No uploaded media with id {', '.join(unknown_media)}.", field="media_ids")
     if guardian_relation and not guardian_name:
         raise Invalid("Give the guardian's name as well as their relation.", field="guardian_name")
+    email = one_address(subject_email) if _clean(subject_email) else None
+    if _clean(subject_email) and email is None:
+        raise Invalid(
+            "Enter one email address, like name@example.org, or leave it empty.",
+            field="subject_email",
+        )
     notice = current_notice(session=session)
     request = ConsentRequest(
         subject_name=subject_name.strip(),
-        subject_email=(_clean(subject_email) or "").lower() or None,
+        subject_email=email.lower() if email else None,
         guardian_name=_clean(guardian_name),
         guardian_relation=_clean(guardian_relation) if guardian_name else None,
         purpose=purpose.strip(),
@@ -276,6 +283,10 @@ def _append(
     origin: Origin | None = None,
     note: str | None = None,
 ) -> ConsentEvent:
+    if request.erase_requested_at is not None:
+        # Kept under a pseudonym only as the proof of a publication: nothing that could point
+        # back at the person (their browser, their network, a note) is recorded any more.
+        origin, note = None, None
     event = ConsentEvent(
         request_id=request.id,
         action=action,
@@ -311,10 +322,9 @@ def link_expires_at(request: ConsentRequest, at: datetime | None = None) -> date
 
 
 def request_for_token(*, session: Session, token: str, lock: bool = False) -> ConsentRequest:
-    """The request a consent link names; 404 for forged or replaced links, 410 once expired.
-
-    The messages are the same whether or not a record exists, so a link reveals nothing.
-    """
+    """The request a consent link names; 404 for forged or replaced links, 410 once expired or
+    once the record was erased at the person's request (a genuine link whose record is gone, or
+    one kept under a pseudonym as the proof of a publication: it no longer opens it)."""
     ref = links.read_token(CONSENT_LINK, token)
     if ref is not None and lock:
         begin_write(session)
@@ -323,6 +333,11 @@ def request_for_token(*, session: Session, token: str, lock: bool = False) -> Co
         if ref
         else None
     )
+    if ref is not None and (request is None or request.erase_requested_at is not None):
+        raise Gone(
+            "This consent record was deleted at the person's request, so this link no longer "
+            "opens it."
+        )
     if ref is None or request is None or request.link_version != ref.version:
         raise NotFound(
             "This consent link is not valid. It may have been replaced by a newer one: "

@@ -51,7 +51,10 @@ EventByID = Annotated[Event, Depends(event_by_id)]
 BookingByID = Annotated[Booking, Depends(booking_by_id)]
 
 
-def booking_public(booking: Booking) -> BookingPublic:
+def booking_public(booking: Booking, *, with_link: bool = False) -> BookingPublic:
+    """A booking as the API shows it; its private manage link only `with_link` (the answer that
+    created it, or re-issued it): a list or a read never carries it, so staff cannot act as
+    the attendee through it."""
     return BookingPublic(
         id=booking.id,
         event_id=booking.event_id,
@@ -59,7 +62,7 @@ def booking_public(booking: Booking) -> BookingPublic:
         email=booking.email,
         photo_opt_out=booking.photo_opt_out,
         badge_code=booking.badge_code,
-        manage_url=service.manage_url(booking),
+        manage_url=service.manage_url(booking) if with_link else None,
         notice_version=booking.notice_version,
         cancelled=booking.cancelled_at is not None,
         created_at=booking.created_at,
@@ -114,13 +117,14 @@ def create_booking(
     session: SessionDep,
     response: Response,
 ) -> BookingPublic:
-    """Book a place for an attendee; the same email again returns the existing booking (200)."""
+    """Book a place for an attendee; the same email again returns the existing booking (200,
+    without its manage link). The manage link is in this 201 only (and in a re-issue's answer)."""
     booking, created = service.create_booking(
         session=session, actor=Actor.staff(staff.id), event=event, **body.model_dump()
     )
     if not created:
         response.status_code = 200
-    return booking_public(booking)
+    return booking_public(booking, with_link=created)
 
 
 @router.get("/events/{event_id}/bookings", response_model=list[BookingPublic], responses=ERRORS)
@@ -222,13 +226,18 @@ def delete_reference_photo(
     return Response(status_code=204)
 
 
-@router.post("/bookings/{booking_id}/manage-link", response_model=BookingPublic, responses=ERRORS)
+@router.post(
+    "/bookings/{booking_id}/manage-link",
+    response_model=BookingPublic,
+    responses={**ERRORS, **error_responses(Conflict)},
+)
 def reissue_manage_link(
     staff: CurrentStaff, booking: BookingByID, session: SessionDep
 ) -> BookingPublic:
-    """Issue a fresh manage link (e.g. the attendee lost theirs); the old one stops working."""
+    """Issue a fresh manage link (e.g. the attendee lost theirs), mailed to the attendee; the
+    old one stops working. The answer carries the new link (409 for an erased booking)."""
     service.reissue_manage_link(session=session, actor=Actor.staff(staff.id), booking=booking)
-    return booking_public(booking)
+    return booking_public(booking, with_link=True)
 
 
 @router.get(

@@ -16,6 +16,7 @@ from typing import Literal
 
 from sqlmodel import Session
 
+from registry.addresses import one_address
 from registry.audit.service import Actor
 from registry.errors import Conflict, Invalid, TooLarge
 from registry.events import service
@@ -23,7 +24,6 @@ from registry.events.models import Event
 
 MAX_BYTES = 2_000_000
 MAX_ROWS = 5_000
-EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 TRUE = {"yes", "y", "true", "1", "x", "opt out", "opted out", "no photos"}
 FALSE = {"no", "n", "false", "0", ""}
 
@@ -38,6 +38,7 @@ class ImportRow:
     photo_opt_out: bool
     status: RowStatus = "new"
     errors: list[str] = field(default_factory=list)
+    manage_url: str | None = None  # set only by the import that created the booking
 
 
 @dataclass
@@ -136,7 +137,7 @@ def parse(data: bytes) -> tuple[list[ImportRow], dict[str, str]]:
                 row.errors.append("The name is empty.")
             elif len(full) > 200:
                 row.errors.append("The name is longer than 200 characters.")
-            if not EMAIL.match(row.email) or len(row.email) > 320:
+            if one_address(row.email) is None:
                 row.errors.append(f"{row.email or 'The email'} is not an email address.")
             if opt:
                 flag = _key(values.get(opt, ""))
@@ -192,7 +193,7 @@ def import_bookings(
         )
     for row in result.rows:
         if row.status == "new":
-            service.create_booking(
+            booking, _created = service.create_booking(
                 session=session,
                 actor=actor,
                 event=event,
@@ -201,4 +202,5 @@ def import_bookings(
                 photo_opt_out=row.photo_opt_out,
                 send_confirmation=send_confirmations,
             )
+            row.manage_url = service.manage_url(booking)
     return result

@@ -24,6 +24,7 @@ from registry.errors import Invalid, NotFound, render_on_error
 from registry.events import imports, service
 from registry.events.models import Event
 from registry.mail import service as mail
+from registry.mail import transport
 from registry.uploads import read_upload
 from registry.web import page_router, path_uuid, redirect, render
 
@@ -227,11 +228,17 @@ def booking_reissue(
     if str(booking.event_id) != event_id:
         raise NotFound("No booking with this id.")
     service.reissue_manage_link(session=session, actor=Actor.staff(staff.id), booking=booking)
-    return redirect(
-        f"/events/{event_id}",
-        message=f"New manage link for {booking.name}, emailed to them: "
-        f"{service.manage_url(booking)} (the old one no longer works).",
-    )
+    if transport.configured():
+        # The link is the attendee's key: it goes to them, not to the screen of staff.
+        message = (
+            f"New manage link for {booking.name} emailed to them (the old one no longer works)."
+        )
+    else:
+        message = (
+            f"New manage link for {booking.name} (no mail server is set up, so pass it on to "
+            f"them yourself): {service.manage_url(booking)} (the old one no longer works)."
+        )
+    return redirect(f"/events/{event_id}", message=message)
 
 
 @router.get("/events/{event_id}/import")

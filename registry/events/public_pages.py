@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import Response
 
+from registry.addresses import one_address
 from registry.audit.service import Actor
 from registry.deps import LinkThrottleDep, SessionDep
 from registry.downloads import attachment
@@ -57,8 +58,8 @@ def booking_submit(
     errors = {}
     if not name.strip():
         errors["name"] = "Enter your name."
-    if "@" not in email or "." not in email.rsplit("@", 1)[-1]:
-        errors["email"] = "Enter an email address like name@example.org."
+    if one_address(email) is None:
+        errors["email"] = "Enter one email address, like name@example.org."
     if errors:
         return render(
             request,
@@ -149,8 +150,8 @@ def lost_link_submit(
 ) -> Response:
     event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
     mail_on = transport.configured()
-    if not mail_on or "@" not in email or "." not in email.rsplit("@", 1)[-1]:
-        errors = {} if not mail_on else {"email": "Enter an email address like name@example.org."}
+    if not mail_on or one_address(email) is None:
+        errors = {} if not mail_on else {"email": "Enter one email address, like name@example.org."}
         return render(
             request,
             "events/lost_link.html",

@@ -92,7 +92,11 @@ class BookingPublic(BaseModel):
     email: str
     photo_opt_out: bool
     badge_code: str = Field(description="Exactly the text encoded in the badge's QR code.")
-    manage_url: str = Field(description="The attendee's private manage link.")
+    manage_url: str | None = Field(
+        default=None,
+        description="The attendee's private manage link: only in the answer that created the "
+        "booking (201) or re-issued its link; lists and reads never carry it.",
+    )
     notice_version: int
     cancelled: bool
     created_at: datetime
@@ -125,6 +129,11 @@ class ImportRowPublic(BaseModel):
     photo_opt_out: bool
     status: str = Field(description="new (will be / was booked), existing (already booked), error")
     errors: list[str]
+    manage_url: str | None = Field(
+        default=None,
+        description="The new attendee's private manage link: only in the answer of the import "
+        "that created the booking (not in a dry run).",
+    )
 
 
 class ImportResult(BaseModel):

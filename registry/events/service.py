@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from registry import channels as channel_names
 from registry import links, signals, zones
+from registry.addresses import one_address
 from registry.audit import service as audit
 from registry.audit.service import Actor
 from registry.auth.throttle import Throttle
@@ -174,6 +175,10 @@ def create_booking(
     unless `send_confirmation` is False (a CSV import staff chose not to announce)."""
     if not event.bookings_open:
         raise Conflict("Bookings for this event are closed.")
+    address = one_address(email)
+    if address is None:
+        raise Invalid("Enter one email address, like name@example.org.", field="email")
+    email = address
     existing = find_booking(session=session, event=event, email=email)
     if existing is not None:
         return existing, False

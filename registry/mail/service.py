@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from registry import channels, signals, zones
+from registry.addresses import one_address
 from registry.audit import service as audit
 from registry.audit.service import SYSTEM, Actor
 from registry.config import ROOT_DIR, get_settings
@@ -239,7 +240,12 @@ def compose(*, session: Session, letter: Letter) -> EmailMessage:
     html = env.get_template(f"{letter.template}.html").render(context)
     message = EmailMessage()
     message["From"] = settings.mail_from
-    message["To"] = ", ".join(letter.to)
+    to = [one_address(a) for a in letter.to]
+    if not to or None in to:
+        # Each recipient must be exactly one valid address (a stored address from before this
+        # check, or a crafted one, never becomes several recipients).
+        raise ValueError(f"not one valid address each: {len(letter.to)} recipient(s)")
+    message["To"] = ", ".join(a for a in to if a)
     if org.email:
         message["Reply-To"] = org.email
     message["Subject"] = " ".join(letter.subject.split())  # names may hold line breaks
@@ -329,7 +335,9 @@ def send_pending(
                     _finish(session, message, MailState.dropped, "no longer applies")
                     continue
                 if send is None:
-                    transport.log_sender(email)
+                    transport.log_sender(
+                        email, what=f"{message.kind} for {message.entity_type} {message.record_id}"
+                    )
                     _finish(session, message, MailState.logged, "no mail server configured")
                     done += 1
                     continue

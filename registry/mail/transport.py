@@ -88,7 +88,9 @@ def smtp_sender(url: str, *, allow_plaintext: bool = False, timeout: float = 20)
                         )
                 if parts.username:
                     client.login(unquote(parts.username), unquote(parts.password or ""))
-                client.send_message(message)
+                # The envelope goes to exactly the composed recipients, never to whatever
+                # else a header might be made to name.
+                client.send_message(message, to_addrs=recipients(message))
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             reason = "; ".join(
@@ -110,18 +112,29 @@ def smtp_sender(url: str, *, allow_plaintext: bool = False, timeout: float = 20)
     return send
 
 
-def log_sender(message: EmailMessage) -> None:
-    """No mail server: the message goes to the log with its links (and address) withheld."""
-    body = message.get_body(("plain",))
-    text = body.get_content() if body is not None else ""
-    attachments = [part.get_filename() for part in message.iter_attachments()]
-    logger.warning(
-        "Mail not sent (no REGISTRY_SMTP_URL set) to %s: %s%s\n%s",
-        mask(str(message["To"] or "")),
-        message["Subject"],
-        f" [attached: {', '.join(str(a) for a in attachments)}]" if attachments else "",
-        redact_links(text),
-    )
+def log_sender(message: EmailMessage, *, what: str) -> None:
+    """No mail server: the log says that a message (`what`: its kind and record) was not sent,
+    to whom (masked). Its body names people and their health (the log is not erasable): it is
+    written only when `log_mail_bodies` is on (`serve --demo`, in dev), links still withheld."""
+    to = ", ".join(mask(a) for a in recipients(message))
+    settings = get_settings()
+    if settings.log_mail_bodies and settings.env == "dev":
+        body = message.get_body(("plain",))
+        text = body.get_content() if body is not None else ""
+        logger.warning(
+            "Mail not sent (no REGISTRY_SMTP_URL set) to %s: %s (%s)\n%s",
+            to,
+            message["Subject"],
+            what,
+            redact_links(text),
+        )
+        return
+    logger.warning("Mail not sent (no REGISTRY_SMTP_URL set): %s to %s", what, to)
+
+
+def recipients(message: EmailMessage) -> list[str]:
+    """The message's recipients as composed (one valid address each)."""
+    return [a.strip() for a in str(message["To"] or "").split(",") if a.strip()]
 
 
 def configured() -> bool:

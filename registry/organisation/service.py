@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from sqlmodel import Session
 
+from registry.addresses import one_address
 from registry.audit import service as audit
 from registry.audit.service import Actor
 from registry.config import get_settings
@@ -61,7 +62,7 @@ def update(
     address, url = address.strip(), privacy_policy_url.strip()
     if not name:
         raise Invalid("Enter the organisation's name.", field="name")
-    if "@" not in email or " " in email or "." not in email.rsplit("@", 1)[-1]:
+    if one_address(email) is None:
         raise Invalid("Enter the privacy contact's email, like privacy@example.org.", field="email")
     if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc):
         raise Invalid("The privacy policy must be a full https:// address.", field="url")

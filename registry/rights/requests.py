@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import calendar
 import io
-import re
 import uuid
 import zipfile
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from registry.addresses import one_address
 from registry.audit import service as audit
 from registry.audit.service import Actor
 from registry.consent.models import ConsentRequest
@@ -28,8 +28,6 @@ from registry.media.models import MediaFace, MediaObjection
 from registry.rights import erasure, export
 from registry.rights.models import SubjectRequest
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
 
 def one_month_after(moment: datetime) -> datetime:
     """The same day next month (or its last day when shorter), same time."""
@@ -39,8 +37,8 @@ def one_month_after(moment: datetime) -> datetime:
 
 
 def create(*, session: Session, actor: Actor, email: str) -> SubjectRequest:
-    address = (email or "").strip()
-    if not EMAIL.match(address) or len(address) > 320:
+    address = one_address(email) or ""
+    if not address:
         raise Invalid("Enter the person's email address, like name@example.org.", field="email")
     now = utcnow()
     request = SubjectRequest(
