@@ -52,6 +52,7 @@ ROUTERS: list[APIRouter] = [
     publishing_api.router,
     publishing_api.public_router,
     rights_api.router,
+    rights_api.objections_router,
     auth_pages.router,
     dashboard_pages.router,
     organisation_pages.router,

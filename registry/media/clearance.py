@@ -34,6 +34,7 @@ from registry.media.models import (
     MediaFace,
     MediaObjection,
     MediaStatus,
+    ObjectionDecision,
     TransientReference,
     VideoSegment,
 )
@@ -427,14 +428,16 @@ def consented_otherwise(*, session: Session, media: Media) -> dict[int, FaceRevi
 
 
 def objections_to(*, session: Session, media: Media) -> set[uuid.UUID]:
-    """The bookings that objected to this photo (an erased booking's objection stays where no
-    face is matched to it: it is then all that keeps the photo blocked)."""
+    """The bookings whose objection to this photo counts: not dismissed by staff (an erased
+    booking's objection stays where no face is matched to it: it is then all that keeps the
+    photo blocked)."""
     return set(
         session.exec(
             select(MediaObjection.booking_id)
             .join(Booking, col(Booking.id) == MediaObjection.booking_id)
             .where(
                 MediaObjection.media_id == media.id,
+                MediaObjection.decision != ObjectionDecision.dismissed,
                 or_(col(Booking.cancelled_at).is_(None), col(Booking.erased_at).is_not(None)),
             )
         ).all()

@@ -168,11 +168,18 @@ class VideoSegment(SQLModel, table=True):
     result: bytes | None = Field(default=None, sa_type=sa.LargeBinary)  # encrypted
 
 
+class ObjectionDecision(StrEnum):
+    pending = "pending"  # nobody on the staff has looked yet: it counts (privacy first)
+    upheld = "upheld"
+    dismissed = "dismissed"  # staff found it unfounded, with a reason: it no longer counts
+
+
 class MediaObjection(SQLModel, table=True):
     """An attendee who did not opt out said "not this photo": for that person the photo is
     treated like an opt-out (flagged, refused by the gate until redacted, taken down if
-    published). Deleted with the booking's data when they ask for erasure (their booking then
-    stays opted out, so the photo stays blocked)."""
+    published) until staff dismiss the objection with a reason. Deleted with the booking's data
+    when they ask for erasure where a face is matched to them (their booking then stays opted
+    out, so the photo stays blocked); kept, anonymous, where it is all that blocks the photo."""
 
     __tablename__ = "media_objection"
     __table_args__ = (sa.UniqueConstraint("media_id", "booking_id"),)
@@ -181,3 +188,11 @@ class MediaObjection(SQLModel, table=True):
     media_id: uuid.UUID = Field(foreign_key="media.id", index=True)
     booking_id: uuid.UUID = Field(foreign_key="booking.id", index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Where they were not found in the photo, how to find them ("at the back, red scarf").
+    explanation: str | None = Field(default=None, max_length=500)
+    decision: ObjectionDecision = Field(
+        default=ObjectionDecision.pending, sa_type=sa.String(12), index=True
+    )
+    decided_by: str | None = Field(default=None, max_length=120)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decision_reason: str | None = Field(default=None, max_length=1000)

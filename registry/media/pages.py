@@ -239,6 +239,7 @@ def photo(request: Request, media_id: str, staff: PageStaff, session: SessionDep
             else []
         )
     }
+    objections = clearance.objections_of(session=session, media=media)
     return render(
         request,
         "media/video.html" if media.kind == "video" else "media/photo.html",
@@ -253,10 +254,12 @@ def photo(request: Request, media_id: str, staff: PageStaff, session: SessionDep
             "final": media.status in FINAL,
             "otherwise": otherwise,
             "people": auth.display_names(
-                session=session, labels={r.actor for r in otherwise.values()}
+                session=session,
+                labels={r.actor for r in otherwise.values()}
+                | {o.decided_by for o, _ in objections if o.decided_by},
             ),
             "match_words": match_words,
-            "objections": clearance.objections_of(session=session, media=media),
+            "objections": objections,
             **publishing_pages.media_panel(session, media),
         },
     )

@@ -155,7 +155,10 @@ OBJECTION_ROWS = (
     sa.select(_O.c.media_id, _O.c.booking_id, _BK.c.name)
     .select_from(_O.join(_BK, _BK.c.id == _O.c.booking_id))
     .where(
-        _O.c.media_id.in_(_IDS), sa.or_(_BK.c.cancelled_at.is_(None), _BK.c.erased_at.isnot(None))
+        _O.c.media_id.in_(_IDS),
+        sa.or_(_BK.c.cancelled_at.is_(None), _BK.c.erased_at.isnot(None)),
+        # Staff dismissed it (with a reason): it no longer counts.
+        _O.c.decision != "dismissed",
     )
     .order_by(_O.c.id)
 )

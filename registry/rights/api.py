@@ -8,12 +8,16 @@ from fastapi import APIRouter, status
 from fastapi.responses import Response
 
 from registry.audit.service import Actor
-from registry.deps import AdminStaff, SessionDep
+from registry.deps import AdminStaff, CurrentStaff, RowId, SessionDep
 from registry.downloads import attachment
 from registry.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, error_responses
-from registry.rights import requests
+from registry.media import service as media_service
+from registry.media.clearance import objections_of
+from registry.rights import objections, requests
 from registry.rights.schemas import (
     Erased,
+    ObjectionDecisionIn,
+    ObjectionPublic,
     SubjectRequestFound,
     SubjectRequestIn,
     SubjectRequestPublic,
@@ -82,3 +86,48 @@ def erase(request_id: uuid.UUID, staff: AdminStaff, session: SessionDep) -> Eras
     request = requests.get(session=session, request_id=request_id)
     requests.erase(session=session, actor=Actor.staff(staff.id), request=request)
     return Erased.model_validate(request)
+
+
+objections_router = APIRouter(prefix="/api/media", tags=["people's rights"])
+
+
+@objections_router.get(
+    "/{media_id}/objections",
+    response_model=list[ObjectionPublic],
+    responses={**ERRORS, **error_responses(NotFound)},
+)
+def list_objections(
+    media_id: uuid.UUID, staff: CurrentStaff, session: SessionDep
+) -> list[ObjectionPublic]:
+    """Attendees' objections to this photo or video, oldest first, with staff's decisions."""
+    media = media_service.get_media(session=session, media_id=media_id)
+    return [
+        ObjectionPublic.model_validate(o) for o, _ in objections_of(session=session, media=media)
+    ]
+
+
+@objections_router.post(
+    "/{media_id}/objections/{objection_id}/decision",
+    response_model=ObjectionPublic,
+    responses={**ERRORS, **error_responses(NotFound, Invalid)},
+)
+def decide_objection(
+    media_id: uuid.UUID,
+    objection_id: RowId,
+    body: ObjectionDecisionIn,
+    staff: CurrentStaff,
+    session: SessionDep,
+) -> ObjectionPublic:
+    """Uphold an objection, or dismiss it with a reason (it then stops counting: the photo is
+    re-decided and the gate follows). Audited."""
+    media = media_service.get_media(session=session, media_id=media_id)
+    objection = objections.get_objection(session=session, media=media, objection_id=objection_id)
+    objections.decide(
+        session=session,
+        actor=Actor.staff(staff.id),
+        media=media,
+        objection=objection,
+        decision=body.decision,
+        reason=body.reason,
+    )
+    return ObjectionPublic.model_validate(objection)

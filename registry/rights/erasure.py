@@ -9,13 +9,16 @@ An attendee's booking:
 - reviewers' notes on their faces, their queued and sent mail records, and the personal fields
   of their audit entries (tombstoned; the chain still verifies) are deleted;
 - their objections are kept only where no face is matched to them (the objection is then the
-  only thing keeping that photo blocked; it names an anonymous booking);
+  only thing keeping that photo blocked; it names an anonymous booking); their name is scrubbed
+  from every photo they were matched in, their badge was read in or they objected to;
 - the manage link stops working.
 
 A patient's consent record is deleted outright, with its history, unless media it covers is
 published on its strength: then it is kept as the proof of that publication, under a pseudonym
-(`Patient <ref>`), with no address, guardian, note or browser details, until the last
-publication comes down (housekeeping then deletes it).
+(`Patient <ref>`), with no address, guardian, note or browser details, and with their name (and
+guardian's name and address) scrubbed from its purpose and description, until the last
+publication comes down (housekeeping then deletes it). Its link stops working at once (410),
+so nothing more can be done or recorded through it.
 
 On SQLite the database overwrites freed pages (`PRAGMA secure_delete`) and, after an erasure
 commits, folds the write-ahead log back into the file and truncates it, so the erased text is
@@ -24,7 +27,7 @@ not left in either file.
 
 from __future__ import annotations
 
-import json
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -32,7 +35,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
-from registry import signals
+from registry import names, signals
 from registry.audit import service as audit
 from registry.audit.service import Actor
 from registry.consent.models import ConsentEvent, ConsentMedia, ConsentRequest
@@ -93,12 +96,17 @@ def erase_booking(*, session: Session, actor: Actor, booking: Booking) -> dict[s
             counts["face_encodings"] += 1
             session.add(face)
     placed = {face.media_id for face in faces}
+    objected: set[uuid.UUID] = set()
     for objection in session.exec(
         select(MediaObjection).where(MediaObjection.booking_id == booking.id)
     ).all():
+        objected.add(objection.media_id)
         if objection.media_id in placed:
             session.delete(objection)
             counts["objections"] += 1
+        elif objection.explanation is not None:
+            objection.explanation = None  # their own words about where they are: personal
+            session.add(objection)
     reviewed: set[uuid.UUID] = set()
     for review in session.exec(select(FaceReview).where(FaceReview.booking_id == booking.id)):
         reviewed.add(review.media_id)
@@ -106,8 +114,14 @@ def erase_booking(*, session: Session, actor: Actor, booking: Booking) -> dict[s
             review.note = None
             session.add(review)
             counts["review_notes"] += 1
-    media_ids = placed | set(
-        session.exec(select(MediaBadge.media_id).where(MediaBadge.booking_id == booking.id)).all()
+    media_ids = (
+        placed
+        | objected
+        | set(
+            session.exec(
+                select(MediaBadge.media_id).where(MediaBadge.booking_id == booking.id)
+            ).all()
+        )
     )
     counts["audit_entries_tombstoned"] = _unname(session, booking.name, ERASED_NAME, media_ids)
     booking.name = ERASED_NAME
@@ -136,33 +150,49 @@ def _unname(session: Session, name: str, replacement: str, media_ids: set[uuid.U
     name is replaced. The number of audit entries tombstoned."""
     if not media_ids:
         return 0
-    # A name of one or two letters would garble other people's words: left as it is.
-    named = (lambda text: name in text) if len(name.strip()) >= 3 else (lambda text: False)
+
+    # The reasons were written from the whole name: only that is replaced (in any case or
+    # accent), so that someone else who shares a first name keeps theirs. A name of one or two
+    # letters would garble other people's words: left as it is.
+    def unnamed(text: str) -> str:
+        return names.scrub(text, name, replacement, partial=False) if len(name) >= 3 else text
+
     for media in session.exec(select(Media).where(col(Media.id).in_(list(media_ids)))).all():
-        if any(named(r) for r in media.reasons or []):  # a video's reasons name who appears
-            media.reasons = [r.replace(name, replacement) for r in media.reasons]
+        reasons = [unnamed(r) for r in media.reasons or []]  # a video's name who appears when
+        if reasons != list(media.reasons or []):
+            media.reasons = reasons
             session.add(media)
     publications = session.exec(
         select(Publication).where(col(Publication.media_id).in_(list(media_ids)))
     ).all()
     for publication in publications:
-        if any(named(r) for r in publication.takedown_reasons or []):
-            publication.takedown_reasons = [
-                r.replace(name, replacement) for r in publication.takedown_reasons
-            ]
+        reasons = [unnamed(r) for r in publication.takedown_reasons or []]
+        if reasons != list(publication.takedown_reasons or []):
+            publication.takedown_reasons = reasons
             session.add(publication)
     for message in session.exec(
         select(OutboxMessage).where(col(OutboxMessage.record_id).is_(None))
     ).all():
-        text = json.dumps(message.payload, ensure_ascii=False)
-        if named(text):
-            message.payload = json.loads(text.replace(json.dumps(name)[1:-1], replacement))
+        payload = _scrubbed(message.payload, unnamed)
+        if payload != message.payload:
+            message.payload = payload
             session.add(message)
     return audit.erase_personal(
         session=session,
         entity_type="publication",
         entity_ids=sorted((p.id for p in publications), key=str),
     )
+
+
+def _scrubbed(value: Any, unnamed: Any) -> Any:
+    """A JSON value with `unnamed` applied to every string in it."""
+    if isinstance(value, str):
+        return unnamed(value)
+    if isinstance(value, list):
+        return [_scrubbed(v, unnamed) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrubbed(v, unnamed) for k, v in value.items()}
+    return value
 
 
 def published_on(session: Session, request: ConsentRequest) -> list[Publication]:
@@ -209,7 +239,18 @@ def erase_consent(*, session: Session, actor: Actor, request: ConsentRequest) ->
 
 
 def _pseudonymise(session: Session, actor: Actor, request: ConsentRequest) -> None:
-    request.subject_name = pseudonym(request)
+    alias = pseudonym(request)
+    # Staff's own words may name the person ("Video of Maria Gonzalez after her mastectomy"):
+    # every form of their (and their guardian's) name and their address is replaced.
+    for field in ("purpose", "description"):
+        text = getattr(request, field)
+        for person in (request.subject_name, request.guardian_name):
+            if person:
+                text = names.scrub(text, person, alias)
+        if request.subject_email:
+            text = re.sub(re.escape(request.subject_email), alias, text, flags=re.IGNORECASE)
+        setattr(request, field, text)
+    request.subject_name = alias
     request.subject_email = None
     request.guardian_name = None
     request.guardian_relation = None

@@ -13,7 +13,8 @@ Format `registry.attendee-export/1` (`my-data.json`):
 - `event`, `booking` (name, email, badge code, choice, notice version, dates), `controller`;
 - `choices`: every change of the booking (what, the choice after it, notice version, when, by);
 - `reference_photos`: what is kept of each (dates, purge date; `thumbnail`: its file in the ZIP);
-- `objections`: the photos they said "not this photo" about (media id, when);
+- `objections`: the photos they said "not this photo" about (media id, when, where they said
+  they are, and staff's decision with its reason);
 - `media`: each photo or video of the event in which they were matched (by a reference photo,
   their badge, or a face seen wearing it) or their badge was read: its decision for them, how it
   was reached, reviewers' words, publications (channel, address, dates, takedown), and for a
@@ -215,7 +216,14 @@ def attendee_export(*, session: Session, booking: Booking, event: Event, actor: 
         "reference_photos": refs,
         "media": found,
         "objections": [
-            {"media_id": str(o.media_id), "at": _when(o.created_at)}
+            {
+                "media_id": str(o.media_id),
+                "at": _when(o.created_at),
+                "explanation": o.explanation,
+                "decision": o.decision.value,
+                "decided_at": _when(o.decided_at),
+                "decision_reason": o.decision_reason,
+            }
             for o in session.exec(
                 select(MediaObjection)
                 .where(MediaObjection.booking_id == booking.id)

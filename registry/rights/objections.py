@@ -4,6 +4,11 @@ For that person the photo is then treated like an opt-out: clearance flags the f
 them (by their badge or a face seen wearing it), or asks a reviewer to mark which face is theirs
 when none is; the gate refuses it until a verified redacted copy hides them; a publication of it
 is listed for takedown. Staff see the objection on the photo's page.
+
+An objection to a photo they were not found in must say how to find them in it (so one link
+cannot block an event's photos wholesale), objections are throttled per booking and per client
+network, and staff decide each one: upheld, or dismissed with a reason (audited). A dismissed
+objection stops counting; until staff decide, it counts (privacy first).
 """
 
 from __future__ import annotations
@@ -15,13 +20,28 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from registry import signals
+from registry.audit import service as audit
 from registry.audit.service import Actor
-from registry.errors import Conflict, Invalid
+from registry.auth.throttle import Throttle
+from registry.db import utcnow
+from registry.errors import Conflict, Invalid, NotFound
 from registry.events.history import record_change
 from registry.events.models import Booking, BookingAction
 from registry.media import clearance
-from registry.media.models import FINAL, Media, MediaBadge, MediaFace, MediaObjection
+from registry.media.models import (
+    FINAL,
+    Media,
+    MediaBadge,
+    MediaFace,
+    MediaObjection,
+    ObjectionDecision,
+)
 from registry.publishing.models import Publication
+
+OBJECTIONS_PER_BOOKING = 10  # per link-request window (an hour by default)
+OBJECTIONS_PER_NETWORK = 30
+EXPLANATION_MIN = 10
+EXPLANATION_MAX = 500
 
 
 @dataclass(frozen=True)
@@ -127,8 +147,48 @@ def check_can_object(booking: Booking) -> None:
         )
 
 
-def object_to(*, session: Session, actor: Actor, booking: Booking, media: Media) -> bool:
-    """Record the objection and re-decide the photo at once; False if it was already recorded."""
+def objection_wait(*, throttle: Throttle, booking: Booking, network: str | None) -> int:
+    """Seconds to wait before this booking (or this client network) may object again; 0: go
+    ahead (counted)."""
+    keys = [
+        (f"objection:booking:{booking.id}", OBJECTIONS_PER_BOOKING),
+        (f"objection:network:{network or 'unknown'}", OBJECTIONS_PER_NETWORK),
+    ]
+    wait = throttle.retry_after(keys)
+    if not wait:
+        throttle.fail([key for key, _ in keys])
+    return wait
+
+
+def found_them(*, session: Session, booking: Booking, media: Media) -> bool:
+    """Whether clearance found this attendee in the photo (a face matched to them, or their
+    badge read)."""
+    by_face = session.exec(
+        select(MediaFace.id).where(
+            MediaFace.media_id == media.id, MediaFace.booking_id == booking.id
+        )
+    ).first()
+    return (
+        by_face is not None
+        or session.exec(
+            select(MediaBadge.id).where(
+                MediaBadge.media_id == media.id, MediaBadge.booking_id == booking.id
+            )
+        ).first()
+        is not None
+    )
+
+
+def object_to(
+    *,
+    session: Session,
+    actor: Actor,
+    booking: Booking,
+    media: Media,
+    explanation: str | None = None,
+) -> bool:
+    """Record the objection and re-decide the photo at once; False if it was already recorded.
+    A photo they were not found in needs an `explanation` of how to find them in it."""
     check_can_object(booking)
     if media.event_id != booking.event_id:
         raise Invalid("That photo is not from your event.", field="reference")
@@ -139,10 +199,69 @@ def object_to(*, session: Session, actor: Actor, booking: Booking, media: Media)
     ).first()
     if exists is not None:
         return False
-    session.add(MediaObjection(media_id=media.id, booking_id=booking.id))
+    words = " ".join((explanation or "").split())[:EXPLANATION_MAX] or None
+    if not found_them(session=session, booking=booking, media=media) and (
+        words is None or len(words) < EXPLANATION_MIN
+    ):
+        raise Invalid(
+            "We did not find you in this photo, so tell us where you are in it (for example "
+            "'at the back on the left, in a red scarf'): staff need it to cover the right face.",
+            field="explanation",
+        )
+    session.add(MediaObjection(media_id=media.id, booking_id=booking.id, explanation=words))
     session.flush()
     record_change(session, booking, BookingAction.objected, actor, media_id=media.id)
     if media.status in FINAL:
         clearance.evaluate(session=session, media=media, cascade=False)
     signals.basis_changed.send(session=session, media_ids=[media.id])
     return True
+
+
+def get_objection(*, session: Session, media: Media, objection_id: int) -> MediaObjection:
+    objection = session.get(MediaObjection, objection_id)
+    if objection is None or objection.media_id != media.id:
+        raise NotFound("No objection with this id on this photo.")
+    return objection
+
+
+def decide(
+    *,
+    session: Session,
+    actor: Actor,
+    media: Media,
+    objection: MediaObjection,
+    decision: ObjectionDecision,
+    reason: str | None = None,
+) -> MediaObjection:
+    """Staff's word on an objection: `upheld`, or `dismissed` with a reason (it then stops
+    counting). Audited; the photo is re-decided at once and the gate follows."""
+    if decision == ObjectionDecision.pending:
+        raise Invalid("Decide the objection: upheld or dismissed.", field="decision")
+    words = " ".join((reason or "").split()) or None
+    if decision == ObjectionDecision.dismissed and not words:
+        raise Invalid(
+            "Say why the objection is dismissed (for example 'the person is not in this "
+            "photo: checked with them by phone').",
+            field="reason",
+        )
+    before = objection.decision
+    objection.decision = decision
+    objection.decided_by = actor.label
+    objection.decided_at = utcnow()
+    objection.decision_reason = words
+    session.add(objection)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action=f"media.objection_{decision.value}",
+        entity_type="media",
+        entity_id=media.id,
+        before={"objection": objection.id, "decision": before},
+        after={"objection": objection.id, "decision": decision.value},
+        personal={"reason": words} if words else None,
+    )
+    if media.status in FINAL:
+        clearance.evaluate(session=session, media=media, cascade=False)
+    signals.basis_changed.send(session=session, media_ids=[media.id])
+    return objection

@@ -9,11 +9,13 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 
 from registry.audit.service import Actor
-from registry.deps import PageAdmin, SessionDep
+from registry.deps import PageAdmin, PageStaff, RowId, SessionDep
 from registry.downloads import attachment
 from registry.errors import Invalid, redirect_on_error, render_on_error
-from registry.rights import requests
-from registry.web import page_router, redirect, render
+from registry.media import service as media_service
+from registry.media.models import ObjectionDecision
+from registry.rights import objections, requests
+from registry.web import page_router, path_uuid, redirect, render
 
 router = page_router()
 
@@ -85,3 +87,35 @@ def request_close(request_id: uuid.UUID, staff: PageAdmin, session: SessionDep) 
     return redirect(
         f"/subject-requests/{item.id}", message="Request closed; its address is deleted."
     )
+
+
+@router.post("/media/{media_id}/objections/{objection_id}")
+def objection_decide(
+    media_id: str,
+    objection_id: RowId,
+    staff: PageStaff,
+    session: SessionDep,
+    decision: Annotated[str, Form(max_length=12)] = "",
+    reason: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """Uphold an objection, or dismiss it with a reason, from the photo's page."""
+    media = media_service.get_media(session=session, media_id=path_uuid(media_id, "photo"))
+    back = f"/media/{media.id}#objections-h"
+    with redirect_on_error(back, place="objections", keep={"reason": reason}):
+        objection = objections.get_objection(
+            session=session, media=media, objection_id=objection_id
+        )
+        try:
+            chosen = ObjectionDecision(decision)
+        except ValueError:
+            raise Invalid("Choose: uphold or dismiss.", field="decision") from None
+        objections.decide(
+            session=session,
+            actor=Actor.staff(staff.id),
+            media=media,
+            objection=objection,
+            decision=chosen,
+            reason=reason,
+        )
+    words = "upheld" if chosen == ObjectionDecision.upheld else "dismissed"
+    return redirect(back, message=f"Objection {words}.", place="objections")

@@ -11,11 +11,12 @@ from fastapi.responses import Response
 
 from registry.audit.service import Actor
 from registry.consent import service as consent
-from registry.deps import SessionDep
+from registry.deps import LinkThrottleDep, SessionDep
 from registry.downloads import attachment
-from registry.errors import Invalid, NotFound, redirect_on_error
+from registry.errors import Invalid, NotFound, RateLimited, redirect_on_error
 from registry.events import service as events
 from registry.media.models import Media
+from registry.origin import origin_of
 from registry.rights import erasure, export, objections
 from registry.web import page_router, redirect, render
 
@@ -57,16 +58,30 @@ def photos(request: Request, token: str, session: SessionDep) -> Response:
 
 @router.post("/b/{token}/objections")
 def object_to_photo(
+    request: Request,
     token: str,
     session: SessionDep,
+    throttle: LinkThrottleDep,
     reference: Annotated[str, Form(max_length=2000)] = "",
+    explanation: Annotated[str, Form(max_length=2000)] = "",
     media_id: Annotated[uuid.UUID | None, Form()] = None,
 ) -> Response:
     """ "Not this photo": chosen from the list of photos they were found in, or named by the
-    address where they saw it (or its number)."""
+    address where they saw it (or its number) with where they are in it."""
     booking, _event = events.booking_for_token(session=session, token=token)
     back = f"/b/{token}/photos"
-    with redirect_on_error(back, place="objection", keep={"reference": reference}):
+    wait = objections.objection_wait(
+        throttle=throttle, booking=booking, network=origin_of(request).ip_prefix
+    )
+    if wait:
+        raise RateLimited(
+            "Too many objections were sent for this booking or from this network; nothing "
+            f"was saved. Try again in {max(1, (wait + 59) // 60)} minute(s), or write to "
+            "the organiser (their address is in your booking email).",
+            retry_after=wait,
+        )
+    kept = {"reference": reference, "explanation": explanation}
+    with redirect_on_error(back, place="objection", keep=kept):
         objections.check_can_object(booking)
         if media_id is not None:
             media = session.get(Media, media_id)
@@ -74,7 +89,13 @@ def object_to_photo(
                 raise NotFound("That photo is not one of this event's.")
         else:
             media = objections.find_media(session=session, booking=booking, reference=reference)
-        added = objections.object_to(session=session, actor=ATTENDEE, booking=booking, media=media)
+        added = objections.object_to(
+            session=session,
+            actor=ATTENDEE,
+            booking=booking,
+            media=media,
+            explanation=explanation,
+        )
     return redirect(
         back,
         message=(

@@ -131,7 +131,11 @@ def test_an_objection_to_a_photo_where_nobody_was_matched_waits_for_a_reviewer(
     assert "We have not found you" in page.text
     answer = client.post(
         f"/b/{token}/objections",
-        data={"csrf_token": csrf_from(page.text), "reference": "dsc_7"},
+        data={
+            "csrf_token": csrf_from(page.text),
+            "reference": "dsc_7",
+            "explanation": "On the right, in a blue jacket",
+        },
     )
     assert "DSC_7.jpg will not be published with you in it" in answer.text
     session.refresh(photo)

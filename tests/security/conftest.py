@@ -25,7 +25,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.mailbox import Inbox, smtp_server
+from tests.media.conftest import run_job  # noqa: F401 (a fixture the seeded scene uses)
 from tests.ports import free_port
+from tests.rights.conftest import scene  # noqa: F401 (the rights tests' seeded event)
 
 ADMIN = ("sec-admin@example.org", "security admin password")
 COMMS = ("sec-comms@example.org", "security comms password")
