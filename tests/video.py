@@ -116,3 +116,68 @@ def with_rotation(clip: bytes, degrees: int) -> bytes:
     values = [cos * one, sin * one, 0, -sin * one, cos * one, 0, 0, 0, 0x40000000]
     matrix = b"".join(v.to_bytes(4, "big", signed=True) for v in values)
     return clip[:matrix_at] + matrix + clip[matrix_at + 36 :]
+
+
+def _raw_h264(size: tuple[int, int], frames: int, fps: int, shade: int) -> bytes:
+    """An H.264 elementary stream (Annex B: it carries its own SPS, so a decoder reading one
+    after another switches picture size where the second starts)."""
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="h264") as target:
+        stream = target.add_stream("libx264", rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast"}
+        for index in range(frames):
+            array = np.full((size[1], size[0], 3), (shade + 3 * index) % 256, np.uint8)
+            frame = av.VideoFrame.from_ndarray(array, format="rgb24")
+            frame.pts = index
+            for packet in stream.encode(frame):
+                target.mux(packet)
+        for packet in stream.encode():
+            target.mux(packet)
+    return out.getvalue()
+
+
+def size_switching_clip(
+    first: tuple[int, int] = (320, 240), then: tuple[int, int] = (1600, 1200), fps: int = 10
+) -> bytes:
+    """A Matroska (WebM-style) video whose header and first frames say `first`, then switches
+    to `then` key frames (an attack on "only the first frame's size is checked")."""
+    raw = _raw_h264(first, fps, fps, 40) + _raw_h264(then, 2 * fps, fps, 160)
+    out = io.BytesIO()
+    with (
+        av.open(io.BytesIO(raw), format="h264") as source,
+        av.open(out, mode="w", format="matroska") as target,
+    ):
+        src = source.streams.video[0]
+        dst = target.add_stream_from_template(src)
+        index = 0
+        for packet in source.demux(src):
+            if packet.size == 0:
+                continue
+            packet.stream = dst
+            packet.time_base = Fraction(1, 1000)
+            packet.pts = packet.dts = index * 1000 // fps
+            packet.duration = 1000 // fps
+            index += 1
+            target.mux(packet)
+    return out.getvalue()
+
+
+def lying_length_clip(seconds: float = 40.0, claims: float = 2.0, fps: int = 5) -> bytes:
+    """A Matroska video holding `seconds` of frames whose header says it lasts `claims` seconds
+    (its Duration element rewritten)."""
+    clip = compose_clip(
+        [], seconds=seconds, size=(160, 120), fps=fps, audio=False, container="matroska"
+    )
+    marker = clip.find(b"\x44\x89\x88")  # Duration: an 8-byte float, in milliseconds
+    assert marker > 0, "no Duration element"
+    import struct
+
+    start = marker + 3
+    return clip[:start] + struct.pack(">d", claims * 1000.0) + clip[start + 8 :]
+
+
+def dense_clip(seconds: float = 2.0, fps: int = 1000) -> bytes:
+    """A short clip with far more frames a second than any camera records."""
+    return compose_clip([], seconds=seconds, size=(64, 48), fps=fps, audio=False)

@@ -39,6 +39,11 @@ LINK_DISTANCE = 0.4  # else encodings this close (the same person, surely), with
 UNLIKE = 0.6  # an overlapping face this far from the track's is someone else (people cross)
 MAX_GAP_S = 3.0
 SCENE_CUT = 40.0  # mean absolute difference (0-255) of two tiny grey frames: a new shot
+# A file must be what its header says. Frames past the probed length (beyond a container's usual
+# slack) or more frames than any camera records are refused: else a header claiming 10 s could
+# hide 40 minutes that nobody analysed (and would be published with the "cleared" original).
+OVERRUN_S = 2.0
+MAX_FPS = 240.0
 
 
 _FIRST_BOXES = frozenset({b"ftyp", b"moov", b"wide", b"free", b"mdat", b"skip"})
@@ -59,6 +64,44 @@ class VideoInfo:
     frame_rate: float
     rotation: int
     has_audio: bool
+    coded: tuple[int, int] = (0, 0)  # the first frame's size as decoded (before rotation)
+
+
+class FrameGuard:
+    """Checks every decoded frame against what the probe found: the same picture size (a file
+    that switches to 8000×6000 key frames mid-way is refused, not decoded into gigabytes), no
+    frame past the probed length, and no more than `MAX_FPS` frames a second of the time they
+    span (however the frames' times are made to lie, decoding stays bounded by the length)."""
+
+    def __init__(self, info: VideoInfo) -> None:
+        self.info = info
+        self.end_s = info.duration_s + OVERRUN_S
+        self.first_t: float | None = None
+        self.decoded = 0
+
+    def check(self, frame: av.VideoFrame) -> float:
+        """The frame's time; ImageRejected when it breaks what the probe found."""
+        self.decoded += 1
+        if self.info.coded != (0, 0) and (frame.width, frame.height) != self.info.coded:
+            raise ImageRejected(
+                f"The video changes its picture size mid-way ({self.info.coded[0]}×"
+                f"{self.info.coded[1]} to {frame.width}×{frame.height}): it cannot be cleared.",
+                "size",
+            )
+        t = float(frame.time or 0.0)
+        if t > self.end_s:
+            raise ImageRejected(
+                f"The video runs past the length its header gives ({self.info.duration_s:g} s): "
+                "it cannot be cleared. Export it again from the camera or editor.",
+                "duration",
+            )
+        first = self.first_t = t if self.first_t is None else self.first_t
+        if self.decoded > (max(t - first, 0.0) + OVERRUN_S) * MAX_FPS:
+            raise ImageRejected(
+                f"The video holds more frames than {MAX_FPS:g} a second: it cannot be cleared.",
+                "format",
+            )
+        return t
 
 
 def _rotation(frame: av.VideoFrame) -> int:
@@ -144,6 +187,7 @@ def probe(
             frame_rate=round(float(rate), 3) if rate else 0.0,
             rotation=rotation,
             has_audio=bool(container.streams.audio),
+            coded=(first.width, first.height),
         )
 
 
@@ -208,11 +252,14 @@ def sampled_frames(
     sample_fps: float,
     ranges: Sequence[tuple[float, float]] | None = None,
     window: tuple[float, float] | None = None,
+    info: VideoInfo | None = None,
 ) -> Iterator[tuple[float, Image.Image]]:
     """(time, upright picture) of the frames to analyse: `sample_fps` a second and the first
     frame of every new shot; only inside `ranges` when given (a check: no shot boundaries), or
-    only from `window[0]` (included) to `window[1]` (excluded: a segment of a longer video)."""
+    only from `window[0]` (included) to `window[1]` (excluded: a segment of a longer video).
+    Every decoded frame is checked against the probe (`info`; see `FrameGuard`)."""
     step = 1.0 / sample_fps
+    info = info or probe(data, max_seconds=math.inf)
     with _open(data) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -222,11 +269,12 @@ def sampled_frames(
             end = max((b for _a, b in ranges), default=-1.0)
         else:
             start, end = window if window is not None else (0.0, math.inf)
+        guard = FrameGuard(info)
         if start > 1.0 and stream.time_base:
             # To the key frame before the first range, not through everything before it.
             container.seek(math.floor(start / stream.time_base), stream=stream)
         for frame in container.decode(stream):
-            t = float(frame.time or 0.0)
+            t = guard.check(frame)
             if t > end or (window is not None and t >= end):
                 break
             if ranges is not None and not any(a <= t <= b for a, b in ranges):
@@ -347,7 +395,7 @@ def analyse_video(
     badges: list[BadgeSighting] = []
     count, min_face = 0, config.min_face
     try:
-        for t, image in sampled_frames(data, sample_fps=sample_fps, window=window):
+        for t, image in sampled_frames(data, sample_fps=sample_fps, window=window, info=info):
             count += 1
             found = analysis.analyse_image(image, config, encode_if=_needs_encoding(tracks, t))
             min_face = found.min_face_px
@@ -576,6 +624,7 @@ def redact_video(data: Source, covers: Sequence[Cover], out: Path, *, crf: int =
     """Every frame re-encoded (H.264, MP4, same size — cut to even — and frame rate), each
     cover obscured on every frame it spans, audio copied, no container metadata."""
     info = probe(data, max_seconds=math.inf, max_width=1 << 16, max_height=1 << 16)
+    guard = FrameGuard(info)
     size = (info.width - info.width % 2, info.height - info.height % 2)
     source = _open(data)
     with source, av.open(str(out), mode="w", format="mp4") as target:
@@ -604,7 +653,7 @@ def redact_video(data: Source, covers: Sequence[Cover], out: Path, *, crf: int =
             for frame in packet.decode():
                 if not isinstance(frame, av.VideoFrame):
                     continue
-                t = float(frame.time or 0.0)
+                t = guard.check(frame)
                 active = [(b, c.factor) for c in covers if (b := c.box_at(t)) is not None]
                 new = _covered(frame, active, size)
                 if frame.pts is None or v_in.time_base is None:
@@ -674,12 +723,14 @@ def remux_clean(data: Source, out: Path) -> None:
 
 def frame_at(data: Source, t_s: float) -> Image.Image:
     """The upright picture at (or just after) `t_s` seconds."""
+    guard = FrameGuard(probe(data, max_seconds=math.inf))
     with _open(data) as container:
         stream = container.streams.video[0]
         if t_s > 0 and stream.time_base:
             container.seek(max(0, math.floor(t_s / stream.time_base)), stream=stream)
         last = None
         for frame in container.decode(stream):
+            guard.check(frame)
             last = frame
             if float(frame.time or 0.0) + 1e-3 >= t_s:
                 break
