@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, FastAPI, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 from starlette.requests import cookie_parser
@@ -136,3 +138,16 @@ def carries_staff_credential(scope: dict[str, Any]) -> bool:
         read_session(secret=secret, value=str(value), max_age_seconds=settings.session_hours * 3600)
         is not None
     )
+
+
+def unit_of_work_for(app: FastAPI) -> AbstractContextManager[Session]:
+    """A unit of work from the app's own session dependency (tests override it), for work a
+    route defers until after its answer is sent (BackgroundTasks)."""
+    factory = app.dependency_overrides.get(get_session, get_session)
+
+    @contextmanager
+    def unit() -> Iterator[Session]:
+        with contextmanager(factory)() as session:
+            yield session
+
+    return unit()

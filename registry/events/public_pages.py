@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import File, Form, Request, UploadFile
+from fastapi import BackgroundTasks, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from registry.addresses import one_address
 from registry.audit.service import Actor
-from registry.deps import LinkThrottleDep, SessionDep
+from registry.deps import LinkThrottleDep, SessionDep, unit_of_work_for
 from registry.downloads import attachment
 from registry.errors import (
     Gone,
@@ -146,6 +146,7 @@ def lost_link_submit(
     event_id: str,
     session: SessionDep,
     throttle: LinkThrottleDep,
+    background: BackgroundTasks,
     email: Annotated[str, Form(max_length=320)] = "",
 ) -> Response:
     event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
@@ -168,8 +169,16 @@ def lost_link_submit(
     )
     if wait:
         return _too_many(request, session, event, wait)
-    service.send_link_if_booked(session=session, actor=ATTENDEE, event=event, email=email)
+    # Whether the address is booked is looked up, and the link queued, after the answer has
+    # gone: the answer takes the same time either way, so its timing cannot tell who booked.
+    background.add_task(_send_link_later, request.app, event.id, email)
     return render(request, "events/link_sent.html", _neutral(session, event))
+
+
+def _send_link_later(app: FastAPI, event_id: uuid.UUID, email: str) -> None:
+    with unit_of_work_for(app) as session:
+        event = service.get_event(session=session, event_id=event_id)
+        service.send_link_if_booked(session=session, actor=ATTENDEE, event=event, email=email)
 
 
 # --- the private manage page ----------------------------------------------------------------
