@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Path, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 from starlette.requests import cookie_parser
@@ -24,8 +25,11 @@ from registry.web import SESSION_COOKIE
 # a redirect (or reads after a write) always sees the write, and a failed commit is an error
 # response, never a success the database did not keep.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-# A row number in a path: within the database's integer range, so any other is a 422.
-RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+# A row number in a path or query: within the database's integer range, so any other is a 422
+# (never an OverflowError from the driver). Every integer a route takes has such a bound.
+MAX_ROW = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW)]
+RowIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ROW)]
 
 
 async def settings() -> Settings:
@@ -57,12 +61,29 @@ def get_link_throttle(request: Request) -> Throttle:
 LinkThrottleDep = Annotated[Throttle, Depends(get_link_throttle)]
 
 
+@dataclass(frozen=True)
+class SignedIn:
+    """Who is signed in, as pages show it: a copy of the account's fields, not the database
+    object (which the request's unit of work detaches before an error page is drawn)."""
+
+    id: int
+    email: str
+    role: Role
+    name: str | None
+
+
+def _remember(request: Request, user: StaffUser) -> None:
+    request.state.staff = SignedIn(
+        id=int(user.id or 0), email=user.email, role=Role(user.role), name=user.name
+    )
+
+
 def _require(user: StaffUser | None, roles: tuple[Role, ...], request: Request) -> StaffUser:
     if user is None:
         raise Unauthorized("Sign in to continue.")
+    _remember(request, user)
     if user.role not in roles:
         raise Forbidden("Your role does not allow this.", required_roles=[r.value for r in roles])
-    request.state.staff = user
     return user
 
 
@@ -112,7 +133,7 @@ def current_page_user(request: Request, session: Session, settings: Settings) ->
     )
     user = auth_service.user_for_claims(session=session, claims=claims)
     if user is not None:
-        request.state.staff = user
+        _remember(request, user)
     return user
 
 
@@ -138,6 +159,15 @@ def carries_staff_credential(scope: dict[str, Any]) -> bool:
         read_session(secret=secret, value=str(value), max_age_seconds=settings.session_hours * 3600)
         is not None
     )
+
+
+def identify(request: Request) -> None:
+    """Note who is signed in on this browser (for an error page's navigation) when no route
+    dependency did: a page that does not exist, or a method it does not answer."""
+    if getattr(request.state, "staff", None) is not None or not request.cookies.get(SESSION_COOKIE):
+        return
+    with unit_of_work_for(request.app) as session:
+        current_page_user(request, session, get_settings())
 
 
 def unit_of_work_for(app: FastAPI) -> AbstractContextManager[Session]:

@@ -15,12 +15,12 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import inspect as sa_inspect
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from registry import links
 from registry.db import get_session
+from registry.deps import identify
 from registry.errors import FormError, Invalid, RedirectWith, RegistryError
 from registry.web import redirect, render, safe_next
 
@@ -82,19 +82,12 @@ async def _form_page(request: Request, exc: FormError) -> Response:
     """The form again, with its error and what was typed; fresh data read after the rollback."""
     context: dict[str, Any] = {**exc.context, "error": exc.message}
     loader = exc.load
-    staff = getattr(request.state, "staff", None)
     # The app's own unit of work (tests override it), a new one after the rollback (which
-    # expired every object the request had read, the signed-in staff user's too).
+    # expired every object the request had read).
     factory = request.app.dependency_overrides.get(get_session, get_session)
 
     def load() -> dict[str, Any]:
         with contextmanager(factory)() as session:
-            if staff is not None:
-                identity = sa_inspect(staff).identity
-                fresh = session.get(type(staff), identity[0]) if identity else None
-                if fresh is not None:
-                    session.refresh(fresh)
-                    request.state.staff = fresh
             return dict(loader(session)) if loader is not None else {}
 
     context.update(await run_in_threadpool(load))
@@ -148,6 +141,7 @@ def install_handlers(app: FastAPI) -> None:
             if exc.status_code == 422:
                 body["errors"] = [{"field": None, "message": detail, "type": "value_error"}]
             return JSONResponse(body, status_code=exc.status_code, headers=headers)
+        await run_in_threadpool(identify, request)  # the page's navigation for staff
         title = "Not found" if exc.status_code == 404 else "Request failed"
         response = _page(request, exc.status_code, title, detail)
         response.headers.update(headers)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from registry.audit import service
 from registry.audit.schemas import AuditEntryPublic, VerifyReport
-from registry.deps import AdminStaff, SessionDep
+from registry.deps import AdminStaff, RowIdQuery, SessionDep
 from registry.errors import Forbidden, Unauthorized, error_responses
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -24,7 +24,7 @@ def list_entries(
     session: SessionDep,
     entity_type: Annotated[str | None, Query(max_length=40)] = None,
     entity_id: Annotated[str | None, Query(max_length=64)] = None,
-    before_seq: Annotated[int | None, Query(ge=1)] = None,
+    before_seq: RowIdQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntryPublic]:
     """Audit entries, newest first; filter by record and page with before_seq."""

@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from registry.audit import service
 from registry.auth import service as auth
-from registry.deps import PageAdmin, SessionDep
+from registry.deps import PageAdmin, RowIdQuery, SessionDep
 from registry.web import page_router, render
 
 router = page_router()
@@ -15,7 +15,7 @@ router = page_router()
 
 @router.get("/audit")
 def audit_log(
-    request: Request, staff: PageAdmin, session: SessionDep, before_seq: int | None = None
+    request: Request, staff: PageAdmin, session: SessionDep, before_seq: RowIdQuery = None
 ) -> Response:
     entries = service.list_entries(session=session, before_seq=before_seq, limit=50)
     return render(

@@ -12,7 +12,7 @@ from registry.auth import service
 from registry.auth.api import client_address
 from registry.auth.models import Role
 from registry.auth.security import issue_session
-from registry.deps import PageAdmin, SessionDep, SettingsDep, ThrottleDep, current_page_user
+from registry.deps import PageAdmin, RowId, SessionDep, SettingsDep, ThrottleDep, current_page_user
 from registry.errors import redirect_on_error, render_on_error
 from registry.web import SESSION_COOKIE, page_router, redirect, render, safe_next, set_cookie
 
@@ -73,7 +73,7 @@ def logout(request: Request, session: SessionDep, settings: SettingsDep) -> Resp
 
 @router.post("/staff/{user_id}/active")
 def staff_set_active(
-    user_id: int,
+    user_id: RowId,
     staff: PageAdmin,
     session: SessionDep,
     active: Annotated[str, Form(max_length=5)] = "",

@@ -17,7 +17,7 @@ from registry.auth import service as auth
 from registry.config import get_settings
 from registry.consent import receipt, service
 from registry.consent.models import ConsentRequest, ConsentStatus
-from registry.deps import PageAdmin, PageStaff, SessionDep
+from registry.deps import MAX_ROW, PageAdmin, PageStaff, SessionDep
 from registry.downloads import attachment
 from registry.errors import Invalid, NotFound, render_on_error
 from registry.events import service as events_service
@@ -366,7 +366,7 @@ def consent_decide(
     token: str,
     session: SessionDep,
     decision: Annotated[str, Form(max_length=10)] = "",
-    notice_version: Annotated[int, Form(ge=1)] = 1,
+    notice_version: Annotated[int, Form(ge=1, le=MAX_ROW)] = 1,
 ) -> Response:
     consent = service.request_for_token(session=session, token=token, lock=True)
     if decision == "renew":

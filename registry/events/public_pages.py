@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from registry.addresses import one_address
 from registry.audit.service import Actor
-from registry.deps import LinkThrottleDep, SessionDep, unit_of_work_for
+from registry.deps import MAX_ROW, LinkThrottleDep, SessionDep, unit_of_work_for
 from registry.downloads import attachment
 from registry.errors import (
     Gone,
@@ -51,7 +51,7 @@ def booking_submit(
     name: Annotated[str, Form(max_length=200)] = "",
     email: Annotated[str, Form(max_length=320)] = "",
     photo_opt_out: Annotated[str, Form(max_length=10)] = "",
-    notice_version: Annotated[int, Form(ge=1)] = 1,
+    notice_version: Annotated[int, Form(ge=1, le=MAX_ROW)] = 1,
 ) -> Response:
     event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
     form = {"name": name, "email": email, "photo_opt_out": bool(photo_opt_out)}
