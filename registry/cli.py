@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -751,6 +752,14 @@ def verify(
         try:
             with urllib.request.urlopen(status_url, timeout=10) as response:  # noqa: S310
                 state = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            if 400 <= exc.code < 500:
+                # The issuer answered: it knows no such certificate. Not "could not ask".
+                fail(
+                    f"the issuer does not know this certificate ({exc.code} from {status_url}): "
+                    "it was not issued there, or not as a certificate"
+                )
+            out.print(f"revocation: not checked: {status_url} answered {exc.code}; try again")
         except (OSError, ValueError) as exc:
             out.print(f"revocation: not checked: cannot reach {status_url} ({exc}); offline")
         else:

@@ -197,12 +197,33 @@ def takedowns(staff: CurrentStaff, session: SessionDep) -> list[TakedownPublic]:
 
 
 @router.post("/certificates/verify", response_model=CertificateCheckOut, responses=ERRORS)
-def verify_certificate(body: CertificateCheckIn, staff: CurrentStaff) -> CertificateCheckOut:
-    """Check a clearance certificate's signature and validity window (as `registry verify`)."""
+def verify_certificate(
+    body: CertificateCheckIn, staff: CurrentStaff, session: SessionDep
+) -> CertificateCheckOut:
+    """Check a clearance certificate as `registry verify` does: its signature and type, its
+    validity window, and whether it has been revoked since (then `valid` is false and
+    `revoked` says when and why)."""
     try:
         claims = certificates.verify(body.certificate)
     except Invalid as exc:
         return CertificateCheckOut(valid=False, reason=exc.message)
+    try:
+        status, why, revoked_at = service.certificate_status(
+            session=session, jti=str(claims.get("jti"))
+        )
+    except NotFound:
+        return CertificateCheckOut(
+            valid=False,
+            reason="This installation issued no certificate with this id.",
+            claims=claims,
+        )
+    if status != "valid":
+        return CertificateCheckOut(
+            valid=False,
+            reason=f"Revoked ({why}): the basis for this publication has gone.",
+            claims=claims,
+            revoked=CertificateStatus(status=status, reason=why, revoked_at=revoked_at),
+        )
     return CertificateCheckOut(valid=True, claims=claims)
 
 

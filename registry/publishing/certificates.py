@@ -26,6 +26,9 @@ from registry.errors import Invalid
 
 ALGORITHM = "EdDSA"
 TYPE = "registry-clearance+jwt"
+# The revocation list is signed with the same key: its own type keeps it from passing for a
+# certificate (and a certificate from passing for a list).
+REVOCATION_LIST_TYPE = "registry-revocation-list+jwt"
 
 
 def _b64(data: bytes) -> str:
@@ -95,8 +98,8 @@ def window(issued: datetime, basis_expires: datetime | None) -> datetime:
     return min(longest, basis_expires) if basis_expires else longest
 
 
-def issue(*, claims: dict[str, Any], issued: datetime, expires: datetime) -> str:
-    """Sign the claims (plus iss, iat, nbf, exp) with the service's key."""
+def issue(*, claims: dict[str, Any], issued: datetime, expires: datetime, typ: str = TYPE) -> str:
+    """Sign the claims (plus iss, iat, nbf, exp) with the service's key, as a `typ` token."""
     key = private_key()
     payload = {
         "iss": get_settings().base_url,
@@ -109,7 +112,7 @@ def issue(*, claims: dict[str, Any], issued: datetime, expires: datetime) -> str
         payload,
         key,
         algorithm=ALGORITHM,
-        headers={"kid": key_id(key.public_key()), "typ": TYPE},
+        headers={"kid": key_id(key.public_key()), "typ": typ},
     )
 
 
@@ -131,6 +134,11 @@ def verify(token: str, *, keys: dict[str, Any] | None = None) -> dict[str, Any]:
         raise Invalid("This is not a certificate (not a signed JWT).") from None
     if header.get("alg") != ALGORITHM:
         raise Invalid(f"Unexpected signature algorithm {header.get('alg')!r}; expected EdDSA.")
+    if header.get("typ") != TYPE:
+        raise Invalid(
+            f"This is not a clearance certificate (its type is {header.get('typ')!r}): the "
+            "revocation list, or another token signed with the same key."
+        )
     public = (
         _public_from_jwks(keys, header.get("kid"))
         if keys is not None

@@ -82,12 +82,6 @@ class CertificateCheckIn(BaseModel):
     certificate: str = Field(max_length=20_000)
 
 
-class CertificateCheckOut(BaseModel):
-    valid: bool
-    reason: str | None = None
-    claims: dict[str, Any] | None = None
-
-
 class CertificateStatus(BaseModel):
     """Whether a clearance certificate still stands. No personal data."""
 
@@ -98,3 +92,12 @@ class CertificateStatus(BaseModel):
         "attendee opted out, channels narrowed) or taken_down.",
     )
     revoked_at: datetime | None = None
+
+
+class CertificateCheckOut(BaseModel):
+    valid: bool = Field(description="Signature, type and window check out, and not revoked")
+    reason: str | None = None
+    claims: dict[str, Any] | None = None
+    revoked: CertificateStatus | None = Field(
+        default=None, description="When it was revoked since it was issued, and why"
+    )

@@ -349,4 +349,5 @@ def revocation_list(*, session: Session) -> str:
         },
         issued=now,
         expires=now + timedelta(hours=1),
+        typ=certificates.REVOCATION_LIST_TYPE,
     )
