@@ -83,7 +83,7 @@ def test_certificate_from_another_key_is_not_accepted() -> None:
         },
         other,
         algorithm="EdDSA",
-        headers={"kid": "someone-else"},
+        headers={"kid": "someone-else", "typ": certificates.TYPE},
     )
     with pytest.raises(Invalid, match="another key"):
         certificates.verify(token, keys=certificates.jwks())
