@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from registry.addresses import one_address
 from registry.audit.service import Actor
+from registry.auth.throttle import Throttle
 from registry.deps import MAX_ROW, LinkThrottleDep, SessionDep, unit_of_work_for
 from registry.downloads import attachment
 from registry.errors import (
@@ -68,14 +69,12 @@ def booking_submit(
             status_code=422,
         )
     mail_on = transport.configured()
-    # With mail, every submission counts (the answer never says whether the address is booked);
-    # without, only those naming a booked address (the answer cannot hide it: slow the probing).
-    if mail_on or service.find_booking(session=session, event=event, email=email):
-        wait = service.public_request_wait(
-            throttle=throttle, email=email, network=origin_of(request).ip_prefix, form="book"
-        )
-        if wait:
-            return _too_many(request, session, event, wait)
+    # Every submission counts against the client network's limit, mail or not, booked or not.
+    wait = service.public_request_wait(
+        throttle=throttle, network=origin_of(request).ip_prefix, form="book"
+    )
+    if wait:
+        return _too_many(request, session, event, wait)
     with render_on_error(
         "events/book.html",
         {"form": form},
@@ -91,7 +90,9 @@ def booking_submit(
             notice_version=notice_version,
         )
         if not created and mail_on:
-            service.send_link_if_booked(session=session, actor=ATTENDEE, event=event, email=email)
+            service.send_link_if_booked(
+                session=session, actor=ATTENDEE, event=event, email=email, throttle=throttle
+            )
     if mail_on:
         # Whether new or already booked, the same answer: the link went to the address (the
         # confirmation for a new booking, the link for an existing one). Nothing on screen.
@@ -165,20 +166,23 @@ def lost_link_submit(
             status_code=422 if errors else 200,
         )
     wait = service.public_request_wait(
-        throttle=throttle, email=email, network=origin_of(request).ip_prefix, form="link"
+        throttle=throttle, network=origin_of(request).ip_prefix, form="link"
     )
     if wait:
         return _too_many(request, session, event, wait)
-    # Whether the address is booked is looked up, and the link queued, after the answer has
-    # gone: the answer takes the same time either way, so its timing cannot tell who booked.
-    background.add_task(_send_link_later, request.app, event.id, email)
+    # Whether the address is booked (and may be mailed again) is looked up, and the link
+    # queued, after the answer has gone: the answer is the same, and takes the same time,
+    # either way, so it cannot tell who booked.
+    background.add_task(_send_link_later, request.app, throttle, event.id, email)
     return render(request, "events/link_sent.html", _neutral(session, event))
 
 
-def _send_link_later(app: FastAPI, event_id: uuid.UUID, email: str) -> None:
+def _send_link_later(app: FastAPI, throttle: Throttle, event_id: uuid.UUID, email: str) -> None:
     with unit_of_work_for(app) as session:
         event = service.get_event(session=session, event_id=event_id)
-        service.send_link_if_booked(session=session, actor=ATTENDEE, event=event, email=email)
+        service.send_link_if_booked(
+            session=session, actor=ATTENDEE, event=event, email=email, throttle=throttle
+        )
 
 
 # --- the private manage page ----------------------------------------------------------------

@@ -302,22 +302,28 @@ def booking_for_token(*, session: Session, token: str) -> tuple[Booking, Event]:
     return booking, event
 
 
-def public_request_wait(*, throttle: Throttle, email: str, network: str | None, form: str) -> int:
-    """Seconds to wait before this public request may mail a link (0: go ahead, counted).
-
-    Counted per address (whatever the form, booked or not: the answer must not tell) and per
-    client network, separately for the booking form (a clinic may book several people from one
-    office) and the lost-link form."""
+def public_request_wait(*, throttle: Throttle, network: str | None, form: str) -> int:
+    """Seconds this client network must wait before another public request (booking form or
+    lost-link form; 0: go ahead, counted). Every submission counts, whatever it names: the
+    limit is the probing network's, never the person's."""
     settings = get_settings()
     per_network = settings.link_requests_per_network * (4 if form == "book" else 1)
-    keys = [
-        (f"link-request:address:{email.strip().lower()}", settings.link_requests_per_address),
-        (f"link-request:{form}:network:{network or 'unknown'}", per_network),
-    ]
+    keys = [(f"link-request:{form}:network:{network or 'unknown'}", per_network)]
     wait = throttle.retry_after(keys)
     if not wait:
         throttle.fail([key for key, _ in keys])
     return wait
+
+
+def may_mail_link(*, throttle: Throttle, email: str) -> bool:
+    """Whether another private link may be mailed to this address now (counted). Past the
+    per-address limit the requester gets the same answer and nothing more is sent: requests
+    from other networks can stop the mail to someone, never lock her out of the form."""
+    key = f"link-request:address:{email.strip().lower()}"
+    if throttle.retry_after([(key, get_settings().link_requests_per_address)]):
+        return False
+    throttle.fail([key])
+    return True
 
 
 REFERENCE_UPLOADS_PER_BOOKING = 10  # per link-request window (an hour by default)
@@ -337,9 +343,13 @@ def reference_upload_wait(*, throttle: Throttle, booking: Booking, network: str 
     return wait
 
 
-def send_link_if_booked(*, session: Session, actor: Actor, event: Event, email: str) -> None:
-    """Mail the private link to the attendee booked with this address, if any (the caller's
-    answer is the same either way)."""
+def send_link_if_booked(
+    *, session: Session, actor: Actor, event: Event, email: str, throttle: Throttle | None = None
+) -> None:
+    """Mail the private link to the attendee booked with this address, if any and if the
+    address's limit allows (`throttle`); the caller's answer is the same either way."""
+    if throttle is not None and not may_mail_link(throttle=throttle, email=email):
+        return
     booking = find_booking(session=session, event=event, email=email)
     if booking is not None and booking.cancelled_at is None:
         mails.send_link(session=session, actor=actor, booking=booking)
