@@ -218,7 +218,16 @@ def delete_media(*, session: Session, media: Media) -> None:
     """A photo or video and everything derived from it; its files go once the deletion commits
     (and only when no other record shares them)."""
     renditions = session.exec(select(Rendition).where(Rendition.media_id == media.id)).all()
-    files = [(r.sha256, "renditions") for r in renditions]
+    # A file is stored once per content: another media's rendition may be the very same file
+    # (the same redaction of the same bytes uploaded to two events), and keeps it.
+    files = [
+        (key, "renditions")
+        for key in sorted({r.sha256 for r in renditions})
+        if session.exec(
+            select(Rendition.id).where(Rendition.sha256 == key, Rendition.media_id != media.id)
+        ).first()
+        is None
+    ]
     shared = session.exec(
         select(Media.id).where(Media.sha256 == media.sha256, Media.id != media.id)
     ).first()
