@@ -19,13 +19,21 @@ Format `registry.attendee-export/1` (`my-data.json`):
   their badge, or a face seen wearing it) or their badge was read: its decision for them, how it
   was reached, reviewers' words, publications (channel, address, dates, takedown), and for a
   photo `copy`, the file of the covered copy.
+
+Building the covered copies decodes every photo they were found in, so the ZIP is built once per
+change of what it holds (kept, in this process's memory only, keyed by a digest of everything in
+it) and downloads are throttled per booking and per client network.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import threading
 import zipfile
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -84,18 +92,56 @@ def publications_of(*, session: Session, booking: Booking) -> list[Publication]:
     return list(session.exec(select(Publication).where(col(Publication.media_id).in_(ids))).all())
 
 
-def _covered_copy(media: Media, theirs: list[MediaFace], others: list[MediaFace]) -> bytes:
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class CoveredCopy:
+    """A copy to make: the stored original (by its content key) with these boxes covered."""
+
+    key: str
+    covered: tuple[Box, ...]
+
+
+def _covered_copy(copy: CoveredCopy) -> bytes:
     """The photo with every face but theirs covered, no metadata, at most COPY_SIDE px."""
-    image = images.decode(get_storage().get(media.sha256)).image
-    mine = {(f.top, f.right, f.bottom, f.left) for f in theirs}
-    boxes = [(f.top, f.right, f.bottom, f.left) for f in others]
-    covered = redact.obscure(image, [b for b in boxes if b not in mine])
+    image = images.decode(get_storage().get(copy.key)).image
+    covered = redact.obscure(image, list(copy.covered))
     covered.thumbnail((COPY_SIDE, COPY_SIDE))
     return redact.clean_jpeg(covered, quality=88)
 
 
+class _Built:
+    """ZIPs already built, by the digest of what they hold (least recently used goes first)."""
+
+    def __init__(self, max_bytes: int = 64_000_000) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> bytes | None:
+        with self._lock:
+            data = self._items.get(digest)
+            if data is not None:
+                self._items.move_to_end(digest)
+            return data
+
+    def put(self, digest: str, data: bytes) -> None:
+        with self._lock:
+            self._items[digest] = data
+            while sum(len(v) for v in self._items.values()) > self.max_bytes and self._items:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+built = _Built()
+
+
 def _media_entry(
-    session: Session, booking: Booking, media: Media, files: dict[str, bytes]
+    session: Session, booking: Booking, media: Media, copies: dict[str, CoveredCopy]
 ) -> dict[str, Any]:
     faces = list(
         session.exec(
@@ -159,14 +205,18 @@ def _media_entry(
     }
     if media.kind == "photo" and media.status not in ("pending", "processing", "failed"):
         name = f"photos/{media.id}.jpg"
-        files[name] = _covered_copy(media, theirs, faces)
+        mine = {(f.top, f.right, f.bottom, f.left) for f in theirs}
+        boxes = [(f.top, f.right, f.bottom, f.left) for f in faces]
+        copies[name] = CoveredCopy(media.sha256, tuple(b for b in boxes if b not in mine))
         entry["copy"] = name
     return entry
 
 
 def attendee_export(*, session: Session, booking: Booking, event: Event, actor: Actor) -> bytes:
-    """The ZIP an attendee downloads (recorded in the audit log, without its contents)."""
+    """The ZIP an attendee downloads (recorded in the audit log, without its contents); built
+    again only when something in it changed."""
     files: dict[str, bytes] = {}
+    copies: dict[str, CoveredCopy] = {}
     refs = []
     for photo in references.list_references(session=session, booking=booking):
         item: dict[str, Any] = {
@@ -182,7 +232,7 @@ def attendee_export(*, session: Session, booking: Booking, event: Event, actor: 
             files[name] = thumb
             item["thumbnail"] = name
         refs.append(item)
-    found = [_media_entry(session, booking, m, files) for m in _found_in(session, booking)]
+    found = [_media_entry(session, booking, m, copies) for m in _found_in(session, booking)]
     org = organisation.profile(session=session)
     document = {
         "format": FORMAT,
@@ -231,19 +281,36 @@ def attendee_export(*, session: Session, booking: Booking, event: Event, actor: 
             ).all()
         ],
     }
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("my-data.json", json.dumps(document, indent=2, ensure_ascii=False))
-        for name, data in files.items():
-            archive.writestr(name, data, compress_type=zipfile.ZIP_STORED)  # JPEGs: no gain
     audit.record(
         session=session,
         actor=actor,
         action="booking.data_exported",
         entity_type="booking",
         entity_id=booking.id,
-        after={"media": len(found), "files": len(files)},
+        after={"media": len(found), "files": len(files) + len(copies)},
     )
+    digest = hashlib.sha256(
+        json.dumps(
+            [
+                booking.id.hex,
+                {k: v for k, v in document.items() if k != "generated_at"},
+                sorted((n, hashlib.sha256(d).hexdigest()) for n, d in files.items()),
+                sorted((n, c.key, c.covered) for n, c in copies.items()),
+            ],
+            sort_keys=True,
+            default=str,
+        ).encode()
+    ).hexdigest()
+    ready = built.get(digest)
+    if ready is not None:
+        return ready
+    files.update((name, _covered_copy(copy)) for name, copy in copies.items())
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("my-data.json", json.dumps(document, indent=2, ensure_ascii=False))
+        for name, data in files.items():
+            archive.writestr(name, data, compress_type=zipfile.ZIP_STORED)  # JPEGs: no gain
+    built.put(digest, out.getvalue())
     return out.getvalue()
 
 

@@ -10,6 +10,7 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 
 from registry.audit.service import Actor
+from registry.auth.throttle import Throttle
 from registry.consent import service as consent
 from registry.deps import LinkThrottleDep, SessionDep
 from registry.downloads import attachment
@@ -26,17 +27,43 @@ PATIENT = Actor.public("patient")
 CONFIRM_ERASE = "erase"
 
 
+EXPORTS_PER_RECORD = 10  # per link-request window (an hour by default)
+EXPORTS_PER_NETWORK = 30
+
+
+def _export_wait(throttle: Throttle, request: Request, record: uuid.UUID) -> None:
+    """Downloads decode photos: limited per record and per client network (429 past it)."""
+    keys = [
+        (f"export:record:{record}", EXPORTS_PER_RECORD),
+        (f"export:network:{origin_of(request).ip_prefix or 'unknown'}", EXPORTS_PER_NETWORK),
+    ]
+    wait = throttle.retry_after(keys)
+    if wait:
+        raise RateLimited(
+            f"Too many downloads of this record or from this network. Try again in "
+            f"{max(1, (wait + 59) // 60)} minute(s).",
+            retry_after=wait,
+        )
+    throttle.fail([key for key, _ in keys])
+
+
 @router.get("/b/{token}/export")
-def attendee_export(token: str, session: SessionDep) -> Response:
+def attendee_export(
+    request: Request, token: str, session: SessionDep, throttle: LinkThrottleDep
+) -> Response:
     booking, event = events.booking_for_token(session=session, token=token)
+    _export_wait(throttle, request, booking.id)
     data = export.attendee_export(session=session, booking=booking, event=event, actor=ATTENDEE)
     return attachment(data, "application/zip", "my-data.zip")
 
 
 @router.get("/c/{token}/export")
-def patient_export(token: str, session: SessionDep) -> Response:
-    request = consent.request_for_token(session=session, token=token)
-    data = export.patient_export(session=session, request=request, actor=PATIENT)
+def patient_export(
+    request: Request, token: str, session: SessionDep, throttle: LinkThrottleDep
+) -> Response:
+    record = consent.request_for_token(session=session, token=token)
+    _export_wait(throttle, request, record.id)
+    data = export.patient_export(session=session, request=record, actor=PATIENT)
     return attachment(data, "application/zip", "my-consent-record.zip")
 
 
