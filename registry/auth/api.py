@@ -14,6 +14,7 @@ from registry.auth.security import issue_access_token
 from registry.deps import AdminStaff, CurrentStaff, RowId, SessionDep, SettingsDep, ThrottleDep
 from registry.errors import (
     Conflict,
+    Forbidden,
     Invalid,
     NotFound,
     RateLimited,
@@ -58,13 +59,17 @@ def issue_token(
     return Token(access_token=token, expires_in=settings.access_token_minutes * 60)
 
 
-@router.get("/me", response_model=StaffPublic, responses=error_responses(Unauthorized))
+@router.get("/me", response_model=StaffPublic, responses=error_responses(Unauthorized, Forbidden))
 def me(staff: CurrentStaff) -> StaffPublic:
     """The signed-in staff user."""
     return StaffPublic.model_validate(staff)
 
 
-@router.get("/users", response_model=list[StaffPublic], responses=error_responses(Unauthorized))
+@router.get(
+    "/users",
+    response_model=list[StaffPublic],
+    responses=error_responses(Unauthorized, Forbidden),
+)
 def list_users(staff: AdminStaff, session: SessionDep) -> list[StaffPublic]:
     """Every staff account (admins only)."""
     return [StaffPublic.model_validate(u) for u in service.list_users(session=session)]
@@ -74,7 +79,7 @@ def list_users(staff: AdminStaff, session: SessionDep) -> list[StaffPublic]:
     "/users",
     response_model=StaffPublic,
     status_code=201,
-    responses=error_responses(Unauthorized, Conflict, Invalid),
+    responses=error_responses(Unauthorized, Forbidden, Conflict, Invalid),
 )
 def create_user(body: StaffCreate, staff: AdminStaff, session: SessionDep) -> StaffPublic:
     """Create a staff account (admins only)."""
@@ -91,7 +96,7 @@ def create_user(body: StaffCreate, staff: AdminStaff, session: SessionDep) -> St
 @router.post(
     "/users/{user_id}/disable",
     response_model=StaffPublic,
-    responses=error_responses(Unauthorized, NotFound, Conflict),
+    responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict),
 )
 def disable_user(user_id: RowId, staff: AdminStaff, session: SessionDep) -> StaffPublic:
     """Disable a staff account: every session and bearer token of it ends at once (admins)."""
@@ -103,7 +108,7 @@ def disable_user(user_id: RowId, staff: AdminStaff, session: SessionDep) -> Staf
 @router.post(
     "/users/{user_id}/enable",
     response_model=StaffPublic,
-    responses=error_responses(Unauthorized, NotFound),
+    responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict),
 )
 def enable_user(user_id: RowId, staff: AdminStaff, session: SessionDep) -> StaffPublic:
     """Enable a disabled staff account again (admins); it signs in anew."""

@@ -23,7 +23,7 @@ from registry.consent.schemas import (
     StaffRevoke,
 )
 from registry.deps import AdminStaff, CurrentStaff, SessionDep
-from registry.errors import Forbidden, Invalid, NotFound, Unauthorized, error_responses
+from registry.errors import Forbidden, Gone, Invalid, NotFound, Unauthorized, error_responses
 
 router = APIRouter(prefix="/api", tags=["consent"])
 ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Invalid)
@@ -151,7 +151,9 @@ def reissue_link(
 
 
 @router.post(
-    "/consent-requests/{request_id}/revoke", response_model=ConsentRequestPublic, responses=ERRORS
+    "/consent-requests/{request_id}/revoke",
+    response_model=ConsentRequestPublic,
+    responses={**ERRORS, **error_responses(Gone)},
 )
 def revoke(
     body: StaffRevoke, staff: CurrentStaff, session: SessionDep, request_id: uuid.UUID

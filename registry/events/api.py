@@ -16,6 +16,7 @@ from registry.errors import (
     NotFound,
     TooLarge,
     Unauthorized,
+    Unavailable,
     UnsupportedMedia,
     error_responses,
 )
@@ -170,7 +171,7 @@ def booking_history(
     "/bookings/{booking_id}/reference-photo",
     status_code=204,
     response_class=Response,
-    responses={**ERRORS, **error_responses(Conflict, TooLarge, UnsupportedMedia)},
+    responses={**ERRORS, **error_responses(Conflict, TooLarge, UnsupportedMedia, Unavailable)},
 )
 def add_reference_photo(
     staff: CurrentStaff,

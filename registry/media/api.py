@@ -11,7 +11,15 @@ from sqlmodel import Session
 
 from registry.audit.service import Actor
 from registry.deps import CurrentStaff, RowId, SessionDep
-from registry.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, error_responses
+from registry.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+    error_responses,
+)
 from registry.events import service as events
 from registry.media import clearance, renditions, service
 from registry.media.models import Media, MediaFace, MediaStatus, Rendition
@@ -261,7 +269,7 @@ def track_thumbnail(
     "/media/{media_id}/redact",
     status_code=201,
     response_model=RenditionPublic,
-    responses={**ERRORS, **error_responses(Conflict)},
+    responses={**ERRORS, **error_responses(Conflict, Unavailable)},
 )
 def redact(staff: CurrentStaff, media: MediaByID, session: SessionDep) -> RenditionPublic:
     """Make a redacted rendition: opted-out (and unresolved) faces and opted-out badges

@@ -64,7 +64,7 @@ def found(request_id: uuid.UUID, staff: AdminStaff, session: SessionDep) -> Subj
     responses={
         200: {"content": {"application/zip": {}}, "description": "The ZIP"},
         **ERRORS,
-        **error_responses(NotFound, Conflict),
+        **error_responses(NotFound, Conflict, Invalid),
     },
 )
 def export(request_id: uuid.UUID, staff: AdminStaff, session: SessionDep) -> Response:
