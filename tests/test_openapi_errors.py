@@ -33,9 +33,9 @@ PAGE_ONLY = {errors.FormError, errors.RedirectWith}
 def _registry_function(value: Any) -> Callable[..., Any] | None:
     function = getattr(value, "__func__", value)
     if isinstance(value, type):
-        function = getattr(value, "__call__", None)  # a dependency class: its __call__
+        function = vars(value).get("__call__")  # a dependency class: its __call__
     elif value is not None and not isinstance(value, types.FunctionType | types.MethodType):
-        function = getattr(type(value), "__call__", None)  # a dependency instance
+        function = vars(type(value)).get("__call__")  # a dependency instance
     if isinstance(function, types.FunctionType) and function.__module__.startswith("registry"):
         return function
     return None
