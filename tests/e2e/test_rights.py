@@ -241,3 +241,69 @@ def test_an_admin_answers_a_subject_request_through_the_pages(page: Any, server:
     assert email not in page.content().lower()
     page.get_by_role("link", name="← All subject requests").click()
     expect(page.get_by_role("cell", name="erased").first).to_be_visible()
+
+
+def test_an_objection_to_a_photo_she_was_not_found_in_is_explained_then_dismissed(
+    phone: Any, page: Any, server: Server, faces_dir: Path
+) -> None:
+    """Nia was not found in a photo: to object she says where she is in it (her phone); a comms
+    officer reads that on the photo's page, checks, and dismisses it with a reason (desktop)."""
+    people = compose.portraits(faces_dir)
+    with staff_api(server) as api:
+        event = api.post(
+            "/api/events",
+            json={
+                "name": "Explained objection day",
+                "starts_at": "2031-05-01T09:00:00+00:00",
+                "filming_notice": "We photograph this event; opt out any time.",
+                "channels": ["internal"],
+            },
+        ).json()
+        booking = api.post(
+            f"/api/events/{event['id']}/bookings",
+            json={"name": "Nia Okonkwo", "email": "nia@example.org"},
+        ).json()
+        canvas = compose.background(faces_dir, (2000, 1200), random.Random(31))
+        compose.paste_face(canvas, people["joe_biden"][1], 170, (700, 520))
+        [uploaded] = api.post(
+            "/api/media",
+            files=[("files", ("IMG_2044.jpg", compose.Composed(canvas).jpeg(), "image/jpeg"))],
+            data={"event_id": event["id"]},
+        ).json()
+        deadline = time.monotonic() + 120
+        while api.get(f"/api/media/{uploaded['id']}").json()["status"] in ("pending", "processing"):
+            assert time.monotonic() < deadline, "the photo was not cleared"
+            time.sleep(0.5)
+        assert api.get(f"/api/media/{uploaded['id']}").json()["status"] == "cleared"
+
+    phone.goto(booking["manage_url"] + "/photos")
+    expect(phone.get_by_text("We have not found you in any photo")).to_be_visible()
+    phone.get_by_label("The address where you saw the photo, or its number").fill("img_2044")
+    phone.get_by_role("button", name="Object to this photo").click()
+    # The browser asks for where she is before anything is sent.
+    expect(phone.get_by_text("IMG_2044.jpg will not be published")).to_have_count(0)
+    phone.get_by_label("Where you are in it").fill("At the back on the right, green scarf")
+    phone.get_by_role("button", name="Object to this photo").click()
+    done = phone.get_by_text("IMG_2044.jpg will not be published with you in it")
+    expect(done).to_be_visible()
+    shot(phone, "objection-explained-phone")
+    with staff_api(server) as api:
+        assert api.get(f"/api/media/{uploaded['id']}").json()["status"] == "needs_review"
+
+    sign_in(page, server)
+    page.goto(f"{server.url}/media/{uploaded['id']}")
+    section = page.get_by_role("region", name="Objections")
+    expect(section.get_by_text("At the back on the right, green scarf")).to_be_visible()
+    expect(section.get_by_text("Not decided yet")).to_be_visible()
+    check_accessibility(page, "a photo with an objection to decide")
+    section.get_by_role("button", name=re.compile("^Dismiss")).click()
+    expect(page.get_by_text("Say why the objection is dismissed")).to_be_visible()
+    section = page.get_by_role("region", name="Objections")
+    section.get_by_label("Why dismiss it").fill("Nobody at the back right: checked with her")
+    section.get_by_role("button", name=re.compile("^Dismiss")).click()
+    expect(page.get_by_text("Objection dismissed.")).to_be_visible()
+    expect(section.get_by_text("It no longer counts")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("who objected"))).to_have_count(0)
+    shot(page, "objection-dismissed-desktop")
+    with staff_api(server) as api:
+        assert api.get(f"/api/media/{uploaded['id']}").json()["status"] == "cleared"
