@@ -10,7 +10,9 @@ kinds of scene:
 Faces are 40-250 px wide; attendees wear their badge (the booking's real QR code) under the chin
 at 3-6 px per module when their face is large enough to make that plausible; Gaussian noise, JPEG.
 A third of the attendees opted out, each with a reference photo (another photo of them); a third
-of the photos hold nobody who opted out.
+of the photos hold nobody who opted out. Of the attendees' faces, `--turned` (20%) have the head
+rolled 15-30 degrees either way and `--covered` (20%) a third of the face box behind a flat patch
+from one side (a hand, a glass, a programme), in crowd scenes too.
 
 Ours: the photos are uploaded through the API to a `registry serve` launched at t=0 (SQLite, the
 embedded worker pool, one process per core): a first batch right after the launch (the cold
@@ -25,9 +27,11 @@ cores (model loading counted), photo by photo.
     uv run python bench/clearance.py [--photos 12] [--crowd-share 0.5] [--seed 1]
 
 For each kind of scene and overall it prints photos/s and the ratio (cold and warm), recall of
-opted-out appearances, badge recall, clean photos flagged, and wrong-person decisions (a face
-decided "opted out" as someone it is not), with grey-zone proposals for the wrong person counted
-apart. Nothing is asserted: these are figures.
+opted-out appearances (and per kind of face: whole, turned, covered), badge recall, clean
+photos flagged, wrong-person decisions (a face decided "opted out" as someone it is not), with
+grey-zone proposals for the wrong person counted apart, and the review load (faces and photos
+sent to review); then where one photo's analysis spends its time, per stage (in this process,
+on a few photos of each kind). Nothing is asserted: these are figures.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ class Person:
     identity: str
     box: faces.Box
     badge_module_px: int | None = None
+    pose: str = "whole"  # whole | turned | covered
 
 
 @dataclass
@@ -114,6 +119,8 @@ def build(
     crowd_share: float = 0.0,
     badge_of: dict[str, str] | None = None,
     first: int = 0,
+    turned: float = 0.2,
+    covered: float = 0.2,
 ) -> tuple[list[Photo], dict[str, list[np.ndarray]], dict[str, str]]:
     """`count` composed photos (a `crowd_share` of them crowd scenes); the opted-out people's
     reference encodings (from their first photo, which never appears in an event photo); and
@@ -143,8 +150,18 @@ def build(
             face_px = rng.choice([40, 44, 50, 60, 75, 90, 120, 160, 200, 250])
             x = int((slot + 0.5) * SIZE[0] / len(chosen)) + rng.randint(-80, 80)
             y = rng.randint(700, 2600) if kind == "plain" else rng.randint(1900, 3000)
-            box = compose.paste_face(canvas, source, face_px, (x, y))
-            person = Person(identity, box)
+            draw = rng.random()
+            if draw < turned:
+                roll = rng.choice([-1, 1]) * rng.uniform(15, 30)
+                box = compose.paste_face(canvas, source, face_px, (x, y), roll=roll)
+                person = Person(identity, box, pose="turned")
+            elif draw < turned + covered:
+                side = rng.choice(compose.COVER_SIDES)
+                box = compose.paste_face(canvas, source, face_px, (x, y), cover=side)
+                person = Person(identity, box, pose="covered")
+            else:
+                box = compose.paste_face(canvas, source, face_px, (x, y))
+                person = Person(identity, box)
             module_px = round(face_px / 45)  # a badge ~ a third of a face wide
             if module_px >= 3 and rng.random() < 0.7:
                 badge = compose.badge_image(badge_of[identity], min(6, module_px))
@@ -315,12 +332,19 @@ def _iou(a: faces.Box, b: faces.Box) -> float:
     return faces._iou(a, b)
 
 
+POSES = ("whole", "turned", "covered")
+
+
 @dataclass
 class Score:
     photos: int = 0
     appearances: int = 0
     found: int = 0  # opted-out appearances that block the photo (decided or sent to review)
     decided: int = 0  # ... of which decided "opted out" without a person
+    # Per kind of face (whole, turned, covered): opted-out appearances and those found.
+    by_pose: dict[str, list[int]] = field(default_factory=lambda: {p: [0, 0] for p in POSES})
+    review_faces: int = 0  # faces sent to review
+    review_photos: int = 0  # photos needing review
     badges: int = 0
     badges_read: int = 0
     clean: int = 0
@@ -331,7 +355,15 @@ class Score:
 
     def add(self, other: Score) -> None:
         for name, value in vars(other).items():
-            setattr(self, name, getattr(self, name) + value)
+            if name == "by_pose":
+                for pose, (n, found) in value.items():
+                    self.by_pose[pose][0] += n
+                    self.by_pose[pose][1] += found
+            else:
+                setattr(self, name, getattr(self, name) + value)
+
+    def poses(self) -> str:
+        return ", ".join(f"{pose} {found}/{n}" for pose, (n, found) in self.by_pose.items() if n)
 
 
 def _is(person_boxes: dict[str, list[faces.Box]], identity: str | None, box: faces.Box) -> bool:
@@ -346,6 +378,12 @@ def score_ours(
     for p in photo.people:
         boxes.setdefault(p.identity, []).append(p.box)
     blocking: dict[str, str] = {}  # identity -> strongest decision naming them
+    s.review_faces = sum(
+        1
+        for face in media["faces"]  # type: ignore[attr-defined]
+        if face["decision"] == "review"
+    )
+    s.review_photos = int(media["status"] == "needs_review")
     for face in media["faces"]:  # type: ignore[attr-defined]
         who = identity_of.get(str(face["booking_id"])) if face["booking_id"] else None
         if who is None or face["decision"] not in ("opted_out", "review"):
@@ -371,14 +409,17 @@ def score_ours(
     s.badges, s.badges_read = len(worn), len(worn & read)
     present = set(photo.present) & opted_out
     s.appearances = len(present)
+    pose_of = {p.identity: p.pose for p in photo.people}
     for who in sorted(present):
+        s.by_pose[pose_of[who]][0] += 1
         if who in blocking:
             s.found += 1
             s.decided += blocking[who] == "opted_out"
+            s.by_pose[pose_of[who]][1] += 1
         else:
             s.misses.append(
-                f"{photo.name} ({photo.kind}): {who}, face {photo.present[who]} px, "
-                f"badge {'worn' if who in worn else 'none'}"
+                f"{photo.name} ({photo.kind}): {who}, {pose_of[who]} face {photo.present[who]} "
+                f"px, badge {'worn' if who in worn else 'none'}"
             )
     if not present:
         s.clean = 1
@@ -404,6 +445,10 @@ def score_naive(
     present = set(photo.present) & opted_out
     s.appearances = len(present)
     s.found = s.decided = len(present & named)
+    pose_of = {p.identity: p.pose for p in photo.people}
+    for who in present:
+        s.by_pose[pose_of[who]][0] += 1
+        s.by_pose[pose_of[who]][1] += who in named
     s.misses = [f"{photo.name} ({photo.kind}): {w}" for w in sorted(present - named)]
     if not present:
         s.clean = 1
@@ -425,7 +470,11 @@ def report(label: str, s: Score, rate: float, naive_rate: float | None, *, ours:
         )
     line += f"; clean photos flagged {s.clean_flagged}/{s.clean}; wrong-person decisions {s.wrong}"
     if ours:
-        line += f" (wrong-person review proposals {s.wrong_review})"
+        line += (
+            f" (wrong-person review proposals {s.wrong_review}); review load {s.review_faces} "
+            f"faces in {s.review_photos}/{s.photos} photos"
+        )
+    line += f"\n  {'':14s} by kind of face: {s.poses()}"
     print(line)
 
 
@@ -458,6 +507,34 @@ def run_ours(
     return [cold, warm], media, (answering, ready[0] if ready else float("nan"))  # type: ignore[return-value]
 
 
+def profile(photos: list[Photo], per_kind: int = 2) -> None:
+    """Where one photo's analysis spends its time, per stage, on one core (this process)."""
+    from registry.vision import analysis
+    from registry.vision import faces as face_models
+
+    face_models.load_models()
+    for kind in ("plain", "crowd"):
+        chosen = [p for p in photos if p.kind == kind][:per_kind]
+        if not chosen:
+            continue
+        totals: dict[str, float] = {}
+        found = encoded = 0
+        for photo in chosen:
+            result = analysis.analyse(photo.jpeg)
+            for stage, seconds in result.stages.items():
+                totals[stage] = totals.get(stage, 0.0) + seconds
+            found += len(result.faces)
+            encoded += sum(1 for f in result.faces if f.encoding is not None)
+        n = len(chosen)
+        stages = ", ".join(f"{k} {v / n:.2f}" for k, v in totals.items())
+        per_face = totals.get("encode", 0.0) / max(1, encoded) * 1000
+        print(
+            f"  profile, {kind} ({n} photos, one core): {sum(totals.values()) / n:.2f} s a photo "
+            f"({stages}); {found / n:.0f} faces found, {encoded / n:.0f} encoded a photo "
+            f"({per_face:.1f} ms a face)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--photos", type=int, default=8, help="photos per batch (2 per scene)")
@@ -465,6 +542,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--turned", type=float, default=0.2, help="share of heads rolled")
+    parser.add_argument("--covered", type=float, default=0.2, help="share of faces a third hid")
+    parser.add_argument("--no-profile", action="store_true")
     args = parser.parse_args()
     faces_dir = face_data_dir()
     if faces_dir is None:
@@ -499,6 +579,8 @@ def main() -> None:
                 crowd_share=1.0 if kind == "crowd" else 0.0,
                 badge_of=badge_of,
                 first=(2 * n + b) * args.photos,
+                turned=args.turned,
+                covered=args.covered,
             )
             batches.append(photos)
         everything = batches[0] + batches[1]
@@ -545,6 +627,8 @@ def main() -> None:
         if naive_rate is not None:
             for miss in base.misses:
                 print(f"    naive missed {miss}")
+        if not args.no_profile:
+            profile(everything)
 
     print("\nall scenes:")
     naive_rate = totals["naive"][0] / totals["naive"][1] if totals["naive"][1] else None

@@ -122,6 +122,13 @@ class Settings(BaseSettings):
         description="Face distance at or under which a face MAY be one (sent to review). "
         "Privacy first: raise it to send more to people, never lower it below the match.",
     )
+    caution_threshold: float = Field(
+        default=0.64,
+        gt=0,
+        le=1,
+        description="Face distance at or under which a face whose likeness cannot be verified "
+        "well (turned away, partly covered) MAY be an attendee who opted out (sent to review).",
+    )
     min_face_px: int = Field(
         default=40,
         ge=16,
@@ -374,6 +381,8 @@ class Settings(BaseSettings):
             raise ValueError("heartbeat_seconds must be at most half of job_lease_seconds")
         if self.review_threshold < self.match_threshold:
             raise ValueError("review_threshold must not be below match_threshold")
+        if self.caution_threshold < self.review_threshold:
+            raise ValueError("caution_threshold must not be below review_threshold")
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.var_dir / 'registry.db').as_posix()}"
         self.database_url = normalise_database_url(self.database_url)

@@ -73,6 +73,7 @@ def _track(media: Media, f: MediaFace) -> TrackPublic:
         distance=f.distance,
         start_s=f.start_s or 0.0,
         end_s=f.end_s or 0.0,
+        caution=f.caution,
         thumbnail_url=f"/api/media/{media.id}/tracks/{f.number}/thumbnail.jpg",
         samples=[SamplePublic(t_s=s[0], box=_box(s[1:5])) for s in f.samples or []],
     )
@@ -102,6 +103,7 @@ def media_public(session: Session, media: Media) -> MediaPublic:
                 distance=f.distance,
                 via=f.via,
                 decision=f.decision,
+                caution=f.caution,
             )
             for f in ([] if video else faces)
         ],

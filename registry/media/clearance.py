@@ -229,6 +229,7 @@ def _store_video(
             start_s=track.samples[0].t_s,
             end_s=track.samples[-1].t_s,
             samples=[[round(s.t_s, 3), *s.box] for s in track.samples],
+            caution=track.caution,
         )
         encoding = track.encoding
         if encoding is not None:
@@ -282,6 +283,7 @@ def store_analysis(
             bottom=face.box[2],
             left=face.box[3],
             purge_after=purge,
+            caution=face.caution,
         )
         if face.encoding is not None:
             row.encoding = _encrypted(face.encoding, media, number)
@@ -463,6 +465,7 @@ def thresholds() -> Thresholds:
         match=settings.match_threshold,
         review=settings.review_threshold,
         min_face_px=settings.min_face_px,
+        caution=settings.caution_threshold,
     )
 
 
@@ -487,6 +490,7 @@ def evaluate(
                 prior=Prior(f.booking_id, f.decision, f.via, f.distance)
                 if f.purged_at is not None
                 else None,
+                caution=f.caution,
             )
             for f in faces
         ],

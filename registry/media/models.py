@@ -71,6 +71,9 @@ class MediaFace(SQLModel, table=True):
     bottom: int
     left: int
     encoding: bytes | None = Field(default=None, sa_type=sa.LargeBinary)  # encrypted
+    # Why its encoding cannot be trusted to say who it is ("turned away", "partly covered"):
+    # it may then be someone who opted out further from their reference (decision.Thresholds).
+    caution: str | None = Field(default=None, max_length=24)
     # A video's face is a track: where it was seen when ([t_s, top, right, bottom, left] per
     # sampled frame); its box above is its largest, its encoding the mean of its frames'.
     start_s: float | None = None

@@ -33,6 +33,11 @@ class FacePublic(BaseModel):
     distance: float | None
     via: Literal["face", "badge", "linked"] | None
     decision: str = Field(description="opted_out, review, clear or too_small")
+    caution: str | None = Field(
+        default=None,
+        description="Why its likeness cannot be verified well (turned away, partly covered): "
+        "it is then sent to review further from an opted-out attendee's reference",
+    )
 
 
 class SamplePublic(BaseModel):
@@ -48,6 +53,9 @@ class TrackPublic(BaseModel):
     distance: float | None
     start_s: float
     end_s: float
+    caution: str | None = Field(
+        default=None, description="As a face's, when most of the track's frames had one"
+    )
     thumbnail_url: str
     samples: list[SamplePublic] = Field(description="Where the face was on each sampled frame")
 

@@ -44,10 +44,13 @@ class Thresholds:
     match: float = 0.5  # ≤ match: the face is that attendee
     review: float = 0.6  # ≤ review: maybe that attendee (needs review)
     min_face_px: int = 40  # narrower faces that match nobody are reported as too small to verify
+    # A face whose encoding cannot be trusted (turned away, partly covered) is further from its
+    # own reference than a whole one: maybe that attendee up to this distance (needs review).
+    caution: float = 0.64
 
     def __post_init__(self) -> None:
-        if not 0 < self.match <= self.review:
-            raise ValueError("thresholds must satisfy 0 < match <= review")
+        if not 0 < self.match <= self.review <= self.caution:
+            raise ValueError("thresholds must satisfy 0 < match <= review <= caution")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class FaceInput:
     box: Box
     encoding: np.ndarray | None  # None when too small to encode, or purged (then `prior`)
     prior: Prior | None = None  # set when the template was purged after retention
+    caution: str | None = None  # why the encoding cannot be trusted ("turned away" ...)
 
 
 @dataclass(frozen=True)
@@ -412,7 +416,8 @@ def decide(
             # A confirmed source wins ties; an unconfirmed one only when it is nearer.
             if l_d is not None and (d is None or l_d < d or (confident and not sure and l_d <= d)):
                 booking_id, d, via, sure = l_booking, l_d, Via.linked, confident
-        if d is None or d > t.review:
+        limit = t.caution if face.caution else t.review
+        if d is None or d > limit:
             # Privacy first: a small face that matches is still flagged; one that does not is
             # reported as too small to be sure about.
             if small:
@@ -432,6 +437,12 @@ def decide(
                 f"Face {face.id} matches a face seen wearing the badge of an attendee who opted "
                 f"out in one other photo only (distance {d:.2f}): that sighting is not confirmed "
                 "yet, so please review."
+            )
+        elif face.caution and d > t.review:
+            result.decision = FaceDecision.review
+            reasons.append(
+                f"Face {face.id} is {face.caution}, so its likeness cannot be verified well: it "
+                f"may be an attendee who opted out (distance {d:.2f}); please review."
             )
         else:
             result.decision = FaceDecision.review

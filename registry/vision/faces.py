@@ -1,22 +1,18 @@
-"""Face detection (dlib HOG) and 128-d encodings (dlib's landmarks and face chips, dlib's ResNet
-weights run by OpenCV: `resnet.py`).
+"""Face encodings (dlib's 5-point landmarks and aligned chips, dlib's ResNet weights run by
+OpenCV: `resnet.py`), how far an encoding can be trusted (`caution`), and dlib's HOG detector for
+portraits (reference photos). Event photos are searched by BlazeFace (`blazeface.py`).
 
 dlib is not thread-safe and its models take a moment to load: they load lazily, once per process,
 here and nowhere else. Boxes are always (top, right, bottom, left) in full-resolution pixels.
 
 Speed choices (measured on composed 24 MP photos, see bench/clearance.py):
-- detection runs on a greyscale copy: dlib's HOG takes the strongest gradient over the colour
-  channels, and a single channel costs about half as much for the same faces found;
-- dlib's HOG window finds faces from about 60 px at upsample 0. Finding 40 px faces that way
-  needs the image at 2x everywhere (4.2 s on 24 MP greyscale, 7+ s in RGB as the baseline does);
-  at 1.5x it already misses 1 in 10. So `detect_event_photo` runs HOG once at a small scale for
-  faces from ~240 px, and for smaller ones asks OpenCV's Haar cascade for candidates on a copy
-  where a 40 px face fills its 24 px window (false alarms included: in a crowd, hundreds) and
-  confirms each with HOG on a crop enlarged to ~100 px;
-- encodings are computed on a crop around each face, not the whole photo (face_recognition
-  copies the full image into dlib for every face, ~100 ms per face on 24 MP), and the descriptor
-  network runs batched in OpenCV (~15-20 ms a face, against 70-200 ms in the BLAS-less dlib
-  wheel), with the same results.
+- encodings are computed on a crop around each face of the decoded pixels (shared with the
+  detector: no second conversion), not the whole photo (face_recognition copies the full image
+  into dlib for every face, ~100 ms per face on 24 MP), and the descriptor network runs batched
+  in OpenCV (~15-20 ms a face, against 70-200 ms in the BLAS-less dlib wheel), with the same
+  results;
+- HOG runs on a greyscale copy: dlib's HOG takes the strongest gradient over the colour
+  channels, and a single channel costs about half as much for the same faces found.
 """
 
 from __future__ import annotations
@@ -67,8 +63,12 @@ def _models() -> _Models:
 
 
 def load_models() -> None:
-    """Load the models now (once per process), e.g. when a worker starts."""
+    """Load the models now (once per process), e.g. when a worker starts: dlib's and the
+    event-photo detector's."""
+    from registry.vision import blazeface
+
     _models()
+    blazeface.load()
 
 
 def _hog(array: np.ndarray, upsample: int) -> list[Box]:
@@ -122,7 +122,27 @@ def detect(
     ]
 
 
-def encode(image: Image.Image, boxes: list[Box]) -> list[np.ndarray]:
+Pixels = Image.Image | np.ndarray  # an RGB picture, or its pixels (H, W, 3, uint8)
+
+
+def rgb_pixels(image: Pixels) -> np.ndarray:
+    """An RGB picture's pixels (a decoded photo is converted once and shared by every step)."""
+    if isinstance(image, np.ndarray):
+        return image
+    return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A face's 128-d encoding with what aligning it found: dlib's 5 landmarks (x, y, in the
+    photo's pixels) and the aligned 150 px chip the encoding was computed from."""
+
+    encoding: np.ndarray
+    landmarks: np.ndarray  # (5, 2): two points per eye, then the base of the nose
+    chip: np.ndarray  # (150, 150, 3) uint8
+
+
+def encode_faces(image: Pixels, boxes: list[Box]) -> list[Encoded]:
     """128-d encodings of the given faces, from full-resolution pixels around each face: dlib's
     5-point landmarks and its aligned 150 px chip (padding 0.25, as face_recognition and dlib's
     compute_face_descriptor use), then the descriptor network on every chip in one batch."""
@@ -130,30 +150,83 @@ def encode(image: Image.Image, boxes: list[Box]) -> list[np.ndarray]:
         return []
     import dlib
 
-    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    pixels = rgb_pixels(image)
+    height, width = pixels.shape[:2]
     models = _models()
-    chips = []
+    chips, shapes = [], []
     for top, right, bottom, left in boxes:
         pad = max(right - left, bottom - top)
         x0, y0 = max(0, left - pad), max(0, top - pad)
-        x1, y1 = min(rgb.width, right + pad), min(rgb.height, bottom + pad)
-        crop = np.asarray(rgb.crop((x0, y0, x1, y1)))
+        x1, y1 = min(width, right + pad), min(height, bottom + pad)
+        crop = np.ascontiguousarray(pixels[y0:y1, x0:x1])
         rect = dlib.rectangle(left - x0, top - y0, right - x0, bottom - y0)
         with _lock:
             shape = models.landmarks(crop, rect)
             chips.append(dlib.get_face_chip(crop, shape, size=150, padding=0.25))
+        shapes.append(
+            np.array([(shape.part(i).x + x0, shape.part(i).y + y0) for i in range(5)], float)
+        )
     with _lock:
         encodings = models.encoder(chips)
-    return list(encodings)
+    return [
+        Encoded(e, s, np.asarray(c, np.uint8))
+        for e, s, c in zip(encodings, shapes, chips, strict=True)
+    ]
 
 
-@lru_cache(maxsize=1)
-def _cascade() -> object:
-    import cv2
+def encode(image: Pixels, boxes: list[Box]) -> list[np.ndarray]:
+    """The 128-d encodings alone (see `encode_faces`)."""
+    return [face.encoding for face in encode_faces(image, boxes)]
 
-    cv2.setNumThreads(1)  # one core per worker process; the pool uses the others
-    cascades = cv2.data.haarcascades  # type: ignore[attr-defined]
-    return cv2.CascadeClassifier(cascades + "haarcascade_frontalface_default.xml")
+
+# --- how well a face can be verified ---------------------------------------------------------
+
+TURNED = "turned away"
+COVERED = "partly covered"
+# Measured on the shared face set (whole faces, heads rolled 30 degrees, a third covered from
+# each side; faces 45 and 120 px wide), whole faces' 90th percentile against covered ones':
+# - eyes where the detector saw them and where dlib's landmarks put them this far apart, in
+#   inter-eye distances (whole 0.08-0.18, covered 0.13-0.22 at the median) or at least 3 px:
+#   the alignment, and so the encoding, cannot be trusted;
+LANDMARK_DRIFT, DRIFT_PX = 0.15, 3.0
+# - the nose tip this far from the middle of the eyes, sideways (whole faces up to 0.13):
+#   turned away;
+YAW = 0.3
+# - the least varied third of the aligned face this much less varied than the most varied
+#   (whole faces 0.8-0.9; covered by something flat 0-0.7);
+FLAT_RATIO = 0.5
+# - the detector unsure (whole faces 0.91-0.98 at the 10th percentile, covered 0.71-0.93).
+LOW_SCORE = 0.88
+
+
+def caution(
+    encoded: Encoded, keypoints: tuple[tuple[float, float], ...] | None, score: float = 1.0
+) -> str | None:
+    """Why this face's encoding cannot be trusted to say who it is (None: it can): turned away
+    (the detector's nose far to one side of its eyes), or partly covered (dlib's landmarks far
+    from the detector's eyes, a third of the aligned face flat, or the detector unsure)."""
+    chip = encoded.chip.astype(np.float32).mean(axis=2)
+    face = chip[25:125, 25:125]  # the chip's face, without its padding
+    spread = [float(band.std()) for band in (face[:33], face[-33:], face[:, :33], face[:, -33:])]
+    if min(spread) < FLAT_RATIO * max(max(spread), 1.0) or score < LOW_SCORE:
+        return COVERED
+    if not keypoints or len(keypoints) < 3:
+        return None
+    eye_a, eye_b, nose = (np.array(p) for p in keypoints[:3])
+    span = float(np.linalg.norm(eye_a - eye_b))
+    if span < 1:
+        return TURNED
+    marks = encoded.landmarks
+    eyes = [marks[0:2].mean(axis=0), marks[2:4].mean(axis=0)]
+    drift = min(
+        max(float(np.linalg.norm(eyes[0] - eye_a)), float(np.linalg.norm(eyes[1] - eye_b))),
+        max(float(np.linalg.norm(eyes[0] - eye_b)), float(np.linalg.norm(eyes[1] - eye_a))),
+    )
+    if drift > max(LANDMARK_DRIFT * span, DRIFT_PX):
+        return COVERED
+    axis = (eye_b - eye_a) / span
+    sideways = abs(float(np.dot(nose - (eye_a + eye_b) / 2, axis))) / span
+    return TURNED if sideways > YAW else None
 
 
 def _iou(a: Box, b: Box) -> float:
@@ -164,95 +237,20 @@ def _iou(a: Box, b: Box) -> float:
     return inter / max(1, area - inter)
 
 
-HAAR_WINDOW = 24  # px: the Haar cascade's native (smallest) window
-
-
-def propose_small(gray: Image.Image, *, min_px: int, max_px: int) -> list[Box]:
-    """Cheap candidates for small faces: OpenCV's Haar cascade, tuned for recall (it is fast,
-    finds nearly every small frontal face, and its false alarms are rejected by HOG later).
-
-    It runs on a copy scaled so the smallest face wanted fills the cascade's native 24 px window:
-    the cascade's cost is in its smallest windows, so at 40 px faces that is 0.36x the pixels
-    of the full image (measured: 2.3 s instead of 9.6 s on a 24 MP crowd scene)."""
-    import cv2
-
-    scale = min(1.0, HAAR_WINDOW / min_px)
-    small = np.asarray(gray)
-    if scale < 1.0:
-        size = (round(gray.width * scale), round(gray.height * scale))
-        small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
-    rects = _cascade().detectMultiScale(  # type: ignore[attr-defined]
-        small,
-        # 1.3 between scales: every size is still covered by the HOG check's margin, and the
-        # same faces were found as at 1.2 in 20-30% less time (most of it in the smallest
-        # windows, whose share a coarser step does not change, but fewer levels above them).
-        scaleFactor=1.3,
-        minNeighbors=1,
-        minSize=(HAAR_WINDOW, HAAR_WINDOW),
-        maxSize=(round(max_px * 1.3 * scale), round(max_px * 1.3 * scale)),
-    )
-    return [
-        (round(y / scale), round((x + w) / scale), round((y + h) / scale), round(x / scale))
-        for x, y, w, h in rects
-    ]
-
-
-def verify(gray: Image.Image, candidates: list[Box], *, target: int = 100) -> list[Box]:
-    """HOG on a small crop around each candidate, enlarged so the face is about `target` px
-    (comfortably above HOG's 60-80 px window): the detector the baseline runs at 2x everywhere,
-    run only where a face may be."""
-    found: list[Box] = []
-    for top, right, bottom, left in candidates:
-        size = max(right - left, bottom - top)
-        margin = size // 2 + 8
-        x0, y0 = max(0, left - margin), max(0, top - margin)
-        x1, y1 = min(gray.width, right + margin), min(gray.height, bottom + margin)
-        crop = gray.crop((x0, y0, x1, y1))
-        upscale = max(1.0, target / max(1, size))
-        if upscale != 1.0:
-            crop = crop.resize(
-                (round(crop.width * upscale), round(crop.height * upscale)),
-                Image.Resampling.BILINEAR,
-            )
-        for t, r, b, lft in _hog(np.asarray(crop), 0):
-            box = (
-                y0 + round(t / upscale),
-                x0 + round(r / upscale),
-                y0 + round(b / upscale),
-                x0 + round(lft / upscale),
-            )
-            if all(_iou(box, other) < 0.3 for other in found):
-                found.append(box)
-    return found
-
-
-def detect_event_photo(image: Image.Image, *, min_face: int = 40, handoff: int = 240) -> list[Box]:
-    """Every face from `min_face` px wide, without HOG on every upsampled pixel.
-
-    Faces from `handoff` px up: one HOG pass on a greyscale copy scaled so they are HOG-sized
-    (0.3 s on 24 MP). Smaller faces: Haar-cascade candidates on a copy where `min_face` is the
-    cascade's window, each confirmed by HOG on a crop around it. Measured in bench/clearance.py
-    against face_recognition at upsample 1 (plain and crowd scenes).
-    """
-    gray = image.convert("L")
-    large = detect(gray, scale=min(1.0, HOG_MIN_FACE * 1.15 / handoff))
-    candidates = [
-        c
-        for c in propose_small(gray, min_px=min_face, max_px=handoff)
-        if all(_iou(c, box) < 0.3 for box in large)
-    ]
-    small = verify(gray, candidates)
-    return large + [b for b in small if all(_iou(b, box) < 0.3 for box in large)]
-
-
 def find_faces(image: Image.Image, *, scale: float = 1.0, upsample: int = 0) -> list[Face]:
     boxes = detect(image, scale=scale, upsample=upsample)
     return [Face(box=b, encoding=e) for b, e in zip(boxes, encode(image, boxes), strict=True)]
 
 
 def find_reference_faces(image: Image.Image) -> list[Face]:
-    """Faces in a reference photo (a portrait or selfie): a quick pass, then a closer look."""
+    """Faces in a reference photo (a portrait or selfie): a quick pass, then a closer look, then
+    the CNN detector (a tilted head in a selfie)."""
     boxes = detect(image, max_side=1024) or detect(image, max_side=1024, upsample=1)
+    if not boxes:
+        from registry.vision import blazeface
+
+        pixels = rgb_pixels(image)  # a tilted head
+        boxes = [d.box for d in blazeface.detect(pixels, min_face=max(40, min(image.size) // 8))]
     return [Face(box=b, encoding=e) for b, e in zip(boxes, encode(image, boxes), strict=True)]
 
 

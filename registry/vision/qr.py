@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import zxingcpp
 from PIL import Image
 
@@ -21,9 +22,18 @@ class QrSighting:
         return self.box[1] - self.box[3]
 
 
-def read_codes(image: Image.Image) -> list[QrSighting]:
-    """Every QR code in the image with its bounding box; duplicates of one code are kept once."""
-    gray = image if image.mode == "L" else image.convert("L")
+def read_codes(image: Image.Image | np.ndarray) -> list[QrSighting]:
+    """Every QR code in the picture (or its RGB pixels) with its bounding box; duplicates of
+    one code are kept once."""
+    gray: Image.Image | np.ndarray
+    if isinstance(image, np.ndarray):
+        import cv2
+
+        gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        height, width = int(gray.shape[0]), int(gray.shape[1])
+    else:
+        gray = image if image.mode == "L" else image.convert("L")
+        width, height = image.width, image.height
     found = zxingcpp.read_barcodes(
         gray, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
     )
@@ -34,11 +44,6 @@ def read_codes(image: Image.Image) -> list[QrSighting]:
         p = code.position
         xs = [p.top_left.x, p.top_right.x, p.bottom_left.x, p.bottom_right.x]
         ys = [p.top_left.y, p.top_right.y, p.bottom_left.y, p.bottom_right.y]
-        box = (
-            max(0, min(ys)),
-            min(gray.width, max(xs)),
-            min(gray.height, max(ys)),
-            max(0, min(xs)),
-        )
+        box = (max(0, min(ys)), min(width, max(xs)), min(height, max(ys)), max(0, min(xs)))
         out[(code.text, box)] = QrSighting(text=code.text, box=box)
     return list(out.values())

@@ -5,9 +5,10 @@ The dlib wheel we can install is built without BLAS, so its network computes con
 plain loops (~70-200 ms a face here). This module reads the very same weights from the model file
 face_recognition_models ships (dlib's serialisation: layer names, small integers, and tensors of
 raw little-endian float32), writes the network as an ONNX graph (a few protocol-buffer messages,
-encoded here, so no extra dependency), and hands it to `cv2.dnn`, whose convolutions use the CPU's
-vector units. The descriptors match dlib's to about 1e-6 (tests compare them on real faces), so
-stored encodings, thresholds and reference photos are unchanged.
+encoded here, so no extra dependency), and hands it to ONNX Runtime (or `cv2.dnn`), whose
+convolutions use the CPU's vector units. The descriptors match dlib's to about 1e-6 (tests
+compare them on real faces), so stored encodings, thresholds and reference photos are
+unchanged.
 
 Architecture (dlib's dnn_face_recognition_ex.cpp): a 7x7/2 convolution, 3x3/2 max pooling, then
 residual blocks of two 3x3 convolutions each (32, 64, 128 and 256 filters; the first block of
@@ -275,18 +276,43 @@ def onnx_model(layers: list[_Layer]) -> bytes:
 
 
 class Encoder:
-    """Face descriptors from aligned 150x150 RGB face chips (as dlib.get_face_chip makes them)."""
+    """Face descriptors from aligned 150x150 RGB face chips (as dlib.get_face_chip makes them).
 
-    BATCH = 32
+    The graph runs in ONNX Runtime (about 4 ms a face on one core here, against 8 ms in
+    OpenCV's dnn module, which takes over where ONNX Runtime cannot be imported); both give
+    dlib's descriptors to about 1e-6."""
+
+    BATCH = 8
 
     def __init__(self, model_file: Path) -> None:
-        import cv2
-
         means, layers = read_layers(model_file.read_bytes())
         self.means = means
-        self.net = cv2.dnn.readNetFromONNX(np.frombuffer(onnx_model(layers), np.uint8))
-        self.net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
-        self.net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+        graph = onnx_model(layers)
+        try:
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = 1  # one core per worker process
+            options.inter_op_num_threads = 1
+            self.session = onnxruntime.InferenceSession(
+                graph, options, providers=["CPUExecutionProvider"]
+            )
+            self.input = self.session.get_inputs()[0].name
+            self.net = None
+        except ImportError:
+            import cv2
+
+            self.session = None
+            self.net = cv2.dnn.readNetFromONNX(np.frombuffer(graph, np.uint8))
+            self.net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+            self.net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+
+    def _forward(self, blob: np.ndarray) -> np.ndarray:
+        if self.session is not None:
+            return np.asarray(self.session.run(None, {self.input: blob})[0], np.float64)
+        assert self.net is not None
+        self.net.setInput(blob)
+        return np.asarray(self.net.forward(), np.float64)
 
     def __call__(self, chips: list[np.ndarray]) -> np.ndarray:
         """(len(chips), 128) float64 descriptors."""
@@ -295,6 +321,5 @@ class Encoder:
             batch = np.asarray(chips[start : start + self.BATCH], np.float32)
             # dlib's input layer: (pixel - channel mean) / 256, channels first.
             blob = np.ascontiguousarray(((batch - self.means) / 256.0).transpose(0, 3, 1, 2))
-            self.net.setInput(blob)
-            out.append(np.asarray(self.net.forward(), np.float64))
+            out.append(self._forward(blob))
         return np.concatenate(out) if out else np.zeros((0, 128))

@@ -204,10 +204,22 @@ class Sample:
 class Track:
     samples: list[Sample] = field(default_factory=list)
     encodings: list[np.ndarray] = field(default_factory=list)
+    # Why the encodings of its frames could not be trusted, one entry per encoded frame (None:
+    # they could).
+    cautions: list[str | None] = field(default_factory=list)
 
     @property
     def encoding(self) -> np.ndarray | None:
         return np.mean(self.encodings, axis=0) if self.encodings else None
+
+    @property
+    def caution(self) -> str | None:
+        """The track's caution when at least half of its encoded frames had one (the commonest
+        reason): its mean encoding is then no surer than they are."""
+        flagged = [c for c in self.cautions if c]
+        if not flagged or len(flagged) * 2 < len(self.cautions):
+            return None
+        return max(set(flagged), key=flagged.count)
 
     @property
     def largest(self) -> Box:
@@ -375,6 +387,7 @@ def _join(tracks: list[Track], t: float, found: Sequence[analysis.DetectedFace])
         tracks[ti].samples.append(Sample(t, face.box))
         if face.encoding is not None:
             tracks[ti].encodings.append(face.encoding)
+            tracks[ti].cautions.append(face.caution)
         out.append(ti)
     return out
 
@@ -459,8 +472,11 @@ def stitch(parts: Sequence[VideoAnalysis]) -> VideoAnalysis:
                 gi = joined[pi]
                 tracks[gi].samples.extend(track.samples)
                 tracks[gi].encodings.extend(track.encodings)
+                tracks[gi].cautions.extend(track.cautions)
             else:
-                tracks.append(Track(list(track.samples), list(track.encodings)))
+                tracks.append(
+                    Track(list(track.samples), list(track.encodings), list(track.cautions))
+                )
                 gi = len(tracks) - 1
             index[pi] = gi
         badges.extend(
@@ -492,6 +508,7 @@ def to_bytes(result: VideoAnalysis) -> bytes:
             {
                 "samples": [[s.t_s, *s.box] for s in track.samples],
                 "n": len(track.encodings),
+                "cautions": track.cautions,
                 "mean": None
                 if mean is None
                 else base64.b64encode(mean.astype("<f8").tobytes()).decode(),
@@ -529,6 +546,7 @@ def from_bytes(data: bytes) -> VideoAnalysis:
                 samples=[Sample(float(s[0]), _box(s[1:5])) for s in t["samples"]],
                 # The mean `n` times: later means (stitching) weigh each frame as before.
                 encodings=[] if mean is None else [mean] * int(t["n"]),
+                cautions=list(t.get("cautions") or [None] * int(t["n"])),
             )
         )
     return VideoAnalysis(

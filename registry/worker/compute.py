@@ -52,10 +52,13 @@ def analysis_to_json(result: analysis.Analysis) -> dict[str, Any]:
             {
                 "box": list(f.box),
                 "encoding": None if f.encoding is None else f.encoding.tolist(),
+                "score": f.score,
+                "caution": f.caution,
             }
             for f in result.faces
         ],
         "codes": [{"text": c.text, "box": list(c.box)} for c in result.codes],
+        "stages": result.stages,
     }
 
 
@@ -70,10 +73,13 @@ def analysis_from_json(value: dict[str, Any]) -> analysis.Analysis:
                 encoding=None
                 if f["encoding"] is None
                 else np.asarray(f["encoding"], dtype=np.float64),
+                score=f.get("score"),
+                caution=f.get("caution"),
             )
             for f in value["faces"]
         ],
         codes=[qr.QrSighting(text=str(c["text"]), box=_box(c["box"])) for c in value["codes"]],
+        stages={str(k): float(v) for k, v in value.get("stages", {}).items()},
     )
 
 

@@ -61,7 +61,7 @@ def test_a_video_is_cleared_in_tracks_refused_by_the_gate_then_redacted_on_every
     clip = compose_clip(
         [
             Walker(alice_face, (20, 20), (300, 20), 0.0, 2.5, height=200, badge=alice.badge_code),
-            Walker(_portrait(faces_dir, "joe_biden"), (400, 20), (400, 20), 1.0, 4.0, height=320),
+            Walker(_portrait(faces_dir, "joe_biden"), (400, 0), (400, 0), 1.0, 4.0, height=380),
         ],
         metadata=META,
     )

@@ -123,10 +123,23 @@ def badge_image(code: str, module_px: int) -> Image.Image:
     return qr.make_image().convert("RGB")
 
 
+COVER_SIDES = ("top", "bottom", "left", "right")
+
+
 def paste_face(
-    canvas: Image.Image, source: Portrait, face_px: int, at: tuple[int, int]
+    canvas: Image.Image,
+    source: Portrait,
+    face_px: int,
+    at: tuple[int, int],
+    *,
+    roll: float = 0.0,
+    cover: str | None = None,
 ) -> faces.Box:
-    """Paste the source's head (soft-edged) so its face is face_px wide, centred at `at`."""
+    """Paste the source's head (soft-edged) so its face is face_px wide, centred at `at`.
+
+    `roll`: the head turned this many degrees in the picture's plane (a tilted head);
+    `cover`: a third of the face box hidden behind a flat patch from that side (top, bottom,
+    left or right: a hand, a glass, a programme). The box returned is the face's, upright."""
     image = ImageOps.exif_transpose(Image.open(source.path)).convert("RGB")
     top, right, bottom, left = source.box
     width, height = right - left, bottom - top
@@ -146,15 +159,39 @@ def paste_face(
     mask = Image.new("L", crop.size, 0)
     ImageDraw.Draw(mask).ellipse((0, 0, crop.width - 1, crop.height - 1), fill=255)
     mask = mask.filter(ImageFilter.GaussianBlur(max(1, crop.width // 20)))
-    x = round(at[0] - (cx - region[0]) * scale)
-    y = round(at[1] - (cy - region[1]) * scale)
+    # The face's centre within the crop: the centre of rotation, and where `at` is.
+    fx, fy = (cx - region[0]) * scale, (cy - region[1]) * scale
+    if roll:
+        crop = crop.rotate(roll, resample=Image.Resampling.BICUBIC, center=(fx, fy))
+        mask = mask.rotate(roll, resample=Image.Resampling.BICUBIC, center=(fx, fy))
+    x = round(at[0] - fx)
+    y = round(at[1] - fy)
     canvas.paste(crop, (x, y), mask)
-    return (
+    box = (
         round(y + (top - region[1]) * scale),
         round(x + (right - region[0]) * scale),
         round(y + (bottom - region[1]) * scale),
         round(x + (left - region[0]) * scale),
     )
+    if cover is not None:
+        b_top, b_right, b_bottom, b_left = box
+        third_w, third_h = (b_right - b_left) / 3, (b_bottom - b_top) / 3
+        patch = {
+            "top": (b_left, b_top, b_right, b_top + third_h),
+            "bottom": (b_left, b_bottom - third_h, b_right, b_bottom),
+            "left": (b_left, b_top, b_left + third_w, b_bottom),
+            "right": (b_right - third_w, b_top, b_right, b_bottom),
+        }[cover]
+        shade = tuple(
+            int(v) for v in np.asarray(canvas.crop(box_to_xy(box))).reshape(-1, 3).mean(0) * 0.6
+        )
+        ImageDraw.Draw(canvas).rectangle([round(v) for v in patch], fill=shade)
+    return box
+
+
+def box_to_xy(box: faces.Box) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) for PIL, from a (top, right, bottom, left) box."""
+    return (box[3], box[0], box[1], box[2])
 
 
 def add_noise(image: Image.Image, sigma: float, rng: random.Random) -> Image.Image:

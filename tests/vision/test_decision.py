@@ -228,3 +228,34 @@ def test_a_small_face_that_matches_is_still_flagged() -> None:
     )
     assert result.status == PhotoStatus.flagged
     assert [f.decision for f in result.faces] == [FaceDecision.opted_out, FaceDecision.too_small]
+
+
+@pytest.mark.parametrize("why", ["partly covered", "turned away"])
+def test_a_face_that_cannot_be_verified_well_is_reviewed_further_out(why: str) -> None:
+    """A partly covered or turned face is further from its own reference than a whole one:
+    between the review threshold and the caution one it goes to a person, who is told why;
+    a whole face at the same distance is clear, and anything further is clear for both."""
+    alice = vec(1)
+    t = Thresholds()
+    between = (t.review + t.caution) / 2
+    cautious = FaceInput(id=1, box=(100, 200, 200, 100), encoding=near(alice, between), caution=why)
+    whole = FaceInput(id=2, box=(100, 500, 200, 400), encoding=near(alice, between, seed=5))
+    beyond = FaceInput(
+        id=3, box=(100, 800, 200, 700), encoding=near(alice, t.caution + 0.03), caution=why
+    )
+    result = decide(
+        faces=[cautious, whole, beyond], badges=[], opted_out={ALICE}, references={ALICE: [alice]}
+    )
+    assert [f.decision for f in result.faces] == [
+        FaceDecision.review,
+        FaceDecision.clear,
+        FaceDecision.clear,
+    ]
+    assert result.status == PhotoStatus.needs_review
+    assert any(
+        f"Face 1 is {why}, so its likeness cannot be verified well" in r for r in result.reasons
+    )
+    # A strong match is a match, covered or not.
+    strong = FaceInput(id=1, box=(100, 200, 200, 100), encoding=near(alice, 0.3), caution=why)
+    result = decide(faces=[strong], badges=[], opted_out={ALICE}, references={ALICE: [alice]})
+    assert result.faces[0].decision == FaceDecision.opted_out
