@@ -32,7 +32,7 @@ from registry.db import DatabaseUnavailable, check_reachable, get_engine, redact
 from registry.errors import Invalid, NotFound, RegistryError
 from registry.events import references
 from registry.events import service as events
-from registry.media import clearance, rotation
+from registry.media import biometrics, rotation
 from registry.media import service as media_service
 from registry.media.models import Media, MediaStatus
 from registry.publishing import certificates
@@ -626,7 +626,7 @@ def purge() -> None:
     load_settings()
     with unit_of_work() as session:
         removed = references.purge_expired(session=session)
-        encodings = clearance.purge_biometrics(session=session)
+        encodings = biometrics.purge_biometrics(session=session)
     out.print(
         f"ok: {removed} reference photo(s) and {encodings} photo face encoding(s) "
         "past retention deleted"

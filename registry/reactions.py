@@ -12,15 +12,15 @@ from __future__ import annotations
 from registry import signals
 from registry.consent import letters as consent_letters
 from registry.events import letters as event_letters
-from registry.media import clearance
+from registry.media import biometrics, reclear
 from registry.publishing import takedowns
 
 
 def wire() -> None:
     """Bind every reaction to its signal (safe to call more than once)."""
-    signals.on(signals.opt_outs_changed, clearance.on_opt_outs_changed)
+    signals.on(signals.opt_outs_changed, reclear.on_opt_outs_changed)
     signals.on(signals.basis_changed, takedowns.on_basis_changed)
-    signals.on(signals.retention_changed, clearance.on_retention_changed)
+    signals.on(signals.retention_changed, biometrics.on_retention_changed)
     # Who composes each kind of email when the outbox sends it.
     event_letters.register()
     consent_letters.register()

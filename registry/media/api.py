@@ -21,7 +21,7 @@ from registry.errors import (
     error_responses,
 )
 from registry.events import service as events
-from registry.media import clearance, renditions, service
+from registry.media import renditions, reviews, service
 from registry.media.models import Media, MediaFace, MediaStatus, Rendition
 from registry.media.schemas import (
     BadgePublic,
@@ -214,7 +214,7 @@ def review_face(
 ) -> MediaPublic:
     """Confirm a match, or say the face is not that person (re-clearance respects it); or, for
     media not from an event, record that this person consented another way (with a note)."""
-    clearance.review_face(
+    reviews.review_face(
         session=session,
         actor=Actor.staff(staff.id),
         media=media,
@@ -242,7 +242,7 @@ def review_track(
     respects it)."""
     if media.kind != "video":
         raise NotFound("This media is a photo: review its faces.")
-    clearance.review_face(
+    reviews.review_face(
         session=session,
         actor=Actor.staff(staff.id),
         media=media,

@@ -17,7 +17,7 @@ from registry.deps import PageStaff, RowId, SessionDep
 from registry.errors import Invalid, NotFound, redirect_on_error
 from registry.events import service as events
 from registry.events.models import Event
-from registry.media import clearance, renditions, service
+from registry.media import decisions, renditions, reviews, service
 from registry.media.api import JobsDep
 from registry.media.models import FINAL, Media, MediaStatus
 from registry.media.storage import get_storage
@@ -227,7 +227,7 @@ def match_words(distance: float | None) -> str:
 @router.get("/media/{media_id}")
 def photo(request: Request, media_id: str, staff: PageStaff, session: SessionDep) -> Response:
     media = _media(session, media_id)
-    otherwise = clearance.consented_otherwise(session=session, media=media)
+    otherwise = decisions.consented_otherwise(session=session, media=media)
     faces = service.faces_of(session=session, media=media)
     bookings = {
         b.id: b
@@ -239,7 +239,7 @@ def photo(request: Request, media_id: str, staff: PageStaff, session: SessionDep
             else []
         )
     }
-    objections = clearance.objections_of(session=session, media=media)
+    objections = decisions.objections_of(session=session, media=media)
     return render(
         request,
         "media/video.html" if media.kind == "video" else "media/photo.html",
@@ -334,7 +334,7 @@ def review(
     if decision not in ("confirm", "not_this_person", "consented_otherwise", "objector"):
         raise Invalid("Choose confirm, not this person, or consented another way.")
     with redirect_on_error(f"/media/{media.id}#faces-h", place="faces"):
-        status = clearance.review_face(
+        status = reviews.review_face(
             session=session,
             actor=Actor.staff(staff.id),
             media=media,

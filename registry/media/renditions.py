@@ -19,14 +19,9 @@ from registry.audit import service as audit
 from registry.audit.service import Actor
 from registry.config import get_settings
 from registry.errors import Conflict, NotFound
-from registry.media.clearance import (
-    EventState,
-    badge_booking,
-    encoding_of,
-    event_state,
-    for_media,
-    thresholds,
-)
+from registry.media.analyses import badge_booking
+from registry.media.biometrics import encoding_of
+from registry.media.decisions import EventState, event_state, for_media, thresholds
 from registry.media.models import FINAL, Media, MediaFace, MediaStatus, Rendition
 from registry.media.service import badges_of, faces_of
 from registry.media.storage import get_storage

@@ -5,7 +5,7 @@ The first job to claim a pending video cuts it into parts (`video_segment_second
 then takes parts until none is left, so a long video keeps every worker busy, and a worker that
 dies loses only the part it held (its lease runs out, another job takes it). A finished part's
 findings (face encodings among them) wait encrypted in `video_segment` and are deleted when the
-parts are stitched and stored as the video's tracks (`clearance.store_analysis`).
+parts are stitched and stored as the video's tracks (`analyses.store_analysis`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from registry import crypto
 from registry.config import get_settings
 from registry.db import utcnow
 from registry.events.models import Event
-from registry.media import clearance
+from registry.media import analyses, leases
 from registry.media.models import Media, MediaStatus, VideoSegment
 from registry.vision import video
 
@@ -75,7 +75,7 @@ def claim(*, session: Session, media_id: uuid.UUID) -> Part | None:
             session.add(part)
             parts.append(part)
         media.attempts += 1
-    media.status, media.lease_until = MediaStatus.processing, now + clearance.lease()
+    media.status, media.lease_until = MediaStatus.processing, now + leases.lease()
     session.add(media)
     free = [
         p
@@ -87,7 +87,7 @@ def claim(*, session: Session, media_id: uuid.UUID) -> Part | None:
         session.flush()
         return None
     part = free[0]
-    part.status, part.lease_until = "processing", now + clearance.lease()
+    part.status, part.lease_until = "processing", now + leases.lease()
     part.attempts += 1
     session.add(part)
     session.flush()
@@ -108,7 +108,7 @@ def renew(*, session: Session, media_id: uuid.UUID, number: int) -> bool:
     ).first()
     if part is None or part.status != "processing":
         return False
-    until = utcnow() + clearance.lease()
+    until = utcnow() + leases.lease()
     part.lease_until = until
     session.add(part)
     media = session.get(Media, media_id)
@@ -150,7 +150,7 @@ def finish(
         ]
     )
     discard(session=session, media_id=media_id)
-    return clearance.store_analysis(session=session, media_id=media_id, result=stitched)
+    return analyses.store_analysis(session=session, media_id=media_id, result=stitched)
 
 
 def give_back(*, session: Session, media_id: uuid.UUID, number: int, reason: str) -> None:
@@ -161,7 +161,7 @@ def give_back(*, session: Session, media_id: uuid.UUID, number: int, reason: str
     ).first()
     if part is None:
         return
-    if part.attempts >= clearance.MAX_ATTEMPTS:
+    if part.attempts >= leases.MAX_ATTEMPTS:
         fail(session=session, media_id=media_id, reason=reason)
         return
     part.status, part.lease_until = "pending", None
@@ -175,7 +175,7 @@ def give_back(*, session: Session, media_id: uuid.UUID, number: int, reason: str
 
 def fail(*, session: Session, media_id: uuid.UUID, reason: str) -> None:
     """The video cannot be cleared (a part is damaged, the file is gone): failed, parts deleted."""
-    clearance.fail(session=session, media_id=media_id, reason=reason)
+    leases.fail(session=session, media_id=media_id, reason=reason)
     discard(session=session, media_id=media_id)
 
 

@@ -1,7 +1,10 @@
 """Media: uploads (stored once by content) and the queries pages and the API read.
 
-Clearance (the job's lease, analysis results, decisions, re-clearance, reviews, purges) lives in
-`clearance.py`; redacted and clean copies and thumbnails in `renditions.py`.
+Clearance lives beside it, one concern a module: a job's lease (`leases.py`), storing what it
+found (`analyses.py`), the event's state and a photo's decision (`decisions.py`), re-deciding
+after a change (`reclear.py`), reviewers' words (`reviews.py`), templates sealed and purged
+(`biometrics.py`) and a video's reasons (`video_reasons.py`); redacted and clean copies and
+thumbnails in `renditions.py`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from registry.deps import AdminStaff, CurrentStaff, RowId, SessionDep
 from registry.downloads import attachment
 from registry.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, error_responses
 from registry.media import service as media_service
-from registry.media.clearance import objections_of
+from registry.media.decisions import objections_of
 from registry.rights import objections, requests
 from registry.rights.schemas import (
     Erased,

@@ -44,7 +44,7 @@ from registry.errors import Conflict
 from registry.events.history import record_change
 from registry.events.models import Booking, BookingAction, Event, ReferencePhoto
 from registry.mail.models import OutboxMessage
-from registry.media import clearance, index
+from registry.media import index, reclear
 from registry.media.models import (
     FaceReview,
     Media,
@@ -77,7 +77,7 @@ def erase_booking(*, session: Session, actor: Actor, booking: Booking) -> dict[s
     booking.cancelled_at = booking.cancelled_at or now
     session.add(booking)
     session.flush()
-    clearance.reclear_bookings(session=session, event_id=booking.event_id, booking_ids=[booking.id])
+    reclear.reclear_bookings(session=session, event_id=booking.event_id, booking_ids=[booking.id])
     counts = {
         "reference_photos": _delete(session, ReferencePhoto, ReferencePhoto.booking_id, booking.id),
         "transient_references": _delete(

@@ -27,7 +27,7 @@ from registry.db import utcnow
 from registry.errors import Conflict, Invalid, NotFound
 from registry.events.history import record_change
 from registry.events.models import Booking, BookingAction
-from registry.media import clearance
+from registry.media import decisions
 from registry.media.models import (
     FINAL,
     Media,
@@ -212,7 +212,7 @@ def object_to(
     session.flush()
     record_change(session, booking, BookingAction.objected, actor, media_id=media.id)
     if media.status in FINAL:
-        clearance.evaluate(session=session, media=media, cascade=False)
+        decisions.evaluate(session=session, media=media)
     signals.basis_changed.send(session=session, media_ids=[media.id])
     return True
 
@@ -262,6 +262,6 @@ def decide(
         personal={"reason": words} if words else None,
     )
     if media.status in FINAL:
-        clearance.evaluate(session=session, media=media, cascade=False)
+        decisions.evaluate(session=session, media=media)
     signals.basis_changed.send(session=session, media_ids=[media.id])
     return objection

@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from registry.config import get_settings
 from registry.db import unit_of_work
-from registry.media import clearance, segments
+from registry.media import analyses, leases, segments
 from registry.media.models import Media, MediaStatus
 from registry.media.storage import get_storage
 from registry.vision import analysis, images, video
@@ -78,7 +78,7 @@ class Heartbeat:
             try:
                 with unit_of_work() as session:
                     alive = (
-                        clearance.renew(session=session, media_id=self.media_id)
+                        leases.renew(session=session, media_id=self.media_id)
                         if self.part is None
                         else segments.renew(
                             session=session, media_id=self.media_id, number=self.part
@@ -115,7 +115,7 @@ def clear_media(
     if kind == "video":
         return _clear_video(media_id, analyse, session_factory, heartbeat, fan_out)
     with session_factory() as session:
-        key = clearance.claim(session=session, media_id=media_id)
+        key = leases.claim(session=session, media_id=media_id)
     if key is None:
         return None
 
@@ -125,13 +125,13 @@ def clear_media(
 
     def fail(reason: str, retry: bool) -> None:
         with session_factory() as session:
-            clearance.fail(session=session, media_id=media_id, reason=reason, retry=retry)
+            leases.fail(session=session, media_id=media_id, reason=reason, retry=retry)
 
     result = _attempt(run, fail, str(media_id))
     if isinstance(result, _Failed):
         return result.status
     with session_factory() as session:
-        stored = clearance.store_analysis(session=session, media_id=media_id, result=result)
+        stored = analyses.store_analysis(session=session, media_id=media_id, result=result)
         return stored.status if stored else None
 
 

@@ -21,7 +21,7 @@ from registry.db import unit_of_work
 from registry.events import letters as event_letters
 from registry.events import references
 from registry.mail import service as mail
-from registry.media import clearance
+from registry.media import biometrics, leases
 from registry.publishing import takedowns
 from registry.rights import retention
 from registry.worker.queue import JobQueue
@@ -44,7 +44,7 @@ class Report:
 def run_daily(*, session: Session) -> Report:
     references_purged = references.purge_expired(session=session)
     consents_expired = consent.record_expiries(session=session)
-    photo_encodings_purged = clearance.purge_biometrics(session=session)
+    photo_encodings_purged = biometrics.purge_biometrics(session=session)
     takedowns_noticed = takedowns.notice_takedowns(session=session)
     kept = retention.run(session=session)
     return Report(
@@ -120,9 +120,9 @@ async def mailer(*, interval: float) -> None:
 
 
 def sweep_once(queue: JobQueue) -> int:
-    """Queue again the photos whose worker died or whose job was lost (see clearance.sweep)."""
+    """Queue again the photos whose worker died or whose job was lost (see leases.sweep)."""
     with unit_of_work() as session:
-        due = clearance.sweep(session=session)
+        due = leases.sweep(session=session)
     if due:
         logger.info("sweep: queued %d photo(s) again (lease ran out or job lost)", len(due))
         queue.enqueue(due)

@@ -24,7 +24,7 @@ from typing import Any
 
 from registry.db import unit_of_work, utcnow
 from registry.lifetime import exit_with, identity
-from registry.media import clearance
+from registry.media import leases
 from registry.vision import analysis, faces, video
 from registry.worker import jobs
 
@@ -123,7 +123,7 @@ class LocalPool:
         """Queue every pending photo, and those the previous run left half-done (this process
         is the only one running jobs, so every `processing` photo is orphaned)."""
         with unit_of_work() as session:
-            pending = clearance.release_stale(session=session, at=utcnow() + clearance.lease() * 2)
+            pending = leases.release_stale(session=session, at=utcnow() + leases.lease() * 2)
         self.enqueue(pending)
         return len(pending)
 

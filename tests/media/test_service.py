@@ -19,7 +19,16 @@ from registry.db import utcnow
 from registry.events import references
 from registry.events import service as events
 from registry.events.models import Booking, Event
-from registry.media import clearance, renditions, service
+from registry.media import (
+    analyses,
+    biometrics,
+    decisions,
+    leases,
+    reclear,
+    renditions,
+    reviews,
+    service,
+)
 from registry.media.models import Media, MediaFace, MediaStatus, TransientReference
 from tests.vision import compose
 
@@ -136,7 +145,7 @@ def test_not_this_person_is_kept_through_reclearance(
 ) -> None:
     alice, media = flagged
     [face] = [f for f in service.faces_of(session=session, media=media) if f.booking_id]
-    clearance.review_face(
+    reviews.review_face(
         session=session,
         actor=SYSTEM,
         media=media,
@@ -144,7 +153,7 @@ def test_not_this_person_is_kept_through_reclearance(
         decision="not_this_person",
     )
     assert media.status == MediaStatus.cleared
-    clearance.reclear_event(session=session, event_id=alice.event_id)
+    reclear.reclear_event(session=session, event_id=alice.event_id)
     assert media.status == MediaStatus.cleared
 
 
@@ -231,10 +240,10 @@ def test_storing_an_analysis_twice_gives_the_same_rows(
     data = photo(faces_dir, [(people["joe_biden"][0], 120, None)], seed=5)
     media = upload(session, make_event(), data)
     result = analysis.analyse(data)
-    assert clearance.claim(session=session, media_id=media.id)
-    clearance.store_analysis(session=session, media_id=media.id, result=result)
+    assert leases.claim(session=session, media_id=media.id)
+    analyses.store_analysis(session=session, media_id=media.id, result=result)
     media.status = MediaStatus.processing  # a redelivery of the same job
-    clearance.store_analysis(session=session, media_id=media.id, result=result)
+    analyses.store_analysis(session=session, media_id=media.id, result=result)
     rows = session.exec(select(MediaFace).where(MediaFace.media_id == media.id)).all()
     assert len(rows) == len(result.faces) == 1
 
@@ -245,11 +254,11 @@ def test_a_stuck_photo_returns_to_pending(
     data = io.BytesIO()
     Image.new("RGB", (64, 64), (4, 5, 6)).save(data, format="PNG")
     media = upload(session, make_event(), data.getvalue())
-    assert clearance.claim(session=session, media_id=media.id)
-    assert clearance.claim(session=session, media_id=media.id) is None  # leased
-    assert media.id not in clearance.release_stale(session=session)
+    assert leases.claim(session=session, media_id=media.id)
+    assert leases.claim(session=session, media_id=media.id) is None  # leased
+    assert media.id not in leases.release_stale(session=session)
     media.lease_until = utcnow() - timedelta(seconds=1)
-    assert media.id in clearance.release_stale(session=session)
+    assert media.id in leases.release_stale(session=session)
     assert media.status == MediaStatus.pending
 
 
@@ -259,10 +268,10 @@ def test_an_expired_lease_can_be_claimed_again(
     data = io.BytesIO()
     Image.new("RGB", (64, 64), (7, 5, 6)).save(data, format="PNG")
     media = upload(session, make_event(), data.getvalue())
-    assert clearance.claim(session=session, media_id=media.id)
+    assert leases.claim(session=session, media_id=media.id)
     media.lease_until = utcnow() - timedelta(seconds=1)  # its worker died
     session.add(media)
-    assert clearance.claim(session=session, media_id=media.id)  # a redelivered message takes it
+    assert leases.claim(session=session, media_id=media.id)  # a redelivered message takes it
     assert media.attempts == 2
     assert media.lease_until is not None
     assert media.lease_until > utcnow()
@@ -279,29 +288,29 @@ def test_the_sweep_queues_dead_and_forgotten_photos_once_per_lease(
         made.append(upload(session, event, data.getvalue()))
     dead, forgotten, fresh, working = made
     now = utcnow()
-    span = clearance.lease()
+    span = leases.lease()
     resend = timedelta(minutes=get_settings().pending_resend_minutes)
     for media in made:
         media.created_at = now - resend * 2
     fresh.created_at = now  # just uploaded: its message is surely still queued
-    assert clearance.claim(session=session, media_id=dead.id)
-    assert clearance.claim(session=session, media_id=working.id)
+    assert leases.claim(session=session, media_id=dead.id)
+    assert leases.claim(session=session, media_id=working.id)
     dead.lease_until = now - timedelta(seconds=1)
     for media in made:
         session.add(media)
     session.flush()
 
-    due = clearance.sweep(session=session, at=now)
+    due = leases.sweep(session=session, at=now)
     assert set(due) >= {dead.id, forgotten.id}
     assert fresh.id not in due
     assert working.id not in due  # its lease still runs (a heartbeat would renew it)
     assert dead.status == MediaStatus.pending
     # Not again within the resend period; again after it (and the lost worker's photo too).
-    again = clearance.sweep(session=session, at=now + span * 2)
+    again = leases.sweep(session=session, at=now + span * 2)
     assert dead.id not in again
     assert forgotten.id not in again
     assert working.id in again  # its lease ran out: its worker is dead
-    later = clearance.sweep(session=session, at=now + resend + timedelta(seconds=1))
+    later = leases.sweep(session=session, at=now + resend + timedelta(seconds=1))
     assert {dead.id, forgotten.id} <= set(later)
 
 
@@ -317,7 +326,7 @@ def test_purge_removes_face_encodings_but_keeps_the_decision(
     )
     media = upload(session, past, photo(faces_dir, [(people["joe_biden"][0], 120, None)], seed=6))
     run_job(media.id)
-    assert clearance.purge_biometrics(session=session) >= 1
+    assert biometrics.purge_biometrics(session=session) >= 1
     [face] = service.faces_of(session=session, media=media)
     assert face.encoding is None
     assert media.status == MediaStatus.cleared
@@ -332,11 +341,11 @@ def test_a_match_survives_the_purge_of_its_templates_until_they_opt_back_in(
 
     alice, media = flagged
     far = utcnow() + timedelta(days=3650)
-    assert clearance.purge_biometrics(session=session, at=far) >= 2
+    assert biometrics.purge_biometrics(session=session, at=far) >= 2
     assert references.purge_expired(session=session, at=far) == 1
     assert all(f.encoding is None for f in service.faces_of(session=session, media=media))
 
-    assert clearance.evaluate(session=session, media=media) == MediaStatus.flagged
+    assert decisions.evaluate(session=session, media=media) == MediaStatus.flagged
     [matched] = [f for f in service.faces_of(session=session, media=media) if f.booking_id]
     assert (matched.booking_id, matched.decision) == (alice.id, "opted_out")
     assert any("before its template was deleted" in r for r in media.reasons)
@@ -369,8 +378,8 @@ def test_every_template_has_a_purge_date_that_follows_the_event(
     # A face stored before dates were given to every template is purged by upload date too.
     face.purge_after = None
     session.add(face)
-    assert clearance.purge_biometrics(session=session, at=utcnow() + timedelta(days=days - 1)) == 0
-    assert clearance.purge_biometrics(session=session, at=utcnow() + timedelta(days=days + 1)) == 1
+    assert biometrics.purge_biometrics(session=session, at=utcnow() + timedelta(days=days - 1)) == 0
+    assert biometrics.purge_biometrics(session=session, at=utcnow() + timedelta(days=days + 1)) == 1
     assert face.encoding is None
 
     event = make_event()
@@ -390,8 +399,8 @@ def test_every_template_has_a_purge_date_that_follows_the_event(
     [face] = service.faces_of(session=session, media=media)
     assert face.purge_after == due
     assert learnt.purge_after == due
-    assert clearance.purge_biometrics(session=session, at=due - timedelta(seconds=1)) == 0
-    assert clearance.purge_biometrics(session=session, at=due) == 2
+    assert biometrics.purge_biometrics(session=session, at=due - timedelta(seconds=1)) == 0
+    assert biometrics.purge_biometrics(session=session, at=due) == 2
 
 
 def test_rotating_the_biometric_key_reseals_every_template(
@@ -419,7 +428,7 @@ def test_rotating_the_biometric_key_reseals_every_template(
     assert report.resealed == len(faces) + 2  # the faces, the reference and its thumbnail
     assert report.unreadable == []
     assert references.encoding_of(photo).shape == (128,)
-    assert clearance.evaluate(session=session, media=media) == MediaStatus.flagged
+    assert decisions.evaluate(session=session, media=media) == MediaStatus.flagged
     again = rotation.rotate(session=session, actor=SYSTEM, old_key=old)
     assert (again.resealed, again.current) == (0, report.resealed)
 
@@ -462,13 +471,13 @@ def test_an_opt_out_re_decides_only_the_photos_that_person_can_be_in(
     for media in (with_alice, *others):
         assert run_job(media.id) == MediaStatus.cleared
     decided: list[uuid.UUID] = []
-    original = clearance.evaluate
+    original = decisions.evaluate
 
     def counting(**kwargs: object) -> MediaStatus:
         decided.append(kwargs["media"].id)  # type: ignore[attr-defined]
         return original(**kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(clearance, "evaluate", counting)
+    monkeypatch.setattr(decisions, "evaluate", counting)
     events.set_opt_out(session=session, actor=SYSTEM, booking=alice, opt_out=True)
     with_reference(session, alice, obama[0])
     assert decided == [with_alice.id]  # only the photo with a face near hers
@@ -502,7 +511,7 @@ def test_a_badge_link_her_own_reference_photo_contradicts_teaches_nothing(
         assert run_job(media.id) == MediaStatus.flagged  # her badge is there, so she may be
     elsewhere = upload(session, event, photo(faces_dir, [(kit[2], 150, None)], seed=23))
     assert run_job(elsewhere.id) == MediaStatus.cleared
-    state = clearance.event_state(session, event.id)
+    state = decisions.event_state(session, event.id)
     assert state.transient == []  # both sightings contradicted by her reference photo
 
 
@@ -526,27 +535,27 @@ def test_a_new_sighting_re_decides_only_what_it_can_change(
         assert run_job(media.id) == MediaStatus.flagged
 
     redecided: list[uuid.UUID] = []
-    real = clearance._redecide
+    real = reclear._redecide
 
     def spy(session: Session, event_id: uuid.UUID, photos: list[Media], *args: object) -> int:
         redecided.extend(m.id for m in photos)
         return real(session, event_id, photos, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(clearance, "_redecide", spy)
+    monkeypatch.setattr(reclear, "_redecide", spy)
     latest = upload(session, event, photo(faces_dir, [(kit[1], 170, bob.badge_code)], seed=8))
     assert run_job(latest.id) == MediaStatus.flagged
     assert len(session.exec(select(TransientReference)).all()) == 3
     # Every earlier photo of Kit is already decided "opted out": nothing there can change.
     assert redecided == []
 
-    def decisions() -> dict[tuple[uuid.UUID, int], tuple[object, ...]]:
+    def decided_faces() -> dict[tuple[uuid.UUID, int], tuple[object, ...]]:
         session.expire_all()
         return {
             (f.media_id, f.number): (f.booking_id, f.via, f.decision)
             for f in session.exec(select(MediaFace)).all()
         }
 
-    incremental = decisions()
-    monkeypatch.setattr(clearance, "_redecide", real)
-    clearance.reclear_event(session=session, event_id=event.id)
-    assert decisions() == incremental
+    incremental = decided_faces()
+    monkeypatch.setattr(reclear, "_redecide", real)
+    reclear.reclear_event(session=session, event_id=event.id)
+    assert decided_faces() == incremental

@@ -19,7 +19,7 @@ from registry.errors import Conflict, Invalid, NotFound
 from registry.events import service as events
 from registry.events.models import Booking, Event
 from registry.mail.models import OutboxMessage
-from registry.media import clearance
+from registry.media import reviews
 from registry.media import service as media_service
 from registry.media.models import Media, MediaStatus, Rendition
 from registry.media.storage import get_storage
@@ -316,10 +316,10 @@ def test_clinical_media_needs_one_consent_per_face_unless_staff_consented_otherw
     assert "more consent needed" in verdict.reasons[0]
 
     with pytest.raises(Invalid):  # how they consented must be said
-        clearance.review_face(
+        reviews.review_face(
             session=session, actor=COMMS, media=media, face_number=2, decision="consented_otherwise"
         )
-    clearance.review_face(
+    reviews.review_face(
         session=session,
         actor=COMMS,
         media=media,
@@ -335,7 +335,7 @@ def test_consented_otherwise_is_refused_for_event_photos(
 ) -> None:
     media = make_media(event=make_event(), faces=[("clear", None)])
     with pytest.raises(Conflict):
-        clearance.review_face(
+        reviews.review_face(
             session=session,
             actor=COMMS,
             media=media,

@@ -1,0 +1,131 @@
+"""Storing what a clearance job found (idempotent: a second delivery replaces the first), then
+deciding the photo: a photo's faces numbered in reading order, a video's tracks by start, each
+badge seen with the booking it belongs to (only of the media's event).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlmodel import Session, col, delete, select
+
+from registry.db import utcnow
+from registry.events.models import Booking, Event
+from registry.media import biometrics, reclear
+from registry.media.models import (
+    FINAL,
+    Media,
+    MediaBadge,
+    MediaFace,
+)
+from registry.vision.analysis import Analysis
+from registry.vision.video import VideoAnalysis
+
+
+def badge_booking(session: Session, media: Media, code: str) -> uuid.UUID | None:
+    """The booking a badge code seen in this media belongs to (only of the media's event)."""
+    booking = session.exec(select(Booking).where(Booking.badge_code == code)).first()
+    return booking.id if booking and booking.event_id == media.event_id else None
+
+
+def _store_video(
+    session: Session, media: Media, result: VideoAnalysis, purge: datetime | None
+) -> None:
+    """A video's tracks become its faces (numbered by start), its badge sightings its badges
+    (linked to the track wearing them in that frame)."""
+    order = sorted(range(len(result.tracks)), key=lambda i: (result.tracks[i].samples[0].t_s, i))
+    number_of = {i: n for n, i in enumerate(order, start=1)}
+    for i in order:
+        track, number = result.tracks[i], number_of[i]
+        box = track.largest
+        row = MediaFace(
+            media_id=media.id,
+            number=number,
+            top=box[0],
+            right=box[1],
+            bottom=box[2],
+            left=box[3],
+            purge_after=purge,
+            start_s=track.samples[0].t_s,
+            end_s=track.samples[-1].t_s,
+            samples=[[round(s.t_s, 3), *s.box] for s in track.samples],
+            caution=track.caution,
+        )
+        encoding = track.encoding
+        if encoding is not None:
+            row.encoding = biometrics.seal(encoding, f"face:{media.id}:{number}")
+        session.add(row)
+    for sighting in result.badges:
+        session.add(
+            MediaBadge(
+                media_id=media.id,
+                code=sighting.code[:200],
+                top=sighting.box[0],
+                right=sighting.box[1],
+                bottom=sighting.box[2],
+                left=sighting.box[3],
+                booking_id=badge_booking(session, media, sighting.code),
+                face_number=None if sighting.track is None else number_of[sighting.track],
+                t_s=round(sighting.t_s, 3),
+            )
+        )
+    media.duration_s, media.frame_rate = result.duration_s, result.frame_rate
+
+
+def store_analysis(
+    *, session: Session, media_id: uuid.UUID, result: Analysis | VideoAnalysis
+) -> Media | None:
+    """Save what the worker found (idempotent: a second delivery replaces the first) and decide."""
+    found = session.get(Media, media_id)
+    if found is not None and found.event_id is not None:
+        # Event first, then media: the order publishing and re-clearance lock in.
+        session.get(Event, found.event_id, with_for_update=True)
+    media = session.get(Media, media_id, with_for_update=True, populate_existing=True)
+    if media is None or media.status in FINAL:
+        return media
+    session.exec(delete(MediaFace).where(col(MediaFace.media_id) == media.id))
+    session.exec(delete(MediaBadge).where(col(MediaBadge.media_id) == media.id))
+    purge = biometrics.purge_date(session, media)
+    if isinstance(result, VideoAnalysis):
+        _store_video(session, media, result, purge)
+    ordered = (
+        []
+        if isinstance(result, VideoAnalysis)
+        else sorted(result.faces, key=lambda f: (f.box[0] // 200, f.box[3]))
+    )
+    codes = [] if isinstance(result, VideoAnalysis) else result.codes
+    for number, face in enumerate(ordered, start=1):
+        row = MediaFace(
+            media_id=media.id,
+            number=number,
+            top=face.box[0],
+            right=face.box[1],
+            bottom=face.box[2],
+            left=face.box[3],
+            purge_after=purge,
+            caution=face.caution,
+        )
+        if face.encoding is not None:
+            row.encoding = biometrics.seal(face.encoding, f"face:{media.id}:{number}")
+        session.add(row)
+    for code in codes:
+        session.add(
+            MediaBadge(
+                media_id=media.id,
+                code=code.text[:200],
+                top=code.box[0],
+                right=code.box[1],
+                bottom=code.box[2],
+                left=code.box[3],
+                booking_id=badge_booking(session, media, code.text),
+            )
+        )
+    media.width, media.height = result.width, result.height
+    media.min_face_px = result.min_face_px
+    media.analysed_at = utcnow()
+    media.lease_until = None
+    session.add(media)
+    session.flush()
+    reclear.decide_and_spread(session=session, media=media)
+    return media
