@@ -21,7 +21,7 @@ from rich.progress import Progress
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
-from registry import crypto, migrations, reactions
+from registry import crypto, metrics, migrations, reactions
 from registry import demo as demo_data
 from registry.audit import checkpoints
 from registry.audit.service import CLI
@@ -122,6 +122,9 @@ def serve(
             "--workers > 1 needs REGISTRY_BROKER_URL: without a broker, clearance runs in one "
             "web process's pool"
         )
+    # Every process this command starts (web processes, the pool's workers) counts in one
+    # folder, summed by GET /metrics; emptied now, before any of them writes.
+    metrics.use_folder(settings.var_dir / "metrics" / f"serve-{port}", fresh=True)
     if not settings.broker_url and settings.warm_workers:
         start_fork_server()  # the face models load while the web app starts
     migrate_or_fail(settings)
@@ -194,6 +197,13 @@ def worker(
             "`registry db upgrade` (or start `registry serve`) first"
         )
     get_engine().dispose()  # no connection may cross the fork into the worker's children
+    # This worker's children count in one folder of their own, served on metrics_port.
+    metrics.use_folder(settings.var_dir / "metrics" / f"worker-{os.getpid()}", fresh=True)
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port, addr="0.0.0.0", registry=metrics.registry())
+        err.print(f"worker metrics on port {settings.metrics_port}")
 
     processes = concurrency or settings.workers or os.cpu_count() or 1
     argv = [

@@ -374,6 +374,25 @@ class Settings(BaseSettings):
         "believed (client networks for rate limits and consent records); others' is ignored.",
     )
     log_level: str = Field(default="info", description="Log level of the server.")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`text` for a terminal; `json` writes one JSON object a line (time, level, "
+        "logger, message, request id, route, status, duration, job id, media id).",
+    )
+    metrics_token: str = Field(
+        default="",
+        repr=False,
+        description="A bearer token that may read GET /metrics (for Prometheus), besides an "
+        "admin's token and clients on this machine. Empty: none.",
+    )
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="`registry worker` serves its own processes' metrics on this port "
+        "(0: not served). The web app's GET /metrics shows the web processes' and the "
+        "database's.",
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

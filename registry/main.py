@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from registry import __version__, health, links, openapi, reactions
+from registry import __version__, health, links, logs, monitoring, openapi, reactions
 from registry.audit import api as audit_api
 from registry.audit import pages as audit_pages
 from registry.auth import api as auth_api
@@ -29,6 +29,7 @@ from registry.limits import BodyLimit, SecurityHeaders
 from registry.mail import pages as mail_pages
 from registry.media import api as media_api
 from registry.media import pages as media_pages
+from registry.monitoring import RequestObserver
 from registry.organisation import pages as organisation_pages
 from registry.publishing import api as publishing_api
 from registry.publishing import pages as publishing_pages
@@ -44,6 +45,7 @@ logger = logging.getLogger("registry")
 # Every router of the service, in matching order; tests walk this list to check route guards.
 ROUTERS: list[APIRouter] = [
     health.router,
+    monitoring.router,
     auth_api.router,
     audit_api.router,
     events_api.router,
@@ -73,17 +75,6 @@ def _redact_access_log() -> None:
     links.redact_logs("uvicorn.access", "uvicorn.error", "registry")
 
 
-def _log_to_stderr(level: str) -> None:
-    """The service's own messages (jobs, sweeps, housekeeping counts) beside the server's, at
-    its log level: without a handler only warnings would ever show."""
-    ours = logging.getLogger("registry")
-    if not ours.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
-        ours.addHandler(handler)
-        ours.setLevel(level.upper())
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the web application: API routers, pages, static files and error handlers."""
     settings = settings or get_settings()
@@ -92,8 +83,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The service's own messages (jobs, sweeps, housekeeping counts) beside the server's, at
+        # its log level and in its format (text, or one JSON object a line).
+        logs.configure(level=settings.log_level, fmt=settings.log_format)
         _redact_access_log()
-        _log_to_stderr(settings.log_level)
         # Periodic jobs run here unless a broker is configured (then Celery beat runs them).
         task = (
             None
@@ -171,7 +164,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     openapi.install(app)
     # Outside the routes: bodies over the limit are never read; the large limit is for staff.
     app.add_middleware(BodyLimit, is_staff=carries_staff_credential)
-    app.add_middleware(SecurityHeaders)  # outermost of ours: even a 413 carries them
+    app.add_middleware(SecurityHeaders)  # even a 413 carries them
+    # Outermost: every answer, a 413 too, has its request id, is counted and (JSON) logged.
+    app.add_middleware(RequestObserver, access=settings.log_format == "json")
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

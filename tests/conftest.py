@@ -51,6 +51,7 @@ pytest_plugins = [
     "tests.events.factories",
     "tests.publishing.factories",
     "tests.faces",
+    "tests.jobs",
     "tests.mailbox",
     "tests.s3",
 ]

@@ -44,6 +44,7 @@ PUBLIC_PAGES = {
 NON_STAFF_PATHS = {
     "/healthz",
     "/readyz",
+    "/metrics",  # its own check (an admin's or the metrics token, or loopback): tests/test_ops
     "/.well-known/jwks.json",
     "/.well-known/revoked-certificates",
 }

@@ -19,14 +19,14 @@ import uuid
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from functools import lru_cache
 from typing import Any
 
 import jinja2
-from sqlalchemy import event
+from sqlalchemy import event, func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
@@ -180,10 +180,26 @@ def list_messages(
 
 
 def state_counts(*, session: Session) -> dict[str, int]:
+    """How many messages are in each state (every state named, 0 included)."""
     counts = {s.value: 0 for s in MailState}
-    for state in session.exec(select(OutboxMessage.state)).all():
-        counts[str(state)] += 1
+    rows = session.exec(
+        select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
+    ).all()
+    for state, count in rows:
+        counts[str(state)] = int(count)
     return counts
+
+
+def oldest_queued_seconds(*, session: Session, now: datetime | None = None) -> float:
+    """How long the oldest message still queued has waited (0: none is)."""
+    oldest = session.exec(
+        select(func.min(OutboxMessage.created_at)).where(OutboxMessage.state == MailState.queued)
+    ).first()
+    if oldest is None:
+        return 0.0
+    if oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return max(0.0, ((now or utcnow()) - oldest).total_seconds())
 
 
 def latest_for(

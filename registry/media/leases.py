@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from registry import metrics
 from registry.audit import service as audit
 from registry.config import get_settings
 from registry.db import utcnow
@@ -73,6 +74,7 @@ def release_stale(*, session: Session, at: datetime | None = None) -> list[uuid.
     for media in stale:
         media.status = MediaStatus.pending
         session.add(media)
+    metrics.get().lease_expiries.inc(len(stale))
     # The parts of videos those jobs held are free again too (see media.segments).
     parts = session.exec(
         select(VideoSegment).where(
@@ -103,10 +105,14 @@ def sweep(*, session: Session, at: datetime | None = None) -> list[uuid.UUID]:
         )
         .with_for_update(skip_locked=True)
     ).all()
+    expired = sum(1 for m in due if m.status == MediaStatus.processing)
     for media in due:
         media.status, media.lease_until = MediaStatus.pending, at + resend
         session.add(media)
     session.flush()
+    figures = metrics.get()
+    figures.lease_expiries.inc(expired)
+    figures.lease_recoveries.inc(len(due))
     return [m.id for m in due]
 
 
@@ -118,6 +124,9 @@ def fail(*, session: Session, media_id: uuid.UUID, reason: str, retry: bool = Fa
         media.status, media.lease_until = MediaStatus.pending, None
     else:
         media.status, media.failure, media.lease_until = MediaStatus.failed, reason[:500], None
+        metrics.get().clearance_seconds.labels(media.kind).observe(
+            max(0.0, (utcnow() - media.created_at).total_seconds())
+        )
     session.add(media)
     audit.record(
         session=session,

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from registry.audit import service as audit
@@ -131,6 +132,14 @@ def get_media(*, session: Session, media_id: uuid.UUID) -> Media:
     if media is None:
         raise NotFound("No media with this id.")
     return media
+
+
+def state_counts(*, session: Session) -> dict[tuple[str, str], int]:
+    """How many photos and videos are in each clearance state: {(kind, status): count}."""
+    rows = session.exec(
+        select(Media.kind, Media.status, func.count()).group_by(Media.kind, Media.status)
+    ).all()
+    return {(str(kind), str(status)): int(count) for kind, status, count in rows}
 
 
 def list_media(

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from registry import channels as channel_names
+from registry import metrics
 from registry.consent import service as consents
 from registry.consent.models import ConsentMedia, ConsentRequest
 from registry.db import utcnow
@@ -270,7 +271,12 @@ def publishable(
         else None
     )
     facts = load_facts(session=session, media=[media], at=at or utcnow())[media.id]
-    return check(replace(facts, rendition=rendition_fact(rendition)), channel)
+    return _counted(check(replace(facts, rendition=rendition_fact(rendition)), channel), channel)
+
+
+def _counted(verdict: Verdict, channel: str) -> Verdict:
+    metrics.get().gate_decisions.labels("allowed" if verdict.allowed else "refused", channel).inc()
+    return verdict
 
 
 @dataclass(frozen=True)
@@ -306,8 +312,12 @@ def publishable_many(
             out.append(Verdict(allowed=False, reasons=["No such rendition of this media."]))
         else:
             out.append(
-                check(
-                    replace(facts[ask.media_id], rendition=rendition_fact(rendition)), ask.channel
+                _counted(
+                    check(
+                        replace(facts[ask.media_id], rendition=rendition_fact(rendition)),
+                        ask.channel,
+                    ),
+                    ask.channel,
                 )
             )
     return out

@@ -21,7 +21,7 @@ from typing import Any
 from celery import Celery
 from celery.exceptions import TimeoutError as CeleryTimeout
 
-from registry import crypto
+from registry import crypto, logs
 from registry.config import Settings, get_settings
 from registry.errors import Unavailable
 
@@ -97,9 +97,15 @@ def send_clear(
     """Queue a clearance job per photo (`retry`: on the queue workers take before the backlog,
     for photos a dead worker held); how many were sent."""
     app, sent = get_app(), 0
+    # The request that caused the job (an upload) names it: the job's log lines carry its id.
+    request_id = logs.request_id()
     for media_id in media_ids:
         app.send_task(
-            CLEAR, args=[str(media_id)], queue=RETRY if retry else QUEUE, countdown=countdown
+            CLEAR,
+            args=[str(media_id)],
+            kwargs={"request_id": request_id} if request_id else {},
+            queue=RETRY if retry else QUEUE,
+            countdown=countdown,
         )
         sent += 1
     return sent

@@ -9,12 +9,14 @@ lost) the sweep finds: photos whose lease ran out, or pending too long, are queu
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from typing import Any
 
 from celery import Celery, signals
 
-from registry import reactions
+from registry import logs, metrics, reactions
+from registry.config import get_settings
 from registry.db import get_engine
 from registry.lifetime import die_with_parent
 from registry.media.storage import get_storage
@@ -26,14 +28,15 @@ logger = logging.getLogger("registry")
 RETRY_DELAY = 5.0  # seconds before a crashed analysis is tried again
 
 
-def clear_task(media_id: str) -> None:
+def clear_task(media_id: str, request_id: str | None = None) -> None:
     key = uuid.UUID(media_id)
 
     def share(more: int) -> None:  # a video's other parts: for other workers to take
         broker.send_clear([key] * more)
 
-    if jobs.clear_and_check(key, fan_out=share):
-        broker.send_clear([key], countdown=RETRY_DELAY, retry=True)
+    with logs.context(request_id=request_id):
+        if jobs.clear_and_check(key, fan_out=share):
+            broker.send_clear([key], countdown=RETRY_DELAY, retry=True)
 
 
 def scan_task(sealed: str, label: str, deadline: float) -> str | None:
@@ -71,6 +74,13 @@ def worker_app() -> Celery:
     return app
 
 
+@signals.setup_logging.connect
+def _logging(**_: Any) -> None:
+    """The service's log format (text, or one JSON object a line) instead of Celery's own."""
+    settings = get_settings()
+    logs.configure(level=settings.log_level, fmt=settings.log_format)
+
+
 @signals.worker_init.connect
 def _preload_models(**_: Any) -> None:
     """The worker loads the face models once, before it forks its children: each child starts
@@ -86,3 +96,9 @@ def _child_started(**_: Any) -> None:
     die_with_parent()
     get_engine().dispose(close=False)
     faces.load_models()  # inherited from the parent: returns at once
+    metrics.get().worker_processes.inc()  # a live gauge: this process's 1 goes when it ends
+
+
+@signals.worker_process_shutdown.connect
+def _child_ended(pid: int | None = None, **_: Any) -> None:
+    metrics.mark_process_dead(pid or os.getpid())

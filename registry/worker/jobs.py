@@ -20,6 +20,7 @@ from typing import Protocol, TypeVar
 
 from sqlmodel import Session
 
+from registry import logs
 from registry.config import get_settings
 from registry.db import unit_of_work
 from registry.media import analyses, leases, segments
@@ -132,7 +133,17 @@ def clear_media(
         return result.status
     with session_factory() as session:
         stored = analyses.store_analysis(session=session, media_id=media_id, result=result)
-        return stored.status if stored else None
+        status = stored.status if stored else None
+    if isinstance(result, analysis.Analysis):
+        logger.info(
+            "photo %s: %s, %d face(s), %d code(s), analysed in %.2f s",
+            media_id,
+            status,
+            len(result.faces),
+            len(result.codes),
+            sum(result.stages.values()),
+        )
+    return status
 
 
 MISSING = "The file is missing."
@@ -216,8 +227,9 @@ def clear_and_check(
 ) -> bool:
     """Run the job; True when the media must be queued again (its analysis crashed and it is
     pending for another attempt), False when it is done or another worker holds it."""
-    if clear_media(media_id, analyse=analyse, fan_out=fan_out) is not None:
-        return False
+    with logs.context(job_id=uuid.uuid4().hex[:12], media_id=str(media_id)):
+        if clear_media(media_id, analyse=analyse, fan_out=fan_out) is not None:
+            return False
     with unit_of_work() as session:
         media = session.get(Media, media_id)
         return media is not None and media.status == MediaStatus.pending

@@ -22,6 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+from registry import logs
 from registry.db import unit_of_work, utcnow
 from registry.lifetime import exit_with, identity
 from registry.media import leases
@@ -100,6 +101,11 @@ class LocalPool:
                 self._processes = self._new_processes()
             raise
 
+    def alive(self) -> int:
+        """Worker processes alive now (for the metrics)."""
+        processes = getattr(self._processes, "_processes", None) or {}
+        return sum(1 for p in list(processes.values()) if p.is_alive())
+
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
         """Run a pure function on a worker process (models loaded), e.g. part of a check."""
         with self._lock:
@@ -116,8 +122,14 @@ class LocalPool:
             logger.exception("clearance job for %s failed", media_id)
 
     def enqueue(self, media_ids: Iterable[uuid.UUID]) -> None:
+        # The request that caused the jobs (an upload) names them in their log lines.
+        request_id = logs.request_id()
         for media_id in media_ids:
-            self._threads.submit(self._run, media_id)
+            self._threads.submit(self._run_for, request_id, media_id)
+
+    def _run_for(self, request_id: str | None, media_id: uuid.UUID) -> None:
+        with logs.context(request_id=request_id):
+            self._run(media_id)
 
     def recover(self) -> int:
         """Queue every pending photo, and those the previous run left half-done (this process

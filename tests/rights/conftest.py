@@ -11,7 +11,6 @@ from sqlmodel import Session
 
 from registry.events.models import Booking, Event
 from registry.media.models import MediaStatus
-from tests.media.conftest import run_job  # noqa: F401 (a fixture)
 from tests.rights.scene import Scene, seed
 
 

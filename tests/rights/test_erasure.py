@@ -21,7 +21,6 @@ from registry.publishing import facts
 from registry.publishing.models import Publication
 from registry.rights import erasure
 from tests.auth.factories import csrf_from
-from tests.media.conftest import run_job  # noqa: F401 (a fixture)
 from tests.rights.scene import (
     ALICE_EMAIL,
     ALICE_NAME,

@@ -25,7 +25,6 @@ from registry.events.models import Booking, Event
 from registry.media import service as media_service
 from registry.media.models import MediaStatus
 from registry.vision import faces
-from tests.media.conftest import run_job  # noqa: F401 (a fixture)
 from tests.vision import compose
 
 pytestmark = pytest.mark.usefixtures("faces_dir")

@@ -22,7 +22,6 @@ from registry.media.models import MediaBadge, MediaFace, MediaObjection, MediaSt
 from registry.publishing import facts
 from registry.publishing.models import Publication
 from tests.auth.factories import csrf_from, login_page
-from tests.media.conftest import run_job  # noqa: F401 (a fixture)
 from tests.rights.scene import BOB_NAME, Scene
 from tests.vision import compose
 

@@ -27,7 +27,6 @@ from registry.rights import erasure
 from registry.rights.requests import one_month_after
 from tests.auth.factories import bearer, csrf_from, login_page
 from tests.consent.factories import grant
-from tests.media.conftest import run_job  # noqa: F401 (a fixture)
 from tests.rights.scene import ALICE_EMAIL, ALICE_NAME, Scene, rows_mentioning
 
 pytestmark = pytest.mark.usefixtures("faces_dir")

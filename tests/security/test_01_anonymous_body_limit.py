@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from registry.config import get_settings
-from tests.security.conftest import Live
+from tests.live import Live
 
 MB = 1_000_000
 

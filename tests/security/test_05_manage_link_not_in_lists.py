@@ -4,7 +4,7 @@ read; the staff page re-issues and mails it without showing it."""
 
 from __future__ import annotations
 
-from tests.security.conftest import Live, csrf_of, new_event, signed_in
+from tests.live import Live, csrf_of, new_event, signed_in
 
 
 def test_the_manage_link_is_only_in_the_answer_that_made_it(live: Live) -> None:

@@ -14,8 +14,8 @@ from registry.errors import Invalid
 from registry.events import mails, service
 from registry.events.models import Booking, Event
 from registry.mail.models import MailState, OutboxMessage
+from tests.live import Live, csrf_of, new_event
 from tests.mailbox import Inbox, deliver
-from tests.security.conftest import Live, csrf_of, new_event
 
 MANY = [
     "victim@example.org, attacker@evil.example",

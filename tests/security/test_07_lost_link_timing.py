@@ -8,7 +8,7 @@ import random
 import statistics
 import time
 
-from tests.security.conftest import Live, csrf_of, new_event
+from tests.live import Live, csrf_of, new_event
 
 TRIES = 40
 

@@ -19,8 +19,8 @@ from registry.media.models import Media, MediaObjection, MediaStatus
 from registry.publishing import facts
 from registry.rights import erasure
 from tests.auth.factories import csrf_from
+from tests.live import Live, csrf_of, new_event
 from tests.rights.scene import Scene
-from tests.security.conftest import Live, csrf_of, new_event
 
 pytestmark = pytest.mark.usefixtures("faces_dir")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.security.conftest import ADMIN, COMMS, Live, csrf_of, new_event, signed_in
+from tests.live import ADMIN, COMMS, Live, csrf_of, new_event, signed_in
 
 
 def _check(answer_text: str, status: int, expected: int, who: str) -> None:

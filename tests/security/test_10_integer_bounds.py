@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from registry.deps import MAX_ROW
 from registry.main import ROUTERS
-from tests.security.conftest import Live, csrf_of, signed_in
+from tests.live import Live, csrf_of, signed_in
 
 HUGE = "99999999999999999999"
 

@@ -19,7 +19,7 @@ from PIL import Image
 from registry.config import get_settings
 from registry.db import utcnow
 from registry.publishing import certificates
-from tests.security.conftest import SECRET, Live, new_event
+from tests.live import SECRET, Live, new_event
 
 
 def _plain_photo() -> bytes:

@@ -3,7 +3,7 @@ counts against the client network's limit (20 an hour at the defaults), new addr
 
 from __future__ import annotations
 
-from tests.security.conftest import Live, csrf_of, new_event
+from tests.live import Live, csrf_of, new_event
 
 
 def test_one_network_books_at_most_its_limit_then_gets_429(live_mail_off: Live) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from tests.security.conftest import Live, csrf_of, new_event
+from tests.live import Live, csrf_of, new_event
 
 
 def test_lost_link_requests_from_elsewhere_do_not_lock_out_the_owner(live: Live) -> None:

@@ -1,0 +1,98 @@
+"""The service's logs: text for a terminal (the default) or one JSON object a line
+(`REGISTRY_LOG_FORMAT=json`) for a log shipper, with the context of what was being done.
+
+Context travels in context variables: the request id (taken from `X-Request-ID` or made, and
+returned on every response by `RequestContext`), the route template, and a job's id and media
+id. A job started by a request carries the request's id (its payload names it), so one id ties
+an upload to the clearance it caused. Log lines never carry a token (paths are redacted and
+routes are templates), a name, an address or a mail body: only ids and counts are put in the
+context, and the messages say what happened, not to whom.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from registry import links
+
+REQUEST_ID = "x-request-id"
+_ALLOWED_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "registry_log_context", default=None
+)
+
+
+def current() -> dict[str, Any]:
+    """The fields of the current context (request id, route, job id, media id ...)."""
+    return dict(_context.get() or {})
+
+
+def request_id() -> str | None:
+    value = current().get("request_id")
+    return str(value) if value else None
+
+
+@contextlib.contextmanager
+def context(**fields: Any) -> Iterator[None]:
+    """Add fields to every log line written inside the block (ids, never personal data)."""
+    token = _context.set({**current(), **{k: v for k, v in fields.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def new_request_id(given: str | None = None) -> str:
+    """The caller's id when it is a sane one (letters, digits, . _ : -; at most 128), else new."""
+    if given and _ALLOWED_ID.match(given):
+        return given
+    return uuid.uuid4().hex
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, and the context's fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": links.redact(record.getMessage()),
+        }
+        entry.update(current())
+        for key in ("route", "method", "status", "duration_ms"):
+            value = getattr(record, key, None)
+            if value is not None:
+                entry[key] = value
+        if record.exc_info:
+            entry["error"] = links.redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+TEXT = "%(levelname)s:     %(name)s: %(message)s"
+
+
+def configure(*, level: str, fmt: str) -> None:
+    """Route the service's loggers (and the web server's) to stderr in the chosen format."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT))
+    for name in ("registry", "uvicorn", "uvicorn.error", "celery"):
+        target = logging.getLogger(name)
+        if fmt == "json" or not target.handlers:
+            target.handlers = [handler]
+        target.setLevel(level.upper())
+        target.propagate = False
+    access = logging.getLogger("uvicorn.access")
+    if fmt == "json":
+        # Our own access line (route template, status, duration, request id) replaces
+        # uvicorn's, whose raw path could hold a private link's token.
+        access.handlers, access.propagate, access.disabled = [], False, True
