@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 from functools import lru_cache
 
@@ -23,6 +25,17 @@ _VERSION = b"\x01"
 
 class DecryptionFailed(RuntimeError):
     """The blob was not written with this key for this record."""
+
+
+def key_fingerprint() -> str:
+    """A short public fingerprint of the secret and biometric keys (never the keys): a backup
+    names it, so a restore can refuse an installation with other keys (whose encrypted data it
+    could not read)."""
+    settings = get_settings()
+    digest = hmac.new(
+        _key(), settings.resolved_secret_key().encode() + b"|registry keys v1", hashlib.sha256
+    )
+    return digest.hexdigest()[:32]
 
 
 def _key() -> bytes:

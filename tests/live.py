@@ -72,7 +72,7 @@ class Live:
         return int(match.group(1))
 
 
-def _database(tmp: Path, name: str) -> str:
+def new_database(tmp: Path, name: str) -> str:
     """A fresh database for one server: a SQLite file, or a new database on the suite's
     PostgreSQL server."""
     base = os.environ.get("REGISTRY_TEST_DATABASE_URL")
@@ -88,7 +88,7 @@ def _database(tmp: Path, name: str) -> str:
     return url.set(database=database).render_as_string(hide_password=False)
 
 
-def _drop(database_url: str) -> None:
+def drop_database(database_url: str) -> None:
     if not database_url.startswith("postgresql"):
         return
     url = make_url(database_url)
@@ -101,12 +101,22 @@ def _drop(database_url: str) -> None:
 
 
 @contextlib.contextmanager
-def live_server(tmp: Path, name: str, *, mail: bool, **settings: str) -> Iterator[Live]:
+def live_server(
+    tmp: Path,
+    name: str,
+    *,
+    mail: bool,
+    database: str | None = None,
+    users: bool = True,
+    **settings: str,
+) -> Iterator[Live]:
     """`registry serve` on a free loopback port with its own database and media folder, and
-    an admin and a comms user; stopped (and its database dropped) afterwards."""
+    an admin and a comms user; stopped (and its database dropped) afterwards. With `database`
+    (one the caller made and drops) and `users=False` it serves what is there (a restore)."""
     tmp.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    database = _database(tmp, name)
+    owned = database is None
+    database = database or new_database(tmp, name)
     with contextlib.ExitStack() as stack:
         inbox = stack.enter_context(smtp_server()) if mail else None
         env = {
@@ -129,6 +139,7 @@ def live_server(tmp: Path, name: str, *, mail: bool, **settings: str) -> Iterato
         commands = [["db", "upgrade"]] + [
             ["user", "create", email, "--role", role, "--password", password]
             for (email, password), role in ((ADMIN, "admin"), (COMMS, "comms"))
+            if users
         ]
         for command in commands:
             subprocess.run(
@@ -164,7 +175,8 @@ def live_server(tmp: Path, name: str, *, mail: bool, **settings: str) -> Iterato
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-            _drop(database)
+            if owned:
+                drop_database(database)
 
 
 def new_event(client: httpx.Client, **fields: Any) -> dict[str, Any]:

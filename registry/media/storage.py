@@ -49,6 +49,11 @@ class Storage(Protocol):
         """Names under records/ that start with `prefix`, sorted."""
         ...
 
+    def walk(self) -> Iterator[tuple[str, str]]:
+        """Every stored file as (kind, key): kinds of `KINDS` with their sha256, and "records"
+        with a record's name (backups and `registry check` read everything)."""
+        ...
+
 
 # originals: uploads; renditions: redacted copies; thumbs/previews: small copies for pages,
 # keyed by their original's sha256 (they can always be made again).
@@ -170,6 +175,19 @@ class LocalStorage:
     def get(self, key: str, *, kind: str = "originals") -> bytes:
         return self._path(key, kind).read_bytes()
 
+    def walk(self) -> Iterator[tuple[str, str]]:
+        for kind in KINDS:
+            base = self.root / kind
+            if base.is_dir():
+                for path in sorted(base.glob("??/??/*")):
+                    if path.is_file() and not path.name.startswith("."):
+                        yield kind, path.name
+        records = self.root / "records"
+        if records.is_dir():
+            for path in sorted(records.glob("*/*")):
+                if path.is_file() and not path.name.startswith("."):
+                    yield "records", f"{path.parent.name}/{path.name}"
+
     def exists(self, key: str, *, kind: str = "originals") -> bool:
         return self._path(key, kind).exists()
 
@@ -272,6 +290,18 @@ class S3Storage:
             Bucket=self.bucket, Key=self.prefix + record_key(name)
         )["Body"].read()
         return body
+
+    def walk(self) -> Iterator[tuple[str, str]]:
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix
+        ):
+            for item in page.get("Contents", []):
+                relative = item["Key"][len(self.prefix) :]
+                kind, _, rest = relative.partition("/")
+                if kind == "records":
+                    yield "records", rest
+                elif kind in KINDS and rest.count("/") == 2:
+                    yield kind, rest.rsplit("/", 1)[1]
 
     def list_records(self, prefix: str) -> list[str]:
         start = self.prefix + "records/" + prefix

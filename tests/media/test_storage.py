@@ -164,3 +164,20 @@ def test_a_video_through_s3_is_streamed_cleared_and_redacted(
     download = client.get(made.json()["url"], headers=comms_headers)
     assert download.headers["content-type"] == "video/mp4"
     assert download.content[4:8] == b"ftyp"
+
+
+def test_walk_lists_every_stored_file_once(storage: Storage) -> None:
+    """What backups and `registry check` read: every file of every kind, and the records."""
+    photo, copy = b"a photo" * 100, b"a redacted copy" * 100
+    storage.put(photo)
+    storage.put(photo, kind="thumbs", key=sha256_of(photo))
+    storage.put(copy, kind="renditions")
+    storage.put_record("audit-checkpoints/20261204T1000Z-9.jwt", b"signed")
+    assert sorted(storage.walk()) == sorted(
+        [
+            ("originals", sha256_of(photo)),
+            ("thumbs", sha256_of(photo)),
+            ("renditions", sha256_of(copy)),
+            ("records", "audit-checkpoints/20261204T1000Z-9.jwt"),
+        ]
+    )
