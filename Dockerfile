@@ -1,9 +1,8 @@
 # syntax=docker/dockerfile:1.7
 # Build: docker build -t registry .
 # Run:   docker run -p 8000:8000 -e REGISTRY_SECRET_KEY=... -e REGISTRY_DATABASE_URL=postgresql://... registry
-# Scale-out (README "Scale-out"): the same image, with REGISTRY_BROKER_URL and REGISTRY_STORAGE_URL
-# set everywhere, runs the API as above and each worker with the command `registry worker`
-# (add `--beat` on exactly one); workers need no port and no health check.
+# Scale-out: compose.yaml runs the whole topology on one machine (PostgreSQL, Redis, SeaweedFS,
+# the web app, workers, one beat); README "Running it as a service" for several machines.
 
 FROM python:3.11-slim-bookworm AS build
 COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
@@ -20,7 +19,11 @@ COPY alembic.ini README.md ./
 RUN uv sync --frozen --no-dev
 
 FROM python:3.11-slim-bookworm AS runtime
-RUN groupadd --system registry && useradd --system --gid registry --home /app registry \
+# pg_dump and pg_restore for `registry backup` / `registry restore` on PostgreSQL.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system registry && useradd --system --gid registry --home /app registry \
     && mkdir -p /data && chown registry:registry /data
 WORKDIR /app
 COPY --from=build --chown=registry:registry /app /app

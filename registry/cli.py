@@ -36,7 +36,7 @@ from registry.events import service as events
 from registry.media import biometrics, rotation
 from registry.media import service as media_service
 from registry.media.models import Media, MediaStatus
-from registry.media.storage import get_storage
+from registry.media.storage import S3Storage, get_storage
 from registry.publishing import certificates
 from registry.publishing import facts as gate_facts
 from registry.worker import broker, celery_app, jobs, periodic
@@ -85,6 +85,17 @@ def load_settings() -> Settings:
     return settings
 
 
+def _bucket_ready(settings: Settings) -> None:
+    """With S3 storage, the bucket exists (made on a fresh deployment's first start)."""
+    storage = get_storage()
+    if isinstance(storage, S3Storage):
+        try:
+            if storage.ensure_bucket(settings.s3_region):
+                err.print(f"created the bucket {storage.bucket}")
+        except Exception as exc:  # noqa: BLE001 - any failure: one clear line, then exit
+            fail(f"the storage bucket cannot be reached or made: {exc}")
+
+
 def migrate_or_fail(settings: Settings) -> None:
 
     try:
@@ -130,6 +141,7 @@ def serve(
     if not settings.broker_url and settings.warm_workers:
         start_fork_server()  # the face models load while the web app starts
     migrate_or_fail(settings)
+    _bucket_ready(settings)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
     if "REGISTRY_BASE_URL" not in os.environ:
         # Links (manage, consent) must point at where this server actually listens.
@@ -198,6 +210,7 @@ def worker(
             f"the database at {redact_url(settings.database_url)} is not migrated: run "
             "`registry db upgrade` (or start `registry serve`) first"
         )
+    _bucket_ready(settings)
     get_engine().dispose()  # no connection may cross the fork into the worker's children
     # This worker's children count in one folder of their own, served on metrics_port.
     metrics.use_folder(settings.var_dir / "metrics" / f"worker-{os.getpid()}", fresh=True)

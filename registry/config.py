@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, model_validator
@@ -20,6 +20,11 @@ MIN_SECRET_LENGTH = 32
 
 class ConfigError(RuntimeError):
     """Settings that cannot work; raised at start-up with a message for the operator."""
+
+
+# Settings a production deployment of several processes or machines must set (the scaled
+# topology of compose.yaml; tests/ops/test_compose.py checks it names each).
+PRODUCTION: dict[str, Any] = {"required_in_production": True}
 
 
 class Settings(BaseSettings):
@@ -38,6 +43,7 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="",
         description="SQLAlchemy URL. Default: a SQLite file under var_dir. PostgreSQL: postgresql://user:pw@host/db.",
+        json_schema_extra=PRODUCTION,
     )
     media_dir: Path | None = Field(
         default=None,
@@ -47,6 +53,7 @@ class Settings(BaseSettings):
         default="",
         description="Signs tokens, sessions and CSRF tokens. Required outside dev (32+ chars).",
         repr=False,
+        json_schema_extra=PRODUCTION,
     )
     biometric_days_without_event: int = Field(
         default=30,
@@ -164,6 +171,7 @@ class Settings(BaseSettings):
         description="Celery broker (Redis) URL, e.g. redis://redis:6379/0. Set: clearance and "
         "periodic jobs go to Celery workers (`registry worker`) and the web process runs no face "
         "detection. Unset: jobs run in the in-process worker pool of `registry serve`.",
+        json_schema_extra=PRODUCTION,
     )
     job_lease_seconds: int = Field(
         default=30,
@@ -202,6 +210,7 @@ class Settings(BaseSettings):
         description="Where media files live. Unset: the local media_dir. s3://bucket/prefix: an "
         "S3-compatible bucket reachable by every worker (credentials from the usual AWS_* "
         "variables).",
+        json_schema_extra=PRODUCTION,
     )
     s3_endpoint_url: str = Field(
         default="",
@@ -211,6 +220,7 @@ class Settings(BaseSettings):
     base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Public URL of the service, used to build links in emails and QR codes.",
+        json_schema_extra=PRODUCTION,
     )
     access_token_minutes: int = Field(
         default=60, ge=1, le=24 * 60, description="Lifetime of API bearer tokens, in minutes."
@@ -319,6 +329,7 @@ class Settings(BaseSettings):
         "smtps://host:465. Unset: messages are written to the server log with their links "
         "redacted, listed on the staff Outbox page, and public pages tell people to contact the "
         "organiser for their link.",
+        json_schema_extra=PRODUCTION,
     )
     smtp_allow_plaintext: bool = Field(
         default=False,
@@ -462,3 +473,13 @@ def normalise_database_url(url: str) -> str:
 def get_settings() -> Settings:
     """The process-wide settings; tests clear the cache after changing the environment."""
     return Settings()
+
+
+def required_in_production() -> list[str]:
+    """The environment variables of the settings a production deployment must set."""
+    return sorted(
+        f"REGISTRY_{name.upper()}"
+        for name, field in Settings.model_fields.items()
+        if isinstance(field.json_schema_extra, dict)
+        and field.json_schema_extra.get("required_in_production")
+    )

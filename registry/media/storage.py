@@ -291,6 +291,22 @@ class S3Storage:
         )["Body"].read()
         return body
 
+    def ensure_bucket(self, region: str = "") -> bool:
+        """Create the bucket when it does not exist yet (a fresh deployment); True if made."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+            return False
+        except ClientError as exc:
+            if not self._missing(exc) and "NoSuchBucket" not in str(exc):
+                raise
+        options: dict[str, Any] = {"Bucket": self.bucket}
+        if region and region != "us-east-1":
+            options["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        self.client.create_bucket(**options)
+        return True
+
     def walk(self) -> Iterator[tuple[str, str]]:
         for page in self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=self.prefix
