@@ -159,23 +159,17 @@ def corroborate(
         by_booking.setdefault(sighting.booking_id, []).append(sighting)
     out: list[TransientRef] = []
     for booking_id, seen in by_booking.items():
-        sure = [
-            one.confirmed
-            or any(
-                other.photo != one.photo
-                and float(np.linalg.norm(other.encoding - one.encoding)) <= t.match
-                for other in seen
-            )
-            for one in seen
-        ]
-        trusted = [one.encoding for one, ok in zip(seen, sure, strict=True) if ok]
-        conflict = any(
-            float(np.linalg.norm(a - b)) > t.review
-            for i, a in enumerate(trusted)
-            for b in trusted[i + 1 :]
-        )
+        # Pairwise, as matrices: an event's sightings of one person grow with the event.
+        encodings = np.stack([one.encoding for one in seen])
+        apart = np.linalg.norm(encodings[:, None, :] - encodings[None, :, :], axis=2)
+        photos = [one.photo for one in seen]
+        other_photo = np.array([[a != b for b in photos] for a in photos])
+        confirmed = np.array([one.confirmed for one in seen])
+        sure = list(confirmed | ((apart <= t.match) & other_photo).any(axis=1))
+        trusted = np.nonzero(sure)[0]
+        conflict = bool((apart[np.ix_(trusted, trusted)] > t.review).any())
         out.extend(
-            TransientRef(booking_id, one.encoding, corroborated=ok and not conflict)
+            TransientRef(booking_id, one.encoding, corroborated=bool(ok) and not conflict)
             for one, ok in zip(seen, sure, strict=True)
         )
     return out
@@ -249,17 +243,30 @@ def link_badges(
     return links, ambiguous
 
 
-def _nearest(
-    encoding: np.ndarray, references: Mapping[uuid.UUID, Sequence[np.ndarray]]
-) -> tuple[uuid.UUID | None, float | None]:
-    best: tuple[uuid.UUID | None, float | None] = (None, None)
-    for booking_id, refs in references.items():
-        if not refs:
-            continue
-        d = float(np.min(np.linalg.norm(np.asarray(refs) - encoding, axis=1)))
-        if best[1] is None or d < best[1]:
-            best = (booking_id, d)
-    return best
+class _Pool:
+    """Reference encodings of several people stacked in one matrix, so that the nearest one to
+    a face is one vector operation, however many references an event has learnt (a recurring
+    attendee's badge sightings grow with the event)."""
+
+    def __init__(self, references: Mapping[uuid.UUID, Sequence[np.ndarray]]) -> None:
+        self.labels = [b for b, refs in references.items() for _ in refs]
+        rows = [np.asarray(r, np.float64) for refs in references.values() for r in refs]
+        self.matrix = np.stack(rows) if rows else np.zeros((0, 128))
+
+    def nearest(
+        self, encoding: np.ndarray, excluded: AbstractSet[uuid.UUID] = frozenset()
+    ) -> tuple[uuid.UUID | None, float | None]:
+        """The closest person (not `excluded`) and their closest reference's distance."""
+        if not self.labels:
+            return None, None
+        distances = np.linalg.norm(self.matrix - encoding, axis=1)
+        if excluded:
+            distances = np.where([b in excluded for b in self.labels], np.inf, distances)
+        best = int(np.argmin(distances))
+        if not np.isfinite(distances[best]):
+            return None, None
+        return self.labels[best], float(distances[best])
+
 
 
 def _transient_by_booking(
@@ -396,6 +403,8 @@ def decide(
 
     learnt, unconfirmed = _transient_by_booking(transient, opted_out)
     faces_refs = {k: v for k, v in references.items() if k in opted_out}
+    pools = [(_Pool(faces_refs), Via.face, True), (_Pool(learnt), Via.linked, True)]
+    pools.append((_Pool(unconfirmed), Via.linked, False))
     for face in faces:
         result = results[face.id]
         if result.via is not None:
@@ -407,12 +416,11 @@ def decide(
         if face.encoding is None:
             result.decision = FaceDecision.too_small
             continue
-        usable = {k: v for k, v in faces_refs.items() if (face.id, k) not in ruled_out}
-        booking_id, d = _nearest(face.encoding, usable)
+        excluded = {b for f, b in ruled_out if f == face.id and b is not None}
+        booking_id, d = pools[0][0].nearest(face.encoding, excluded)
         via, sure = Via.face, True
-        for pool, confident in ((learnt, True), (unconfirmed, False)):
-            pool_usable = {k: v for k, v in pool.items() if (face.id, k) not in ruled_out}
-            l_booking, l_d = _nearest(face.encoding, pool_usable)
+        for pool, _via, confident in pools[1:]:
+            l_booking, l_d = pool.nearest(face.encoding, excluded)
             # A confirmed source wins ties; an unconfirmed one only when it is nearer.
             if l_d is not None and (d is None or l_d < d or (confident and not sure and l_d <= d)):
                 booking_id, d, via, sure = l_booking, l_d, Via.linked, confident
