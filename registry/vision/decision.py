@@ -268,7 +268,6 @@ class _Pool:
         return self.labels[best], float(distances[best])
 
 
-
 def _transient_by_booking(
     transient: Sequence[TransientRef] | Mapping[uuid.UUID, Sequence[np.ndarray]] | None,
     opted_out: set[uuid.UUID],
