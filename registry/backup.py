@@ -83,8 +83,13 @@ def expected(connection: Connection) -> Expected:
         refused_at_upload = status == "failed" and failure and "missing" not in failure.lower()
         (out.optional if refused_at_upload else out.required).add(("originals", sha))
         out.optional.update({("thumbs", sha), ("previews", sha)})
-    for (sha,) in connection.execute(text("SELECT sha256 FROM rendition")):
+    for (sha,) in connection.execute(text("SELECT sha256 FROM rendition WHERE sha256 <> ''")):
         out.required.add(("renditions", sha))
+    # A video's redaction being made: its parts so far (a restored installation resumes it).
+    for (key,) in connection.execute(
+        text("SELECT key FROM rendition_part WHERE key IS NOT NULL AND key <> ''")
+    ):
+        out.optional.add(("parts", key))
     return out
 
 
@@ -124,7 +129,10 @@ def check(*, session: Session, storage: Storage) -> Report:
         report.files += 1
         if (kind, key) not in wanted.required | wanted.optional:
             report.extra.append(f"{kind}/{key}")
-        elif kind in ("originals", "renditions") and _content_sha256(storage, kind, key) != key:
+        elif (
+            kind in ("originals", "renditions", "parts")
+            and _content_sha256(storage, kind, key) != key
+        ):
             report.damaged.append(f"{kind}/{key}")
     report.missing = sorted(f"{kind}/{key}" for kind, key in wanted.required - present)
     verdict, point = checkpoints.verify(session=session)

@@ -87,7 +87,9 @@ def configure(*, level: str, fmt: str) -> None:
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT))
     for name in ("registry", "uvicorn", "uvicorn.error", "celery"):
         target = logging.getLogger(name)
-        if fmt == "json" or not target.handlers:
+        # (Celery gives its logger a NullHandler: that is no handler.)
+        real = [h for h in target.handlers if not isinstance(h, logging.NullHandler)]
+        if fmt == "json" or not real:
             target.handlers = [handler]
         target.setLevel(level.upper())
         target.propagate = False

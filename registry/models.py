@@ -18,6 +18,7 @@ from registry.media.models import (
     MediaFace,
     MediaObjection,
     Rendition,
+    RenditionPart,
     TransientReference,
 )
 from registry.organisation.models import Organisation
@@ -46,6 +47,7 @@ ALL_TABLES = (
     Publication,
     ReferencePhoto,
     Rendition,
+    RenditionPart,
     StaffUser,
     SubjectRequest,
     ErasurePermit,
@@ -74,6 +76,7 @@ __all__ = [
     "Publication",
     "ReferencePhoto",
     "Rendition",
+    "RenditionPart",
     "StaffUser",
     "SubjectRequest",
     "ErasurePermit",

@@ -22,7 +22,7 @@ from registry.errors import (
 )
 from registry.events import service as events
 from registry.media import renditions, reviews, service
-from registry.media.models import Media, MediaFace, MediaStatus, Rendition
+from registry.media.models import Media, MediaFace, MediaStatus, Rendition, RenditionStatus
 from registry.media.schemas import (
     BadgePublic,
     BoxPublic,
@@ -132,6 +132,10 @@ def rendition_public(rendition: Rendition) -> RenditionPublic:
         verified=rendition.verified,
         obscured_faces=rendition.obscured_faces,
         obscured_badges=rendition.obscured_badges,
+        status=rendition.status,
+        progress=rendition.progress,
+        failure=rendition.failure,
+        status_url=f"/api/media/{rendition.media_id}/renditions/{rendition.id}/status",
     )
 
 
@@ -271,14 +275,50 @@ def track_thumbnail(
     "/media/{media_id}/redact",
     status_code=201,
     response_model=RenditionPublic,
-    responses={**ERRORS, **error_responses(Conflict, Unavailable)},
+    responses={
+        **ERRORS,
+        **error_responses(Conflict, Unavailable),
+        201: {"description": "A photo: the redacted copy, made and checked."},
+        202: {
+            "model": RenditionPublic,
+            "description": "A video: its redaction is queued (`status` pending); poll "
+            "`status_url` until it is ready.",
+        },
+    },
 )
-def redact(staff: CurrentStaff, media: MediaByID, session: SessionDep) -> RenditionPublic:
+def redact(
+    staff: CurrentStaff,
+    media: MediaByID,
+    session: SessionDep,
+    jobs: JobsDep,
+    background: BackgroundTasks,
+    response: Response,
+) -> RenditionPublic:
     """Make a redacted rendition: opted-out (and unresolved) faces and opted-out badges
     obscured, metadata stripped, verified by detecting and matching again. The original is
-    never altered."""
+    never altered. A photo's is made at once (201); a video's is re-encoded in the background
+    (202, with its progress at `status_url`)."""
     rendition = renditions.redact(session=session, actor=Actor.staff(staff.id), media=media)
+    if rendition.status != RenditionStatus.ready:
+        response.status_code = 202
+        # Queued after the response, i.e. after the unit of work has committed the rendition.
+        background.add_task(jobs.enqueue_redactions, [rendition.id])
     return rendition_public(rendition)
+
+
+@router.get(
+    "/media/{media_id}/renditions/{rendition_id}/status",
+    response_model=RenditionPublic,
+    responses=ERRORS,
+)
+def rendition_status(
+    staff: CurrentStaff, media: MediaByID, session: SessionDep, rendition_id: uuid.UUID
+) -> RenditionPublic:
+    """A rendition's state: a video's redaction moves from pending through processing
+    (`progress`) to ready or failed."""
+    return rendition_public(
+        service.get_rendition(session=session, media=media, rendition_id=rendition_id)
+    )
 
 
 @router.get(
@@ -286,14 +326,16 @@ def redact(staff: CurrentStaff, media: MediaByID, session: SessionDep) -> Rendit
     response_class=Response,
     responses={
         **ERRORS,
+        **error_responses(Conflict),
         200: {"content": {"image/jpeg": {}, "video/mp4": {}}, "description": "JPEG or MP4"},
     },
 )
 def download_rendition(
     staff: CurrentStaff, media: MediaByID, session: SessionDep, rendition_id: uuid.UUID
 ) -> Response:
-    """The rendition's bytes (a JPEG, or a video's MP4, without metadata)."""
-    rendition = service.get_rendition(session=session, media=media, rendition_id=rendition_id)
+    """The rendition's bytes (a JPEG, or a video's MP4, without metadata); 409 while a video's
+    redaction is still being made (or if it failed)."""
+    rendition = service.ready_rendition(session=session, media=media, rendition_id=rendition_id)
     kind, ext = ("video/mp4", "mp4") if media.kind == "video" else ("image/jpeg", "jpg")
     return Response(
         get_storage().get(rendition.sha256, kind="renditions"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -137,18 +138,58 @@ class TransientReference(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class RenditionStatus(StrEnum):
+    pending = "pending"  # a video's redaction, queued
+    processing = "processing"  # parts being re-encoded, or the copy being checked
+    ready = "ready"  # the file is there (and `verified` says what its check found)
+    failed = "failed"
+
+
 class Rendition(SQLModel, table=True):
     __tablename__ = "rendition"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     media_id: uuid.UUID = Field(foreign_key="media.id", index=True)
     kind: str = Field(max_length=16)  # redacted | clean (the original, metadata stripped)
+    # The file's key ("" until a video's redaction is ready: nothing half-made is served).
     sha256: str = Field(max_length=64)
     verified: bool = Field(default=False)
     obscured_faces: list[int] = Field(default_factory=list, sa_type=sa.JSON)
     obscured_badges: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     created_by: str = Field(max_length=120)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # A video's redaction is a job (parts re-encoded by several workers, then joined and
+    # checked); a photo's is made at once (ready).
+    status: RenditionStatus = Field(
+        default=RenditionStatus.ready, sa_type=sa.String(12), index=True
+    )
+    progress: float = Field(default=1.0, description="0 to 1")
+    failure: str | None = Field(default=None, max_length=500)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempts: int = Field(default=0)
+    # What to cover ([[t, top, right, bottom, left], ...] per cover, its padding factor), and
+    # the pass: a check that still finds someone adds covers there and re-encodes those parts.
+    covers: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON)
+    passes: int = Field(default=0)
+
+
+class RenditionPart(SQLModel, table=True):
+    """A part of a video's redaction: frames [start_s, end_s) re-encoded by one job with its own
+    lease (a dead worker loses only its part); the parts are joined into the rendition's file,
+    then deleted."""
+
+    __tablename__ = "rendition_part"
+    __table_args__ = (sa.UniqueConstraint("rendition_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    rendition_id: uuid.UUID = Field(foreign_key="rendition.id", index=True)
+    number: int = Field(description="1-based, in time order")
+    start_s: float
+    end_s: float | None = Field(default=None, description="None: to the end of the video")
+    status: str = Field(default="pending", max_length=12)  # pending | processing | done
+    attempts: int = Field(default=0)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    key: str | None = Field(default=None, max_length=64)  # the part's file (storage "parts")
 
 
 class VideoSegment(SQLModel, table=True):

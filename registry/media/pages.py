@@ -19,7 +19,7 @@ from registry.events import service as events
 from registry.events.models import Event
 from registry.media import decisions, renditions, reviews, service
 from registry.media.api import JobsDep
-from registry.media.models import FINAL, Media, MediaStatus
+from registry.media.models import FINAL, Media, MediaStatus, RenditionStatus
 from registry.media.storage import get_storage
 from registry.publishing import pages as publishing_pages
 from registry.uploads import read_capped
@@ -357,15 +357,26 @@ def redact(
     media_id: str,
     staff: PageStaff,
     session: SessionDep,
+    jobs: JobsDep,
+    background: BackgroundTasks,
     back: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """Make a redacted copy; the message is shown where the button was (the redaction section,
-    or the publish section when asked from there)."""
+    or the publish section when asked from there). A video's is made in the background: the
+    page shows its progress."""
     media = _media(session, media_id)
     place = "publish" if back == "publish" else "redact"
     url = f"/media/{media.id}#{place}-h"
     with redirect_on_error(url, place=place):
         rendition = renditions.redact(session=session, actor=Actor.staff(staff.id), media=media)
+    if rendition.status != RenditionStatus.ready:
+        background.add_task(jobs.enqueue_redactions, [rendition.id])
+        return redirect(
+            f"/media/{media.id}#redact-h",
+            message="Redaction started. Every frame is re-encoded and the copy checked again: "
+            "its progress is shown below, and you can leave this page meanwhile.",
+            place="redact",
+        )
     verdict = (
         "verified: nobody who opted out is found in it"
         if rendition.verified
@@ -379,12 +390,35 @@ def redact(
     )
 
 
+@router.get("/media/{media_id}/renditions/{rendition_id}/status.json")
+def rendition_status_json(
+    media_id: str, rendition_id: uuid.UUID, staff: PageStaff, session: SessionDep
+) -> JSONResponse:
+    """A redaction's progress for the video's page (polled while it is made)."""
+    media = _media(session, media_id)
+    rendition = service.get_rendition(session=session, media=media, rendition_id=rendition_id)
+    return JSONResponse(
+        {
+            "status": rendition.status,
+            "progress": rendition.progress,
+            "verified": rendition.verified,
+            "failure": rendition.failure,
+            "tracks": len(rendition.obscured_faces),
+            "badges": len(rendition.obscured_badges),
+            "download": f"/media/{media.id}/renditions/{rendition.id}"
+            if rendition.status == RenditionStatus.ready
+            else None,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 @router.get("/media/{media_id}/renditions/{rendition_id}")
 def rendition_download(
     media_id: str, rendition_id: uuid.UUID, staff: PageStaff, session: SessionDep
 ) -> Response:
     media = _media(session, media_id)
-    rendition = service.get_rendition(session=session, media=media, rendition_id=rendition_id)
+    rendition = service.ready_rendition(session=session, media=media, rendition_id=rendition_id)
     kind, ext = ("video/mp4", "mp4") if media.kind == "video" else ("image/jpeg", "jpg")
     return Response(
         get_storage().get(rendition.sha256, kind="renditions"),

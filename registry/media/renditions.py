@@ -6,9 +6,9 @@ from __future__ import annotations
 import io
 import logging
 import tempfile
-import time
 import uuid
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from registry.audit import service as audit
 from registry.audit.service import Actor
 from registry.config import get_settings
 from registry.errors import Conflict, NotFound
+from registry.media import redactions
 from registry.media.analyses import badge_booking
 from registry.media.biometrics import encoding_of
 from registry.media.decisions import EventState, event_state, for_media, thresholds
@@ -41,7 +42,8 @@ def redact(*, session: Session, actor: Actor, media: Media) -> Rendition:
     if media.status not in FINAL:
         raise Conflict("This photo has not been cleared yet; redact it once it has been analysed.")
     if media.kind == "video":
-        return _redact_video(session=session, actor=actor, media=media)
+        # A job in the background (parts re-encoded by several workers): pending for now.
+        return redactions.start(session=session, actor=actor, media=media)
     faces = faces_of(session=session, media=media)
     state = for_media(session, media, event_state(session, media.event_id))
     opted_out = state.opted_out
@@ -98,100 +100,7 @@ def redact(*, session: Session, actor: Actor, media: Media) -> Rendition:
     )
 
 
-def _samples(face: MediaFace) -> tuple[video.Sample, ...]:
-    return tuple(
-        video.Sample(s[0], (int(s[1]), int(s[2]), int(s[3]), int(s[4]))) for s in face.samples or []
-    )
-
-
-def _redact_video(*, session: Session, actor: Actor, media: Media) -> Rendition:
-    """Every frame re-encoded with each opted-out or unresolved track (and opted-out badge)
-    obscured through its whole time range; verified by scanning the rendition again, at twice
-    the analysis rate, inside and around every range."""
-    faces = faces_of(session=session, media=media)
-    state = for_media(session, media, event_state(session, media.event_id))
-    hidden = [f for f in faces if f.decision in ("opted_out", "review") and f.samples]
-    hidden_badges = [
-        b for b in badges_of(session=session, media=media) if b.booking_id in state.opted_out
-    ]
-    covers = [video.Cover(_samples(f)) for f in hidden] + [
-        video.Cover((video.Sample(b.t_s or 0.0, (b.top, b.right, b.bottom, b.left)),), factor=1.3)
-        for b in hidden_badges
-    ]
-    # The people hidden are looked for by their references and by the tracks' own faces.
-    refs = {k: list(v) for k, v in state.references.items()}
-    for face in hidden:
-        if face.encoding is not None and face.booking_id is not None:
-            refs.setdefault(face.booking_id, []).append(
-                encoding_of(face.encoding, f"face:{media.id}:{face.number}")
-            )
-    ranges = [(c.start - 0.5, c.end + 0.5) for c in covers]
-    rate = get_settings().video_sample_fps * 2
-    verified, extra = False, list[video.Cover]()
-    storage = get_storage()
-    key = ""
-    with storage.local_copy(media.sha256) as original, tempfile.TemporaryDirectory() as work:
-        out = Path(work) / "redacted.mp4"
-        for attempt, factor in enumerate((redact_mod.FACTOR, 2.2, 2.2)):
-            if attempt:
-                _drop_candidate(session, key)  # a copy that did not pass is not kept
-            scaled = [video.Cover(c.samples, factor if c.factor != 1.3 else 1.3) for c in covers]
-            began = time.monotonic()
-            video.redact_video(original, scaled + extra, out)
-            rendered = time.monotonic() - began
-            # Stored first: with a broker, workers read it from storage to check it.
-            key = storage.put_file(out, kind="renditions")
-            began = time.monotonic()
-            checked = compute.scan_video(out, key, ranges, sample_fps=rate)
-            found = [
-                (t, box, pad)
-                for t, seen in checked
-                for box, pad in _still_visible(session, media, seen, refs, state)
-            ]
-            logger.info(
-                "redaction of video %s, pass %d: rendered in %.1f s, %d frames checked in "
-                "%.1f s, %d still to cover",
-                media.id,
-                attempt + 1,
-                rendered,
-                len(checked),
-                time.monotonic() - began,
-                len(found),
-            )
-            if not found:
-                verified = True
-                break
-            # Where the check still finds someone (a face the analysis missed at a track's end,
-            # one that moved faster than the samples), cover that too, then check there again.
-            extra += [video.Cover((video.Sample(t, box),), factor=pad) for t, box, pad in found]
-            ranges = [(t - 1.0, t + 1.0) for t, _box, _pad in found]
-    rendition = Rendition(
-        media_id=media.id,
-        kind="redacted",
-        sha256=key,
-        verified=verified,
-        obscured_faces=[f.number for f in hidden],
-        obscured_badges=sorted({b.code for b in hidden_badges}),
-        created_by=actor.label,
-    )
-    return _add_rendition(
-        session,
-        actor,
-        rendition,
-        "media.redacted",
-        tracks=rendition.obscured_faces,
-        verified=verified,
-    )
-
-
-def _drop_candidate(session: Session, key: str) -> None:
-    """Delete a stored redaction candidate that failed its check (unless a rendition already
-    holds the same file)."""
-    if key and session.exec(select(Rendition.id).where(Rendition.sha256 == key)).first() is None:
-        get_storage().delete(key, kind="renditions")
-
-
-def _still_visible(
+def still_visible(
     session: Session,
     media: Media,
     found: Analysis,
@@ -216,6 +125,12 @@ def _still_visible(
     return [(f.box, 2.2) for f in result.faces if f.decision in ("opted_out", "review")] + [
         (b.box, 1.3) for b in result.badges if b.booking_id in state.opted_out
     ]
+
+
+def _samples(face: MediaFace) -> tuple[video.Sample, ...]:
+    return tuple(
+        video.Sample(s[0], (int(s[1]), int(s[2]), int(s[3]), int(s[4]))) for s in face.samples or []
+    )
 
 
 def track_thumbnail(*, session: Session, media: Media, number: int) -> bytes:
@@ -316,3 +231,51 @@ def small_copy(*, media: Media, kind: str) -> bytes:
     data = redact_mod.clean_jpeg(image, quality=82)
     storage.put(data, kind=kind, key=media.sha256)
     return data
+
+
+@dataclass(frozen=True)
+class VideoCheck:
+    """What a video redaction's check looks for, read once (plain data: the scan runs without
+    holding a unit of work): the event's people who opted out and their references, with the
+    hidden tracks' own faces; where and how densely to look."""
+
+    media_id: uuid.UUID
+    state: EventState
+    refs: dict[uuid.UUID, list[Any]]
+    ranges: list[tuple[float, float]]
+    sample_fps: float
+
+
+def video_check(*, session: Session, rendition: Rendition) -> VideoCheck:
+    media = session.get(Media, rendition.media_id)
+    if media is None:
+        raise NotFound("No media with this id.")
+    state = for_media(session, media, event_state(session, media.event_id))
+    # The people hidden are looked for by their references and by the tracks' own faces.
+    refs = {k: list(v) for k, v in state.references.items()}
+    for face in redactions.hidden_faces(session, media):
+        if face.encoding is not None and face.booking_id is not None:
+            refs.setdefault(face.booking_id, []).append(
+                encoding_of(face.encoding, f"face:{media.id}:{face.number}")
+            )
+    return VideoCheck(
+        media.id,
+        state,
+        refs,
+        redactions.check_ranges(rendition),
+        get_settings().video_sample_fps * 2,
+    )
+
+
+def seen_in_check(
+    *, session: Session, check: VideoCheck, found: list[tuple[float, Analysis]]
+) -> list[tuple[float, Box, float]]:
+    """(time, box, padding) of every face or badge the check found that must still be covered."""
+    media = session.get(Media, check.media_id)
+    if media is None:
+        return []
+    return [
+        (t, box, pad)
+        for t, seen in found
+        for box, pad in still_visible(session, media, seen, check.refs, check.state)
+    ]

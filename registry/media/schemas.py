@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from registry.media.models import MediaStatus
+from registry.media.models import MediaStatus, RenditionStatus
 
 
 class BoxPublic(BaseModel):
@@ -76,6 +76,14 @@ class RenditionPublic(BaseModel):
     )
     obscured_faces: list[int]
     obscured_badges: list[str] = Field(description="Badge codes covered in a redacted copy.")
+    status: RenditionStatus = Field(
+        description="A video's redaction is made in the background: pending, then processing "
+        "(`progress`), then ready (its file can be downloaded) or failed (`failure`). A photo's "
+        "rendition is ready at once."
+    )
+    progress: float = Field(ge=0, le=1, description="How much of it is made, 0 to 1.")
+    failure: str | None = Field(description="Why it could not be made (failed only).")
+    status_url: str = Field(description="Its status, to poll while it is made.")
 
 
 class MediaPublic(BaseModel):

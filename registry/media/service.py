@@ -20,9 +20,16 @@ from sqlmodel import Session, col, select
 from registry.audit import service as audit
 from registry.audit.service import Actor
 from registry.config import get_settings
-from registry.errors import NotFound
+from registry.errors import Conflict, NotFound
 from registry.events.models import Event
-from registry.media.models import Media, MediaBadge, MediaFace, MediaStatus, Rendition
+from registry.media.models import (
+    Media,
+    MediaBadge,
+    MediaFace,
+    MediaStatus,
+    Rendition,
+    RenditionStatus,
+)
 from registry.media.storage import get_storage, sha256_of, sha256_of_file
 from registry.vision import images, video
 
@@ -203,4 +210,16 @@ def get_rendition(*, session: Session, media: Media, rendition_id: uuid.UUID) ->
     rendition = session.get(Rendition, rendition_id)
     if rendition is None or rendition.media_id != media.id:
         raise NotFound("No such rendition of this media.")
+    return rendition
+
+
+def ready_rendition(*, session: Session, media: Media, rendition_id: uuid.UUID) -> Rendition:
+    """A rendition whose file is there (a video's redaction has none until it is ready)."""
+    rendition = get_rendition(session=session, media=media, rendition_id=rendition_id)
+    if rendition.status == RenditionStatus.failed:
+        raise Conflict(f"This redacted copy could not be made ({rendition.failure}).")
+    if rendition.status != RenditionStatus.ready:
+        raise Conflict(
+            f"This redacted copy is still being made ({round(rendition.progress * 100)}% done)."
+        )
     return rendition

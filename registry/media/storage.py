@@ -56,8 +56,9 @@ class Storage(Protocol):
 
 
 # originals: uploads; renditions: redacted copies; thumbs/previews: small copies for pages,
-# keyed by their original's sha256 (they can always be made again).
-KINDS = ("originals", "renditions", "thumbs", "previews")
+# keyed by their original's sha256 (they can always be made again); parts: the encoded parts of
+# a video's redaction while it is made (deleted once joined).
+KINDS = ("originals", "renditions", "thumbs", "previews", "parts")
 
 
 def sha256_of(data: bytes) -> str:

@@ -69,6 +69,8 @@ def rendition_fact(rendition: Rendition | None) -> RenditionFact | None:
         verified=rendition.verified,
         obscured_faces=frozenset(rendition.obscured_faces),
         obscured_badges=frozenset(rendition.obscured_badges),
+        status=str(rendition.status),
+        progress=rendition.progress,
     )
 
 

@@ -67,6 +67,8 @@ class RenditionFact:
     verified: bool
     obscured_faces: frozenset[int] = frozenset()
     obscured_badges: frozenset[str] = frozenset()
+    status: str = "ready"  # pending | processing | ready | failed (a video's redaction)
+    progress: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,8 @@ def _opted_out_visible(facts: Facts, reasons: list[str]) -> None:
             "redacted copy instead."
         )
         return
+    if rendition.status != "ready":
+        return  # rule 0 says it is not made yet
     if not rendition.verified:
         reasons.append(
             "This redacted copy failed its check: a face of someone who opted out could still "
@@ -229,9 +233,24 @@ def _channel(facts: Facts, channel: str, reasons: list[str]) -> None:
         )
 
 
+def _rendition_made(facts: Facts, reasons: list[str]) -> None:
+    """Rule 0: a rendition named is finished (a video's redaction has no file until it is)."""
+    rendition = facts.rendition
+    if rendition is None or rendition.status == "ready":
+        return
+    if rendition.status == "failed":
+        reasons.append("This redacted copy could not be made: redact the video again.")
+    else:
+        reasons.append(
+            f"This redacted copy is still being made ({round(rendition.progress * 100)}% done): "
+            "publish it once it is ready."
+        )
+
+
 def check(facts: Facts, channel: str) -> Verdict:
     """May this media (or the given rendition of it) be published on `channel` now?"""
     reasons: list[str] = []
+    _rendition_made(facts, reasons)
     _clearance(facts, reasons)
     _opted_out_visible(facts, reasons)
     _consents(facts, channel, reasons)

@@ -26,7 +26,7 @@ from registry.errors import Conflict, Invalid, NotFound
 from registry.events.models import Event
 from registry.media import renditions
 from registry.media import service as media_service
-from registry.media.models import Media, Rendition
+from registry.media.models import Media, Rendition, RenditionStatus
 from registry.publishing import certificates
 from registry.publishing.facts import (
     channel_checked,
@@ -228,7 +228,11 @@ def readiness(*, session: Session, media: Sequence[Media], channel: str) -> list
     for chunk in chunks([m.id for m in media]):
         for rendition in session.exec(
             select(Rendition)
-            .where(col(Rendition.media_id).in_(chunk), Rendition.kind == "redacted")
+            .where(
+                col(Rendition.media_id).in_(chunk),
+                Rendition.kind == "redacted",
+                Rendition.status == RenditionStatus.ready,
+            )
             .order_by(col(Rendition.created_at))
         ).all():
             latest[rendition.media_id] = rendition

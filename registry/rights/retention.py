@@ -45,6 +45,7 @@ from registry.media.models import (
     MediaFace,
     MediaObjection,
     Rendition,
+    RenditionPart,
     TransientReference,
     VideoSegment,
 )
@@ -222,7 +223,7 @@ def delete_media(*, session: Session, media: Media) -> None:
     # (the same redaction of the same bytes uploaded to two events), and keeps it.
     files = [
         (key, "renditions")
-        for key in sorted({r.sha256 for r in renditions})
+        for key in sorted({r.sha256 for r in renditions if r.sha256})
         if session.exec(
             select(Rendition.id).where(Rendition.sha256 == key, Rendition.media_id != media.id)
         ).first()
@@ -233,6 +234,17 @@ def delete_media(*, session: Session, media: Media) -> None:
     ).first()
     if shared is None:
         files += [(media.sha256, kind) for kind in ("originals", "thumbs", "previews")]
+    # A redaction still being made: its parts so far (its jobs find the rendition gone and stop).
+    parts = session.exec(
+        select(RenditionPart).where(col(RenditionPart.rendition_id).in_([r.id for r in renditions]))
+    ).all()
+    files += [(p.key, "parts") for p in parts if p.key]
+    if parts:
+        session.execute(
+            delete(RenditionPart).where(
+                col(RenditionPart.rendition_id).in_([r.id for r in renditions])
+            )
+        )
     for model, column in (
         (FaceReview, FaceReview.media_id),
         (MediaFace, MediaFace.media_id),

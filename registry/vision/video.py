@@ -12,9 +12,11 @@ covers, boxes interpolated between samples and held from `HOLD_S` before to afte
 from __future__ import annotations
 
 import base64
+import heapq
 import io
 import json
 import math
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -640,15 +642,33 @@ class Cover:
 
 def redact_video(data: Source, covers: Sequence[Cover], out: Path, *, crf: int = 20) -> None:
     """Every frame re-encoded (H.264, MP4, same size — cut to even — and frame rate), each
-    cover obscured on every frame it spans, audio copied, no container metadata."""
+    cover obscured on every frame it spans, audio copied, no container metadata: the whole
+    video as one part, joined with its sound."""
+    with tempfile.TemporaryDirectory(prefix="registry-redact-") as work:
+        part = Path(work) / "part.mp4"
+        redact_part(data, covers, part, window=(0.0, math.inf), crf=crf)
+        join_parts([part], data, out)
+
+
+def redact_part(
+    data: Source,
+    covers: Sequence[Cover],
+    out: Path,
+    *,
+    window: tuple[float, float],
+    crf: int = 20,
+) -> int:
+    """The frames from `window[0]` (included) to `window[1]` (excluded) re-encoded (H.264 in
+    MP4, no sound, the first frame a key frame) with each cover obscured; each frame keeps its
+    own time, so the parts of a video join into it (`join_parts`). The number of frames."""
     info = probe(data, max_seconds=math.inf, max_width=1 << 16, max_height=1 << 16)
     guard = FrameGuard(info)
     size = (info.width - info.width % 2, info.height - info.height % 2)
-    source = _open(data)
-    with source, av.open(str(out), mode="w", format="mp4") as target:
+    start, end = window
+    written = 0
+    with _open(data) as source, av.open(str(out), mode="w", format="mp4") as target:
         v_in = source.streams.video[0]
         v_in.thread_type = "AUTO"
-        a_in = source.streams.audio[0] if source.streams.audio else None
         rate = v_in.average_rate or v_in.guessed_rate or Fraction(30)
         rate = Fraction(rate).limit_denominator(1001)
         v_out = target.add_stream("libx264", rate=rate)
@@ -658,33 +678,63 @@ def redact_video(data: Source, covers: Sequence[Cover], out: Path, *, crf: int =
         v_out.codec_context.time_base = v_in.time_base or Fraction(1) / rate
         v_out.options = {"crf": str(crf), "preset": PRESET}
         v_out.thread_type = "AUTO"
-        a_out = target.add_stream_from_template(a_in) if a_in is not None else None
+        if start > 1.0 and v_in.time_base:
+            # To the key frame before the part, not through everything before it.
+            source.seek(math.floor(start / v_in.time_base), stream=v_in)
         last: int | None = None
-        streams: list[Any] = [v_in] + ([a_in] if a_in is not None else [])
-        for packet in source.demux(*streams):
-            if a_out is not None and packet.stream is a_in:
-                if packet.dts is None:
-                    continue
-                packet.stream = a_out
-                target.mux(packet)
+        for frame in source.decode(v_in):
+            t = guard.check(frame)
+            if t < start - 1e-6:
                 continue
-            for frame in packet.decode():
-                if not isinstance(frame, av.VideoFrame):
-                    continue
-                t = guard.check(frame)
-                active = [(b, c.factor) for c in covers if (b := c.box_at(t)) is not None]
-                new = _covered(frame, active, size)
-                if frame.pts is None or v_in.time_base is None:
-                    pts = last + 1 if last is not None else 0
-                    new.time_base = Fraction(1) / rate
-                else:
-                    pts = frame.pts if last is None or frame.pts > last else last + 1
-                    new.time_base = v_in.time_base
-                new.pts = last = pts
-                for encoded in v_out.encode(new):
-                    target.mux(encoded)
+            if t >= end - 1e-6:
+                break
+            active = [(b, c.factor) for c in covers if (b := c.box_at(t)) is not None]
+            new = _covered(frame, active, size)
+            if frame.pts is None or v_in.time_base is None:
+                pts = last + 1 if last is not None else round(start * rate)
+                new.time_base = Fraction(1) / rate
+            else:
+                pts = frame.pts if last is None or frame.pts > last else last + 1
+                new.time_base = v_in.time_base
+            new.pts = last = pts
+            for encoded in v_out.encode(new):
+                target.mux(encoded)
+            written += 1
         for encoded in v_out.encode():
             target.mux(encoded)
+    return written
+
+
+def join_parts(parts: Sequence[Path], data: Source, out: Path) -> None:
+    """The parts' video (in order, their packets as encoded) and the source's sound (copied)
+    in one MP4 with no container metadata."""
+    with (
+        av.open(str(parts[0]), mode="r") as first,
+        _open(data) as source,
+        av.open(str(out), mode="w", format="mp4") as target,
+    ):
+        v_out = target.add_stream_from_template(first.streams.video[0])
+        a_in = source.streams.audio[0] if source.streams.audio else None
+        a_out = target.add_stream_from_template(a_in) if a_in is not None else None
+
+        def pictures() -> Iterator[tuple[float, int, Any]]:
+            for path in parts:
+                with av.open(str(path), mode="r") as part:
+                    stream = part.streams.video[0]
+                    for packet in part.demux(stream):
+                        if packet.dts is not None and stream.time_base is not None:
+                            yield float(packet.dts * stream.time_base), 0, packet
+
+        def sound() -> Iterator[tuple[float, int, Any]]:
+            if a_in is None or a_in.time_base is None:
+                return
+            for packet in source.demux(a_in):
+                if packet.dts is not None:
+                    yield float(packet.dts * a_in.time_base), 1, packet
+
+        for _t, which, packet in heapq.merge(pictures(), sound(), key=lambda x: (x[0], x[1])):
+            packet.stream = v_out if which == 0 else a_out
+            target.mux(packet)
 
 
 def _covered(

@@ -36,6 +36,7 @@ CHECKPOINT = "registry.audit_checkpoint"
 REFERENCE_FACES = "registry.reference_faces"
 ANALYSE = "registry.analyse"
 SCAN = "registry.scan_video"
+REDACT = "registry.redact_video"
 WAIT_SECONDS = 30.0
 
 
@@ -111,6 +112,21 @@ def send_clear(
     return sent
 
 
+def send_redact(rendition_ids: Iterable[uuid.UUID], *, retry: bool = False) -> int:
+    """Queue a job of each video redaction (it takes parts until none is left)."""
+    app, sent = get_app(), 0
+    request_id = logs.request_id()
+    for rendition_id in rendition_ids:
+        app.send_task(
+            REDACT,
+            args=[str(rendition_id)],
+            kwargs={"request_id": request_id} if request_id else {},
+            queue=RETRY if retry else QUEUE,
+        )
+        sent += 1
+    return sent
+
+
 class CeleryQueue:
     """JobQueue for a web process when a broker is configured: send, never run."""
 
@@ -119,6 +135,9 @@ class CeleryQueue:
 
     def enqueue(self, media_ids: Iterable[uuid.UUID]) -> None:
         send_clear(media_ids, retry=self.retry)
+
+    def enqueue_redactions(self, rendition_ids: Iterable[uuid.UUID]) -> None:
+        send_redact(rendition_ids, retry=self.retry)
 
 
 def seal(value: bytes, label: str) -> str:

@@ -39,6 +39,16 @@ def clear_task(media_id: str, request_id: str | None = None) -> None:
             broker.send_clear([key], countdown=RETRY_DELAY, retry=True)
 
 
+def redact_task(rendition_id: str, request_id: str | None = None) -> None:
+    key = uuid.UUID(rendition_id)
+
+    def share(more: int) -> None:  # the other parts: for other workers to take
+        broker.send_redact([key] * more)
+
+    with logs.context(request_id=request_id):
+        jobs.redact_video(key, fan_out=share, scan=compute.scan_here)
+
+
 def scan_task(sealed: str, label: str, deadline: float) -> str | None:
     """Part of a redacted video's check: the copy is read from storage by its key."""
     storage = get_storage()
@@ -71,6 +81,7 @@ def worker_app() -> Celery:
         app.task(name=broker.REFERENCE_FACES, ignore_result=False)(compute.reference_faces_task)
         app.task(name=broker.ANALYSE, ignore_result=False)(compute.analyse_task)
         app.task(name=broker.SCAN, ignore_result=False)(scan_task)
+        app.task(name=broker.REDACT)(redact_task)
     return app
 
 

@@ -199,3 +199,11 @@ def scan_video(
     else:
         found = video.scan(path, ranges, sample_fps=sample_fps)
     return sorted(found, key=lambda pair: pair[0])
+
+
+def scan_here(
+    path: Path, key: str, ranges: Ranges, *, sample_fps: float
+) -> list[tuple[float, analysis.Analysis]]:
+    """`scan_video` in this process: a Celery task's check (a task never waits on other tasks:
+    with every worker slot busy that would never end; the worker has the models loaded)."""
+    return sorted(video.scan(path, ranges, sample_fps=sample_fps), key=lambda pair: pair[0])

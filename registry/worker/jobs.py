@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -21,12 +23,14 @@ from typing import Protocol, TypeVar
 from sqlmodel import Session
 
 from registry import logs
+from registry.audit.service import SYSTEM
 from registry.config import get_settings
 from registry.db import unit_of_work
-from registry.media import analyses, leases, segments
-from registry.media.models import Media, MediaStatus
+from registry.media import analyses, leases, redactions, renditions, segments
+from registry.media.models import Media, MediaStatus, Rendition
 from registry.media.storage import get_storage
 from registry.vision import analysis, images, video
+from registry.worker import compute
 
 logger = logging.getLogger("registry")
 
@@ -66,10 +70,16 @@ class Heartbeat:
     the photo is taken up again within the lease plus a sweep."""
 
     def __init__(
-        self, media_id: uuid.UUID, *, every: float | None = None, part: int | None = None
+        self,
+        media_id: uuid.UUID,
+        *,
+        every: float | None = None,
+        part: int | None = None,
+        renew: Callable[[Session], bool] | None = None,
     ) -> None:
         self.media_id = media_id
         self.part = part  # a video's segment: its lease is renewed with the video's
+        self.renew = renew  # another lease (a redaction's step): what renews it
         self.every = every if every is not None else get_settings().heartbeat_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{media_id}", daemon=True)
@@ -78,13 +88,14 @@ class Heartbeat:
         while not self._stop.wait(self.every):
             try:
                 with unit_of_work() as session:
-                    alive = (
-                        leases.renew(session=session, media_id=self.media_id)
-                        if self.part is None
-                        else segments.renew(
+                    if self.renew is not None:
+                        alive = self.renew(session)
+                    elif self.part is None:
+                        alive = leases.renew(session=session, media_id=self.media_id)
+                    else:
+                        alive = segments.renew(
                             session=session, media_id=self.media_id, number=self.part
                         )
-                    )
                     if not alive:
                         return  # done or failed elsewhere: nothing left to hold
             except Exception:  # a missed beat is survivable (the lease is 3 beats long)
@@ -233,3 +244,137 @@ def clear_and_check(
     with unit_of_work() as session:
         media = session.get(Media, media_id)
         return media is not None and media.status == MediaStatus.pending
+
+
+# --- a video's redaction ------------------------------------------------------------------------
+
+Scan = Callable[..., list[tuple[float, analysis.Analysis]]]
+
+
+def redact_video(
+    rendition_id: uuid.UUID,
+    *,
+    session_factory: SessionFactory = unit_of_work,
+    heartbeat: bool = True,
+    fan_out: FanOut | None = None,
+    scan: Scan | None = None,
+    encode: Callable[..., int] = video.redact_part,
+) -> None:
+    """Take steps of a video's redaction until none is left (`media.redactions`): encode parts
+    (the first job queues more, `fan_out`, so other workers share them), then join them, store
+    the copy and check it (`scan`: `compute.scan_video`, which shares the check out too)."""
+    scan = scan or compute.scan_video
+    first = True
+    with logs.context(job_id=uuid.uuid4().hex[:12], rendition_id=str(rendition_id)):
+        while True:
+            with session_factory() as session:
+                step = redactions.claim(session=session, rendition_id=rendition_id)
+            if step is None:
+                return
+            logger.info(
+                "redaction %s: %s taken (pass %d, try %d)",
+                rendition_id,
+                "the join and check" if step.joining else f"part {step.number}",
+                step.passes,
+                step.attempt,
+            )
+            if first and fan_out is not None and step.free:
+                fan_out(min(step.free, get_settings().video_parallel - 1))
+            first = False
+
+            def renew(session: Session, number: int = step.number) -> bool:
+                return redactions.renew(session=session, rendition_id=rendition_id, number=number)
+
+            beat = Heartbeat(rendition_id, renew=renew) if heartbeat else None
+            try:
+                with beat or contextlib.nullcontext():
+                    if step.joining:
+                        _join_and_check(rendition_id, step, session_factory, scan)
+                    else:
+                        _encode_part(rendition_id, step, session_factory, encode)
+            except (images.ImageRejected, FileNotFoundError) as exc:
+                reason = MISSING if isinstance(exc, FileNotFoundError) else str(exc)
+                with session_factory() as session:
+                    redactions.fail(session=session, rendition_id=rendition_id, reason=reason)
+                return
+            except Exception as exc:  # a crash: this step alone is tried again
+                logger.exception("redaction %s, step %d failed", rendition_id, step.number)
+                with session_factory() as session:
+                    redactions.give_back(
+                        session=session,
+                        rendition_id=rendition_id,
+                        number=step.number,
+                        reason=f"Redaction failed ({type(exc).__name__}).",
+                    )
+                return
+
+
+def _encode_part(
+    rendition_id: uuid.UUID,
+    step: redactions.Claim,
+    session_factory: SessionFactory,
+    encode: Callable[..., int],
+) -> None:
+    storage = get_storage()
+    factor = 2.2 if step.passes > 1 else None
+    started = time.monotonic()
+    with (
+        storage.local_copy(step.media_key) as original,
+        tempfile.TemporaryDirectory(prefix="registry-part-") as work,
+    ):
+        out = Path(work) / "part.mp4"
+        frames = encode(
+            original,
+            redactions.to_covers(step.covers, factor),
+            out,
+            window=(step.start_s, step.end_s),
+        )
+        key = storage.put_file(out, kind="parts")
+    with session_factory() as session:
+        redactions.finish_part(
+            session=session, rendition_id=rendition_id, number=step.number, key=key
+        )
+    logger.info(
+        "redaction %s: part %d (%d frames) encoded in %.1f s",
+        rendition_id,
+        step.number,
+        frames,
+        time.monotonic() - started,
+    )
+
+
+def _join_and_check(
+    rendition_id: uuid.UUID, step: redactions.Claim, session_factory: SessionFactory, scan: Scan
+) -> None:
+    storage = get_storage()
+    started = time.monotonic()
+    with session_factory() as session:
+        keys = redactions.part_files(session=session, rendition_id=rendition_id)
+        rendition = session.get(Rendition, rendition_id)
+        if rendition is None:
+            return
+        check = renditions.video_check(session=session, rendition=rendition)
+    with contextlib.ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="registry-join-")))
+        original = stack.enter_context(storage.local_copy(step.media_key))
+        parts = [stack.enter_context(storage.local_copy(k, kind="parts")) for k in keys]
+        out = work / "redacted.mp4"
+        video.join_parts(parts, original, out)
+        # Stored before it is checked: with a broker, workers read it from storage to check it.
+        key = storage.put_file(out, kind="renditions")
+        joined = time.monotonic() - started
+        found = scan(out, key, check.ranges, sample_fps=check.sample_fps)
+    with session_factory() as session:
+        seen = renditions.seen_in_check(session=session, check=check, found=found)
+        more = redactions.finish_join(
+            session=session, actor=SYSTEM, rendition_id=rendition_id, key=key, seen=seen
+        )
+    logger.info(
+        "redaction %s, pass %d: joined in %.1f s, %d frames checked, %d still to cover%s",
+        rendition_id,
+        step.passes,
+        joined,
+        len(found),
+        len(seen),
+        "; encoding those parts again" if more else "",
+    )

@@ -21,7 +21,7 @@ from registry.db import unit_of_work
 from registry.events import letters as event_letters
 from registry.events import references
 from registry.mail import service as mail
-from registry.media import biometrics, leases
+from registry.media import biometrics, leases, redactions
 from registry.publishing import takedowns
 from registry.rights import retention
 from registry.worker.queue import JobQueue
@@ -123,10 +123,14 @@ def sweep_once(queue: JobQueue) -> int:
     """Queue again the photos whose worker died or whose job was lost (see leases.sweep)."""
     with unit_of_work() as session:
         due = leases.sweep(session=session)
+        redacting = redactions.sweep(session=session)
     if due:
         logger.info("sweep: queued %d photo(s) again (lease ran out or job lost)", len(due))
         queue.enqueue(due)
-    return len(due)
+    if redacting:
+        logger.info("sweep: queued %d redaction(s) again (a step's lease ran out)", len(redacting))
+        queue.enqueue_redactions(redacting)
+    return len(due) + len(redacting)
 
 
 async def sweeper(queue: JobQueue, *, interval: float) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 from registry import logs
 from registry.db import unit_of_work, utcnow
 from registry.lifetime import exit_with, identity
-from registry.media import leases
+from registry.media import leases, redactions
 from registry.vision import analysis, faces, video
 from registry.worker import jobs
 
@@ -121,6 +121,26 @@ class LocalPool:
         except Exception:
             logger.exception("clearance job for %s failed", media_id)
 
+    def encode_part(self, *args: Any, **kwargs: Any) -> int:
+        """Encode a part of a video's redaction on a worker process."""
+        frames: int = self.submit(video.redact_part, *args, **kwargs).result()
+        return frames
+
+    def enqueue_redactions(self, rendition_ids: Iterable[uuid.UUID]) -> None:
+        request_id = logs.request_id()
+        for rendition_id in rendition_ids:
+            self._threads.submit(self._redact, request_id, rendition_id)
+
+    def _redact(self, request_id: str | None, rendition_id: uuid.UUID) -> None:
+        def share(more: int) -> None:  # the other parts: for other threads to take
+            self.enqueue_redactions([rendition_id] * more)
+
+        with logs.context(request_id=request_id):
+            try:
+                jobs.redact_video(rendition_id, fan_out=share, encode=self.encode_part)
+            except Exception:
+                logger.exception("redaction job for %s failed", rendition_id)
+
     def enqueue(self, media_ids: Iterable[uuid.UUID]) -> None:
         # The request that caused the jobs (an upload) names them in their log lines.
         request_id = logs.request_id()
@@ -136,8 +156,12 @@ class LocalPool:
         is the only one running jobs, so every `processing` photo is orphaned)."""
         with unit_of_work() as session:
             pending = leases.release_stale(session=session, at=utcnow() + leases.lease() * 2)
+            unfinished = redactions.active(session=session)
         self.enqueue(pending)
-        return len(pending)
+        # Redactions the previous run left: their parts' leases run out by the time a job takes
+        # them (or are free already), so they resume where they were.
+        self.enqueue_redactions(unfinished)
+        return len(pending) + len(unfinished)
 
     def shutdown(self) -> None:
         """Stop at once: queued jobs are dropped (they stay pending and are queued again on the

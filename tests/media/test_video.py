@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -53,6 +54,7 @@ def test_a_video_is_cleared_in_tracks_refused_by_the_gate_then_redacted_on_every
     session: Session,
     run_job: Callable[[uuid.UUID], MediaStatus | None],
     faces_dir: Path,
+    redact_video: Callable[..., dict[str, Any]],
 ) -> None:
     event = make_event(channels=["internal"])
     alice = make_booking(event=event, opt_out=True)
@@ -94,9 +96,7 @@ def test_a_video_is_cleared_in_tracks_refused_by_the_gate_then_redacted_on_every
     assert refused["allowed"] is False
     assert "track 1 (Pat Attendee)" in refused["reasons"][0]
 
-    made = client.post(f"/api/media/{media_id}/redact", headers=comms_headers)
-    assert made.status_code == 201, made.text
-    rendition = made.json()
+    rendition = redact_video(client, comms_headers, media_id)
     assert rendition["verified"] is True
     assert rendition["obscured_faces"] == [flagged["id"]]
     data = client.get(rendition["url"], headers=comms_headers).content
@@ -187,6 +187,7 @@ def test_a_video_over_the_duration_limit_and_an_odd_size_one(
     run_job: Callable[[uuid.UUID], MediaStatus | None],
     monkeypatch: pytest.MonkeyPatch,
     faces_dir: Path,
+    redact_video: Callable[..., dict[str, Any]],
 ) -> None:
     event = make_event()
     odd = compose_clip(
@@ -205,7 +206,7 @@ def test_a_video_over_the_duration_limit_and_an_odd_size_one(
     [fresh] = _upload(client, comms_headers, event, ("odd.mp4", odd + b"\0"))
     assert fresh["status"] == "pending"
     assert run_job(uuid.UUID(fresh["id"])) == MediaStatus.cleared
-    made = client.post(f"/api/media/{fresh['id']}/redact", headers=comms_headers).json()
+    made = redact_video(client, comms_headers, fresh["id"])
     assert made["verified"] is True  # nobody to hide; re-encoded at 640×360 (cut to even)
 
 
@@ -216,6 +217,7 @@ def test_webm_vp9_and_a_variable_frame_rate_are_cleared_and_redacted_in_step(
     make_booking: Callable[..., Booking],
     run_job: Callable[[uuid.UUID], MediaStatus | None],
     faces_dir: Path,
+    redact_video: Callable[..., dict[str, Any]],
 ) -> None:
     event = make_event()
     olive = make_booking(event=event, opt_out=True)
@@ -238,7 +240,7 @@ def test_webm_vp9_and_a_variable_frame_rate_are_cleared_and_redacted_in_step(
         body = client.get(f"/api/media/{media_id}", headers=comms_headers).json()
         [track] = [t for t in body["tracks"] if t["decision"] == "opted_out"]
         assert 0.4 <= track["start_s"] <= 1.0, (name, track)
-        made = client.post(f"/api/media/{media_id}/redact", headers=comms_headers).json()
+        made = redact_video(client, comms_headers, media_id)
         assert made["verified"] is True, name
         data = client.get(made["url"], headers=comms_headers).content
         with av.open(io.BytesIO(data)) as container:
@@ -338,6 +340,7 @@ def test_a_phone_video_is_cleared_and_redacted_as_people_see_it(
     make_booking: Callable[..., Booking],
     run_job: Callable[[uuid.UUID], MediaStatus | None],
     faces_dir: Path,
+    redact_video: Callable[..., dict[str, Any]],
 ) -> None:
     """Frames stored on their side with a display matrix turning them a quarter clockwise (as a
     phone records portrait video): boxes, thumbnails and the redacted copy are upright."""
@@ -374,7 +377,7 @@ def test_a_phone_video_is_cleared_and_redacted_as_people_see_it(
     thumb = Image.open(io.BytesIO(thumbnail))
     assert faces.detect(thumb.convert("RGB"), scale=2.0), "the thumbnail shows an upright face"
 
-    made = client.post(f"/api/media/{result['id']}/redact", headers=comms_headers).json()
+    made = redact_video(client, comms_headers, result["id"])
     assert made["verified"] is True
     data = client.get(made["url"], headers=comms_headers).content
     with av.open(io.BytesIO(data)) as container:

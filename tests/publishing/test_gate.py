@@ -143,6 +143,34 @@ CASES = [
         "failed its check",
     ),
     (
+        "a video's redaction still being made",
+        event_photo(
+            **FLAGGED,
+            rendition=replace(
+                REDACTED, sha256="", verified=False, status="processing", progress=0.42
+            ),
+        ),
+        "internal",
+        False,
+        "still being made (42% done)",
+    ),
+    (
+        "a video's redaction that could not be made",
+        event_photo(
+            **FLAGGED, rendition=replace(REDACTED, sha256="", verified=False, status="failed")
+        ),
+        "internal",
+        False,
+        "could not be made",
+    ),
+    (
+        "a redaction being made, even where nobody needs hiding",
+        event_photo(rendition=replace(REDACTED, sha256="", status="pending", progress=0.0)),
+        "public_social",
+        False,
+        "still being made",
+    ),
+    (
         "redacted before she opted out (face)",
         event_photo(**FLAGGED, rendition=replace(REDACTED, obscured_faces=frozenset())),
         "internal",

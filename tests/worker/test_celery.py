@@ -6,12 +6,15 @@ and checks every photo still reaches a final status exactly once.
 
 from __future__ import annotations
 
+import io
+import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -24,8 +27,17 @@ from registry.db import engine_for, unit_of_work
 from registry.events import references
 from registry.events import service as events
 from registry.events.models import Event, ReferencePhoto
+from registry.media import redactions
 from registry.media import service as media_service
-from registry.media.models import FINAL, Media, MediaFace, VideoSegment
+from registry.media.models import (
+    FINAL,
+    Media,
+    MediaFace,
+    Rendition,
+    RenditionPart,
+    VideoSegment,
+)
+from registry.media.storage import LocalStorage
 from tests.s3 import S3
 from tests.video import Walker, compose_clip
 from tests.worker.conftest import Workers, wait_for
@@ -295,3 +307,89 @@ def test_housekeeping_runs_on_a_worker(
         what="housekeeping to purge the reference",
         logs=workers.logs,
     )
+
+
+def _rendition(url: str, rendition_id: uuid.UUID) -> Rendition:
+    with unit_of_work(engine_for(url)) as session:
+        found = session.get(Rendition, rendition_id)
+        assert found is not None
+        session.expunge(found)
+        return found
+
+
+def test_a_worker_killed_mid_redaction_loses_only_its_part(
+    faces_dir: Path, shared_database: str, broker: str, workers: Workers
+) -> None:
+    """A 720p video's redaction in four parts shared by two workers; one is killed (kill -9 of
+    its process group) while it encodes a part. The other takes that part up once its lease
+    runs out, joins and checks the copy: ready, verified, every frame there; nothing before."""
+    from registry.worker.broker import send_clear, send_redact
+
+    workers.env["REGISTRY_VIDEO_SEGMENT_SECONDS"] = "4"
+    survivor = workers.start("--concurrency", "1", "--beat")
+    victim = workers.start("--concurrency", "1")
+    workers.wait_ready()
+    obama = (faces_dir / "people" / "barack_obama" / "facerec_1.jpg").read_bytes()
+    clip = compose_clip(
+        [Walker(obama, (40, 40), (900, 80), 1.0, 14.0, height=420)],
+        seconds=16.0,
+        size=(1280, 720),
+        fps=25,
+    )
+    with unit_of_work(engine_for(shared_database)) as session:
+        event = obama_opted_out(session, faces_dir, starts_at=datetime.now(UTC))
+        [(media, _)] = media_service.upload(
+            session=session, actor=CLI, files=[media_service.Upload("talk.mp4", clip)], event=event
+        )
+    send_clear([media.id])
+    wait_for(
+        lambda: all_decided(shared_database, [media.id]),
+        timeout=240,
+        what="the video to be cleared",
+        logs=workers.logs,
+    )
+    assert statuses(shared_database, [media.id]) == {media.id: "flagged"}
+    with unit_of_work(engine_for(shared_database)) as session:
+        flagged = media_service.get_media(session=session, media_id=media.id)
+        rendition_id = redactions.start(session=session, actor=CLI, media=flagged).id
+    send_redact([rendition_id])
+
+    taken = re.compile(rf"redaction {rendition_id}: part (\d) taken")
+    wait_for(
+        lambda: taken.search(victim.output()) is not None,
+        timeout=120,
+        what="the victim to take a part",
+        logs=workers.logs,
+    )
+    victim.kill()
+    match = taken.search(victim.output())
+    assert match is not None
+    lost = int(match.group(1))
+    with unit_of_work(engine_for(shared_database)) as session:
+        held = session.exec(
+            select(RenditionPart).where(
+                RenditionPart.rendition_id == rendition_id, RenditionPart.number == lost
+            )
+        ).one()
+        assert held.status == "processing"  # killed mid-part
+    # Until it is ready, there is no file to serve.
+    assert _rendition(shared_database, rendition_id).sha256 == ""
+
+    wait_for(
+        lambda: _rendition(shared_database, rendition_id).status in ("ready", "failed"),
+        timeout=180,
+        what="the redaction to finish",
+        logs=workers.logs,
+    )
+    done = _rendition(shared_database, rendition_id)
+    assert (done.status, done.verified, done.progress) == ("ready", True, 1.0), workers.logs()
+    assert f"redaction {rendition_id}: part {lost} taken (pass 1, try 2)" in survivor.output()
+    with unit_of_work(engine_for(shared_database)) as session:
+        assert session.exec(select(RenditionPart)).all() == []
+    storage = LocalStorage(Path(workers.env["REGISTRY_MEDIA_DIR"]))
+    assert not any(kind == "parts" for kind, _ in storage.walk())
+    copy = storage.get(done.sha256, kind="renditions")
+    source = [float(f.time) for f in av.open(io.BytesIO(clip)).decode(video=0)]
+    frames = [float(f.time) for f in av.open(io.BytesIO(copy)).decode(video=0)]
+    assert len(frames) == len(source)
+    assert frames == pytest.approx(source, abs=1e-3)
