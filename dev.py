@@ -2,7 +2,8 @@
 """Run the registry from a fresh checkout with nothing installed but python3 >= 3.11.
 
     python3 dev.py serve --demo    install on first run, migrate, seed demo data, start on SQLite
-    python3 dev.py test [ARGS]     run the whole test suite (ARGS go to pytest)
+    python3 dev.py test [ARGS]     run the whole test suite, one process per core (ARGS go to
+                                   pytest; `-n 0` runs it in one process)
     python3 dev.py ARGS            any other `registry` command, e.g. `db upgrade`
 
 It finds uv (or installs it into ./.tools from PyPI), syncs the locked dependencies into
@@ -108,7 +109,12 @@ def main(argv: list[str]) -> int:
     if sync.returncode != 0:
         return sync.returncode
     if argv[:1] == ["test"]:
-        command = ["pytest", *argv[1:]]
+        spread = (
+            []
+            if any(a == "-n" or a.startswith("-n") for a in argv[1:])
+            else ["-n", "auto", "--dist", "worksteal"]
+        )
+        command = ["pytest", *spread, *argv[1:]]
     else:
         command = ["registry", *argv] if argv else ["registry", "--help"]
     os.chdir(ROOT)

@@ -22,6 +22,7 @@ from rich.progress import Progress
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
+from registry import backup as backups
 from registry import crypto, metrics, migrations, reactions
 from registry import demo as demo_data
 from registry.audit import checkpoints
@@ -664,8 +665,6 @@ def backup(
 ) -> None:
     """Back up the database (a consistent copy, while the service runs), every stored file and
     the audit checkpoints into one archive with a manifest of sizes and SHA-256."""
-    from registry import backup as backups
-
     settings = load_settings()
     migrate_or_fail(settings)
     try:
@@ -686,8 +685,6 @@ def restore(
 ) -> None:
     """Restore a backup into this empty installation (same REGISTRY_SECRET_KEY), then check
     it (as `registry check`)."""
-    from registry import backup as backups
-
     settings = load_settings()
     if not archive.is_file():
         fail(f"no file at {archive}")
@@ -712,8 +709,6 @@ def check() -> None:
 
 
 def _check_or_fail() -> None:
-    from registry import backup as backups
-
     with unit_of_work() as session:
         report = backups.check(session=session, storage=get_storage())
     for label, items in (

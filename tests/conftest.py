@@ -17,6 +17,41 @@ from collections.abc import Iterator
 from pathlib import Path
 
 _TMP = Path(tempfile.mkdtemp(prefix="registry-tests-"))
+
+
+def _per_worker() -> None:
+    """Under pytest-xdist (`-n 2`) each worker process gets its own PostgreSQL database
+    (`<name>_gw0`, made here; servers' and workers' databases are named after it) and its own
+    Redis database number; SQLite files and media folders are already its own (`_TMP`)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    number = int(worker.removeprefix("gw"))
+    redis_url = os.environ.get("REGISTRY_TEST_REDIS_URL")
+    if redis_url:
+        base, _, _db = redis_url.rpartition("/")
+        os.environ["REGISTRY_TEST_REDIS_URL"] = f"{base}/{number}"
+    database_url = os.environ.get("REGISTRY_TEST_DATABASE_URL")
+    if database_url and database_url.startswith("postgresql"):
+        from sqlalchemy import create_engine as _create_engine
+        from sqlalchemy import make_url
+        from sqlalchemy import text as _text
+
+        from registry.config import normalise_database_url
+
+        url = make_url(normalise_database_url(database_url))
+        own = f"{url.database}_{worker}"
+        admin = _create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(_text(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)'))
+            conn.execute(_text(f'CREATE DATABASE "{own}"'))
+        admin.dispose()
+        os.environ["REGISTRY_TEST_DATABASE_URL"] = url.set(database=own).render_as_string(
+            hide_password=False
+        )
+
+
+_per_worker()
 os.environ.update(
     {
         "REGISTRY_ENV": "test",
@@ -174,9 +209,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if not sys.platform.startswith("linux"):
-        return
+def _leftovers() -> str:
+    """Processes this one started that are still running (waited for a moment, then killed):
+    their description, or "" when there are none."""
     me = os.getpid()
     deadline = time.monotonic() + 15  # a stopped server's helpers take a moment to go
     while True:
@@ -188,13 +223,28 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.25)
-    if left:
-        for pid in left:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        lines = "\n".join(f"  {pid}: {command[:200]}" for pid, command in sorted(left.items()))
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return "\n".join(f"  {pid}: {command[:200]}" for pid, command in sorted(left.items()))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _nothing_left_running() -> Iterator[None]:
+    """Checked when this process's last test ends (an error there fails the run, with
+    pytest-xdist too: each worker checks what it started)."""
+    yield
+    if sys.platform.startswith("linux") and (left := _leftovers()):
+        pytest.fail(f"processes the tests started were still running (killed now):\n{left}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Iterator[None]:
+    # After every other finisher (under xdist the controller's own ends its workers).
+    yield
+    if sys.platform.startswith("linux") and (left := _leftovers()):
         sys.stderr.write(
-            f"\nprocesses the tests started were still running (killed now):\n{lines}\n"
+            f"\nprocesses the tests started were still running (killed now):\n{left}\n"
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

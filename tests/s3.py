@@ -123,6 +123,10 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "-s3",
             f"-s3.port={s3_port}",
             f"-s3.config={config}",
+            # Its Iceberg and Lance listeners have fixed ports: off (two test processes may
+            # each run a server).
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
             "-volume.max=500",
             "-master.volumeSizeLimitMB=64",
         ],

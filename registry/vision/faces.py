@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from registry.vision import resnet
+from registry.vision import blazeface, resnet
 
 Box = tuple[int, int, int, int]
 ENCODING_SIZE = 128
@@ -65,8 +65,6 @@ def _models() -> _Models:
 def load_models() -> None:
     """Load the models now (once per process), e.g. when a worker starts: dlib's and the
     event-photo detector's."""
-    from registry.vision import blazeface
-
     _models()
     blazeface.load()
 
@@ -247,8 +245,6 @@ def find_reference_faces(image: Image.Image) -> list[Face]:
     the CNN detector (a tilted head in a selfie)."""
     boxes = detect(image, max_side=1024) or detect(image, max_side=1024, upsample=1)
     if not boxes:
-        from registry.vision import blazeface
-
         pixels = rgb_pixels(image)  # a tilted head
         boxes = [d.box for d in blazeface.detect(pixels, min_face=max(40, min(image.size) // 8))]
     return [Face(box=b, encoding=e) for b, e in zip(boxes, encode(image, boxes), strict=True)]
