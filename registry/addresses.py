@@ -8,6 +8,7 @@ organisation's server. The same check as the API's `EmailStr` (email-validator).
 
 from __future__ import annotations
 
+import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 MAX_LENGTH = 320
@@ -23,3 +24,15 @@ def one_address(text: str | None) -> str | None:
         return validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError:
         return None
+
+
+def phone_e164(text: str | None, region: str = "GB") -> str | None:
+    """A phone number as written (national numbers read as UK ones) in E.164, if it is a
+    possible number; else None."""
+    try:
+        parsed = phonenumbers.parse((text or "").strip(), region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -298,6 +299,18 @@ class Settings(BaseSettings):
     controller_email: str = Field(
         default="", description="Privacy contact on notices and receipts (see controller_name)."
     )
+    controller_phone: str = Field(
+        default="",
+        description="The organisation's own phone numbers (comma-separated; see controller_name): "
+        "a caption may give them.",
+    )
+    caption_hospital_number_pattern: str = Field(
+        default=r"(?i)\b(?:MRN|hospital\s+(?:no|number)|hosp\.?\s+no|patient\s+(?:no|number|id)|"
+        r"unit\s+(?:no|number)|case\s+(?:no|number))\b\.?\s*[:#]?\s*[A-Z]{0,3}\d{4,10}\b",
+        description="A regular expression for the hospital (MRN) numbers a caption may not "
+        "contain, e.g. your trust's own format such as `\\bRX\\d{7}\\b` (the default finds "
+        "numbers labelled MRN, hospital, patient, unit or case number). Empty: none.",
+    )
     controller_address: str = Field(
         default="", description="Postal address of the controller, shown on receipts."
     )
@@ -422,6 +435,12 @@ class Settings(BaseSettings):
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone") from None
+        try:
+            re.compile(self.caption_hospital_number_pattern)
+        except re.error as exc:
+            raise ValueError(
+                f"caption_hospital_number_pattern is not a regular expression: {exc}"
+            ) from None
         if self.storage_url and not self.storage_url.startswith("s3://"):
             raise ValueError("storage_url must be empty (local folder) or s3://bucket[/prefix]")
         return self

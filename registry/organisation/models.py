@@ -18,6 +18,8 @@ class Organisation(SQLModel, table=True):
     name: str = Field(max_length=200)
     email: str = Field(max_length=320, description="Privacy contact")
     address: str = Field(default="", max_length=500)
+    # The organisation's own phone numbers (comma-separated): a caption may give them.
+    phone: str = Field(default="", max_length=200)
     privacy_policy_url: str = Field(default="", max_length=500)
     updated_by: str = Field(max_length=120)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -35,12 +35,14 @@ def organisation_save(
     email: Annotated[str, Form(max_length=320)] = "",
     address: Annotated[str, Form(max_length=500)] = "",
     privacy_policy_url: Annotated[str, Form(max_length=500)] = "",
+    phone: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     form = {
         "name": name,
         "email": email,
         "address": address,
         "privacy_policy_url": privacy_policy_url,
+        "phone": phone,
     }
     with render_on_error(
         "organisation/edit.html",
@@ -54,5 +56,6 @@ def organisation_save(
             email=email,
             address=address,
             privacy_policy_url=privacy_policy_url,
+            phone=phone,
         )
     return redirect("/", message="Saved: pages, receipts and emails now name your organisation.")

@@ -17,6 +17,7 @@ from registry.publishing import facts as gate_facts
 from registry.publishing import takedowns as takedown
 from registry.publishing.models import Publication
 from registry.publishing.schemas import (
+    CaptionIn,
     CertificateCheckIn,
     CertificateCheckOut,
     CertificateStatus,
@@ -56,6 +57,7 @@ def publication_public(p: Publication, must_go: list[str] | None = None) -> Publ
         file_url=f"/api/media/{p.media_id}/renditions/{p.rendition_id}",
         channel=p.channel,
         url=p.url,
+        caption=p.caption,
         basis=p.basis,
         published_at=p.published_at,
         published_by=p.published_by,
@@ -81,11 +83,13 @@ def publishable(
     session: SessionDep,
     channel: Annotated[str, Query(max_length=32)],
     rendition_id: uuid.UUID | None = None,
+    caption: Annotated[str | None, Query(max_length=5000)] = None,
 ) -> PublishableOut:
-    """May this media (or this rendition of it) be published on this channel now? Every rule
-    is checked and every reason it may not is listed."""
+    """May this media (or this rendition of it) be published on this channel now, with this
+    caption (the post's text)? Every rule is checked and every reason it may not is listed: a
+    caption's reasons say what was found and where (character positions)."""
     verdict = gate_facts.publishable(
-        session=session, media=media, channel=channel, rendition_id=rendition_id
+        session=session, media=media, channel=channel, rendition_id=rendition_id, caption=caption
     )
     return PublishableOut(allowed=verdict.allowed, reasons=verdict.reasons)
 
@@ -96,7 +100,7 @@ def publishable_batch(
 ) -> PublishableBatchOut:
     """The gate's answer for up to 1,000 (media, channel, rendition) at once, e.g. a scheduling
     tool checking its queue; an unknown media or rendition is answered with a refusal saying so."""
-    asks = [gate_facts.Ask(i.media_id, i.channel, i.rendition_id) for i in body.items]
+    asks = [gate_facts.Ask(i.media_id, i.channel, i.rendition_id, i.caption) for i in body.items]
     verdicts = gate_facts.publishable_many(session=session, asks=asks)
     return PublishableBatchOut(
         items=[
@@ -133,6 +137,7 @@ def publish(
         channel=body.channel,
         rendition_id=body.rendition_id,
         url=body.url,
+        caption=body.caption,
     )
     if not created:
         response.status_code = 200
@@ -156,6 +161,23 @@ def get_publication(
     staff: CurrentStaff, publication: PublicationByID, session: SessionDep
 ) -> PublicationPublic:
     """One publication with its status now."""
+    return publications_public(session, [publication])[0]
+
+
+@router.patch(
+    "/publications/{publication_id}",
+    response_model=PublicationPublic,
+    responses={**ERRORS, 409: {"description": "Refused: `{detail, reasons}`"}},
+)
+def change_caption(
+    body: CaptionIn, staff: CurrentStaff, publication: PublicationByID, session: SessionDep
+) -> PublicationPublic:
+    """The post's text was edited after publication: it goes through the gate again (with the
+    file as published, on its channel, now) and is kept only if allowed; 409 with the reasons
+    otherwise (the record keeps the caption it had)."""
+    service.change_caption(
+        session=session, actor=Actor.staff(staff.id), publication=publication, caption=body.caption
+    )
     return publications_public(session, [publication])[0]
 
 

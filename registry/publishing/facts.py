@@ -30,6 +30,7 @@ from registry.media.models import (
     MediaObjection,
     Rendition,
 )
+from registry.publishing import caption_facts
 from registry.publishing.gate import (
     BadgeFact,
     ConsentFact,
@@ -264,16 +265,26 @@ def publishable(
     channel: str,
     rendition_id: uuid.UUID | None = None,
     at: datetime | None = None,
+    caption: str | None = None,
 ) -> Verdict:
-    """The gate's answer for this media (or rendition of it) on this channel, now."""
+    """The gate's answer for this media (or rendition of it) on this channel, now; with a
+    caption, for the post with that text."""
     channel_checked(channel)
+    caption = caption_facts.checked(caption)
+    at = at or utcnow()
     rendition = (
         media_service.get_rendition(session=session, media=media, rendition_id=rendition_id)
         if rendition_id
         else None
     )
-    facts = load_facts(session=session, media=[media], at=at or utcnow())[media.id]
-    return _counted(check(replace(facts, rendition=rendition_fact(rendition)), channel), channel)
+    facts = load_facts(session=session, media=[media], at=at)[media.id]
+    said: tuple[str, ...] = ()
+    if caption:
+        found = caption_facts.context(session=session, media=[(media.id, media.event_id)], at=at)
+        said = found.reasons(caption, media.id, media.event_id, channel)
+    return _counted(
+        check(replace(facts, rendition=rendition_fact(rendition), caption=said), channel), channel
+    )
 
 
 def _counted(verdict: Verdict, channel: str) -> Verdict:
@@ -286,6 +297,7 @@ class Ask:
     media_id: uuid.UUID
     channel: str
     rendition_id: uuid.UUID | None = None
+    caption: str | None = None
 
 
 def publishable_many(
@@ -295,6 +307,8 @@ def publishable_many(
     unknown media or rendition gets a refusal saying so (one bad id does not sink the batch)."""
     for ask in asks:
         channel_checked(ask.channel)
+        caption_facts.checked(ask.caption)
+    at = at or utcnow()
     media: dict[uuid.UUID, MediaLike] = {}
     renditions: dict[uuid.UUID, Rendition] = {}
     media_ids = sorted({a.media_id for a in asks}, key=str)
@@ -304,7 +318,14 @@ def publishable_many(
         renditions.update(
             (r.id, r) for r in session.exec(select(Rendition).where(col(Rendition.id).in_(chunk)))
         )
-    facts = load_facts(session=session, media=list(media.values()), at=at or utcnow())
+    facts = load_facts(session=session, media=list(media.values()), at=at)
+    said = (
+        caption_facts.context(
+            session=session, media=[(m.id, m.event_id) for m in media.values()], at=at
+        )
+        if any(a.caption and a.caption.strip() for a in asks)
+        else None
+    )
     out = []
     for ask in asks:
         rendition = renditions.get(ask.rendition_id) if ask.rendition_id else None
@@ -313,10 +334,20 @@ def publishable_many(
         elif ask.rendition_id and (rendition is None or rendition.media_id != ask.media_id):
             out.append(Verdict(allowed=False, reasons=["No such rendition of this media."]))
         else:
+            one = media[ask.media_id]
+            caption = (
+                said.reasons(ask.caption, one.id, one.event_id, ask.channel)
+                if said and ask.caption
+                else ()
+            )
             out.append(
                 _counted(
                     check(
-                        replace(facts[ask.media_id], rendition=rendition_fact(rendition)),
+                        replace(
+                            facts[ask.media_id],
+                            rendition=rendition_fact(rendition),
+                            caption=caption,
+                        ),
                         ask.channel,
                     ),
                     ask.channel,

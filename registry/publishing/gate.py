@@ -84,6 +84,8 @@ class Facts:
     consents: tuple[ConsentFact, ...] = ()
     rendition: RenditionFact | None = None
     objections: tuple[ObjectionFact, ...] = ()
+    # What the post's text says that it may not (the caption check's reasons, when one is given).
+    caption: tuple[str, ...] = ()
 
 
 @dataclass
@@ -247,6 +249,11 @@ def _rendition_made(facts: Facts, reasons: list[str]) -> None:
         )
 
 
+def _caption(facts: Facts, reasons: list[str]) -> None:
+    """Rule 7: the post's text names no one who may not be named, and no identifier."""
+    reasons.extend(facts.caption)
+
+
 def check(facts: Facts, channel: str) -> Verdict:
     """May this media (or the given rendition of it) be published on `channel` now?"""
     reasons: list[str] = []
@@ -256,6 +263,7 @@ def check(facts: Facts, channel: str) -> Verdict:
     _consents(facts, channel, reasons)
     _non_event(facts, channel, reasons)
     _channel(facts, channel, reasons)
+    _caption(facts, reasons)
     if reasons:
         return Verdict(allowed=False, reasons=reasons)
     expiries = [c.expires_at for c in facts.consents if c.expires_at is not None]

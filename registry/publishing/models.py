@@ -26,6 +26,8 @@ class Publication(SQLModel, table=True):
     url: str | None = Field(default=None, max_length=2000)
     # sha256 of the URL ("" when none): makes (media, channel, URL) unique even without a URL.
     url_key: str = Field(max_length=64)
+    # The post's text (and alt text) as the gate checked it with the file.
+    caption: str | None = Field(default=None, sa_type=sa.Text)
     basis: dict[str, object] = Field(default_factory=dict, sa_type=sa.JSON)
     certificate: str = Field(sa_type=sa.Text)
     certificate_expires_at: datetime = Field(sa_type=UTCDateTime)

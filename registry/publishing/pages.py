@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Form, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from registry import channels as channel_names
 from registry.audit.service import Actor
@@ -15,8 +15,8 @@ from registry.deps import PageStaff, SessionDep
 from registry.errors import Conflict, redirect_on_error
 from registry.media import service as media_service
 from registry.media.models import FINAL, Media
+from registry.publishing import caption_facts, service
 from registry.publishing import facts as gate_facts
-from registry.publishing import service
 from registry.publishing import takedowns as takedown
 from registry.publishing.models import Publication
 from registry.web import page_router, path_uuid, redirect, render
@@ -32,6 +32,7 @@ def _publication(session: SessionDep, publication_id: str) -> Publication:
 
 @router.post("/media/{media_id}/publish")
 def publish(
+    request: Request,
     media_id: str,
     staff: PageStaff,
     session: SessionDep,
@@ -39,6 +40,7 @@ def publish(
     rendition_id: Annotated[str, Form(max_length=40)] = "",
     target: Annotated[str, Form(max_length=80)] = "",
     url: Annotated[str, Form(max_length=2000)] = "",
+    caption: Annotated[str, Form(max_length=5000)] = "",
 ) -> Response:
     """Record a publication; `target` ("channel" or "channel:rendition id", as the page offers
     them) stands for channel and rendition_id."""
@@ -56,9 +58,26 @@ def publish(
                 channel=channel,
                 rendition_id=path_uuid(rendition_id, "rendition") if rendition_id else None,
                 url=url or None,
+                caption=caption or None,
             )
         except service.Refused as exc:
             words = channel_names.words(channel)
+            if caption.strip():
+                # The typed text is not lost: the refusal comes back with it, to edit and retry.
+                session.rollback()
+                return render(
+                    request,
+                    "publishing/refused.html",
+                    {
+                        "media": media_service.get_media(session=session, media_id=media.id),
+                        "words": words,
+                        "reasons": exc.reasons,
+                        "target": target or channel,
+                        "url": url,
+                        "caption": caption,
+                    },
+                    status_code=409,
+                )
             raise Conflict(f"Not published on {words}: " + " ".join(exc.reasons)) from exc
     where = channel_names.words(publication.channel)
     if not created:
@@ -69,6 +88,24 @@ def publish(
         "Publications (metadata removed) and keep its clearance certificate.",
         place="publish",
     )
+
+
+@router.post("/media/{media_id}/caption-check")
+def caption_check(
+    media_id: str,
+    staff: PageStaff,
+    session: SessionDep,
+    target: Annotated[str, Form(max_length=80)] = "",
+    caption: Annotated[str, Form(max_length=5000)] = "",
+) -> JSONResponse:
+    """The publish form's live check (POST: the text never goes into a URL): what the gate
+    finds in the caption for the chosen channel and file, and where."""
+    media = media_service.get_media(session=session, media_id=path_uuid(media_id, "media"))
+    channel = target.partition(":")[0] or channel_names.known()[0]
+    gate_facts.channel_checked(channel)
+    found = caption_facts.context(session=session, media=[(media.id, media.event_id)], at=utcnow())
+    findings = found.reasons(caption_facts.checked(caption), media.id, media.event_id, channel)
+    return JSONResponse({"findings": list(findings)}, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/publishing")

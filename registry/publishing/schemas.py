@@ -18,6 +18,12 @@ class PublishableAsk(BaseModel):
     media_id: uuid.UUID
     channel: str = Field(max_length=32)
     rendition_id: uuid.UUID | None = None
+    caption: str | None = Field(
+        default=None,
+        max_length=5000,
+        description="The post's text (and alt text): checked with the file; a name or an "
+        "identifier it may not carry is a reason.",
+    )
 
 
 class PublishableBatchIn(BaseModel):
@@ -41,6 +47,21 @@ class PublicationIn(BaseModel):
         "metadata-stripped copy of the original is made and published.",
     )
     url: str | None = Field(default=None, max_length=2000, description="Where it was posted.")
+    caption: str | None = Field(
+        default=None,
+        max_length=5000,
+        description="The post's text (and alt text): checked with the file; a name or an "
+        "identifier it may not carry is a reason.",
+    )
+
+
+class CaptionIn(BaseModel):
+    caption: str | None = Field(
+        default=None,
+        max_length=5000,
+        description="The post's text (and alt text): checked with the file; a name or an "
+        "identifier it may not carry is a reason.",
+    )
 
 
 class PublicationPublic(BaseModel):
@@ -50,6 +71,7 @@ class PublicationPublic(BaseModel):
     file_url: str = Field(description="The exact file to publish (metadata stripped).")
     channel: str
     url: str | None
+    caption: str | None = Field(description="The post's text as the gate checked it.")
     basis: dict[str, Any] = Field(description="Consent ids and/or the event notice it rests on.")
     published_at: datetime
     published_by: str

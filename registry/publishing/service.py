@@ -27,7 +27,7 @@ from registry.events.models import Event
 from registry.media import renditions
 from registry.media import service as media_service
 from registry.media.models import Media, Rendition, RenditionStatus
-from registry.publishing import certificates
+from registry.publishing import caption_facts, certificates
 from registry.publishing.facts import (
     channel_checked,
     chunks,
@@ -97,13 +97,17 @@ def publish(
     channel: str,
     rendition_id: uuid.UUID | None = None,
     url: str | None = None,
+    caption: str | None = None,
 ) -> tuple[Publication, bool]:
     """Record a publication if the gate allows it at this instant; (publication, created).
 
     Publishing the same media on the same channel at the same URL again returns the first
-    record. Without a rendition, a metadata-stripped copy of the original is what is published.
+    record (with a new caption: the caption changed, checked again). Without a rendition, a
+    metadata-stripped copy of the original is what is published. The caption (the post's text)
+    goes through the gate with the file and is kept with the record.
     """
     channel_checked(channel)
+    caption = caption_facts.checked(caption)
     url = _url_checked(url)
     rendition = (
         media_service.get_rendition(session=session, media=media, rendition_id=rendition_id)
@@ -112,9 +116,11 @@ def publish(
     )
     existing = _existing(session, media, channel, url)
     if existing is not None:
-        return _repeat(existing, rendition)
+        return _repeat(session, actor, existing, rendition, caption)
     # A first look without locks: a refusal costs nothing and makes no copy.
-    verdict = publishable(session=session, media=media, channel=channel, rendition_id=rendition_id)
+    verdict = publishable(
+        session=session, media=media, channel=channel, rendition_id=rendition_id, caption=caption
+    )
     if not verdict.allowed:
         raise Refused(verdict.reasons)
     clean_key = None
@@ -126,10 +132,17 @@ def publish(
     media = _lock(session, media)
     existing = _existing(session, media, channel, url)  # a twin request may have won the lock
     if existing is not None:
-        return _repeat(existing, rendition)
+        return _repeat(session, actor, existing, rendition, caption)
     now = utcnow()
     facts = load_facts(session=session, media=[media], at=now)[media.id]
-    verdict = check(replace(facts, rendition=rendition_fact(rendition)), channel)
+    verdict = check(
+        replace(
+            facts,
+            rendition=rendition_fact(rendition),
+            caption=_caption_reasons(session, media, channel, caption, now),
+        ),
+        channel,
+    )
     if not verdict.allowed:
         raise Refused(verdict.reasons)
     if rendition is None:
@@ -142,6 +155,7 @@ def publish(
         channel=channel,
         url=url,
         url_key=_url_key(url),
+        caption=caption,
         basis=_basis(facts, verdict),
         certificate="",
         certificate_expires_at=certificates.window(now, verdict.expires_at),
@@ -161,7 +175,7 @@ def publish(
         existing = _existing(session, media, channel, url)
         if existing is None:
             raise
-        return _repeat(existing, rendition)
+        return _repeat(session, actor, existing, rendition, caption)
     audit.record(
         session=session,
         actor=actor,
@@ -174,13 +188,30 @@ def publish(
             "channel": channel,
             "url": url,
             "basis": publication.basis,
+            "caption_checked": caption is not None,
         },
+        personal={"caption": caption} if caption else None,
     )
     session.flush()
     return publication, True
 
 
-def _repeat(existing: Publication, rendition: Rendition | None) -> tuple[Publication, bool]:
+def _caption_reasons(
+    session: Session, media: Media, channel: str, caption: str | None, at: datetime
+) -> tuple[str, ...]:
+    if not caption:
+        return ()
+    found = caption_facts.context(session=session, media=[(media.id, media.event_id)], at=at)
+    return found.reasons(caption, media.id, media.event_id, channel)
+
+
+def _repeat(
+    session: Session,
+    actor: Actor,
+    existing: Publication,
+    rendition: Rendition | None,
+    caption: str | None,
+) -> tuple[Publication, bool]:
     if existing.taken_down_at is not None:
         raise Conflict(
             "This media was published there before and has been taken down; record the new "
@@ -188,7 +219,45 @@ def _repeat(existing: Publication, rendition: Rendition | None) -> tuple[Publica
         )
     if rendition is not None and existing.rendition_id != rendition.id:
         raise Conflict("A different file of this media is already recorded at that place.")
+    if caption is not None and caption != existing.caption:
+        change_caption(session=session, actor=actor, publication=existing, caption=caption)
     return existing, False
+
+
+def change_caption(
+    *, session: Session, actor: Actor, publication: Publication, caption: str | None
+) -> Publication:
+    """The post's text was edited after publication: checked through the gate again (with the
+    file as published, on its channel, now) and kept only if allowed (Refused otherwise)."""
+    caption = caption_facts.checked(caption)
+    if publication.taken_down_at is not None:
+        raise Conflict("This publication has been taken down; its caption no longer changes.")
+    if caption == publication.caption:
+        return publication
+    media = media_service.get_media(session=session, media_id=publication.media_id)
+    rendition = session.get(Rendition, publication.rendition_id)
+    verdict = publishable(
+        session=session,
+        media=media,
+        channel=publication.channel,
+        rendition_id=rendition.id if rendition is not None and rendition.kind != "clean" else None,
+        caption=caption,
+    )
+    if not verdict.allowed:
+        raise Refused(verdict.reasons)
+    publication.caption = caption
+    session.add(publication)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="publication.caption_changed",
+        entity_type="publication",
+        entity_id=publication.id,
+        after={"caption_checked": caption is not None},
+        personal={"caption": caption} if caption else None,
+    )
+    session.flush()
+    return publication
 
 
 def _basis(facts: Facts, verdict: Verdict) -> dict[str, object]:

@@ -19,7 +19,7 @@ from registry.audit.service import SYSTEM, Actor
 from registry.config import get_settings
 from registry.db import utcnow
 from registry.media.models import Media, Rendition
-from registry.publishing import notify
+from registry.publishing import caption_facts, notify
 from registry.publishing.facts import chunks, load_facts, rendition_fact
 from registry.publishing.gate import Verdict, check
 from registry.publishing.models import Publication
@@ -41,12 +41,26 @@ def _verdicts(
             (r.id, r) for r in session.exec(select(Rendition).where(col(Rendition.id).in_(chunk)))
         )
     facts = load_facts(session=session, media=media, at=at)
+    # A post's words too: a patient named in a caption who withdraws takes the post down.
+    captioned = {p.media_id for p in publications if p.caption}
+    said = (
+        caption_facts.context(
+            session=session, media=[(m.id, m.event_id) for m in media if m.id in captioned], at=at
+        )
+        if captioned
+        else None
+    )
+    events = {m.id: m.event_id for m in media}
     return [
         (
             p,
             check(
                 replace(
-                    facts[p.media_id], rendition=rendition_fact(renditions.get(p.rendition_id))
+                    facts[p.media_id],
+                    rendition=rendition_fact(renditions.get(p.rendition_id)),
+                    caption=said.reasons(p.caption, p.media_id, events.get(p.media_id), p.channel)
+                    if said and p.caption
+                    else (),
                 ),
                 p.channel,
             ),

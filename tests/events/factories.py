@@ -39,13 +39,16 @@ def make_event(session: Session) -> Callable[..., Event]:
 @pytest.fixture
 def make_booking(session: Session, make_event: Callable[..., Event]) -> Callable[..., Booking]:
     def make(
-        event: Event | None = None, opt_out: bool = False, email: str | None = None
+        event: Event | None = None,
+        opt_out: bool = False,
+        email: str | None = None,
+        name: str = "Pat Attendee",
     ) -> Booking:
         booking, _ = service.create_booking(
             session=session,
             actor=SYSTEM,
             event=event or make_event(),
-            name="Pat Attendee",
+            name=name,
             email=email or f"attendee{next(_numbers)}@example.org",
             photo_opt_out=opt_out,
         )

@@ -57,7 +57,63 @@
     });
   }
 
+  // The publish form's caption is checked by the gate as it is typed (the same rules as when
+  // the publication is recorded): what it finds, and where, is listed under the field.
+  function captionCheck() {
+    const field = document.querySelector("textarea[data-caption-check]");
+    if (!field) return;
+    const form = field.form;
+    const out = document.getElementById("caption-findings");
+    let timer = null;
+    let asked = 0;
+    function show(body) {
+      out.replaceChildren();
+      if (!field.value.trim()) { field.removeAttribute("aria-invalid"); return; }
+      if (!body.findings.length) {
+        const ok = document.createElement("p");
+        ok.className = "good small";
+        ok.textContent = "The text names no one it may not and gives no identifier.";
+        out.append(ok);
+        field.removeAttribute("aria-invalid");
+        return;
+      }
+      const intro = document.createElement("p");
+      intro.className = "bad small";
+      intro.textContent = "This text cannot be published with it:";
+      const list = document.createElement("ul");
+      list.className = "small";
+      for (const finding of body.findings) {
+        const item = document.createElement("li");
+        item.textContent = finding;
+        list.append(item);
+      }
+      out.append(intro, list);
+      field.setAttribute("aria-invalid", "true");
+    }
+    function check() {
+      const mine = ++asked;
+      fetch(field.dataset.captionCheck, {
+        method: "POST",
+        body: new FormData(form),
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+      })
+        .then((r) => { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
+        .then((body) => { if (mine === asked) show(body); })
+        .catch(() => {
+          if (mine !== asked) return;
+          out.textContent = "The text could not be checked now; it is checked when you record the publication.";
+        });
+    }
+    function soon() { clearTimeout(timer); timer = setTimeout(check, 350); }
+    field.addEventListener("input", soon);
+    const target = form.querySelector("[name=target]");
+    if (target) target.addEventListener("change", soon);
+    if (field.value.trim()) check();
+  }
+
   function ready() {
+    captionCheck();
     localTimes();
     copyButtons();
     focusMessage();
