@@ -283,7 +283,7 @@ class Settings(BaseSettings):
         default=90,
         ge=1,
         description="Days a sent, bounced or dropped message's record (its kind, state and "
-        "masked address) is kept.",
+        "masked address), and a finished webhook delivery's log entry, is kept.",
     )
     timezone: str = Field(
         default="Europe/London",
@@ -303,6 +303,11 @@ class Settings(BaseSettings):
         default="",
         description="The organisation's own phone numbers (comma-separated; see controller_name): "
         "a caption may give them.",
+    )
+    webhook_allow_loopback: bool = Field(
+        default=False,
+        description="Development and tests only: webhook endpoints may be http://127.0.0.1… "
+        "(never in production: private, loopback and link-local addresses are refused there).",
     )
     caption_hospital_number_pattern: str = Field(
         default=r"(?i)\b(?:MRN|hospital\s+(?:no|number)|hosp\.?\s+no|patient\s+(?:no|number|id)|"
@@ -435,6 +440,10 @@ class Settings(BaseSettings):
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone") from None
+        if self.webhook_allow_loopback and self.env == "production":
+            raise ValueError(
+                "webhook_allow_loopback is for development and tests only, not production"
+            )
         try:
             re.compile(self.caption_hospital_number_pattern)
         except re.error as exc:

@@ -37,6 +37,7 @@ from registry.rights import api as rights_api
 from registry.rights import pages as rights_pages
 from registry.rights import public_pages as rights_public_pages
 from registry.web import STATIC_DIR
+from registry.webhooks import api as webhooks_api
 from registry.worker import broker, compute, periodic
 from registry.worker.pool import LocalPool
 
@@ -55,6 +56,7 @@ ROUTERS: list[APIRouter] = [
     publishing_api.public_router,
     rights_api.router,
     rights_api.objections_router,
+    webhooks_api.router,
     auth_pages.router,
     dashboard_pages.router,
     organisation_pages.router,
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         # The outbox's retries (every web process may run it: rows are claimed with a lock).
         mailer = asyncio.create_task(periodic.mailer(interval=60.0))
+        webhooker = asyncio.create_task(periodic.webhooker(interval=5.0))
         # Signed audit checkpoints outside the database (beat writes them with a broker).
         checkpointer = (
             asyncio.create_task(periodic.checkpointer(interval=settings.checkpoint_minutes * 60.0))
@@ -125,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         yield
         mailer.cancel()
+        webhooker.cancel()
         if checkpointer is not None:
             checkpointer.cancel()
         if task is not None:

@@ -24,6 +24,7 @@ from registry.media.models import (
 from registry.organisation.models import Organisation
 from registry.publishing.models import Publication
 from registry.rights.models import ErasurePermit, SubjectRequest
+from registry.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 # What `registry.migrations` and Alembic compare the database with.
 ALL_TABLES = (
@@ -52,6 +53,8 @@ ALL_TABLES = (
     SubjectRequest,
     ErasurePermit,
     TransientReference,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 
 __all__ = [
@@ -81,4 +84,6 @@ __all__ = [
     "SubjectRequest",
     "ErasurePermit",
     "TransientReference",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -10,10 +10,13 @@ the test fixtures.
 from __future__ import annotations
 
 from registry import signals
+from registry.audit import service as audit
 from registry.consent import letters as consent_letters
 from registry.events import letters as event_letters
 from registry.media import biometrics, reclear
 from registry.publishing import takedowns
+from registry.webhooks import delivery as webhook_delivery
+from registry.webhooks import service as webhooks
 
 
 def wire() -> None:
@@ -21,6 +24,10 @@ def wire() -> None:
     signals.on(signals.opt_outs_changed, reclear.on_opt_outs_changed)
     signals.on(signals.basis_changed, takedowns.on_basis_changed)
     signals.on(signals.retention_changed, biometrics.on_retention_changed)
+    # Every audited change outside systems subscribe to becomes a webhook delivery (outbox),
+    # sent after commit.
+    audit.observe(webhooks.on_audited)
+    webhook_delivery.install()
     # Who composes each kind of email when the outbox sends it.
     event_letters.register()
     consent_letters.register()

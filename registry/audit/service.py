@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -131,7 +131,23 @@ def record(
     session.add(entry)
     session.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(hash=entry.hash))
     session.flush()
+    for observer in OBSERVERS:
+        observer(session=session, entry=entry)
     return entry
+
+
+class Observer(Protocol):
+    def __call__(self, *, session: Session, entry: AuditEntry) -> None: ...
+
+
+# Told of every entry, in the recording transaction (e.g. webhooks: every state change is
+# audited, so what outside systems are told follows the record). Bound by `registry.reactions`.
+OBSERVERS: list[Observer] = []
+
+
+def observe(observer: Observer) -> None:
+    if observer not in OBSERVERS:
+        OBSERVERS.append(observer)
 
 
 def verify(*, session: Session, batch: int = 2000) -> VerifyReport:

@@ -52,6 +52,7 @@ from registry.media.models import (
 from registry.media.storage import get_storage
 from registry.publishing.models import Publication
 from registry.rights import erasure
+from registry.webhooks import service as webhooks
 
 LABELS = {
     "bookings": "Bookings' names and addresses",
@@ -176,6 +177,9 @@ def run(*, session: Session, at: datetime | None = None) -> dict[str, int]:
         session=session, actor=SYSTEM
     )
     counts["mail_records"] = mail.purge(session=session, days=get_settings().retention_mail_days)
+    counts["webhook_deliveries"] = webhooks.purge(
+        session=session, days=get_settings().retention_mail_days
+    )
     if any(counts.values()):
         audit.record(
             session=session,

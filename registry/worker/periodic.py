@@ -24,6 +24,7 @@ from registry.mail import service as mail
 from registry.media import biometrics, leases, redactions
 from registry.publishing import takedowns
 from registry.rights import retention
+from registry.webhooks import delivery as webhook_delivery
 from registry.worker.queue import JobQueue
 
 logger = logging.getLogger("registry")
@@ -117,6 +118,17 @@ async def mailer(*, interval: float) -> None:
             await asyncio.to_thread(mail.send_pending)
         except Exception:
             logger.exception("sending mail failed; retrying at the next interval")
+
+
+async def webhooker(*, interval: float) -> None:
+    """Send webhook deliveries that are due (retries with backoff, and what a commit's own
+    send lost with its process), until cancelled."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(webhook_delivery.send_pending)
+        except Exception:
+            logger.exception("sending webhooks failed; retrying at the next interval")
 
 
 def sweep_once(queue: JobQueue) -> int:

@@ -72,6 +72,8 @@ def server_env(var_dir: Path, port: int) -> dict[str, str]:
         "REGISTRY_WARM_WORKERS": "true",
         # Videos in parts of ~2 s: the pool's threads share a clip (stitched across the cuts).
         "REGISTRY_VIDEO_SEGMENT_SECONDS": "2",
+        # Webhook receivers in tests listen on 127.0.0.1 (refused in production).
+        "REGISTRY_WEBHOOK_ALLOW_LOOPBACK": "true",
     }
 
 
