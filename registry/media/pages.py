@@ -17,7 +17,7 @@ from registry.deps import PageStaff, RowId, SessionDep
 from registry.errors import Invalid, NotFound, redirect_on_error
 from registry.events import service as events
 from registry.events.models import Event
-from registry.media import decisions, renditions, reviews, service
+from registry.media import decisions, renditions, review_groups, reviews, service
 from registry.media.api import JobsDep
 from registry.media.models import FINAL, Media, MediaStatus, RenditionStatus
 from registry.media.storage import get_storage
@@ -69,6 +69,58 @@ def photos(
             "max_video_mb": get_settings().max_video_mb,
         },
     )
+
+
+@router.get("/events/{event_id}/review")
+def review_by_person(
+    request: Request, event_id: str, staff: PageStaff, session: SessionDep
+) -> Response:
+    """The event's faces waiting for a reviewer, grouped by who they probably are: one
+    decision per group."""
+    event = _event(session, event_id)
+    found = review_groups.groups(session=session, event_id=event.id)
+    return render(
+        request,
+        "media/review_groups.html",
+        {
+            "event": event,
+            "groups": found,
+            "faces": sum(len(g.members) for g in found),
+        },
+    )
+
+
+@router.post("/events/{event_id}/review")
+def review_group(
+    event_id: str,
+    staff: PageStaff,
+    session: SessionDep,
+    decision: Annotated[str, Form(max_length=24)] = "",
+    members: Annotated[list[str] | None, Form(max_length=80)] = None,
+    group: Annotated[str, Form(max_length=40)] = "",
+    who: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    event = _event(session, event_id)
+    back = f"/events/{event.id}/review"
+    with redirect_on_error(back + (f"#group-{group}" if group else ""), place="review"):
+        recorded, skipped = review_groups.decide(
+            session=session,
+            actor=Actor.staff(staff.id),
+            event_id=event.id,
+            members=members or [],
+            decision=decision,
+        )
+    said = "is" if decision == "confirm" else "is not"
+    message = f"Recorded for {recorded} face(s): this {said} {who or 'the candidate'}."
+    if skipped:
+        message += f" {skipped} had been decided meanwhile and were left as they were."
+    return redirect(back, message=message, place="review")
+
+
+@router.get("/media/{media_id}/faces/{number}/crop.jpg")
+def face_crop(media_id: str, number: RowId, staff: PageStaff, session: SessionDep) -> Response:
+    data = review_groups.face_crop(session=session, media=_media(session, media_id), number=number)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/events/{event_id}/photos.json")

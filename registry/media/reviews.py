@@ -101,6 +101,64 @@ def review_face(
     return status
 
 
+def review_faces(
+    *,
+    session: Session,
+    actor: Actor,
+    faces: list[tuple[Media, int]],
+    decision: str,
+) -> int:
+    """One reviewer's word (`confirm` or `not_this_person`) for many faces of an event at once
+    (review by person): recorded and audited per face as `review_face` does, then each photo
+    decided again once, and the attendees concerned weighed again once across the event (not
+    once per face). Returns how many were recorded."""
+    if decision not in ("confirm", "not_this_person"):
+        raise Invalid("Choose confirm or not this person.")
+    touched: dict[uuid.UUID, Media] = {}
+    bookings: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for media, number in faces:
+        face = session.exec(
+            select(MediaFace).where(MediaFace.media_id == media.id, MediaFace.number == number)
+        ).first()
+        if face is None:
+            raise NotFound("No face with this number in this photo.")
+        if media.status not in FINAL:
+            raise Conflict("A photo in this group has not been analysed yet.")
+        if face.booking_id is None and decision == "confirm":
+            raise Conflict("Nobody was matched to a face in this group: nothing to confirm.")
+        session.add(
+            FaceReview(
+                media_id=media.id,
+                face_number=number,
+                booking_id=face.booking_id,
+                decision=decision,
+                actor=actor.label,
+            )
+        )
+        audit.record(
+            session=session,
+            actor=actor,
+            action=f"media.face_{decision}",
+            entity_type="media",
+            entity_id=media.id,
+            after={"face": number, "booking_id": face.booking_id, "group": True},
+        )
+        if decision == "confirm" and media.event_id is not None and face.encoding is not None:
+            session.flush()
+            _remember_confirmed(session, media, face)
+        touched[media.id] = media
+        if media.event_id is not None and face.booking_id is not None:
+            bookings.setdefault(media.event_id, set()).add(face.booking_id)
+    session.flush()
+    for media in touched.values():
+        reclear.decide_and_spread(session=session, media=media)
+    for event_id, booking_ids in bookings.items():
+        reclear.reclear_bookings(session=session, event_id=event_id, booking_ids=booking_ids)
+    if touched:
+        signals.basis_changed.send(session=session, media_ids=list(touched))
+    return len(faces)
+
+
 def _remember_confirmed(session: Session, media: Media, face: MediaFace) -> None:
     """A reviewer confirmed who this face is: it becomes a (corroborated) transient reference."""
     if media.event_id is None or face.encoding is None or face.booking_id is None:
