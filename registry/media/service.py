@@ -21,7 +21,7 @@ from registry.audit import service as audit
 from registry.audit.service import Actor
 from registry.config import get_settings
 from registry.errors import Conflict, NotFound
-from registry.events.models import Event
+from registry.events.models import Booking, Event
 from registry.media.models import (
     Media,
     MediaBadge,
@@ -223,3 +223,29 @@ def ready_rendition(*, session: Session, media: Media, rendition_id: uuid.UUID) 
             f"This redacted copy is still being made ({round(rendition.progress * 100)}% done)."
         )
     return rendition
+
+
+def people_in(
+    *, session: Session, media: Sequence[Media]
+) -> dict[uuid.UUID, tuple[str, set[uuid.UUID]]]:
+    """Attendees recognised in these media (a face decided clear, or their badge), each with
+    their name and the media they are in: for finding "the photos with Sam in them"."""
+    ids = [m.id for m in media]
+    out: dict[uuid.UUID, tuple[str, set[uuid.UUID]]] = {}
+    if not ids:
+        return out
+    rows = list(
+        session.exec(
+            select(MediaFace.media_id, Booking.id, Booking.name)
+            .join(Booking, col(Booking.id) == col(MediaFace.booking_id))
+            .where(col(MediaFace.media_id).in_(ids), MediaFace.decision == "clear")
+        ).all()
+    )
+    rows += session.exec(
+        select(MediaBadge.media_id, Booking.id, Booking.name)
+        .join(Booking, col(Booking.id) == col(MediaBadge.booking_id))
+        .where(col(MediaBadge.media_id).in_(ids), col(Booking.photo_opt_out).is_(False))
+    ).all()
+    for media_id, booking_id, name in rows:
+        out.setdefault(booking_id, (name, set()))[1].add(media_id)
+    return out

@@ -4,6 +4,7 @@ queries for any number of media, and the gate's answers built on them."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -58,6 +59,13 @@ def channel_checked(channel: str) -> str:
             field="channel",
         )
     return channel
+
+
+def fingerprint(facts: Facts, rendition: Rendition | None) -> str:
+    """What the gate saw for an item (its facts, the file chosen), as a short digest: a page
+    carries it so an action can refuse what changed since it was shown."""
+    text = repr(replace(facts, rendition=rendition_fact(rendition))) if rendition else repr(facts)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 def rendition_fact(rendition: Rendition | None) -> RenditionFact | None:

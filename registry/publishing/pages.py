@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import Form, Request
@@ -13,9 +14,10 @@ from registry.auth import service as auth
 from registry.db import utcnow
 from registry.deps import PageStaff, SessionDep
 from registry.errors import Conflict, redirect_on_error
+from registry.events import service as events_service
 from registry.media import service as media_service
 from registry.media.models import FINAL, Media
-from registry.publishing import caption_facts, service
+from registry.publishing import caption_facts, cleared_sets, service
 from registry.publishing import facts as gate_facts
 from registry.publishing import takedowns as takedown
 from registry.publishing.models import Publication
@@ -109,19 +111,131 @@ def caption_check(
 
 
 @router.get("/publishing")
-def ready(request: Request, staff: PageStaff, session: SessionDep, channel: str = "") -> Response:
-    """Media that may be published on a channel now (the gate's answer for each)."""
+def ready(
+    request: Request,
+    staff: PageStaff,
+    session: SessionDep,
+    channel: str = "",
+    event_id: str = "",
+    show: str = "",
+    person: str = "",
+) -> Response:
+    """Media that may be published on a channel now (the gate's answer for each), by event,
+    kind of file and who is in them; pick some to download as a cleared set, then record them
+    as posted."""
     chosen = channel if channel in channel_names.known() else channel_names.known()[0]
-    recent = [m for m in media_service.list_media(session=session, limit=300) if m.status in FINAL]
+    event = (
+        events_service.get_event(session=session, event_id=path_uuid(event_id, "event"))
+        if (event_id)
+        else None
+    )
+    recent = [
+        m
+        for m in media_service.list_media(
+            session=session, event_id=event.id if event else None, limit=300
+        )
+        if m.status in FINAL
+    ]
+    people = media_service.people_in(session=session, media=recent) if event else {}
+    who = next((b for b in people if str(b) == person), None)
+    if who is not None:
+        recent = [m for m in recent if who in people[who][1]]
     rows = service.readiness(session=session, media=recent, channel=chosen)
+    ready_rows = [r for r in rows if r.allowed]
+    if show == "original":
+        ready_rows = [r for r in ready_rows if r.rendition is None]
+    elif show == "redacted":
+        ready_rows = [r for r in ready_rows if r.rendition is not None]
     return render(
         request,
         "publishing/ready.html",
         {
             "channel": chosen,
-            "ready": [r for r in rows if r.allowed],
+            "event": event,
+            "events": events_service.list_events(session=session),
+            "show": show if show in ("original", "redacted") else "",
+            "people": sorted(((b, name) for b, (name, _m) in people.items()), key=lambda p: p[1]),
+            "person": who,
+            "ready": ready_rows,
             "blocked": [r for r in rows if not r.allowed],
         },
+    )
+
+
+def _picks(values: list[str] | None) -> list[cleared_sets.Pick]:
+    return [cleared_sets.Pick.parse(v) for v in values or []]
+
+
+def _said(outcome: cleared_sets.Outcome) -> str:
+    return " ".join(
+        f"{m.filename if m else 'An item'}: " + " ".join(reasons) for m, reasons in outcome.refused
+    )
+
+
+@router.post("/publishing/set.zip")
+def cleared_set(
+    staff: PageStaff,
+    session: SessionDep,
+    channel: Annotated[str, Form(max_length=32)] = "",
+    pick: Annotated[list[str] | None, Form(max_length=120)] = None,
+    back: Annotated[str, Form(max_length=300)] = "/publishing",
+) -> Response:
+    """One ZIP of exactly the picked files (no metadata), manifest.json and certificates; each
+    file is recorded as released on the channel."""
+    back = back if back.startswith("/publishing") else "/publishing"
+    with redirect_on_error(back, place="set"):
+        data, outcome = cleared_sets.download(
+            session=session, actor=Actor.staff(staff.id), channel=channel, picks=_picks(pick)
+        )
+        if not outcome.done:
+            raise Conflict("Nothing could be packed. " + _said(outcome))
+    stamp = utcnow().strftime("%Y%m%d-%H%M")
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="cleared-{channel}-{stamp}.zip"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.post("/publishing/posted")
+async def cleared_set_posted(
+    request: Request,
+    staff: PageStaff,
+    session: SessionDep,
+    channel: Annotated[str, Form(max_length=32)] = "",
+    pick: Annotated[list[str] | None, Form(max_length=120)] = None,
+    caption: Annotated[str, Form(max_length=5000)] = "",
+    back: Annotated[str, Form(max_length=300)] = "/publishing",
+) -> Response:
+    """ "I have posted these": each picked item recorded with its URL (url-<media id>) and the
+    caption, through the gate; what changed since the page was shown is refused and listed."""
+    back = back if back.startswith("/publishing") else "/publishing"
+    form = await request.form()
+    urls = {}
+    for key, value in form.multi_items():
+        if key.startswith("url-") and isinstance(value, str) and value.strip():
+            try:
+                urls[uuid.UUID(key[4:])] = value.strip()[:2000]
+            except ValueError:
+                continue
+    with redirect_on_error(back, place="set"):
+        outcome = cleared_sets.posted(
+            session=session,
+            actor=Actor.staff(staff.id),
+            channel=channel,
+            picks=_picks(pick),
+            urls=urls,
+            caption=caption or None,
+        )
+    words = channel_names.words(channel)
+    message = f"Recorded {len(outcome.done)} publication(s) on {words}."
+    if outcome.refused:
+        message += f" Not recorded ({len(outcome.refused)}): " + _said(outcome)
+    return redirect(
+        back, message=message, place="set", category="error" if outcome.refused else "success"
     )
 
 

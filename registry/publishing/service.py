@@ -31,6 +31,7 @@ from registry.publishing import caption_facts, certificates
 from registry.publishing.facts import (
     channel_checked,
     chunks,
+    fingerprint,
     load_facts,
     publishable,
     rendition_fact,
@@ -224,6 +225,55 @@ def _repeat(
     return existing, False
 
 
+def released(
+    *, session: Session, media: Media, channel: str, rendition_id: uuid.UUID | None
+) -> Publication | None:
+    """The release of this file on this channel (a cleared set's download: no URL yet)."""
+    found = _existing(session, media, channel, None)
+    if found is None or found.taken_down_at is not None:
+        return None
+    if rendition_id is not None and found.rendition_id != rendition_id:
+        return None
+    return found
+
+
+def complete_release(
+    *, session: Session, actor: Actor, publication: Publication, url: str, caption: str | None
+) -> Publication:
+    """A released file was posted: its record gets the URL and the post's text, through the gate
+    (with the caption, on its channel, now); Refused otherwise."""
+    where = _url_checked(url)
+    if where is None:
+        raise Invalid("Say where it was posted (its URL).", field="url")
+    url = where
+    media = media_service.get_media(session=session, media_id=publication.media_id)
+    if _existing(session, media, publication.channel, url) is not None:
+        raise Conflict("This media is already recorded at that URL on this channel.")
+    rendition = session.get(Rendition, publication.rendition_id)
+    verdict = publishable(
+        session=session,
+        media=media,
+        channel=publication.channel,
+        rendition_id=rendition.id if rendition is not None and rendition.kind != "clean" else None,
+        caption=caption,
+    )
+    if not verdict.allowed:
+        raise Refused(verdict.reasons)
+    publication.url, publication.url_key, publication.caption = url, _url_key(url), caption
+    session.add(publication)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="publication.posted",
+        entity_type="publication",
+        entity_id=publication.id,
+        after={"url": url, "caption_checked": caption is not None},
+        personal={"caption": caption} if caption else None,
+    )
+    session.flush()
+    return publication
+
+
 def change_caption(
     *, session: Session, actor: Actor, publication: Publication, caption: str | None
 ) -> Publication:
@@ -287,6 +337,7 @@ class Readiness:
     allowed: bool
     rendition: Rendition | None  # the redacted copy that makes it publishable, if one is needed
     reasons: list[str]
+    seen: str = ""  # what the gate saw (facts.fingerprint), for a page's later action
 
 
 def readiness(*, session: Session, media: Sequence[Media], channel: str) -> list[Readiness]:
@@ -309,13 +360,13 @@ def readiness(*, session: Session, media: Sequence[Media], channel: str) -> list
     for m in media:
         verdict = check(facts[m.id], channel)
         if verdict.allowed:
-            out.append(Readiness(m, True, None, []))
+            out.append(Readiness(m, True, None, [], fingerprint(facts[m.id], None)))
             continue
         redacted = latest.get(m.id)
         if redacted is not None:
             via = check(replace(facts[m.id], rendition=rendition_fact(redacted)), channel)
             if via.allowed:
-                out.append(Readiness(m, True, redacted, []))
+                out.append(Readiness(m, True, redacted, [], fingerprint(facts[m.id], redacted)))
                 continue
         out.append(Readiness(m, False, None, verdict.reasons))
     return out
