@@ -92,6 +92,24 @@ pytest_plugins = [
 ]
 
 
+# Tests that never touch the database under test run once, in the SQLite run: the browser
+# journeys drive a server with its own SQLite database, and vision is pure functions. With
+# REGISTRY_TEST_DATABASE_URL on PostgreSQL they are deselected (REGISTRY_TEST_ALL=1 keeps them).
+_BACKEND_FREE = ("e2e", "vision")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    url = os.environ.get("REGISTRY_TEST_DATABASE_URL", "")
+    if not url.startswith("postgresql") or os.environ.get("REGISTRY_TEST_ALL"):
+        return
+    here = Path(__file__).parent
+    folders = [here / name for name in _BACKEND_FREE]
+    once = [i for i in items if any(i.path.is_relative_to(f) for f in folders)]
+    if once:
+        config.hook.pytest_deselected(items=once)
+        items[:] = [i for i in items if i not in once]
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     get_settings.cache_clear()
