@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, delete, or_, select
 
 from registry.audit import service as audit
 from registry.audit.service import Actor
@@ -253,7 +253,10 @@ def finish_part(*, session: Session, rendition_id: uuid.UUID, number: int, key: 
     parts = _parts(session, rendition_id)
     part = next((p for p in parts if p.number == number), None)
     if part is None or part.status == "done":
-        _forget_file(session, key)
+        # Another job finished it first: this copy goes, unless it is that one's very file
+        # (parts are stored by content: the same frames, the same key).
+        if part is None or part.key != key:
+            _forget_file(session, key)
         return
     if part.key and part.key != key:
         _forget_file(session, part.key)
@@ -376,8 +379,8 @@ def fail(*, session: Session, rendition_id: uuid.UUID, reason: str) -> None:
 
 
 def sweep(*, session: Session, at: datetime | None = None) -> list[uuid.UUID]:
-    """Redactions whose worker died (a part's or the join's lease ran out), or that nobody took:
-    to be queued again."""
+    """Redactions whose worker died (a part's or the join's lease ran out), that nobody took, or
+    whose next step nobody holds: to be queued again."""
     at = at or utcnow()
     stale_parts = session.exec(
         select(RenditionPart.rendition_id).where(
@@ -399,7 +402,21 @@ def sweep(*, session: Session, at: datetime | None = None) -> list[uuid.UUID]:
             col(Rendition.created_at) <= at - leases.lease(),
         )
     ).all()
-    return sorted({*stale_parts, *stale_joins, *waiting}, key=str)
+    # Work nobody holds: a step given back after a crash (its job ended there), or a job that
+    # died between two steps. Queued again at once; a job that finds it held takes nothing.
+    held = select(RenditionPart.rendition_id).where(
+        RenditionPart.status == "processing",
+        col(RenditionPart.lease_until).is_not(None),
+        col(RenditionPart.lease_until) > at,
+    )
+    idle = session.exec(
+        select(Rendition.id).where(
+            col(Rendition.status) == RenditionStatus.processing,
+            or_(col(Rendition.lease_until).is_(None), col(Rendition.lease_until) <= at),
+            col(Rendition.id).not_in(held),
+        )
+    ).all()
+    return sorted({*stale_parts, *stale_joins, *waiting, *idle}, key=str)
 
 
 def active(*, session: Session) -> list[uuid.UUID]:
@@ -437,8 +454,9 @@ def _discard_parts(session: Session, parts: list[RenditionPart]) -> None:
 
 
 def delete_files(session: Session) -> None:
-    """Delete the part files (and unused copies) this unit of work let go (after it commits;
-    a key still named by a part or a rendition stays)."""
+    """Delete the part files (and unused copies) this unit of work let go, once it commits.
+    Files are stored by content, so whoever lets one go checks first that no part or rendition
+    still names it (`finish_part`, `_forget_copy`)."""
     keys = session.info.pop(_FILES, None)
     if not keys:
         return

@@ -30,7 +30,7 @@ from registry.media.storage import get_storage
 from registry.publishing import facts as gate_facts
 from registry.rights import retention
 from registry.vision import video
-from registry.worker import jobs
+from registry.worker import compute, jobs
 from tests.video import Walker, compose_clip
 
 SECONDS = 8.0
@@ -275,6 +275,47 @@ def test_a_part_that_keeps_crashing_fails_the_redaction_cleanly(
         session=session, media=flagged_video, channel="internal", rendition_id=rendition.id
     )
     assert "could not be made" in refused.reasons[0]
+
+
+def test_a_step_given_back_after_a_crash_is_queued_again_by_the_sweep(
+    session: Session, flagged_video: Media, same_session: Callable[[], Any]
+) -> None:
+    """A job whose step crashed gives it back and ends: with no other job alive the sweep queues
+    the redaction again at once (not only once a lease runs out), for a part and for the join."""
+    rendition = renditions.redact(session=session, actor=SYSTEM, media=flagged_video)
+    crashes = {"part": 1, "join": 1}
+
+    def encode(*args: Any, window: tuple[float, float], **kwargs: Any) -> int:
+        if window[0] == 2.0 and crashes["part"]:
+            crashes["part"] -= 1
+            raise OSError("the disk was full for a moment")
+        return video.redact_part(*args, window=window, **kwargs)
+
+    def scan(*args: Any, **kwargs: Any) -> Any:
+        if crashes["join"]:
+            crashes["join"] -= 1
+            raise OSError("storage did not answer")
+        return compute.scan_video(*args, **kwargs)
+
+    def run() -> None:
+        jobs.redact_video(
+            rendition.id, session_factory=same_session, heartbeat=False, encode=encode, scan=scan
+        )
+
+    run()  # part 1 done, part 2 crashed and given back: the job ended there
+    session.refresh(rendition)
+    assert rendition.status == "processing"
+    assert [p.status for p in _parts(session, rendition)][:2] == ["done", "pending"]
+    assert redactions.sweep(session=session) == [rendition.id]
+    run()  # every part done, then the join crashed and was given back
+    session.refresh(rendition)
+    assert rendition.status == "processing"
+    assert {p.status for p in _parts(session, rendition)} == {"done"}
+    assert redactions.sweep(session=session) == [rendition.id]
+    run()
+    session.refresh(rendition)
+    assert (rendition.status, rendition.verified) == ("ready", True)
+    assert redactions.sweep(session=session) == []
 
 
 def test_a_video_deleted_mid_redaction_takes_its_parts_with_it(
