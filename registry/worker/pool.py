@@ -18,7 +18,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -92,14 +91,10 @@ class LocalPool:
     def analyse(
         self, data: bytes | Path, window: jobs.Window | None = None
     ) -> analysis.Analysis | video.VideoAnalysis:
-        try:
-            return self._processes.submit(jobs.analyse_bytes, data, window).result()
-        except BrokenProcessPool:
-            # A worker died (out of memory, killed): start a fresh pool; the job is retried.
-            with self._lock:
-                self._processes.shutdown(wait=False, cancel_futures=True)
-                self._processes = self._new_processes()
-            raise
+        result: analysis.Analysis | video.VideoAnalysis = self.submit(
+            jobs.analyse_bytes, data, window
+        ).result()
+        return result
 
     def alive(self) -> int:
         """Worker processes alive now (for the metrics)."""
@@ -107,8 +102,14 @@ class LocalPool:
         return sum(1 for p in list(processes.values()) if p.is_alive())
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
-        """Run a pure function on a worker process (models loaded), e.g. part of a check."""
+        """Run a pure function on a worker process (models loaded): an analysis, part of a
+        check or of a redaction. When a worker died (out of memory, killed), the pool is broken
+        for every job: the job that saw it fails (and is tried again), and the next one starts a
+        fresh pool."""
         with self._lock:
+            if getattr(self._processes, "_broken", False):
+                self._processes.shutdown(wait=False, cancel_futures=True)
+                self._processes = self._new_processes()
             return self._processes.submit(fn, *args, **kwargs)
 
     def _run(self, media_id: uuid.UUID) -> None:
