@@ -109,6 +109,27 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
+_LOG_START = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed browser test's report ends with the server's log since the test began: what the
+    server did (a job that crashed, a step given back) is what says why the page did not change."""
+    report = yield
+    srv = getattr(item, "funcargs", {}).get("server")
+    if call.when == "setup" and isinstance(srv, Server):
+        log = srv.var_dir / "server.log"
+        item.stash[_LOG_START] = log.stat().st_size if log.exists() else 0
+    if report.failed and call.when == "call" and isinstance(srv, Server):
+        log = srv.var_dir / "server.log"
+        with contextlib.suppress(OSError), log.open("rb") as handle:
+            handle.seek(item.stash.get(_LOG_START, 0))
+            lines = handle.read().decode(errors="replace").splitlines()
+            report.sections.append(("server log (this test)", "\n".join(lines[-200:])))
+    return report
+
+
 def new_server(var_dir: Path) -> tuple[Server, int]:
     port = free_port()
     srv = Server(url=f"http://127.0.0.1:{port}", var_dir=var_dir, env=server_env(var_dir, port))
