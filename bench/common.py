@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-CLI = [sys.executable, "-m", "registry.cli"]
+CLI = [sys.executable, "-m", "registry"]
 PASSWORD = "bench password 123"
 
 

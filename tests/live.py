@@ -42,7 +42,7 @@ class Live:
 
     def registry(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "registry.cli", *args],
+            [sys.executable, "-m", "registry", *args],
             env=self.env,
             capture_output=True,
             text=True,
@@ -143,7 +143,7 @@ def live_server(
         ]
         for command in commands:
             subprocess.run(
-                [sys.executable, "-m", "registry.cli", *command],
+                [sys.executable, "-m", "registry", *command],
                 env=env,
                 capture_output=True,
                 check=True,
@@ -151,7 +151,7 @@ def live_server(
             )
         with log.open("ab") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "registry.cli", "serve", "--port", str(port)],
+                [sys.executable, "-m", "registry", "serve", "--port", str(port)],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

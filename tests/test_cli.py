@@ -14,7 +14,7 @@ def _registry(
     *args: str, env: dict[str, str], timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "registry.cli", *args],
+        [sys.executable, "-m", "registry", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -282,7 +282,7 @@ def test_the_quick_start_demo_serves_its_seeded_event(tmp_path: Path) -> None:
     env.pop("REGISTRY_BASE_URL", None)
     log = (tmp_path / "serve.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "registry.cli", "serve", "--demo", "--port", str(port)],
+        [sys.executable, "-m", "registry", "serve", "--demo", "--port", str(port)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -1,17 +1,16 @@
 """The embedded default: clearance jobs in a pool of worker processes inside `registry serve`.
 
 dlib is not thread-safe, so analysis runs in processes. They are forked from a fork server that
-loaded the face models once (`registry.vision.preload`), and `warm()` starts them at start-up, so
-no photo waits for a model load. A few threads in the web process claim photos, hand their bytes
-to the pool and store the results. On start, photos left `processing` by a previous run go back
-to `pending` and are queued again.
+loaded the face models and this module once (`registry.worker.forkserver`, started first thing
+by `registry serve`), and `warm()` starts them at start-up, so no photo waits for a model load.
+A few threads in the web process claim photos, hand their bytes to the pool and store the
+results. On start, photos left `processing` by a previous run go back to `pending` and are
+queued again.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import multiprocessing.forkserver
 import os
 import threading
 import time
@@ -26,22 +25,15 @@ from registry.db import unit_of_work, utcnow
 from registry.lifetime import exit_with, identity
 from registry.media import leases, redactions
 from registry.vision import analysis, faces, video
-from registry.worker import jobs
+from registry.worker import forkserver, jobs
 
 logger = logging.getLogger("registry")
 
 
-def _context() -> multiprocessing.context.BaseContext:
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["registry.vision.preload"])
-    return context
-
-
 def start_fork_server() -> None:
-    """Start the fork server now: it loads the face models (seconds) while the caller goes on
-    importing and starting the web app, instead of after it."""
-    _context()
-    multiprocessing.forkserver.ensure_running()
+    """Start the fork server now: it loads the face models and the job code (seconds) while
+    the caller goes on importing and starting the web app, instead of after it."""
+    forkserver.start()
 
 
 def _start_worker(owner: tuple[int, str | None]) -> None:
@@ -71,7 +63,7 @@ class LocalPool:
     def _new_processes(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=_context(),
+            mp_context=forkserver.context(),
             initializer=_start_worker,
             initargs=(identity(),),
         )

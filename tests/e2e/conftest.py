@@ -44,7 +44,7 @@ class Server:
 
     def registry(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "registry.cli", *args],
+            [sys.executable, "-m", "registry", *args],
             env=self.env,
             capture_output=True,
             text=True,
@@ -81,7 +81,7 @@ def start_server(srv: Server, port: int) -> subprocess.Popen[bytes]:
     """`registry serve` on the port, once /readyz answers (the log goes to var_dir)."""
     log = (srv.var_dir / "server.log").open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "registry.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "registry", "serve", "--port", str(port)],
         env=srv.env,
         stdout=log,
         stderr=subprocess.STDOUT,

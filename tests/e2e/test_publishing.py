@@ -95,7 +95,7 @@ def test_refusal_then_consent_then_publication_then_withdrawal_and_takedown(
 
     # Anyone holding the certificate now learns it was revoked.
     revoked = subprocess.run(
-        [sys.executable, "-m", "registry.cli", "verify", str(certificate)],
+        [sys.executable, "-m", "registry", "verify", str(certificate)],
         env=server.env,
         capture_output=True,
         text=True,

@@ -28,7 +28,7 @@ CHANNELS = ["internal", "public_social"]
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "registry.cli", *args],
+        [sys.executable, "-m", "registry", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -108,7 +108,7 @@ def test_signing_key_from_a_pem_file(tmp_path: Path) -> None:
 
 def _verify_cli(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "registry.cli", "verify", *args],
+        [sys.executable, "-m", "registry", "verify", *args],
         env={**os.environ, "REGISTRY_VAR_DIR": str(tmp_path / "elsewhere")},
         capture_output=True,
         text=True,

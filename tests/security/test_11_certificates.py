@@ -32,7 +32,7 @@ def _verify(live: Live, token: str, tmp_path: Path) -> subprocess.CompletedProce
     path = tmp_path / f"{uuid.uuid4().hex}.jwt"
     path.write_text(token)
     return subprocess.run(
-        [sys.executable, "-m", "registry.cli", "verify", str(path)],
+        [sys.executable, "-m", "registry", "verify", str(path)],
         env=live.env,
         capture_output=True,
         text=True,

@@ -57,7 +57,7 @@ def test_serve_with_two_web_processes_shares_the_throttle(
         "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
         "REGISTRY_LOGIN_MAX_FAILURES": "3",
     }
-    cli = [sys.executable, "-m", "registry.cli"]
+    cli = [sys.executable, "-m", "registry"]
     subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
     subprocess.run(
         [*cli, "user", "create", "c@example.org", "--role", "admin", "--password", "a long pw 123"],
