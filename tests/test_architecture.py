@@ -71,9 +71,17 @@ def test_no_module_of_the_registry_imports_itself_round() -> None:
     assert _cycles(graph) == []
 
 
+# The one module whose job is the order of imports: the `registry` command's entry point starts
+# the pool's fork server before the web app is imported (the cold start), and nothing imports it
+# but `registry/__main__.py`.
+LATE_BY_DESIGN = {"registry/launch.py"}
+
+
 def test_the_registry_never_imports_its_own_modules_inside_functions() -> None:
     late = []
     for path in sorted(PACKAGE.rglob("*.py")):
+        if str(path.relative_to(ROOT_DIR)) in LATE_BY_DESIGN:
+            continue
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
