@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import DateTime, Engine, MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import ORMExecuteState, SessionTransaction
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -106,28 +106,6 @@ def begin_write(session: Session) -> None:
     rows they read with SELECT ... FOR UPDATE instead.)"""
     if session.get_bind().dialect.name == "sqlite":
         session.execute(text("UPDATE audit_head SET id = id WHERE 0"))
-
-
-def _lock_for_update_on_sqlite(state: ORMExecuteState) -> None:
-    """SELECT ... FOR UPDATE on SQLite: SQLite has no row locks and SQLAlchemy drops the clause,
-    so two jobs could each read a free lease or part, then both take it (pysqlite begins the
-    transaction only at the write). Begin the write transaction first instead: the read then
-    sees the latest commit and no other writer commits until this one ends."""
-    lock = getattr(state.statement, "_for_update_arg", None)
-    if (
-        state.is_select
-        and lock is not None
-        # A queue's poll (SKIP LOCKED) must never wait: on SQLite one sender per process
-        # polls (a lock in `mail`, `webhooks`), and a poll that waited on a long write would
-        # hold every other send behind it.
-        and not lock.skip_locked
-        and state.session.get_bind().dialect.name == "sqlite"
-    ):
-        begin_write(state.session)  # type: ignore[arg-type]
-
-
-if not event.contains(OrmSession, "do_orm_execute", _lock_for_update_on_sqlite):
-    event.listen(OrmSession, "do_orm_execute", _lock_for_update_on_sqlite)
 
 
 def savepoint(session: Session) -> SessionTransaction:

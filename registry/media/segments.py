@@ -18,7 +18,7 @@ from sqlmodel import Session, col, delete, select
 
 from registry import crypto
 from registry.config import get_settings
-from registry.db import utcnow
+from registry.db import begin_write, utcnow
 from registry.events.models import Event
 from registry.media import analyses, leases
 from registry.media.models import Media, MediaStatus, VideoSegment
@@ -59,6 +59,9 @@ def _parts(session: Session, media_id: uuid.UUID) -> list[VideoSegment]:
 def claim(*, session: Session, media_id: uuid.UUID) -> Part | None:
     """Take the next free part of a video (cutting it into parts on the first claim); None when
     the video is done, failed, or every part left is held by a live job."""
+    # SQLite has no row locks (FOR UPDATE is dropped there) and pysqlite begins a transaction
+    # only at the first write: without this, two jobs could both read the same work as free.
+    begin_write(session)
     media = session.get(Media, media_id, with_for_update=True, populate_existing=True)
     if media is None or media.kind != "video" or media.status not in ACTIVE:
         return None

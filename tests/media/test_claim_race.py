@@ -4,8 +4,9 @@ connection as in production (no test rollback): exactly one gets it.
 On PostgreSQL the claim locks the row it reads (SELECT ... FOR UPDATE). SQLite has no row locks
 and pysqlite begins a transaction only at the first write, so both jobs used to read the part as
 free and both took it; the second's finish then deleted the file the first had stored under the
-same content address and the join failed ("The file is missing."). Every FOR UPDATE read now
-begins the write transaction first on SQLite (`registry.db`)."""
+same content address and the join failed ("The file is missing."). Each claim (a photo's
+lease, a video's part, a redaction's part) now begins the write transaction first on SQLite
+(`begin_write`)."""
 
 from __future__ import annotations
 
