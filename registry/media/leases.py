@@ -32,9 +32,7 @@ def lease() -> timedelta:
 def claim(*, session: Session, media_id: uuid.UUID) -> str | None:
     """Mark a pending photo as processing (with a lease); its storage key, or None if another
     worker holds it or it is done. A photo whose worker's lease ran out can be claimed again."""
-    # SQLite has no row locks (FOR UPDATE is dropped there) and pysqlite begins a transaction
-    # only at the first write: without this, two jobs could both read the same work as free.
-    begin_write(session)
+    begin_write(session)  # on SQLite, else two jobs could both read this work as free
     media = session.get(Media, media_id, with_for_update=True, populate_existing=True)
     now = utcnow()
     if media is None:

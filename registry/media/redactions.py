@@ -154,9 +154,7 @@ def claim(*, session: Session, rendition_id: uuid.UUID) -> Claim | None:
     """Take the next free part of a redaction (cutting the video into parts on the first
     claim), or, once every part is done, the join and check; None when nothing is left or
     every step left is held by a live job."""
-    # SQLite has no row locks (FOR UPDATE is dropped there) and pysqlite begins a transaction
-    # only at the first write: without this, two jobs could both read the same work as free.
-    begin_write(session)
+    begin_write(session)  # on SQLite, else two jobs could both read this work as free
     rendition = session.get(Rendition, rendition_id, with_for_update=True, populate_existing=True)
     if rendition is None or rendition.status not in ACTIVE:
         return None

@@ -59,9 +59,7 @@ def _parts(session: Session, media_id: uuid.UUID) -> list[VideoSegment]:
 def claim(*, session: Session, media_id: uuid.UUID) -> Part | None:
     """Take the next free part of a video (cutting it into parts on the first claim); None when
     the video is done, failed, or every part left is held by a live job."""
-    # SQLite has no row locks (FOR UPDATE is dropped there) and pysqlite begins a transaction
-    # only at the first write: without this, two jobs could both read the same work as free.
-    begin_write(session)
+    begin_write(session)  # on SQLite, else two jobs could both read this work as free
     media = session.get(Media, media_id, with_for_update=True, populate_existing=True)
     if media is None or media.kind != "video" or media.status not in ACTIVE:
         return None
