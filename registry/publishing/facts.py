@@ -8,7 +8,7 @@ import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -64,8 +64,20 @@ def channel_checked(channel: str) -> str:
 def fingerprint(facts: Facts, rendition: Rendition | None) -> str:
     """What the gate saw for an item (its facts, the file chosen), as a short digest: a page
     carries it so an action can refuse what changed since it was shown."""
-    text = repr(replace(facts, rendition=rendition_fact(rendition))) if rendition else repr(facts)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    seen = replace(facts, rendition=rendition_fact(rendition)) if rendition else facts
+    return hashlib.sha256(_canonical(seen).encode()).hexdigest()[:20]
+
+
+def _canonical(value: Any) -> str:
+    """A text that is the same for equal facts in any process: sets sorted, fields named."""
+    if is_dataclass(value) and not isinstance(value, type):
+        inner = ",".join(f"{f.name}={_canonical(getattr(value, f.name))}" for f in fields(value))
+        return f"{type(value).__name__}({inner})"
+    if isinstance(value, (set, frozenset)):
+        return "{" + ",".join(sorted(_canonical(v) for v in value)) + "}"
+    if isinstance(value, (list, tuple)):
+        return "(" + ",".join(_canonical(v) for v in value) + ")"
+    return repr(value)
 
 
 def rendition_fact(rendition: Rendition | None) -> RenditionFact | None:
@@ -196,12 +208,14 @@ def load_facts(
     faces: dict[uuid.UUID, list[FaceFact]] = defaultdict(list)
     badges: dict[uuid.UUID, list[BadgeFact]] = defaultdict(list)
     links: dict[uuid.UUID, list[ConsentFact]] = defaultdict(list)
-    opted_out: set[uuid.UUID] = set()  # bookings seen in these media that are opted out now
+    # Bookings opted out now, per media they were seen in: a media's facts never depend on which
+    # other media were loaded beside it (a page's fingerprint must match its later action's).
+    opted_out: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
     face_rows = _rows(session, FACE_ROWS, ids)
     for media_id, code, booking_id, name, out, cancelled, erased in _rows(session, BADGE_ROWS, ids):
         badges[media_id].append(BadgeFact(code=code, booking_id=booking_id, name=name))
         if out and (cancelled is None or erased is not None) and booking_id is not None:
-            opted_out.add(booking_id)
+            opted_out[media_id].add(booking_id)
     for media_id, request_id, subject, status, wanted, expires_at, decided_at in _rows(
         session, CONSENT_ROWS, ids
     ):
@@ -236,7 +250,7 @@ def load_facts(
             )
         )
         if out and (cancelled is None or erased is not None) and booking_id is not None:
-            opted_out.add(booking_id)
+            opted_out[media_id].add(booking_id)
 
     events: dict[uuid.UUID, EventFact] = {}
     event_ids = sorted({m.event_id for m in media if m.event_id}, key=str)
@@ -246,7 +260,7 @@ def load_facts(
             name=name,
             channels=tuple(event_channels),
             notice_version=version,
-            opted_out=frozenset(opted_out),
+            opted_out=frozenset(),
         )
 
     return {
@@ -256,7 +270,11 @@ def load_facts(
             status=m.status.value if hasattr(m.status, "value") else str(m.status),
             failure=m.failure,
             kind=m.kind,
-            event=events.get(m.event_id) if m.event_id else None,
+            event=(
+                replace(events[m.event_id], opted_out=frozenset(opted_out.get(m.id, ())))
+                if m.event_id in events
+                else None
+            ),
             faces=tuple(faces.get(m.id, ())),
             badges=tuple(badges.get(m.id, ())),
             consents=tuple(links.get(m.id, ())),

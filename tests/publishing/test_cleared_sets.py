@@ -107,3 +107,37 @@ def test_bad_picks_are_refused_by_the_pages(
         assert answer.status_code == 303, (action, pick, answer.text[:200])
     assert session.exec(select(Publication)).all() == []
     assert client.get("/publishing?event_id=not-an-id").status_code == 404
+
+
+def test_cleared_photos_of_an_event_with_an_opted_out_attendee_can_be_picked(
+    session: Session,
+    make_event: Callable[..., Event],
+    make_booking: Callable[..., Booking],
+    make_media: Callable[..., Media],
+) -> None:
+    """The page shows every photo of the event (one holds an attendee who opted out); the person
+    ticks only the cleared ones: they are packed, not refused as changed."""
+    event = make_event(channels=["public_social"])
+    olive = make_booking(event=event, opt_out=True, name="Olive Optout")
+    flagged = make_media(event=event, faces=[("opted_out", olive)])
+    cleared = [make_media(event=event) for _ in range(2)]
+    shown = service.readiness(session=session, media=[flagged, *cleared], channel="public_social")
+    assert [r.allowed for r in shown] == [False, True, True]
+    picks = [cleared_sets.Pick(r.media.id, None, r.seen) for r in shown if r.allowed]
+
+    data, outcome = cleared_sets.download(
+        session=session, actor=SYSTEM, channel="public_social", picks=picks
+    )
+    assert outcome.refused == []
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("manifest.json"))
+    assert {f["media_id"] for f in manifest["files"]} == {str(m.id) for m in cleared}
+    done = cleared_sets.posted(
+        session=session,
+        actor=SYSTEM,
+        channel="public_social",
+        picks=picks,
+        urls={m.id: f"https://social.example/{i}" for i, m in enumerate(cleared)},
+        caption="Our workshop",
+    )
+    assert len(done.done) == 2
+    assert done.refused == []
