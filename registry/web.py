@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRouter
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeSerializer
+from markupsafe import Markup
 
 from registry import channels, zones
 from registry.auth.security import csrf_token_for, csrf_token_valid, new_csrf_secret
@@ -227,6 +228,15 @@ def json_script(value: Any) -> str:
     return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def thumb_height(media: Any, width: int) -> Markup:
+    """` height="N"` for a thumbnail shown `width` wide, from the media's stored size: the page
+    keeps its layout while thumbnails load (nothing moves under a person's click)."""
+    w, h = getattr(media, "width", None), getattr(media, "height", None)
+    if not w or not h:
+        return Markup("")
+    return Markup(f' height="{max(1, round(width * h / w))}"')
+
+
 _in_zone = zones.in_default_zone
 long_datetime = zones.long_datetime
 short_datetime = zones.short_datetime
@@ -241,4 +251,5 @@ templates.env.filters["short_datetime"] = short_datetime
 templates.env.filters["last_day"] = last_day
 templates.env.filters["in_zone"] = _in_zone
 templates.env.globals["channel_words"] = channels.words
+templates.env.globals["thumb_height"] = thumb_height
 templates.env.globals["timezone_names"] = zones.names

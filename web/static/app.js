@@ -118,9 +118,15 @@
     copyButtons();
     focusMessage();
     // The browser may still scroll to the URL's #fragment when the page finishes loading; if
-    // that moved the focus away, put it back on the message.
+    // that moved the focus away, put it back on the message. Never once the person has started
+    // on the page (a click, a key, a scroll of theirs): nothing moves under what they aim at.
+    let acted = false;
+    const act = () => { acted = true; };
+    for (const kind of ["pointerdown", "keydown", "wheel", "touchstart"]) {
+      window.addEventListener(kind, act, { capture: true, once: true, passive: true });
+    }
     window.addEventListener("load", () => setTimeout(() => {
-      if (document.activeElement === document.body) focusMessage();
+      if (!acted && document.activeElement === document.body) focusMessage();
     }, 0), { once: true });
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
