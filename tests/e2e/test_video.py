@@ -58,6 +58,9 @@ def test_review_a_video_play_a_track_confirm_and_redact(
 
     row.get_by_role("button", name="Confirm track 2").click()
     expect(page.get_by_text("Track 2: recorded. The video is now flagged.")).to_be_visible()
+    # The page the review led to has finished loading before the next click (a person's click
+    # then lands where they aim; the button works as soon as it shows).
+    page.wait_for_load_state("load")
 
     page.get_by_role("region", name="Redacted copy").get_by_role(
         "button", name="Make a redacted copy"
