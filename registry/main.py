@@ -38,6 +38,7 @@ from registry.rights import pages as rights_pages
 from registry.rights import public_pages as rights_public_pages
 from registry.web import STATIC_DIR
 from registry.webhooks import api as webhooks_api
+from registry.webhooks import pages as webhooks_pages
 from registry.worker import broker, compute, periodic
 from registry.worker.pool import LocalPool
 
@@ -69,6 +70,7 @@ ROUTERS: list[APIRouter] = [
     mail_pages.router,
     rights_pages.router,
     rights_public_pages.router,
+    webhooks_pages.router,
 ]
 
 

@@ -1,5 +1,5 @@
-"""Webhook endpoints over the API (admins): register, list, delete, rotate the secret, enable
-again, the delivery log and replay."""
+"""Webhook endpoints over the API (admins): register, list, delete, rotate the secret, disable
+and enable, the delivery log and replay."""
 
 from __future__ import annotations
 
@@ -95,6 +95,13 @@ def rotate(staff: AdminStaff, endpoint: EndpointByID, session: SessionDep) -> Se
     secret = service.rotate(session=session, actor=Actor.staff(staff.id), endpoint=endpoint)
     assert endpoint.previous_until is not None
     return SecretRotated(secret=secret, previous_valid_until=endpoint.previous_until)
+
+
+@router.post("/{endpoint_id}/disable", response_model=EndpointPublic, responses=ERRORS)
+def disable(staff: AdminStaff, endpoint: EndpointByID, session: SessionDep) -> EndpointPublic:
+    """Stop sending to it for now (events meanwhile are not queued for it)."""
+    service.disable(session=session, actor=Actor.staff(staff.id), endpoint=endpoint)
+    return _public(endpoint)
 
 
 @router.post("/{endpoint_id}/enable", response_model=EndpointPublic, responses=ERRORS)

@@ -25,8 +25,8 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
-from registry.audit import service as audit
 from registry.audit.service import SYSTEM
+from registry.config import get_settings
 from registry.crypto import DecryptionFailed
 from registry.db import unit_of_work, utcnow
 from registry.errors import Invalid
@@ -94,25 +94,16 @@ def _backoff(attempts: int) -> timedelta:
 
 
 def _disable(session: Session, endpoint: WebhookEndpoint, why: str) -> None:
-    endpoint.enabled, endpoint.disabled_at, endpoint.disabled_reason = False, utcnow(), why[:500]
-    session.add(endpoint)
-    audit.record(
-        session=session,
-        actor=SYSTEM,
-        action="webhook.disabled",
-        entity_type="webhook_endpoint",
-        entity_id=endpoint.id,
-        after={"reason": why[:200]},
-    )
+    service.disable(session=session, actor=SYSTEM, endpoint=endpoint, reason=why)
+    page = f"{get_settings().base_url.rstrip('/')}/webhooks/{endpoint.id}"
     notify.queue(
         session=session,
         subject="A webhook endpoint was disabled",
         body=(
             f"Deliveries to {endpoint.url} kept failing ({why}), so it was disabled: the systems "
             "behind it are no longer told about takedowns and clearances. Fix the receiver, "
-            f"enable it again on the API (POST /api/webhooks/{endpoint.id}/enable) and replay "
-            "what "
-            "failed (its delivery log lists them)."
+            f"enable it again on its page ({page}) and replay what failed (its delivery log "
+            "lists them)."
         ),
     )
 

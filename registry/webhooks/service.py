@@ -48,6 +48,7 @@ from registry.webhooks.models import EVENTS, DeliveryState, WebhookDelivery, Web
 
 GRACE = timedelta(hours=24)  # a rotated secret still signs for this long
 MAX_ENDPOINTS = 50
+BY_STAFF = "an administrator turned it off"
 
 
 # --- secrets ----------------------------------------------------------------------------------
@@ -126,7 +127,11 @@ def checked_url(url: str) -> str:
     """An endpoint URL that may be registered: https (http only to loopback in development),
     no credentials, a host that resolves to allowed addresses."""
     url = (url or "").strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port out of range or not a number
+    except ValueError:
+        raise Invalid("The endpoint must be a full https:// address.", field="url") from None
     loopback_ok = get_settings().webhook_allow_loopback
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise Invalid("The endpoint must be a full https:// address.", field="url")
@@ -253,6 +258,23 @@ def rotate(*, session: Session, actor: Actor, endpoint: WebhookEndpoint) -> str:
     return secret
 
 
+def disable(
+    *, session: Session, actor: Actor, endpoint: WebhookEndpoint, reason: str = BY_STAFF
+) -> None:
+    """Stop sending to it for now (what comes meanwhile is not queued; enable sends again)."""
+    endpoint.enabled, endpoint.disabled_at, endpoint.disabled_reason = False, utcnow(), reason[:500]
+    session.add(endpoint)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="webhook.disabled",
+        entity_type="webhook_endpoint",
+        entity_id=endpoint.id,
+        after={"reason": reason[:200]},
+    )
+    session.flush()
+
+
 def enable(*, session: Session, actor: Actor, endpoint: WebhookEndpoint) -> None:
     """Send to it again after it was disabled (what failed meanwhile can be replayed)."""
     endpoint.enabled, endpoint.disabled_at, endpoint.disabled_reason = True, None, None
@@ -288,6 +310,9 @@ def replay(
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is None or delivery.endpoint_id != endpoint.id:
         raise NotFound("No such delivery for this endpoint.")
+    if not endpoint.enabled:
+        # It would only be marked failed again: nothing is sent to a disabled endpoint.
+        raise Invalid("Enable the endpoint first: nothing is sent to it while it is disabled.")
     delivery.state, delivery.next_attempt_at = DeliveryState.queued, utcnow()
     delivery.attempts = 0
     session.add(delivery)

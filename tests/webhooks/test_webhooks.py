@@ -230,6 +230,9 @@ def test_endpoints_must_be_https_on_public_addresses(
         ("ftp://example.org/hook", "https://"),
         ("https://user:pw@example.org/hook", "no credentials"),
         ("https://does-not-exist.invalid/hook", "does not resolve"),
+        ("https://[::1/hook", "https://"),  # not an address at all: refused, never a 500
+        ("https://example.org:99999/hook", "https://"),
+        ("https://example.org:port/hook", "https://"),
     ]:
         refused = client.post(
             "/api/webhooks",
@@ -326,3 +329,51 @@ def test_an_endpoint_that_keeps_failing_is_disabled_and_staff_are_told(
         client.delete(f"/api/webhooks/{endpoint['id']}", headers=admin_headers).status_code == 204
     )
     assert client.get("/api/webhooks", headers=admin_headers).json() == []
+
+
+def test_staff_disable_an_endpoint_nothing_is_queued_or_replayed_until_it_is_enabled(
+    client: TestClient,
+    admin_headers: dict[str, str],
+    session: Session,
+    hook: Receiver,
+    make_event: Callable[..., Event],
+    make_booking: Callable[..., object],
+) -> None:
+    endpoint = register(client, admin_headers, hook.url, "booking.opted_out")
+    hook.secret = endpoint["secret"]
+    event = make_event()
+    first = make_booking(event=event)
+    client.patch(
+        f"/api/bookings/{first.id}",  # type: ignore[attr-defined]
+        json={"photo_opt_out": True},
+        headers=admin_headers,
+    ).raise_for_status()
+    assert send(session) == 1
+    [sent] = client.get(f"/api/webhooks/{endpoint['id']}/deliveries", headers=admin_headers).json()
+
+    disabled = client.post(f"/api/webhooks/{endpoint['id']}/disable", headers=admin_headers)
+    assert disabled.status_code == 200, disabled.text
+    assert (disabled.json()["enabled"], disabled.json()["disabled_reason"]) == (
+        False,
+        service.BY_STAFF,
+    )
+    second = make_booking(event=event)
+    client.patch(
+        f"/api/bookings/{second.id}",  # type: ignore[attr-defined]
+        json={"photo_opt_out": True},
+        headers=admin_headers,
+    ).raise_for_status()
+    log = client.get(f"/api/webhooks/{endpoint['id']}/deliveries", headers=admin_headers).json()
+    assert [d["id"] for d in log] == [sent["id"]]  # nothing queued while disabled
+    refused = client.post(
+        f"/api/webhooks/{endpoint['id']}/deliveries/{sent['id']}/replay", headers=admin_headers
+    )
+    assert refused.status_code == 422
+    assert "Enable the endpoint first" in refused.json()["detail"]
+
+    client.post(f"/api/webhooks/{endpoint['id']}/enable", headers=admin_headers).raise_for_status()
+    client.post(
+        f"/api/webhooks/{endpoint['id']}/deliveries/{sent['id']}/replay", headers=admin_headers
+    ).raise_for_status()
+    assert send(session) == 1
+    assert hook.rejected == [f"replayed {sent['id']}"]
