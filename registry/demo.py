@@ -20,16 +20,9 @@ from registry.events.models import Event
 
 DEMO_EMAIL = "demo@example.org"
 DEMO_EVENT = "Demo: Physiotherapy Spring Conference"
-DEMO_NOTICE = """This event will be photographed and filmed by our staff and contractors.
-
-How we use the images: on our website, in our members' magazine, in printed materials, and on \
-our public social media channels (Instagram, LinkedIn, X, Facebook), for up to five years.
-
-You do not hold copyright in photos or video taken at the event; the organiser does.
-
-You can opt out when you book or at any time afterwards using the private link in your booking \
-confirmation. If you opt out, your badge carries a no-photo mark, and we check every photo for \
-people who opted out before anything is published."""
+DEMO_NOTICE = """This event will be photographed and filmed by our staff and contractors, for \
+our website, our members' magazine, printed materials and our public social media channels \
+(Instagram, LinkedIn, X, Facebook), for up to five years."""
 DEMO_PATIENT = "Demo Patient"
 DEMO_BOOKINGS = [
     ("Alex Morgan", "alex.morgan@example.org", False),

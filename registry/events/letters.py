@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from registry.audit.service import SYSTEM
 from registry.config import get_settings
 from registry.db import utcnow
-from registry.events import service
+from registry.events import notice, service
 from registry.events.mails import CHOICE, CONFIRMATION, LINK, REMINDER, queue
 from registry.events.models import Booking, Event, FilmingNotice
 from registry.mail import service as mail
@@ -46,12 +46,18 @@ def queue_reminders(*, session: Session, now: datetime | None = None) -> int:
 
 
 def _notice(session: Session, event: Event, version: int) -> str:
+    """The notice of that version as people were shown it. Versions stored before notices were
+    composed hold only their introduction: the sentences every notice carries are added."""
     row = session.exec(
         select(FilmingNotice).where(
             FilmingNotice.event_id == event.id, FilmingNotice.version == version
         )
     ).first()
-    return row.text if row else event.filming_notice
+    if row is None:
+        return event.notice.text
+    if notice.COPYRIGHT in row.text:
+        return row.text
+    return notice.compose(introduction=row.text, channels=event.channels).text
 
 
 def render(session: Session, message: OutboxMessage) -> mail.Letter | None:
@@ -66,7 +72,7 @@ def render(session: Session, message: OutboxMessage) -> mail.Letter | None:
         return None
     if message.kind == REMINDER and event.starts_at <= utcnow():
         return None
-    if message.kind == CONFIRMATION:
+    if message.kind == CONFIRMATION and booking.notice_version is not None:
         version = booking.notice_version
     else:
         version = event.filming_notice_version
@@ -110,6 +116,20 @@ def render(session: Session, message: OutboxMessage) -> mail.Letter | None:
     )
 
 
+def delivered(session: Session, message: OutboxMessage) -> None:
+    """A confirmation reached the attendee: the filming notice it carries has been shown."""
+    booking = session.get(Booking, message.record_id) if message.record_id else None
+    if booking is not None and message.kind == CONFIRMATION:
+        event = session.get(Event, booking.event_id)
+        if event is not None:
+            service.notice_shown(
+                session=session,
+                actor=SYSTEM,
+                booking=booking,
+                version=event.filming_notice_version,
+            )
+
+
 def register() -> None:
     for kind in (CONFIRMATION, LINK, CHOICE, REMINDER):
-        mail.register(kind, render)
+        mail.register(kind, render, delivered)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from registry.db import UTCDateTime, utcnow
+from registry.events import notice
 
 
 class Event(SQLModel, table=True):
@@ -34,6 +35,12 @@ class Event(SQLModel, table=True):
     bookings_open: bool = Field(default=True)
     biometric_retention_days: int = Field(default=30)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    @property
+    def notice(self) -> notice.Notice:
+        """The whole filming notice people are shown now: the introduction (`filming_notice`)
+        and the sentences made from the event's settings."""
+        return notice.compose(introduction=self.filming_notice, channels=self.channels)
 
 
 class FilmingNotice(SQLModel, table=True):
@@ -60,7 +67,12 @@ class Booking(SQLModel, table=True):
     # The opt-out choice now, cached from the latest change row (booking_change is the record).
     photo_opt_out: bool = Field(default=False)
     badge_code: str = Field(max_length=16, sa_column_kwargs={"unique": True})
-    notice_version: int = Field(description="Filming-notice version shown when booking")
+    notice_version: int | None = Field(
+        default=None,
+        description="Filming-notice version the attendee was shown: on the booking page, in the "
+        "confirmation a mail server accepted, or on their private page; null until then (a "
+        "booking staff made, e.g. by import, whose confirmation has not gone out)",
+    )
     link_version: int = Field(default=1)
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Erased at the attendee's request: name and address are gone, the row stays as an anonymous
@@ -80,6 +92,7 @@ class BookingAction(StrEnum):
     references_purged = "references_purged"
     objected = "objected"
     erased = "erased"
+    notice_shown = "notice_shown"
 
 
 class BookingChange(SQLModel, table=True):
@@ -91,7 +104,7 @@ class BookingChange(SQLModel, table=True):
     booking_id: uuid.UUID = Field(foreign_key="booking.id", index=True)
     action: BookingAction = Field(sa_type=sa.String(24))
     photo_opt_out: bool
-    notice_version: int
+    notice_version: int | None = None
     actor: str = Field(max_length=120)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -60,9 +60,9 @@ class EventForm(BaseModel):
         """Start and end (UTC), once the required fields are known to be there."""
         tz = self.zone()
         start = _parse_local(self.starts_at, "start", tz)
-        if not self.name.strip() or start is None or len(self.filming_notice.strip()) < 20:
+        if not self.name.strip() or start is None or not self.filming_notice.strip():
             raise Invalid(
-                "Give the event a name, a start, and a filming notice of at least 20 characters."
+                "Give the event a name, a start, and an introduction to its filming notice."
             )
         return start, _parse_local(self.ends_at, "end", tz)
 
@@ -131,6 +131,9 @@ def event_detail(
             "event": event,
             "bookings": bookings,
             "opted_out": sum(1 for b in bookings if b.photo_opt_out and not b.cancelled_at),
+            "not_shown": sum(
+                1 for b in bookings if b.notice_version is None and not b.cancelled_at
+            ),
             "notices": service.notice_versions(session=session, event=event),
             "delivery": mail.latest_for(session=session, record_ids=[b.id for b in bookings]),
         },
@@ -288,8 +291,19 @@ def import_confirm(
             data=csv_text.encode(),
             send_confirmations=bool(send_confirmations),
         )
-    sent = " Each new attendee is sent their confirmation." if send_confirmations else ""
+    sent = (
+        " Each new attendee is sent their confirmation."
+        if send_confirmations
+        else " No confirmations were sent: they have not been shown the filming notice yet."
+    )
     return redirect(
         f"/events/{event.id}",
-        message=f"Imported {result.new} booking(s); {result.existing} were already booked.{sent}",
+        message=f"Imported {_count(result.new, 'booking')}; "
+        f"{_count(result.existing, 'was', 'were')} already booked.{sent}",
     )
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    """'1 booking', '3 bookings'; with `many`, the word alone ('1 was', '2 were')."""
+    word = one if n == 1 else (many or f"{one}s")
+    return f"{n} {word}"

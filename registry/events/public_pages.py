@@ -197,12 +197,17 @@ HISTORY_WORDS = {
     "reference_deleted": "A reference photo was deleted",
     "references_purged": "Your reference photos were deleted (retention period over)",
     "objected": "You objected to a photo",
+    "notice_shown": "You were shown the filming notice",
 }
 
 
 @router.get("/b/{token}")
 def manage(request: Request, token: str, session: SessionDep) -> Response:
     booking, event = service.booking_for_token(session=session, token=token)
+    # This page shows the whole filming notice: an attendee staff booked has now been shown it.
+    service.notice_shown(
+        session=session, actor=ATTENDEE, booking=booking, version=event.filming_notice_version
+    )
     return render(
         request,
         "events/manage.html",

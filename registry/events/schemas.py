@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from registry.events.models import BookingAction
+from registry.events.notice import Notice
 
 
 class EventCreate(BaseModel):
@@ -16,10 +17,12 @@ class EventCreate(BaseModel):
     ends_at: AwareDatetime | None = None
     venue: str | None = Field(default=None, max_length=300)
     filming_notice: str = Field(
-        min_length=20,
+        min_length=1,
         max_length=20_000,
-        description="How photos and video will be used, where published, that attendees do not "
-        "hold copyright in them, and how to opt out.",
+        description="The notice's introduction (what is photographed or filmed, and why). The "
+        "notice people are shown adds, from the event's settings, where images may be used (the "
+        "channels), that attendees do not hold copyright, and how to opt out and change their "
+        "mind.",
     )
     biometric_retention_days: int = Field(default=30, ge=0, le=365)
     timezone: str | None = Field(
@@ -35,19 +38,13 @@ class EventCreate(BaseModel):
         "published on these.",
     )
 
-    @model_validator(mode="after")
-    def _ends_after_start(self) -> EventCreate:
-        if self.ends_at is not None and self.ends_at < self.starts_at:
-            raise ValueError("ends_at must not be before starts_at")
-        return self
-
 
 class EventUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = None
     venue: str | None = Field(default=None, max_length=300)
-    filming_notice: str | None = Field(default=None, min_length=20, max_length=20_000)
+    filming_notice: str | None = Field(default=None, min_length=1, max_length=20_000)
     bookings_open: bool | None = None
     biometric_retention_days: int | None = Field(default=None, ge=0, le=365)
     timezone: str | None = Field(default=None, max_length=64)
@@ -65,9 +62,18 @@ class EventPublic(BaseModel):
     timezone: str = Field(description="IANA time zone the event's times are shown in.")
     filming_notice: str
     filming_notice_version: int
+    notice: str = Field(
+        description="The whole filming notice people are shown: the introduction "
+        "(`filming_notice`), where images may be used, copyright, and how to opt out"
+    )
     channels: list[str]
     bookings_open: bool
     biometric_retention_days: int
+
+    @field_validator("notice", mode="before")
+    @classmethod
+    def _notice_text(cls, value: object) -> object:
+        return value.text if isinstance(value, Notice) else value
 
 
 class BookingCreate(BaseModel):
@@ -97,7 +103,10 @@ class BookingPublic(BaseModel):
         description="The attendee's private manage link: only in the answer that created the "
         "booking (201) or re-issued its link; lists and reads never carry it.",
     )
-    notice_version: int
+    notice_version: int | None = Field(
+        description="Filming-notice version the attendee was shown; null: not yet shown (staff "
+        "booked them and no confirmation has been delivered, nor have they opened their link)"
+    )
     cancelled: bool
     created_at: datetime
 
@@ -107,7 +116,7 @@ class BookingChangePublic(BaseModel):
 
     action: BookingAction
     photo_opt_out: bool
-    notice_version: int
+    notice_version: int | None
     actor: str
     at: datetime
 

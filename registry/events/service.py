@@ -20,7 +20,7 @@ from registry.auth.throttle import Throttle
 from registry.config import get_settings
 from registry.db import savepoint, utcnow
 from registry.errors import Conflict, Gone, Invalid, NotFound
-from registry.events import badges, mails, references, signage
+from registry.events import badges, mails, notice, references, signage
 from registry.events.history import record_change
 from registry.events.models import Booking, BookingAction, BookingChange, Event, FilmingNotice
 from registry.organisation import service as organisation
@@ -60,6 +60,7 @@ def create_event(
 ) -> Event:
     """Create an event with version 1 of its filming notice; `channels` are where the notice
     says images will be used (every configured channel when not given)."""
+    _check_times(starts_at, ends_at)
     event = Event(
         channels=channel_names.known()
         if channels is None
@@ -69,12 +70,12 @@ def create_event(
         ends_at=ends_at,
         venue=(venue or "").strip() or None,
         timezone=zones.checked(timezone or get_settings().timezone),
-        filming_notice=filming_notice.strip(),
+        filming_notice=notice.checked_introduction(filming_notice),
         biometric_retention_days=biometric_retention_days,
     )
     session.add(event)
     session.flush()
-    session.add(FilmingNotice(event_id=event.id, version=1, text=event.filming_notice))
+    session.add(FilmingNotice(event_id=event.id, version=1, text=event.notice.text))
     audit.record(
         session=session,
         actor=actor,
@@ -87,10 +88,17 @@ def create_event(
     return event
 
 
+def _check_times(starts_at: datetime, ends_at: datetime | None) -> None:
+    if ends_at is not None and ends_at < starts_at:
+        raise Invalid("The end must not be before the start.", field="ends_at")
+
+
 def update_event(*, session: Session, actor: Actor, event: Event, **changes: object) -> Event:
-    """Apply changes; a changed filming notice becomes a new version (old ones are kept)."""
+    """Apply changes; a changed filming notice (its introduction, or the channels it names)
+    becomes a new version (old ones are kept)."""
     before = _event_state(event)
-    notice = changes.pop("filming_notice", None)
+    shown_before = event.notice.text
+    introduction = changes.pop("filming_notice", None)
     wanted = changes.get("channels")
     if isinstance(wanted, Iterable):
         changes["channels"] = channel_names.validate(wanted, allow_empty=True)
@@ -99,15 +107,14 @@ def update_event(*, session: Session, actor: Actor, event: Event, **changes: obj
     for field, value in changes.items():
         if value is not None:
             setattr(event, field, value)
-    if event.ends_at is not None and event.ends_at < event.starts_at:
-        raise Invalid("The end (ends_at) must not be before the start.", field="ends_at")
-    if isinstance(notice, str) and notice.strip() != event.filming_notice:
-        event.filming_notice = notice.strip()
+    _check_times(event.starts_at, event.ends_at)
+    if isinstance(introduction, str):
+        event.filming_notice = notice.checked_introduction(introduction)
+    shown = event.notice.text
+    if shown != shown_before:
         event.filming_notice_version += 1
         session.add(
-            FilmingNotice(
-                event_id=event.id, version=event.filming_notice_version, text=event.filming_notice
-            )
+            FilmingNotice(event_id=event.id, version=event.filming_notice_version, text=shown)
         )
     session.add(event)
     session.flush()
@@ -182,8 +189,10 @@ def create_booking(
     existing = find_booking(session=session, event=event, email=email)
     if existing is not None:
         return existing, False
-    shown = notice_version or event.filming_notice_version
-    if not 1 <= shown <= event.filming_notice_version:
+    # The version the booking page showed; none when staff booked them (API, import): the
+    # notice is shown when their confirmation is delivered or they open their private page.
+    shown = notice_version
+    if shown is not None and not 1 <= shown <= event.filming_notice_version:
         raise Invalid("Unknown filming-notice version.", field="notice_version")
     for _attempt in range(5):
         booking = Booking(
@@ -210,6 +219,17 @@ def create_booking(
     if send_confirmation:
         mails.confirm_booking(session=session, actor=actor, booking=booking)
     return booking, True
+
+
+def notice_shown(*, session: Session, actor: Actor, booking: Booking, version: int) -> Booking:
+    """Record that the attendee has now been shown this version of the filming notice (the first
+    time only: the record keeps the version they first saw)."""
+    if booking.notice_version is not None or booking.erased_at is not None:
+        return booking
+    booking.notice_version = version
+    session.add(booking)
+    record_change(session, booking, BookingAction.notice_shown, actor, notice_version=version)
+    return booking
 
 
 def set_opt_out(*, session: Session, actor: Actor, booking: Booking, opt_out: bool) -> Booking:

@@ -70,12 +70,19 @@ class Letter:
 
 # Returns the letter, or None when the message no longer applies (record gone or cancelled).
 Renderer = Callable[[Session, OutboxMessage], Letter | None]
+# Called in the sending transaction once a mail server accepted the message (never when it was
+# only written to the log): what the message carried has now reached its recipient.
+Delivered = Callable[[Session, OutboxMessage], None]
 _renderers: dict[str, Renderer] = {}
+_delivered: dict[str, Delivered] = {}
 
 
-def register(kind: str, renderer: Renderer) -> None:
-    """Bind the renderer of a kind of message (idempotent; `registry.reactions.wire()`)."""
+def register(kind: str, renderer: Renderer, delivered: Delivered | None = None) -> None:
+    """Bind the renderer of a kind of message, and what to record once one is delivered
+    (idempotent; `registry.reactions.wire()`)."""
     _renderers[kind] = renderer
+    if delivered is not None:
+        _delivered[kind] = delivered
 
 
 def kinds() -> list[str]:
@@ -303,6 +310,8 @@ def _finish(
     if state in (MailState.sent, MailState.logged):
         message.sent_at = utcnow()
     session.add(message)
+    if state == MailState.sent and (delivered := _delivered.get(message.kind)) is not None:
+        delivered(session, message)
     if state in (MailState.bounced, MailState.failed):
         audit.record(
             session=session,

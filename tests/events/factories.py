@@ -26,11 +26,12 @@ def make_event(session: Session) -> Callable[..., Event]:
         fields: dict[str, Any] = {
             "name": f"Event {next(_numbers)}",
             "starts_at": start,
-            "ends_at": start + timedelta(hours=6),
             "venue": "Hall A",
             "filming_notice": NOTICE,
         }
         fields.update(overrides)
+        # Six hours long unless told otherwise (also when only the start is given).
+        fields.setdefault("ends_at", fields["starts_at"] + timedelta(hours=6))
         return service.create_event(session=session, actor=SYSTEM, **fields)
 
     return make
@@ -43,8 +44,10 @@ def make_booking(session: Session, make_event: Callable[..., Event]) -> Callable
         opt_out: bool = False,
         email: str | None = None,
         name: str = "Pat Attendee",
+        notice_version: int | None = None,
     ) -> Booking:
         booking, _ = service.create_booking(
+            notice_version=notice_version,
             session=session,
             actor=SYSTEM,
             event=event or make_event(),

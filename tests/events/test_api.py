@@ -44,10 +44,33 @@ def test_event_input_errors(client: TestClient, comms_headers: dict[str, str]) -
     assert client.post("/api/events", json=naive, headers=comms_headers).status_code == 422
     backwards = {**EVENT, "ends_at": "2027-02-01T09:00:00+00:00"}
     assert client.post("/api/events", json=backwards, headers=comms_headers).status_code == 422
-    short = {**EVENT, "filming_notice": "short"}
-    response = client.post("/api/events", json=short, headers=comms_headers)
+    blank = {**EVENT, "filming_notice": "   "}
+    response = client.post("/api/events", json=blank, headers=comms_headers)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "filming_notice"
+
+
+def test_a_short_introduction_still_gives_a_whole_notice(
+    client: TestClient, comms_headers: dict[str, str]
+) -> None:
+    """The notice people are shown always says where images are used, that attendees hold no
+    copyright, and how to opt out and change their mind, whatever the introduction says."""
+    short = {**EVENT, "filming_notice": "We will take photos.", "channels": ["print", "internal"]}
+    response = client.post("/api/events", json=short, headers=comms_headers)
+    assert response.status_code == 201, response.text
+    event = response.json()
+    assert event["filming_notice"] == "We will take photos."
+    shown = event["notice"]
+    assert shown.startswith("We will take photos.\n\n")
+    assert "internal staff communications and printed material" in shown
+    assert "You do not hold copyright" in shown
+    assert "opt out or back in at any time" in shown
+    # Changing the channels changes what people are shown: a new version.
+    changed = client.patch(
+        f"/api/events/{event['id']}", json={"channels": ["print"]}, headers=comms_headers
+    ).json()
+    assert changed["filming_notice_version"] == 2
+    assert "internal staff" not in changed["notice"]
 
 
 def test_unknown_and_malformed_ids_are_404_and_422(

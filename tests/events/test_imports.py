@@ -11,6 +11,7 @@ from registry.auth.models import Role, StaffUser
 from registry.errors import Conflict, Invalid, TooLarge
 from registry.events import imports, service
 from registry.events.models import Booking, Event
+from registry.mail import service as mail_service
 from tests.auth.factories import csrf_from, login_page
 
 MakeEvent = Callable[..., Event]
@@ -145,7 +146,7 @@ def test_staff_page_previews_then_imports(
         data={"csrf_token": csrf_from(form.text)},
     )
     assert preview.status_code == 200, preview.text
-    assert "Import 3 booking(s)" in preview.text
+    assert "Import 3 bookings" in preview.text
     assert names(session, event) == {}
     csv_text = preview.text.split('name="csv_text" hidden aria-hidden="true">')[1].split("</")[0]
     import html
@@ -157,3 +158,36 @@ def test_staff_page_previews_then_imports(
     )
     assert done.status_code == 303
     assert len(names(session, event)) == 3
+
+
+def test_an_import_without_confirmations_records_no_notice_until_it_is_shown(
+    session: Session, make_event: Callable[..., Event], client: TestClient, make_staff
+) -> None:  # type: ignore[no-untyped-def]
+    """Imported without confirmations, nobody has seen the notice: the record says so, the event
+    page counts them; a confirmation delivered by a mail server, or the private page opened,
+    records the version shown, once."""
+    event = make_event()
+    result = imports.import_bookings(
+        session=session,
+        actor=SYSTEM,
+        event=event,
+        data=b"name,email\nAda Import,ada.import@example.org\nBo Import,bo.import@example.org\n",
+    )
+    assert result.new == 2
+    ada, bo = service.list_bookings(session=session, event=event)
+    assert (ada.notice_version, bo.notice_version) == (None, None)
+    assert mail_service.state_counts(session=session).get("queued", 0) == 0
+    login_page(client, make_staff(role=Role.comms))
+    page = client.get(f"/events/{event.id}").text
+    assert "not yet shown" in page
+    assert "<strong>2</strong> not yet shown the filming notice" in page
+    # Bo opens the private page: the notice shown there is recorded.
+    client.get(f"/b/{service.manage_token(bo)}")
+    session.refresh(bo)
+    assert bo.notice_version == event.filming_notice_version
+    actions = [str(h.action) for h in service.history(session=session, booking=bo)]
+    assert actions == ["booked", "notice_shown"]
+    assert (
+        "<strong>1</strong> not yet shown the filming notice"
+        in client.get(f"/events/{event.id}").text
+    )

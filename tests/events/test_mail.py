@@ -241,6 +241,11 @@ def test_csv_import_confirms_only_when_staff_tick_the_box(
     detail = client.get(f"/events/{event.id}")
     assert "confirmation: " in detail.text
     assert "sent " in detail.text
+    # The record says what happened: Cai's confirmation reached a mail server, so Cai was shown
+    # the notice; Ana and Ben were imported without one and have not been.
+    shown = {b.email: b.notice_version for b in service.list_bookings(session=session, event=event)}
+    assert shown == {"ana@example.org": None, "ben@example.org": None, "cai@example.org": 1}
+    assert "<strong>2</strong> not yet shown the filming notice" in detail.text
 
 
 def test_api_bookings_are_confirmed_unless_told_not_to(

@@ -86,7 +86,10 @@ def test_manage_page_opts_out_and_back_in(
     assert client.post(url, data={"action": "explode", "csrf_token": token}).status_code == 422
     assert client.post(url, data={"action": "opt_out"}).status_code == 403  # no CSRF token
     actions = [str(h.action) for h in service.history(session=session, booking=booking)]
-    assert actions == ["booked", "opted_out", "opted_in"]
+    # Staff booked them: opening the page showed them the filming notice, recorded once.
+    assert actions == ["booked", "notice_shown", "opted_out", "opted_in"]
+    session.refresh(booking)
+    assert booking.notice_version == 1
 
 
 def test_staff_edit_an_event_and_the_notice_gets_a_new_version(

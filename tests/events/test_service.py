@@ -88,16 +88,18 @@ def test_changed_notice_is_a_new_version_and_bookings_keep_theirs(
     session: Session, make_event: Callable[..., Event], make_booking: Callable[..., Booking]
 ) -> None:
     event = make_event()
-    early = make_booking(event=event)
+    early = make_booking(event=event, notice_version=1)
     service.update_event(
         session=session, actor=SYSTEM, event=event, filming_notice="A new notice text, long enough."
     )
-    late = make_booking(event=event)
+    late = make_booking(event=event, notice_version=2)
     assert event.filming_notice_version == 2
     assert (early.notice_version, late.notice_version) == (1, 2)
     texts = [n.text for n in service.notice_versions(session=session, event=event)]
     assert len(texts) == 2
-    assert texts[1] == "A new notice text, long enough."
+    # Each version is the whole notice people were shown: the introduction, then the rest.
+    assert texts[1].startswith("A new notice text, long enough.\n\nPhotos and video of this")
+    assert "You do not hold copyright" in texts[1]
 
 
 def test_manage_link_resolves_and_forgeries_do_not(
