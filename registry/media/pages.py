@@ -64,6 +64,7 @@ def photos(
             "event": event,
             "photos": service.list_media(session=session, event_id=event.id, status=chosen),
             "counts": _statuses(session, event),
+            "to_review": review_groups.waiting_count(session=session, event_id=event.id),
             "chosen": chosen,
             "max_mb": get_settings().max_upload_mb,
             "max_video_mb": get_settings().max_video_mb,
@@ -111,10 +112,23 @@ def review_group(
             decision=decision,
         )
     said = "is" if decision == "confirm" else "is not"
-    message = f"Recorded for {recorded} face(s): this {said} {who or 'the candidate'}."
+    faces = "face" if recorded == 1 else "faces"
+    message = f"Recorded for {recorded} {faces}: this {said} {who or 'the candidate'}."
     if skipped:
         message += f" {skipped} had been decided meanwhile and were left as they were."
     return redirect(back, message=message, place="review")
+
+
+@router.get("/events/{event_id}/attendees/{booking_id}/face.jpg")
+def candidate_face(
+    event_id: str, booking_id: str, staff: PageStaff, session: SessionDep
+) -> Response:
+    """The candidate's own face beside a group, so the decision is a comparison."""
+    event = _event(session, event_id)
+    data = review_groups.candidate_face(
+        session=session, event_id=event.id, booking_id=path_uuid(booking_id, "attendee")
+    )
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/media/{media_id}/faces/{number}/crop.jpg")

@@ -19,11 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import sqlalchemy as sa
 from PIL import Image, ImageOps
 from sqlmodel import Session, col, select
 
 from registry.audit.service import Actor
 from registry.errors import Invalid, NotFound
+from registry.events import references
 from registry.events.models import Booking
 from registry.media import biometrics, reviews
 from registry.media.models import FINAL, Media, MediaFace
@@ -180,6 +182,60 @@ def decide(
         waiting.append((media, number))
     reviews.review_faces(session=session, actor=actor, faces=waiting, decision=decision)
     return len(waiting), skipped
+
+
+def waiting_count(*, session: Session, event_id: uuid.UUID) -> int:
+    """How many faces of the event's photos wait for a reviewer's word (whatever the photo's
+    own status: a flagged photo can hold one too)."""
+    return int(
+        session.exec(
+            select(sa.func.count())
+            .select_from(MediaFace)
+            .join(Media, col(Media.id) == col(MediaFace.media_id))
+            .where(
+                Media.event_id == event_id,
+                Media.kind == "photo",
+                col(Media.status).in_(list(FINAL)),
+                MediaFace.decision == "review",
+            )
+        ).one()
+    )
+
+
+def candidate_face(*, session: Session, event_id: uuid.UUID, booking_id: uuid.UUID) -> bytes:
+    """The candidate's own face, for a reviewer to compare with: their reference photo's
+    thumbnail (given with biometric consent), else a face of this event's photos that was
+    decided to be them (seen with their badge, or confirmed by a reviewer)."""
+    booking = session.get(Booking, booking_id)
+    if booking is None or booking.event_id != event_id or booking.erased_at is not None:
+        raise NotFound("No attendee of this event with this id.")
+    for reference in references.list_references(session=session, booking=booking):
+        thumbnail = references.thumbnail_of(reference)
+        if thumbnail:
+            return thumbnail
+    known = session.exec(
+        select(MediaFace, Media)
+        .join(Media, col(Media.id) == col(MediaFace.media_id))
+        .where(
+            Media.event_id == event_id,
+            Media.kind == "photo",
+            MediaFace.booking_id == booking_id,
+            sa.or_(
+                col(MediaFace.via).in_(["badge", "linked"]),  # seen wearing their badge
+                MediaFace.decision == "opted_out",  # a sure match, or a reviewer's confirmation
+            ),
+        )
+        # A badge sighting first (the badge says who it is), then the largest face.
+        .order_by(
+            sa.case((MediaFace.via == "badge", 0), else_=1),
+            (col(MediaFace.top) - col(MediaFace.bottom)),
+        )
+        .limit(1)
+    ).first()
+    if known is None:
+        raise NotFound("There is no picture of this attendee to compare with.")
+    face, media = known
+    return face_crop(session=session, media=media, number=face.number)
 
 
 def face_crop(*, session: Session, media: Media, number: int) -> bytes:

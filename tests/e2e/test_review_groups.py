@@ -64,21 +64,31 @@ def test_one_decision_settles_a_person_across_the_events_photos(
         page = tablet.new_page()
         sign_in(page, srv)
         page.goto(f"{srv.url}/events/{event['id']}/photos")
-        page.get_by_role("link", name="Review by person").click()
+        page.get_by_role("link", name="Review by person (6 faces)").click()
         group = page.locator("[data-group]").first
         expect(group.get_by_role("heading", name="Probably John Simm")).to_be_visible()
-        expect(group.get_by_text("6 face(s) in 6 photo(s)")).to_be_visible()
+        expect(group.get_by_text("6 faces in 6 photos")).to_be_visible()
+        # Beside the group, John's own face (his reference photo): a comparison, not a guess.
+        own = group.get_by_role("img", name="John Simm's own face", exact=False)
+        expect(own).to_be_visible()
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=own.element_handle()
+        )
         expect(group.get_by_role("checkbox")).to_have_count(6)
         shot(page, "review-by-person")
         check_accessibility(page, "review by person")
 
+        # x with no face focused does nothing to the group, and says why.
+        page.keyboard.press("x")
+        expect(page.get_by_text("first move to a face with Tab, then press x")).to_be_visible()
+        expect(group.get_by_role("checkbox", checked=True)).to_have_count(6)
         # One crop does not belong: focused and taken out with the keyboard.
         first = group.get_by_role("checkbox").first
         first.focus()
         page.keyboard.press("x")
         expect(first).not_to_be_checked()
         page.keyboard.press("y")  # "This is John Simm", for the five left in the group
-        expect(page.get_by_text("Recorded for 5 face(s): this is John Simm.")).to_be_visible()
+        expect(page.get_by_text("Recorded for 5 faces: this is John Simm.")).to_be_visible()
         tablet.close()
 
         with staff_api(srv) as api:

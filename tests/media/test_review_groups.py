@@ -108,7 +108,7 @@ def test_one_grey_zone_face_in_40_photos_is_one_decision(
     page = client
     html = page.get(f"/events/{event.id}/review").text
     assert "Probably Sam Rivera" in html
-    assert "40 face(s) in 40 photo(s)" in html
+    assert "40 faces in 40 photos" in html
     first = biggest.members[0]
     crop = page.get(f"/media/{first.media_id}/faces/{first.number}/crop.jpg")
     assert crop.status_code == 200
@@ -176,3 +176,48 @@ def test_bad_group_posts_are_refused_and_change_nothing(
         assert answer.status_code == 303, data
         assert answer.headers["location"].startswith(f"/events/{event.id}/review")
     assert session.exec(select(FaceReview)).all() == []
+
+
+def test_a_flagged_photo_with_a_face_awaiting_a_word_still_leads_to_review_by_person(
+    client: TestClient,
+    make_staff: Callable[..., StaffUser],
+    session: Session,
+    make_event: Callable[..., Event],
+    make_booking: Callable[..., Booking],
+    make_media: Callable[..., Media],
+) -> None:
+    """The photo is flagged (Olive is sure) and also holds a face that may be Priya: nothing
+    needs review by the photo's status, yet a face waits for a word. The button shows, with
+    the count, and Priya's own face (her badge sighting: no reference photo) is shown to
+    compare with; an attendee with no picture at all is a clear 404, not a broken image."""
+    event = make_event()
+    olive = make_booking(event=event, opt_out=True, name="Olive Optout")
+    priya = make_booking(event=event, opt_out=True, name="Priya Shah")
+    nobody = make_booking(event=event, opt_out=True, name="No Picture")
+    make_media(event=event, status=MediaStatus.flagged, faces=[("opted_out", olive)])
+    flagged = make_media(
+        event=event, status=MediaStatus.flagged, faces=[("opted_out", olive), ("review", priya)]
+    )
+    # Elsewhere Priya was seen wearing her badge: that face is hers.
+    seen = make_media(event=event, status=MediaStatus.flagged, faces=[("opted_out", priya)])
+    face = session.exec(select(MediaFace).where(MediaFace.media_id == seen.id)).one()
+    face.via = "badge"
+    session.add(face)
+    session.flush()
+    assert review_groups.waiting_count(session=session, event_id=event.id) == 1
+
+    login_page(client, make_staff(Role.comms))
+    photos = client.get(f"/events/{event.id}/photos").text
+    assert "Review by person (1 face)" in photos
+    html = client.get(f"/events/{event.id}/review").text
+    assert "Probably Priya Shah" in html
+    assert f"/events/{event.id}/attendees/{priya.id}/face.jpg" in html
+    own = client.get(f"/events/{event.id}/attendees/{priya.id}/face.jpg")
+    assert own.status_code == 200
+    assert own.headers["content-type"] == "image/jpeg"
+    assert own.content == review_groups.face_crop(session=session, media=seen, number=1)
+    assert flagged.id != seen.id
+    missing = client.get(f"/events/{event.id}/attendees/{nobody.id}/face.jpg")
+    assert missing.status_code == 404
+    other_event = make_event()
+    assert client.get(f"/events/{other_event.id}/attendees/{priya.id}/face.jpg").status_code == 404

@@ -2,9 +2,24 @@
 // without it; large targets for a tablet).
 (function () {
   "use strict";
+  // A picture that fails to load says so, in words, where it would have been.
+  function failed(img) {
+    const note = document.createElement("span");
+    note.className = "small bad crop-failed";
+    note.setAttribute("role", "status");
+    note.textContent = img.dataset.fails;
+    img.replaceWith(note);
+  }
+  document.querySelectorAll("img[data-fails]").forEach((img) => {
+    if (img.complete && img.naturalWidth === 0) failed(img);
+    else img.addEventListener("error", () => failed(img), { once: true });
+  });
   const groups = Array.from(document.querySelectorAll("[data-group]"));
   if (!groups.length) return;
   let current = 0;
+  // What the keyboard could not do, said where the person reads and to screen readers.
+  const status = document.getElementById("keys-status");
+  function say(text) { if (status) status.textContent = text; }
   function focusGroup(i) {
     current = Math.max(0, Math.min(groups.length - 1, i));
     groups.forEach((g, n) => g.classList.toggle("current", n === current));
@@ -21,9 +36,14 @@
     else if (event.key === "y" || event.key === "n") {
       const button = group.querySelector(`button[data-key="${event.key}"]`);
       if (button) { event.preventDefault(); button.click(); }
-    } else if (event.key === "x" && target && target.type === "checkbox") {
-      target.checked = !target.checked;
+    } else if (event.key === "x") {
       event.preventDefault();
+      if (target && target.type === "checkbox") {
+        target.checked = !target.checked;
+        say("");
+      } else {
+        say("x takes a face out of the group: first move to a face with Tab, then press x.");
+      }
     }
   });
   groups.forEach((g, n) => g.addEventListener("focusin", () => {
