@@ -222,12 +222,12 @@ def candidate_face(*, session: Session, event_id: uuid.UUID, booking_id: uuid.UU
             MediaFace.booking_id == booking_id,
             sa.or_(
                 col(MediaFace.via).in_(["badge", "linked"]),  # seen wearing their badge
-                MediaFace.decision == "opted_out",  # a sure match, or a reviewer's confirmation
+                col(MediaFace.decision) == "opted_out",  # sure, or confirmed by a reviewer
             ),
         )
         # A badge sighting first (the badge says who it is), then the largest face.
         .order_by(
-            sa.case((MediaFace.via == "badge", 0), else_=1),
+            sa.case((col(MediaFace.via) == "badge", 0), else_=1),
             (col(MediaFace.top) - col(MediaFace.bottom)),
         )
         .limit(1)
