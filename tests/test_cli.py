@@ -194,17 +194,17 @@ def test_keys_rotate_needs_the_old_key_and_reports(tmp_path: Path) -> None:
 def test_signage_writes_the_event_poster(tmp_path: Path) -> None:
     import zxingcpp
 
-    from tests.mailbox import pdf_pages
+    from tests.pdf import render_pdf
 
     env, event_id = _seeded(tmp_path)
     target = tmp_path / "poster.pdf"
     result = _registry("signage", event_id, "-o", str(target), "--size", "A3", env=env)
     assert result.returncode == 0, result.stderr
     assert "A3 signage poster for CLI event" in result.stdout
-    [page] = pdf_pages(target.read_bytes())
+    [page] = render_pdf(target.read_bytes(), tmp_path, dpi=100)
     [code] = zxingcpp.read_barcodes(page)
     assert code.text.endswith(f"/events/{event_id}/notice")
-    assert b"/MediaBox [0 0 841.7" in target.read_bytes()  # A3: 297 mm wide
+    assert b"/MediaBox [0 0 841.89" in target.read_bytes()  # A3: 297 mm wide
     wrong = _registry("signage", event_id, "-o", str(target), "--size", "B5", env=env)
     assert wrong.returncode == 1
     assert "--size must be A4 or A3" in wrong.stderr
