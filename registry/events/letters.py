@@ -104,6 +104,13 @@ def render(session: Session, message: OutboxMessage) -> mail.Letter | None:
             else f"Your photo choice is recorded: {event.name}"
         )
         template = "booking_choice"
+        context["new_badge"] = False
+        if not context["cancelled"] and context["opted_out"] == booking.photo_opt_out:
+            # The badge for the choice now (the NO PHOTOS band printed, or not): the one from
+            # the confirmation shows the choice made then.
+            pdf = service.badges_pdf(session=session, event=event, layout="single", booking=booking)
+            attachments.append(mail.Attachment("badge.pdf", "application/pdf", pdf))
+            context["new_badge"] = True
     else:
         subject = f"Reminder: {event.name}, and photos and video at it"
         template = "event_reminder"

@@ -222,6 +222,7 @@ def manage(request: Request, token: str, session: SessionDep) -> Response:
             "biometric_consent": references.BIOMETRIC_CONSENT,
             "purge_date": references.purge_date(event),
             "history_words": HISTORY_WORDS,
+            "badge": service.badge_state(session=session, booking=booking),
         },
     )
 
@@ -236,11 +237,14 @@ def manage_submit(
     booking, _event = service.booking_for_token(session=session, token=token)
     if action == "opt_out":
         service.set_opt_out(session=session, actor=ATTENDEE, booking=booking, opt_out=True)
-        message = "Done: you have opted out of photos and video."
+        message = (
+            "Done: you have opted out of photos and video. Your new badge, marked NO PHOTOS, "
+            "is below."
+        )
     elif action == "opt_in":
         had = references.list_references(session=session, booking=booking)
         service.set_opt_out(session=session, actor=ATTENDEE, booking=booking, opt_out=False)
-        message = "Done: you may appear in photos and video." + (
+        message = "Done: you may appear in photos and video. Your new badge is below." + (
             " Your reference photos are deleted." if had else ""
         )
     elif action == "cancel":

@@ -6,6 +6,7 @@ import io
 import secrets
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +24,7 @@ from registry.errors import Conflict, Gone, Invalid, NotFound
 from registry.events import badges, mails, notice, references, signage
 from registry.events.history import record_change
 from registry.events.models import Booking, BookingAction, BookingChange, Event, FilmingNotice
+from registry.mail import transport
 from registry.organisation import service as organisation
 
 # QR alphanumeric mode; no 0/O/1/I so a code can be read out or typed without confusion.
@@ -219,6 +221,25 @@ def create_booking(
     if send_confirmation:
         mails.confirm_booking(session=session, actor=actor, booking=booking)
     return booking, True
+
+
+@dataclass(frozen=True)
+class BadgeState:
+    first_marked: bool  # the badge made at booking carries the NO PHOTOS band
+    changed: bool  # the choice now differs from the one that badge shows
+    mailed: bool  # the badge for the choice now goes out by email (a mail server is set)
+
+
+def badge_state(*, session: Session, booking: Booking) -> BadgeState:
+    """Which badge the attendee holds: the one from their confirmation shows the choice made
+    at booking; after a change, the one for the choice now is offered (and mailed)."""
+    changes = history(session=session, booking=booking)
+    first = changes[0].photo_opt_out if changes else booking.photo_opt_out
+    return BadgeState(
+        first_marked=first,
+        changed=first != booking.photo_opt_out,
+        mailed=transport.configured(),
+    )
 
 
 def notice_shown(*, session: Session, actor: Actor, booking: Booking, version: int) -> Booking:

@@ -152,8 +152,9 @@ def test_attendee_adds_a_reference_photo_opts_back_in_and_downloads_the_badge(
     expect(page.get_by_text("Your reference photos are deleted.")).to_be_visible()
     expect(page.get_by_role("img", name="Your reference photo 1")).to_have_count(0)
 
+    # Booked opted out, now opted in: the badge for the choice now has no NO PHOTOS band.
     with page.expect_download() as download:
-        page.get_by_role("link", name="Download your badge (PDF)").click()
+        page.get_by_role("link", name="Download your new badge (PDF)").click()
     path = download.value.path()
     with open(path, "rb") as f:
         assert f.read(5) == b"%PDF-"
@@ -207,3 +208,33 @@ def test_with_mail_on_booking_twice_shows_no_link_and_the_inbox_gets_it(
     shot(phone, "lost-link-check-your-inbox-phone")
     again = _mail_to(inbox, "bea@example.org", 3)[-1]
     assert link in text_of(again)
+
+
+def test_the_manage_page_says_which_badge_they_hold_and_offers_the_new_one(
+    phone: Any, server: Server
+) -> None:
+    """Booked without opting out, the attendee holds a badge without the NO PHOTOS band: after
+    opting out the page says so and offers the badge for the choice now (phone)."""
+    event_id = _create_event(server)
+    phone.goto(f"{server.url}/events/{event_id}/book")
+    phone.get_by_label("Your name").fill("Bea Badge")
+    phone.get_by_label("Email").fill("bea.badge@example.org")
+    phone.get_by_role("button", name="Book my place").click()
+    expect(phone.get_by_text("You are booked.")).to_be_visible()
+    badge = phone.get_by_role("region", name="Your badge")
+    expect(badge.get_by_text("This is the badge from your confirmation email")).to_be_visible()
+    expect(badge.get_by_text("so you never need a new one")).to_have_count(0)
+    phone.wait_for_load_state("load")
+
+    phone.get_by_role("button", name="I do not want to appear in photos or video").click()
+    expect(phone.get_by_text("Your new badge, marked NO PHOTOS, is below.")).to_be_visible()
+    expect(
+        badge.get_by_text("Your choice changed since your first badge was made.")
+    ).to_be_visible()
+    expect(badge.get_by_text("has no NO PHOTOS band", exact=False)).to_be_visible()
+    expect(badge.get_by_role("img", name="marked NO PHOTOS", exact=False)).to_be_visible()
+    with phone.expect_download() as download:
+        badge.get_by_role("link", name="Download your new badge (PDF)").click()
+    with open(download.value.path(), "rb") as handle:
+        assert handle.read(5) == b"%PDF-"
+    shot(phone, "manage-new-badge-phone")

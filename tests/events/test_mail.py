@@ -21,6 +21,7 @@ from registry.events import letters, service
 from registry.events.models import Booking, Event
 from tests.auth.factories import csrf_from, login_page
 from tests.mailbox import Inbox, deliver, html_of, links_in, pdf_pages, text_of
+from tests.pdf import render_pdf
 
 
 def book(client: TestClient, event: Event, email: str, name: str = "Alex Example", **extra: str):  # type: ignore[no-untyped-def]
@@ -282,6 +283,13 @@ def test_changing_the_choice_is_confirmed_by_email(
     subjects = [m["Subject"] for m in inbox.messages]
     assert subjects[0].startswith("Your photo choice is recorded")
     assert "you opted out" in text_of(inbox.messages[0])
+    # The badge for the new choice comes with it (the confirmation's shows the old one).
+    assert "marked NO PHOTOS" in text_of(inbox.messages[0])
+    [badge] = list(inbox.messages[0].iter_attachments())
+    assert badge.get_filename() == "badge.pdf"
+    [page] = pdf_pages(badge.get_payload(decode=True))
+    assert page.getpixel((page.width // 2, page.height // 2)) is not None
+    assert not list(inbox.messages[1].iter_attachments())  # cancelled: no badge
     assert subjects[1].startswith("Booking cancelled")
     assert len(subjects) == 2
 
@@ -339,10 +347,11 @@ def test_signage_poster_from_the_page_and_the_cli(
         response = client.get(f"/events/{event.id}/signage.pdf?size={size}")
         assert response.status_code == 200
         assert response.headers["content-type"] == "application/pdf"
-        [page] = pdf_pages(response.content)
+        (tmp_path / size).mkdir()
+        [page] = render_pdf(response.content, tmp_path / size, dpi=100)
         [code] = zxingcpp.read_barcodes(page)
         assert path_of(code.text) == f"/events/{event.id}/notice"
-        width = b"595.2" if size == "A4" else b"841.7"  # 210 mm, 297 mm in points
+        width = b"595.28" if size == "A4" else b"841.89"  # 210 mm, 297 mm in points
         assert b"/MediaBox [0 0 " + width in response.content
     assert client.get(f"/events/{event.id}/signage.pdf?size=B5").status_code == 422
     notice = client.get(f"/events/{event.id}/notice")
