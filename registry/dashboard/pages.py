@@ -6,6 +6,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from registry.audit import service as audit
+from registry.audit import words
 from registry.auth import service as auth
 from registry.consent import service as consent
 from registry.deps import PageStaff, SessionDep
@@ -27,6 +28,8 @@ def dashboard(request: Request, staff: PageStaff, session: SessionDep) -> Respon
             "org": organisation.profile(session=session),
             "people": auth.display_names(session=session, labels={e.actor for e in recent}),
             "recent": recent,
+            "action_words": words.action_words,
+            "record_page": words.record_page,
             "consents": consent.status_counts(session=session),
             "expiring": len(consent.list_requests(session=session, expiring_within_days=30)),
             "events": events.list_events(session=session)[:5],
