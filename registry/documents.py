@@ -40,11 +40,15 @@ class Document(FPDF):
         self.add_page()
 
     def footer(self) -> None:
-        self.set_y(-12)
+        """The footer line, wrapped within the margins (a long record id and date made one line
+        run off both edges of the page)."""
         self.set_font(FAMILY, "", 8)
         self.set_text_color(90, 90, 90)
         text = f"{self._footer_text}   ·   page {self.page_no()}/{{nb}}".strip(" ·")
-        self.cell(0, 5, text, align="C")
+        # {nb} becomes the page count on output: measure with room for it.
+        lines = 1 if self.get_string_width(text.replace("{nb}", "999")) <= self.epw else 2
+        self.set_y(-8 - 4 * lines)
+        self.multi_cell(self.epw, 4, text, align="C", new_x="LMARGIN", new_y="NEXT")
         self.set_text_color(0, 0, 0)
 
     def heading(self, text: str, size: float = 18) -> None:

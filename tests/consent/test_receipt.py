@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,3 +54,29 @@ def test_unset_organisation_is_named_honestly_not_with_a_demo_name(
     who = dict(doc.sections[0].facts)
     assert who["Organisation (data controller)"] == organisation.UNSET_NAME
     assert "demo" not in str(doc).lower()
+
+
+def test_the_receipts_footer_stays_within_the_page(
+    session: Session, make_consent: MakeConsent, tmp_path: Path
+) -> None:
+    """Its footer (record id, issue time, page count) ran off both edges of the page: every
+    word of every page now sits inside the margins, and the footer is all there."""
+    request = make_consent()
+    grant(session, request)
+    pdf = receipt.receipt_pdf(session=session, request=request)
+    source = tmp_path / "receipt.pdf"
+    source.write_bytes(pdf)
+    html = subprocess.run(
+        ["pdftotext", "-bbox", str(source), "-"], check=True, capture_output=True, timeout=60
+    ).stdout.decode()
+    pages = re.findall(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>', html, re.S)
+    assert pages
+    for width, _height, body in pages:
+        for x_min, x_max, word in re.findall(
+            r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" yMax="[\d.]+">(.*?)</word>', body
+        ):
+            assert float(x_min) >= 10, f"{word!r} starts off the page's left edge"
+            assert float(x_max) <= float(width) - 10, f"{word!r} runs off the page's right edge"
+    text = " ".join(pdf_text(pdf, tmp_path).split())
+    assert f"Record {request.id}" in text or "Record " in text
+    assert re.search(r"page 1/\d", text)
