@@ -639,10 +639,21 @@ def clear(
                 )
             else:
                 out.print(
-                    f"{media.status:<13} {path}" + (f"  ({media.failure})" if media.failure else "")
+                    f"{media.status:<13} {path}"
+                    + (f"  ({media.failure})" if media.failure else ""),
+                    markup=False,
                 )
-    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    err.print(f"ok: {len(ids)} photo(s): {summary}")
+                if media.status in ("flagged", "needs_review"):
+                    # What a person must look at, and where: each reason, then the photo's page.
+                    for reason in media.reasons or []:
+                        out.print(f"{'':<13}   - {reason}", markup=False)
+                    out.print(
+                        f"{'':<13}   review: {settings.base_url.rstrip('/')}/media/{media.id}",
+                        markup=False,
+                    )
+    summary = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(counts.items()))
+    files_word = "file" if len(ids) == 1 else "files"
+    err.print(f"ok: {len(ids)} {files_word}: {summary}")
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -237,7 +238,7 @@ def test_clear_uploads_and_clears_photos_with_json_output(tmp_path: Path, faces_
     assert len(by_file["crowd.JPG"]["faces"]) == 1
     assert by_file["broken.jpg"]["status"] == "failed"
     assert by_file["broken.jpg"]["failure"]
-    assert "2 photo(s)" in result.stderr
+    assert "2 files: 1 cleared, 1 failed" in result.stderr
     unknown = _registry("clear", event_id, str(tmp_path / "nope"), env=env)
     assert unknown.returncode == 1
     assert "no such file or folder" in unknown.stderr
@@ -310,3 +311,42 @@ def test_the_quick_start_demo_serves_its_seeded_event(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+BADGE_OF_GUEST_2 = """
+from sqlmodel import select
+from registry.db import unit_of_work
+from registry.events.models import Booking
+with unit_of_work() as session:
+    print(session.exec(select(Booking.badge_code).where(Booking.name == "Guest 2")).one())
+"""
+
+
+def test_clear_prints_each_flagged_files_reasons_and_its_page(
+    tmp_path: Path, faces_dir: Path
+) -> None:
+    import random
+
+    from tests.vision import compose
+
+    env, event_id = _seeded(tmp_path)
+    code = subprocess.run(
+        [sys.executable, "-c", BADGE_OF_GUEST_2],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
+    canvas = compose.background(faces_dir, (1600, 1000), random.Random(3))
+    canvas.paste(compose.badge_image(code, 8), (700, 400))  # Guest 2 opted out
+    photo = tmp_path / "guest2.jpg"
+    canvas.save(photo, quality=92)
+    result = _registry("clear", event_id, str(photo), env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("flagged"), result.stdout
+    assert any("opted out" in line and line.strip().startswith("- ") for line in lines[1:]), lines
+    [page] = [line for line in lines if "review: " in line]
+    assert re.search(r"review: http://127\.0\.0\.1:8000/media/[0-9a-f-]{36}$", page.strip())
+    assert "1 file: 1 flagged" in result.stderr
