@@ -17,6 +17,7 @@ from registry.consent.models import ConsentRequest
 from registry.db import utcnow
 from registry.events import service as events
 from registry.events.models import Event
+from registry.organisation import service as organisation
 
 DEMO_EMAIL = "demo@example.org"
 DEMO_EVENT = "Demo: Physiotherapy Spring Conference"
@@ -24,6 +25,12 @@ DEMO_NOTICE = """This event will be photographed and filmed by our staff and con
 our website, our members' magazine, printed materials and our public social media channels \
 (Instagram, LinkedIn, X, Facebook), for up to five years."""
 DEMO_PATIENT = "Demo Patient"
+DEMO_ORGANISATION = {
+    "name": "Demo Physiotherapy Society",
+    "email": "privacy@example.org",
+    "address": "1 Demo Street, London SW1A 1AA",
+    "phone": "020 7946 0000",
+}
 DEMO_BOOKINGS = [
     ("Alex Morgan", "alex.morgan@example.org", False),
     ("Priya Shah", "priya.shah@example.org", True),
@@ -49,6 +56,10 @@ def seed(*, session: Session) -> DemoInfo:
     else:
         auth_service.set_password(session=session, user=user, password=password, actor=CLI)
     info = DemoInfo(email=DEMO_EMAIL, password=password)
+    if not organisation.profile(session=session).is_set:
+        # The demo's organisation has details, so pages, receipts and the caption check (its
+        # own phone number and postcode may be given in a post) work as they will for real.
+        organisation.update(session=session, actor=CLI, **DEMO_ORGANISATION)
     event = session.exec(select(Event).where(Event.name == DEMO_EVENT)).first()
     if event is None:
         start = (utcnow() + timedelta(days=21)).replace(hour=9, minute=0, second=0, microsecond=0)

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from registry import demo
 from registry.audit.service import SYSTEM
 from registry.config import get_settings
 from registry.consent.models import ConsentRequest
@@ -390,3 +391,20 @@ def test_a_patient_named_in_a_live_posts_words_who_withdraws_takes_it_down(
     [item] = client.get("/api/takedowns", headers=comms_headers).json()
     assert item["publication_id"] == made.json()["id"]
     assert any("The caption names Maria Gonzalez" in r for r in item["reasons"])
+
+
+def test_the_demo_organisations_own_details_pass_out_of_the_box(
+    client: TestClient,
+    comms_headers: dict[str, str],
+    session: Session,
+    make_event: Callable[..., Event],
+    make_media: Callable[..., Media],
+) -> None:
+    """`serve --demo` names its organisation, so its own number and address may be posted."""
+    demo.seed(session=session)
+    details = organisation.profile(session=session)
+    assert details.is_set
+    media = make_media(event=make_event(channels=["public_social"]))
+    own = f"Book again: {details.phone}, {details.address}, {details.email}"
+    verdict = _gate(client, comms_headers, media, channel="public_social", caption=own)
+    assert verdict["allowed"], verdict["reasons"]
