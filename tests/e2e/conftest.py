@@ -258,7 +258,11 @@ def sign_in(
     page.goto(f"{server.url}/login")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    # Done once the page the form leads to has loaded (signed in, or the error): the next step
+    # never races the sign-in.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state("load")
 
 
 @contextlib.contextmanager
