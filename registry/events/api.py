@@ -26,6 +26,7 @@ from registry.events.schemas import (
     BookingChangePublic,
     BookingCreate,
     BookingPublic,
+    ManageLinkSent,
     BookingUpdate,
     EventCreate,
     EventPublic,
@@ -34,6 +35,7 @@ from registry.events.schemas import (
     ImportRowPublic,
     ReferencePhotoPublic,
 )
+from registry.mail import transport
 from registry.uploads import read_upload
 
 router = APIRouter(prefix="/api", tags=["events"])
@@ -229,16 +231,31 @@ def delete_reference_photo(
 
 @router.post(
     "/bookings/{booking_id}/manage-link",
-    response_model=BookingPublic,
+    response_model=ManageLinkSent,
     responses={**ERRORS, **error_responses(Conflict)},
 )
 def reissue_manage_link(
     staff: CurrentStaff, booking: BookingByID, session: SessionDep
-) -> BookingPublic:
-    """Issue a fresh manage link (e.g. the attendee lost theirs), mailed to the attendee; the
-    old one stops working. The answer carries the new link (409 for an erased booking)."""
+) -> ManageLinkSent:
+    """Issue a fresh manage link (e.g. the attendee lost theirs) and mail it to the attendee;
+    the old one stops working. The answer says whether it was sent, never the link: it is the
+    attendee's key, not staff's (409 for an erased booking)."""
     service.reissue_manage_link(session=session, actor=Actor.staff(staff.id), booking=booking)
-    return booking_public(booking, with_link=True)
+    mailed = transport.configured() and booking.cancelled_at is None
+    return ManageLinkSent(
+        booking_id=booking.id,
+        sent=mailed,
+        detail=(
+            "A new link is on its way to the attendee's address; the old one no longer works."
+            if mailed
+            else "The old link no longer works. No new one was sent: "
+            + (
+                "the booking is cancelled."
+                if booking.cancelled_at is not None
+                else "no mail server is configured (the event page shows staff the link then)."
+            )
+        ),
+    )
 
 
 @router.get(

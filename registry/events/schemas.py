@@ -91,6 +91,14 @@ class BookingUpdate(BaseModel):
     photo_opt_out: bool
 
 
+class ManageLinkSent(BaseModel):
+    """What re-issuing a manage link did: never the link itself (it is the attendee's key)."""
+
+    booking_id: uuid.UUID
+    sent: bool = Field(description="Whether the new link was mailed to the attendee")
+    detail: str
+
+
 class BookingPublic(BaseModel):
     id: uuid.UUID
     event_id: uuid.UUID
