@@ -26,13 +26,13 @@ from registry.events.schemas import (
     BookingChangePublic,
     BookingCreate,
     BookingPublic,
-    ManageLinkSent,
     BookingUpdate,
     EventCreate,
     EventPublic,
     EventUpdate,
     ImportResult,
     ImportRowPublic,
+    ManageLinkSent,
     ReferencePhotoPublic,
 )
 from registry.mail import transport
