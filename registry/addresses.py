@@ -8,8 +8,11 @@ organisation's server. The same check as the API's `EmailStr` (email-validator).
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from pydantic import BeforeValidator, Field
 
 MAX_LENGTH = 320
 
@@ -24,6 +27,26 @@ def one_address(text: str | None) -> str | None:
         return validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError:
         return None
+
+
+def _address(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("an email address is text")
+    address = one_address(value)
+    if address is None:
+        raise ValueError(
+            "Enter one email address, like name@example.org (no name before it, no second address)."
+        )
+    return address
+
+
+# The API's email field: exactly one address, as `one_address` reads it. Pydantic's `EmailStr`
+# accepts `"victim@x" <attacker@evil.example>` and keeps the second address.
+Address = Annotated[
+    str,
+    BeforeValidator(_address),
+    Field(json_schema_extra={"format": "email"}, max_length=MAX_LENGTH),
+]
 
 
 def phone_e164(text: str | None, region: str = "GB") -> str | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from registry.addresses import Address
 from registry.auth.models import Role
 
 
@@ -26,6 +27,6 @@ class StaffPublic(BaseModel):
 
 
 class StaffCreate(BaseModel):
-    email: EmailStr
+    email: Address
     role: Role
     password: str = Field(min_length=10, max_length=256)

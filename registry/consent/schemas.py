@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from registry.addresses import Address
 from registry.consent.models import ActorRole, ConsentAction, ConsentStatus
 
 
 class ConsentRequestCreate(BaseModel):
     subject_name: str = Field(min_length=1, max_length=200, description="The patient's name.")
-    subject_email: EmailStr | None = Field(default=None, description="Where to send the link.")
+    subject_email: Address | None = Field(default=None, description="Where to send the link.")
     guardian_name: str | None = Field(
         default=None,
         max_length=200,

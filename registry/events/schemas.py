@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from registry.addresses import Address
 from registry.events.models import BookingAction
 from registry.events.notice import Notice
 
@@ -78,7 +79,7 @@ class EventPublic(BaseModel):
 
 class BookingCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
-    email: EmailStr
+    email: Address
     photo_opt_out: bool = False
     send_confirmation: bool = Field(
         default=True,
