@@ -10,15 +10,21 @@ in which every other person's face is covered (their own face and the scene stay
 
 Format `registry.attendee-export/1` (`my-data.json`):
 
-- `event`, `booking` (name, email, badge code, choice, notice version, dates), `controller`;
+- `event` (with the time zone its times are shown in), `booking` (name, email, badge code,
+  choice, notice version, dates), `controller`;
 - `choices`: every change of the booking (what, the choice after it, notice version, when, by);
 - `reference_photos`: what is kept of each (dates, purge date; `thumbnail`: its file in the ZIP);
-- `objections`: the photos they said "not this photo" about (media id, when, where they said
-  they are, and staff's decision with its reason);
+- `objections`: the photos they said "not this photo" about (media id and file name, when,
+  where they said they are, and staff's decision with its reason);
 - `media`: each photo or video of the event in which they were matched (by a reference photo,
   their badge, or a face seen wearing it) or their badge was read: its decision for them, how it
   was reached, reviewers' words, publications (channel, address, dates, takedown), and for a
-  photo `copy`, the file of the covered copy.
+  photo `copy`, the file of the covered copy;
+- `mails`: the messages sent (or queued) to them about this booking: what, when, what became of
+  it (their text is not kept: it is composed when sent).
+
+Beside it, `my-data.pdf` says the same in words, for a person to read (`readable_export`).
+Their "photos I am in" page shows the same covered copies, smaller (`covered_photo`).
 
 Building the covered copies decodes every photo they were found in, so the ZIP is built once per
 change of what it holds (kept, in this process's memory only, keyed by a digest of everything in
@@ -45,14 +51,17 @@ from registry.consent import receipt
 from registry.consent import service as consent
 from registry.consent.models import ConsentRequest
 from registry.db import utcnow
-from registry.events import references
+from registry.errors import NotFound
+from registry.events import mails, references
 from registry.events import service as events
 from registry.events.models import Booking, Event
+from registry.mail.models import OutboxMessage
 from registry.media import renditions
 from registry.media.models import FaceReview, Media, MediaBadge, MediaFace, MediaObjection
 from registry.media.storage import get_storage
 from registry.organisation import service as organisation
 from registry.publishing.models import Publication
+from registry.rights import readable_export
 from registry.vision import images, redact
 
 FORMAT = "registry.attendee-export/1"
@@ -62,6 +71,13 @@ HOW = {
     "linked": "a face seen wearing your badge",
 }
 COPY_SIDE = 2560  # covered copies are at most this many pixels on their longer side
+SHOWN_SIDE = 1280  # the copies their "photos I am in" page shows (a phone's full width, sharp)
+MAIL_WORDS = {
+    mails.CONFIRMATION: "Your booking confirmation, with your badge",
+    mails.LINK: "Your private link",
+    mails.CHOICE: "A confirmation that your choice changed",
+    mails.REMINDER: "A reminder before the event",
+}
 
 
 def _when(value: datetime | None) -> str | None:
@@ -103,16 +119,53 @@ class CoveredCopy:
     covered: tuple[Box, ...]
 
 
-def _covered_copy(copy: CoveredCopy) -> bytes:
-    """The photo with every face but theirs covered, no metadata, at most COPY_SIDE px."""
+def _covered_copy(copy: CoveredCopy, side: int = COPY_SIDE) -> bytes:
+    """The photo with every face but theirs covered, no metadata, at most `side` px."""
     image = images.decode(get_storage().get(copy.key)).image
     covered = redact.obscure(image, list(copy.covered))
-    covered.thumbnail((COPY_SIDE, COPY_SIDE))
+    covered.thumbnail((side, side))
     return redact.clean_jpeg(covered, quality=88)
 
 
+def _faces(session: Session, media: Media) -> list[MediaFace]:
+    return list(
+        session.exec(
+            select(MediaFace).where(MediaFace.media_id == media.id).order_by(col(MediaFace.number))
+        ).all()
+    )
+
+
+def _badges(session: Session, booking: Booking, media: Media) -> list[MediaBadge]:
+    return list(
+        session.exec(
+            select(MediaBadge).where(
+                MediaBadge.media_id == media.id, MediaBadge.booking_id == booking.id
+            )
+        ).all()
+    )
+
+
+def _copy_of(
+    booking: Booking, media: Media, faces: list[MediaFace], badges: list[MediaBadge]
+) -> CoveredCopy | None:
+    """What of a photo they may see: every face covered but theirs (matched to them, or above
+    their badge: someone who did not opt out is found by the badge alone). None for a video, or
+    a photo whose faces are not known yet."""
+    if media.kind != "photo" or media.status in ("pending", "processing", "failed"):
+        return None
+    worn = {b.face_number for b in badges if b.face_number is not None}
+    mine = {
+        (f.top, f.right, f.bottom, f.left)
+        for f in faces
+        if f.booking_id == booking.id or f.number in worn
+    }
+    boxes = [(f.top, f.right, f.bottom, f.left) for f in faces]
+    return CoveredCopy(media.sha256, tuple(b for b in boxes if b not in mine))
+
+
 class _Built:
-    """ZIPs already built, by the digest of what they hold (least recently used goes first)."""
+    """Files already built (ZIPs, the page's copies), by the digest of what they hold (least
+    recently used goes first)."""
 
     def __init__(self, max_bytes: int = 64_000_000) -> None:
         self.max_bytes = max_bytes
@@ -138,16 +191,27 @@ class _Built:
 
 
 built = _Built()
+shown = _Built(max_bytes=32_000_000)  # the page's copies: each decoded once per change
+
+
+def covered_photo(*, session: Session, booking: Booking, media: Media) -> bytes:
+    """A photo as their "photos I am in" page shows it: the copy their export holds (everyone
+    else's face covered), at most SHOWN_SIDE px."""
+    copy = _copy_of(booking, media, _faces(session, media), _badges(session, booking, media))
+    if copy is None:
+        raise NotFound("There is no photo to show for this item.")
+    digest = hashlib.sha256(json.dumps([copy.key, copy.covered, SHOWN_SIDE]).encode()).hexdigest()
+    ready = shown.get(digest)
+    if ready is None:
+        ready = _covered_copy(copy, SHOWN_SIDE)
+        shown.put(digest, ready)
+    return ready
 
 
 def _media_entry(
     session: Session, booking: Booking, media: Media, copies: dict[str, CoveredCopy]
 ) -> dict[str, Any]:
-    faces = list(
-        session.exec(
-            select(MediaFace).where(MediaFace.media_id == media.id).order_by(col(MediaFace.number))
-        ).all()
-    )
+    faces = _faces(session, media)
     theirs = [f for f in faces if f.booking_id == booking.id]
     numbers = {f.number for f in theirs}
     reviews = session.exec(
@@ -155,11 +219,7 @@ def _media_entry(
         .where(FaceReview.media_id == media.id, col(FaceReview.face_number).in_(numbers))
         .order_by(col(FaceReview.id))
     ).all()
-    badges = session.exec(
-        select(MediaBadge).where(
-            MediaBadge.media_id == media.id, MediaBadge.booking_id == booking.id
-        )
-    ).all()
+    badges = _badges(session, booking, media)
     publications = session.exec(
         select(Publication)
         .where(Publication.media_id == media.id)
@@ -203,13 +263,30 @@ def _media_entry(
             for p in publications
         ],
     }
-    if media.kind == "photo" and media.status not in ("pending", "processing", "failed"):
+    copy = _copy_of(booking, media, faces, badges)
+    if copy is not None:
         name = f"photos/{media.id}.jpg"
-        mine = {(f.top, f.right, f.bottom, f.left) for f in theirs}
-        boxes = [(f.top, f.right, f.bottom, f.left) for f in faces]
-        copies[name] = CoveredCopy(media.sha256, tuple(b for b in boxes if b not in mine))
+        copies[name] = copy
         entry["copy"] = name
     return entry
+
+
+def _mails(session: Session, booking: Booking) -> list[dict[str, Any]]:
+    messages = session.exec(
+        select(OutboxMessage)
+        .where(OutboxMessage.entity_type == "booking", OutboxMessage.record_id == booking.id)
+        .order_by(col(OutboxMessage.id))
+    ).all()
+    return [
+        {
+            "what": MAIL_WORDS.get(m.kind, m.kind),
+            "kind": m.kind,
+            "queued_at": _when(m.created_at),
+            "sent_at": _when(m.sent_at),
+            "state": str(m.state),
+        }
+        for m in messages
+    ]
 
 
 def attendee_export(*, session: Session, booking: Booking, event: Event, actor: Actor) -> bytes:
@@ -243,6 +320,7 @@ def attendee_export(*, session: Session, booking: Booking, event: Event, actor: 
             "starts_at": _when(event.starts_at),
             "ends_at": _when(event.ends_at),
             "venue": event.venue,
+            "timezone": event.timezone,
         },
         "booking": {
             "name": booking.name,
@@ -268,18 +346,22 @@ def attendee_export(*, session: Session, booking: Booking, event: Event, actor: 
         "objections": [
             {
                 "media_id": str(o.media_id),
+                "file_name": name,
                 "at": _when(o.created_at),
                 "explanation": o.explanation,
-                "decision": o.decision.value,
+                # Read back from the database, a stored enum is its plain string.
+                "decision": str(o.decision),
                 "decided_at": _when(o.decided_at),
                 "decision_reason": o.decision_reason,
             }
-            for o in session.exec(
-                select(MediaObjection)
+            for o, name in session.exec(
+                select(MediaObjection, Media.filename)
+                .join(Media, col(Media.id) == col(MediaObjection.media_id))
                 .where(MediaObjection.booking_id == booking.id)
                 .order_by(col(MediaObjection.id))
             ).all()
         ],
+        "mails": _mails(session, booking),
     }
     audit.record(
         session=session,
@@ -308,6 +390,7 @@ def attendee_export(*, session: Session, booking: Booking, event: Event, actor: 
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("my-data.json", json.dumps(document, indent=2, ensure_ascii=False))
+        archive.writestr("my-data.pdf", readable_export.pdf(document))
         for name, data in files.items():
             archive.writestr(name, data, compress_type=zipfile.ZIP_STORED)  # JPEGs: no gain
     built.put(digest, out.getvalue())

@@ -51,6 +51,9 @@ class Shown:
     media: Media
     objected: bool
     published: bool
+    # Staff's word on their objection (pending, upheld, dismissed), and why when dismissed.
+    decision: str | None = None
+    reason: str | None = None
 
 
 def found_in(*, session: Session, booking: Booking) -> list[Shown]:
@@ -58,11 +61,12 @@ def found_in(*, session: Session, booking: Booking) -> list[Shown]:
     they objected to."""
     by_face = select(MediaFace.media_id).where(MediaFace.booking_id == booking.id)
     by_badge = select(MediaBadge.media_id).where(MediaBadge.booking_id == booking.id)
-    objected = set(
-        session.exec(
-            select(MediaObjection.media_id).where(MediaObjection.booking_id == booking.id)
+    objected = {
+        o.media_id: o
+        for o in session.exec(
+            select(MediaObjection).where(MediaObjection.booking_id == booking.id)
         ).all()
-    )
+    }
     media = session.exec(
         select(Media)
         .where(
@@ -71,7 +75,7 @@ def found_in(*, session: Session, booking: Booking) -> list[Shown]:
             or_(
                 col(Media.id).in_(by_face),
                 col(Media.id).in_(by_badge),
-                col(Media.id).in_(objected),
+                col(Media.id).in_(list(objected)),
             ),
         )
         .order_by(col(Media.created_at))
@@ -84,7 +88,39 @@ def found_in(*, session: Session, booking: Booking) -> list[Shown]:
             )
         ).all()
     )
-    return [Shown(m, m.id in objected, m.id in live) for m in media]
+    return [
+        Shown(
+            m,
+            m.id in objected,
+            m.id in live,
+            str(objected[m.id].decision) if m.id in objected else None,
+            objected[m.id].decision_reason if m.id in objected else None,
+        )
+        for m in media
+    ]
+
+
+def shown_photo(*, session: Session, booking: Booking, media_id: uuid.UUID) -> Media:
+    """A photo their page lists (found in it, or objected to), for its covered copy; NotFound
+    for anything else, so a link shows nothing of the event beyond their own photos."""
+    media = session.get(Media, media_id)
+    if (
+        media is None
+        or media.event_id != booking.event_id
+        or media.kind != "photo"
+        or media.status not in FINAL
+        or not (
+            found_them(session=session, booking=booking, media=media)
+            or session.exec(
+                select(MediaObjection.id).where(
+                    MediaObjection.media_id == media.id, MediaObjection.booking_id == booking.id
+                )
+            ).first()
+            is not None
+        )
+    ):
+        raise NotFound("No such photo among those you were found in.")
+    return media
 
 
 def find_media(*, session: Session, booking: Booking, reference: str) -> Media:

@@ -4,6 +4,7 @@ as a copy in which nobody else's face can be found (checked with the real detect
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import random
@@ -19,12 +20,19 @@ from sqlmodel import Session, select
 
 from registry.audit.models import AuditEntry
 from registry.audit.service import SYSTEM
+from registry.auth.models import Role, StaffUser
+from registry.consent.models import ConsentRequest
 from registry.events import references
 from registry.events import service as events
 from registry.events.models import Booking, Event
 from registry.media import service as media_service
-from registry.media.models import MediaStatus
+from registry.media.models import Media, MediaBadge, MediaFace, MediaObjection, MediaStatus
 from registry.vision import faces
+from tests.auth.factories import csrf_from, login_page
+from tests.consent.factories import grant
+from tests.pdf import pdf_text
+from tests.publishing.factories import jpeg_with_gps
+from tests.rights.scene import ALICE_EMAIL, ALICE_NAME, BOB_EMAIL, Scene
 from tests.vision import compose
 
 pytestmark = pytest.mark.usefixtures("faces_dir")
@@ -120,7 +128,7 @@ def test_an_attendee_downloads_exactly_their_data_with_everyone_else_covered(
     assert len(seen) == 1, [f.box for f in seen]
     assert faces.distance(seen[0].encoding, reference_face.encoding) <= 0.6
     assert sorted(archive.namelist()) == sorted(
-        ["my-data.json", reference["thumbnail"], found["copy"]]
+        ["my-data.json", "my-data.pdf", reference["thumbnail"], found["copy"]]
     )
     exported = session.exec(
         select(AuditEntry).where(AuditEntry.action == "booking.data_exported")
@@ -129,7 +137,7 @@ def test_an_attendee_downloads_exactly_their_data_with_everyone_else_covered(
 
     # Bob was found nowhere: his export holds his booking and nothing of Alice.
     his = zipfile.ZipFile(io.BytesIO(client.get(f"/b/{events.manage_token(bob)}/export").content))
-    assert his.namelist() == ["my-data.json"]
+    assert his.namelist() == ["my-data.json", "my-data.pdf"]
     his_document = json.loads(his.read("my-data.json"))
     assert his_document["media"] == []
     assert "alice@example.org" not in his.read("my-data.json").decode()
@@ -147,7 +155,6 @@ def test_a_patient_downloads_their_whole_record(
     make_consent: Callable[..., Any],
 ) -> None:
     from registry.consent import service as consent
-    from tests.consent.factories import grant
     from tests.media.samples import png
 
     [(knee, _)] = media_service.upload(
@@ -182,3 +189,186 @@ def test_a_patient_downloads_their_whole_record(
     ).all()
     assert [e.entity_id for e in exported] == [str(request.id)]
     assert client.get("/c/forged-token/export").status_code == 404
+
+
+def _document(data: bytes, prefix: str = "") -> dict[str, Any]:
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    document = json.loads(archive.read(f"{prefix}my-data.json"))
+    assert archive.read(f"{prefix}my-data.pdf")[:5] == b"%PDF-"
+    for media in document["media"]:
+        if "copy" in media:
+            assert archive.read(prefix + media["copy"])[:2] == b"\xff\xd8"
+    return {k: v for k, v in document.items() if k != "generated_at"}
+
+
+def test_every_kind_of_row_is_read_back_from_the_database_by_both_exports(
+    scene: Scene,
+    client: TestClient,
+    comms_headers: dict[str, str],
+    admin_headers: dict[str, str],
+    make_staff: Callable[..., StaffUser],
+    make_consent: Callable[..., ConsentRequest],
+    session: Session,
+    tmp_path: Path,
+) -> None:
+    """Alice opted out, gave a reference, was confirmed by a reviewer in a published photo
+    (taken down since) and in a video, and is a patient too; Bob changed his mind twice, got a
+    new link and objected to three photos (one upheld, one dismissed, one not decided yet).
+    Read back from the database as a new request reads it (stored enums come back as plain
+    strings), every document of theirs downloads, from their link and by staff."""
+    alice, bob = scene.alice, scene.bob
+    events.set_opt_out(session=session, actor=SYSTEM, booking=bob, opt_out=True)
+    events.set_opt_out(session=session, actor=SYSTEM, booking=bob, opt_out=False)
+    events.reissue_manage_link(session=session, actor=SYSTEM, booking=bob)
+    [(extra, _)] = media_service.upload(
+        session=session,
+        actor=SYSTEM,
+        files=[media_service.Upload("IMG_0044.jpg", jpeg_with_gps(7))],
+        event=scene.event,
+    )
+    extra.status = MediaStatus.cleared
+    session.add(extra)
+    hall = client.get(f"/api/media/{scene.hall.id}", headers=comms_headers).json()
+    [her_face] = [f for f in hall["faces"] if f["booking_id"] == str(alice.id)]
+    reviewed = client.post(
+        f"/api/media/{scene.hall.id}/faces/{her_face['id']}/review",
+        json={"decision": "confirm"},
+        headers=comms_headers,
+    )
+    assert reviewed.status_code == 200, reviewed.text
+    taken_down = client.post(
+        f"/api/publications/{scene.publication_id}/takedown",
+        json={"note": "Removed from the intranet gallery"},
+        headers=comms_headers,
+    )
+    assert taken_down.status_code == 200, taken_down.text
+    video = Media(
+        event_id=scene.event.id,
+        sha256=hashlib.sha256(b"a video").hexdigest(),
+        kind="video",
+        filename="MVI_0045.mp4",
+        content_type="video/mp4",
+        size_bytes=1000,
+        duration_s=12.0,
+        status=MediaStatus.flagged,
+        uploaded_by="system",
+    )
+    session.add(video)
+    session.flush()
+    session.add_all(
+        [
+            MediaFace(
+                media_id=video.id, number=1, top=10, right=60, bottom=60, left=10,
+                start_s=1.5, end_s=4.0, booking_id=alice.id, via="face", distance=0.4,
+                decision="opted_out",
+            ),
+            MediaBadge(media_id=video.id, code=bob.badge_code, top=0, right=9, bottom=9,
+                       left=0, booking_id=bob.id, t_s=2.5),
+        ]
+    )  # fmt: skip
+    patient = make_consent(subject_name=ALICE_NAME, subject_email=ALICE_EMAIL)
+    grant(session, patient)
+
+    token = events.manage_token(bob)
+    page = client.get(f"/b/{token}/photos")
+    csrf = csrf_from(page.text)
+    for media, words in (
+        (scene.hall, ""),
+        (scene.stage, "At the back on the left, red scarf"),
+        (extra, "In the middle, holding a microphone"),
+    ):
+        objected = client.post(
+            f"/b/{token}/objections",
+            data={"csrf_token": csrf, "media_id": str(media.id), "explanation": words},
+        )
+        assert "will not be published with you in it" in objected.text, objected.text[-800:]
+    ids = {
+        o.media_id: o.id
+        for o in session.exec(select(MediaObjection).where(MediaObjection.booking_id == bob.id))
+    }
+    for media, decision, reason in (
+        (scene.hall, "upheld", None),
+        (extra, "dismissed", "Nobody in the middle holds a microphone"),
+    ):
+        decided = client.post(
+            f"/api/media/{media.id}/objections/{ids[media.id]}/decision",
+            json={"decision": decision, "reason": reason},
+            headers=comms_headers,
+        )
+        assert decided.status_code == 200, decided.text
+
+    session.expire_all()  # what follows reads every row from the database, as a new request
+
+    page = client.get(f"/b/{events.manage_token(bob)}/photos")
+    assert page.status_code == 200, page.text
+    for words in (
+        "you objected, and staff upheld it",
+        "you objected; staff will check",
+        "you objected, and staff dismissed it (Nobody in the middle holds a microphone)",
+    ):
+        assert words in page.text
+
+    answer = client.get(f"/b/{events.manage_token(bob)}/export")
+    assert answer.status_code == 200, answer.text
+    his = _document(answer.content)
+    assert [(o["file_name"], o["decision"], o["decision_reason"]) for o in his["objections"]] == [
+        ("IMG_0042.jpg", "upheld", None),
+        ("IMG_0043.jpg", "pending", None),
+        ("IMG_0044.jpg", "dismissed", "Nobody in the middle holds a microphone"),
+    ]
+    assert [c["action"] for c in his["choices"]] == [
+        "booked", "opted_out", "opted_in", "link_reissued", "objected", "objected", "objected",
+    ]  # fmt: skip
+    assert [m["kind"] for m in his["mails"]] == [
+        "booking.confirmation", "booking.choice", "booking.choice", "booking.link",
+    ]  # fmt: skip
+    assert {m["state"] for m in his["mails"]} <= {"queued", "sent", "logged"}
+    hall_entry, video_entry = his["media"]
+    assert (hall_entry["file_name"], video_entry["file_name"]) == ("IMG_0042.jpg", "MVI_0045.mp4")
+    assert [f["decision"] for f in hall_entry["found"]] == ["opted_out"]  # his objection upheld
+    assert video_entry["badge_seen"] == [{"at_s": 2.5}]
+    assert "copy" not in video_entry
+
+    answer = client.get(f"/b/{events.manage_token(alice)}/export")
+    assert answer.status_code == 200, answer.text
+    hers = _document(answer.content)
+    assert [c["action"] for c in hers["choices"]] == ["booked", "reference_added"]
+    assert len(hers["reference_photos"]) == 1
+    assert hers["objections"] == []
+    assert [m["kind"] for m in hers["mails"]] == ["booking.confirmation"]
+    hall_entry, video_entry = hers["media"]
+    assert [r["decision"] for r in hall_entry["reviews"]] == ["confirm"]
+    [publication] = hall_entry["publications"]
+    assert publication["taken_down_at"] is not None
+    assert video_entry["found"] == [
+        {
+            "track": 1,
+            "decision": "opted_out",
+            "how": "your reference photo",
+            "distance": 0.4,
+            "box": {"top": 10, "right": 60, "bottom": 60, "left": 10},
+            "start_s": 1.5,
+            "end_s": 4.0,
+        }
+    ]
+    text = pdf_text(zipfile.ZipFile(io.BytesIO(answer.content)).read("my-data.pdf"), tmp_path)
+    assert "MVI_0045.mp4" in text
+    assert "taken down" in text
+
+    # Staff answer a subject request for each of them: the API's ZIP and the page's.
+    login_page(client, make_staff(Role.admin))
+    for email, document, bookings in ((BOB_EMAIL, his, [bob]), (ALICE_EMAIL, hers, [alice])):
+        made = client.post("/api/subject-requests", json={"email": email}, headers=admin_headers)
+        assert made.status_code == 201, made.text
+        session.expire_all()
+        for path in (
+            f"/api/subject-requests/{made.json()['id']}/export",
+            f"/subject-requests/{made.json()['id']}/export",
+        ):
+            answer = client.get(path, headers=admin_headers if "/api/" in path else {})
+            assert answer.status_code == 200, (path, answer.text[-800:])
+            assert answer.headers["content-type"] == "application/zip"
+            for booking in bookings:
+                assert _document(answer.content, f"bookings/{booking.id}/") == document
+    names = zipfile.ZipFile(io.BytesIO(answer.content)).namelist()
+    assert f"consents/{patient.id}/receipt.json" in names
