@@ -34,6 +34,7 @@ PUBLIC_PAGES = {
     "/b/{token}/export",
     "/c/{token}/export",
     "/b/{token}/photos",
+    "/b/{token}/photos/{media_id}",
     "/b/{token}/objections",
     "/b/{token}/erase",
     "/erased",

@@ -83,6 +83,18 @@ def photos(request: Request, token: str, session: SessionDep) -> Response:
     )
 
 
+@router.get("/b/{token}/photos/{media_id}")
+def photo(token: str, media_id: uuid.UUID, session: SessionDep) -> Response:
+    """One photo their page lists, as their export holds it: everyone else's face covered."""
+    booking, _event = events.booking_for_token(session=session, token=token)
+    media = objections.shown_photo(session=session, booking=booking, media_id=media_id)
+    return Response(
+        export.covered_photo(session=session, booking=booking, media=media),
+        media_type="image/jpeg",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 @router.post("/b/{token}/objections")
 def object_to_photo(
     request: Request,

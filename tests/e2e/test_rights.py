@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 
 from registry.rights.requests import one_month_after
 from tests.e2e.conftest import Server, check_accessibility, shot, sign_in, staff_api
+from tests.pdf import pdf_text
 from tests.vision import compose
 
 
@@ -307,3 +308,82 @@ def test_an_objection_to_a_photo_she_was_not_found_in_is_explained_then_dismisse
     shot(page, "objection-dismissed-desktop")
     with staff_api(server) as api:
         assert api.get(f"/api/media/{uploaded['id']}").json()["status"] == "cleared"
+
+
+def test_an_attendee_who_objected_sees_her_photos_and_downloads_her_data_on_her_phone(
+    phone: Any, server: Server, faces_dir: Path, tmp_path: Path
+) -> None:
+    """Pia did not opt out. Her "photos I am in" page shows the photo she was found in (the
+    stranger beside her covered), she objects to it, and her data still downloads: with her
+    objection, a readable page and the covered copy."""
+    people = compose.portraits(faces_dir)
+    with staff_api(server) as api:
+        event = api.post(
+            "/api/events",
+            json={
+                "name": "Gallery day",
+                "starts_at": "2031-06-01T09:00:00+00:00",
+                "filming_notice": "We photograph this event; opt out any time.",
+                "channels": ["internal"],
+            },
+        ).json()
+        booking = api.post(
+            f"/api/events/{event['id']}/bookings",
+            json={"name": "Pia Lindqvist", "email": "pia.lindqvist@example.org"},
+        ).json()
+        canvas = compose.background(faces_dir, (2400, 1600), random.Random(41))
+        box = compose.paste_face(canvas, people["joe_biden"][0], 170, (800, 700))
+        badge = compose.badge_image(booking["badge_code"], 4)
+        canvas.paste(badge, (800 - badge.width // 2, box[2] + 170))
+        compose.paste_face(canvas, people["kit_harington"][0], 170, (1700, 700))
+        [uploaded] = api.post(
+            "/api/media",
+            files=[("files", ("DSC_0201.jpg", compose.Composed(canvas).jpeg(), "image/jpeg"))],
+            data={"event_id": event["id"]},
+        ).json()
+        deadline = time.monotonic() + 120
+        while api.get(f"/api/media/{uploaded['id']}").json()["status"] in ("pending", "processing"):
+            assert time.monotonic() < deadline, "the photo was not cleared"
+            time.sleep(0.5)
+
+    phone.goto(booking["manage_url"])
+    phone.get_by_role("link", name="See the photos you were found in, or object to one").click()
+    expect(phone.get_by_role("heading", name="A photo you do not want to be in")).to_be_visible()
+    photo = phone.get_by_role("img", name="DSC_0201.jpg, with everyone else's face covered")
+    expect(photo).to_be_visible()
+    photo.scroll_into_view_if_needed()
+    phone.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=photo.element_handle()
+    )
+    src = photo.get_attribute("src")
+    assert src == f"/b/{booking['manage_url'].rsplit('/', 1)[1]}/photos/{uploaded['id']}"
+    image = phone.request.get(f"{server.url}{src}")
+    assert image.status == 200
+    assert image.headers["cache-control"] == "no-store"
+    assert image.headers["content-type"] == "image/jpeg"
+    box_on_screen = photo.bounding_box()
+    assert box_on_screen is not None
+    assert box_on_screen["width"] >= 300  # the phone's width, not a thumbnail
+    check_accessibility(phone, "photos I am in, with the photo")
+    shot(phone, "photos-i-am-in-phone")
+
+    phone.get_by_role("button", name=re.compile(r"Not this photo\s*: DSC_0201\.jpg")).click()
+    expect(phone.get_by_text("DSC_0201.jpg will not be published with you in it")).to_be_visible()
+    expect(phone.get_by_text("you objected; staff will check")).to_be_visible()
+    expect(photo).to_be_visible()
+    shot(phone, "photos-i-am-in-objected-phone")
+
+    phone.get_by_role("link", name="← Your booking").click()
+    section = phone.get_by_role("region", name="Your data")
+    with phone.expect_download() as download:
+        section.get_by_role("link", name="Download my data (ZIP)").click()
+    assert download.value.suggested_filename == "my-data.zip"
+    archive = zipfile.ZipFile(download.value.path())
+    document = json.loads(archive.read("my-data.json"))
+    [objection] = document["objections"]
+    assert (objection["file_name"], objection["decision"]) == ("DSC_0201.jpg", "pending")
+    [found] = document["media"]
+    assert archive.read(found["copy"])[:2] == b"\xff\xd8"
+    text = " ".join(pdf_text(archive.read("my-data.pdf"), tmp_path).split())
+    assert "DSC_0201.jpg" in text
+    assert "Not decided yet" in text
