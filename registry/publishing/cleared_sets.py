@@ -1,7 +1,7 @@
 """A cleared set leaves in one click: staff pick what may go out on a channel (each as its
 original without metadata, or its verified redacted copy), download one ZIP of exactly those
 files with a manifest and their clearance certificates, then say "I have posted these" with the
-URLs and caption.
+URLs and caption. Beside each certificate is a page a person can read (`readable_certificates`).
 
 Downloading records each file as released on the channel (a publication without a URL yet):
 its certificate is real and verifiable, and if the basis goes before or after it is posted, the
@@ -30,7 +30,7 @@ from registry.errors import Invalid
 from registry.media import service as media_service
 from registry.media.models import Media, Rendition
 from registry.media.storage import get_storage
-from registry.publishing import caption_facts, service
+from registry.publishing import caption_facts, readable_certificates, service
 from registry.publishing.facts import channel_checked, fingerprint, load_facts, rendition_fact
 from registry.publishing.gate import check
 from registry.publishing.models import Publication
@@ -109,8 +109,9 @@ def download(
     *, session: Session, actor: Actor, channel: str, picks: Sequence[Pick]
 ) -> tuple[bytes, Outcome]:
     """Release the picked files on the channel (one publication each, without a URL yet) and
-    pack them: `files/`, `certificates/` and `manifest.json`. Refused items are listed in the
-    manifest too (nothing of theirs is packed)."""
+    pack them: `files/`, `certificates/` (each signed `.jwt` with a `.pdf` page a person can
+    read) and `manifest.json`. Refused items are listed in the manifest too (nothing of theirs
+    is packed)."""
     ok, refused = _checked(session, channel, picks)
     done: list[tuple[Media, Publication]] = []
     for pick, item, _rendition in ok:
@@ -146,7 +147,20 @@ def download(
             stem = item.filename.rsplit(".", 1)[0][:60] or "media"
             name = f"files/{number:03d}-{stem}.{ext}"
             archive.writestr(name, storage.get(rendition.sha256, kind="renditions"))
-            archive.writestr(f"certificates/{number:03d}-{stem}.jwt", publication.certificate)
+            certificate = f"certificates/{number:03d}-{stem}.jwt"
+            page = f"certificates/{number:03d}-{stem}.pdf"
+            archive.writestr(certificate, publication.certificate)
+            archive.writestr(
+                page,
+                readable_certificates.certificate_pdf(
+                    session=session,
+                    media=item,
+                    rendition=rendition,
+                    publication=publication,
+                    file_name=name,
+                    certificate_name=certificate,
+                ),
+            )
             files.append(
                 {
                     "media_id": str(item.id),
@@ -157,6 +171,7 @@ def download(
                     "sha256": rendition.sha256,
                     "publication_id": str(publication.id),
                     "certificate": publication.certificate,
+                    "certificate_page": page,
                 }
             )
         manifest["files"] = files

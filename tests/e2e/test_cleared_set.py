@@ -88,7 +88,8 @@ def test_six_photos_leave_in_one_zip_and_are_recorded_in_one_action(
         claims = certificates.verify(item["certificate"], keys=_jwks(server))
         assert claims["sub"] == f"urn:sha256:{item['sha256']}"
         assert claims["channel"] == manifest["channel"]
-    assert len([n for n in archive.namelist() if n.startswith("certificates/")]) == 6
+    certificates_packed = sorted(n for n in archive.namelist() if n.startswith("certificates/"))
+    assert [n.rsplit(".", 1)[1] for n in certificates_packed] == ["jwt", "pdf"] * 6
 
     for i in range(len(uploaded)):
         form.get_by_label(f"Where set-{i}.jpg was posted").fill(f"https://social.example/p/{i}")
