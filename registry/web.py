@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeSerializer
 from markupsafe import Markup
 
-from registry import channels, zones
+from registry import channels, plurals, zones
 from registry.auth.security import csrf_token_for, csrf_token_valid, new_csrf_secret
 from registry.config import ROOT_DIR, get_settings
 from registry.errors import Forbidden, NotFound
@@ -252,4 +252,5 @@ templates.env.filters["last_day"] = last_day
 templates.env.filters["in_zone"] = _in_zone
 templates.env.globals["channel_words"] = channels.words
 templates.env.globals["thumb_height"] = thumb_height
+templates.env.filters["count"] = plurals.count
 templates.env.globals["timezone_names"] = zones.names

@@ -21,6 +21,7 @@ from registry.audit.service import Actor
 from registry.errors import Conflict, Invalid, TooLarge
 from registry.events import service
 from registry.events.models import Event
+from registry.plurals import count
 
 MAX_BYTES = 2_000_000
 MAX_ROWS = 5_000
@@ -187,7 +188,8 @@ def import_bookings(
     result = preview(session=session, event=event, data=data)
     if result.errors:
         raise Invalid(
-            f"{result.errors} row(s) have errors; nothing was imported. Fix them and try again.",
+            f"{count(result.errors, 'row')} {'has' if result.errors == 1 else 'have'} errors; "
+            "nothing was imported. Fix them and try again.",
             field="file",
             rows=[{"line": r.line, "errors": r.errors} for r in result.rows if r.status == "error"],
         )

@@ -27,6 +27,7 @@ from registry.events.models import Event
 from registry.mail import transport
 from registry.organisation import service as organisation
 from registry.origin import origin_of
+from registry.plurals import count
 from registry.uploads import read_upload
 from registry.web import page_router, path_uuid, redirect, render
 
@@ -273,7 +274,7 @@ def reference_upload(
     if wait:
         raise RateLimited(
             "Too many photos were sent for this booking or from this network; nothing was "
-            f"saved. Try again in {max(1, (wait + 59) // 60)} minute(s).",
+            f"saved. Try again in {count(max(1, (wait + 59) // 60), 'minute')}.",
             retry_after=wait,
         )
     # On a refusal: back to the form, with the message beside it; the consent box stays as it

@@ -14,6 +14,7 @@ from registry.media.models import (
     MediaBadge,
     MediaFace,
 )
+from registry.plurals import count
 from registry.vision.video import timestamp
 
 
@@ -75,5 +76,6 @@ def video_reasons(
         )
     small = sum(1 for t in tracks if t.decision == "too_small")
     if small:
-        reasons.append(f"{small} track(s) are too small to verify.")
+        are = "is" if small == 1 else "are"
+        reasons.append(f"{count(small, 'track')} {are} too small to verify.")
     return reasons

@@ -14,6 +14,7 @@ from registry.downloads import attachment
 from registry.errors import Invalid, redirect_on_error, render_on_error
 from registry.media import service as media_service
 from registry.media.models import ObjectionDecision
+from registry.plurals import count
 from registry.rights import objections, requests
 from registry.web import page_router, path_uuid, redirect, render
 
@@ -74,8 +75,8 @@ def request_erase(
         counts = requests.erase(session=session, actor=Actor.staff(staff.id), request=item)
     return redirect(
         f"/subject-requests/{item.id}",
-        message=f"Erased: {counts['bookings']} booking(s), "
-        f"{counts['consents_deleted']} consent record(s) deleted, "
+        message=f"Erased: {count(counts['bookings'], 'booking')}, "
+        f"{count(counts['consents_deleted'], 'consent record')} deleted, "
         f"{counts['consents_pseudonymised']} kept under a pseudonym while published.",
     )
 

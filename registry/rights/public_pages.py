@@ -18,6 +18,7 @@ from registry.errors import Invalid, NotFound, RateLimited, redirect_on_error
 from registry.events import service as events
 from registry.media.models import Media
 from registry.origin import origin_of
+from registry.plurals import count
 from registry.rights import erasure, export, objections
 from registry.web import page_router, redirect, render
 
@@ -41,7 +42,7 @@ def _export_wait(throttle: Throttle, request: Request, record: uuid.UUID) -> Non
     if wait:
         raise RateLimited(
             f"Too many downloads of this record or from this network. Try again in "
-            f"{max(1, (wait + 59) // 60)} minute(s).",
+            f"{count(max(1, (wait + 59) // 60), 'minute')}.",
             retry_after=wait,
         )
     throttle.fail([key for key, _ in keys])
@@ -115,7 +116,7 @@ def object_to_photo(
     if wait:
         raise RateLimited(
             "Too many objections were sent for this booking or from this network; nothing "
-            f"was saved. Try again in {max(1, (wait + 59) // 60)} minute(s), or write to "
+            f"was saved. Try again in {count(max(1, (wait + 59) // 60), 'minute')}, or write to "
             "the organiser (their address is in your booking email).",
             retry_after=wait,
         )

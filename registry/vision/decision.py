@@ -478,7 +478,8 @@ def decide(
     too_small = sum(1 for r in face_results if r.decision == FaceDecision.too_small)
     if too_small:
         reasons.append(
-            f"{too_small} face(s) are too small to verify (under {t.min_face_px} px wide)."
+            f"{too_small} {'face is' if too_small == 1 else 'faces are'} too small to verify "
+            f"(under {t.min_face_px} px wide)."
         )
     return PhotoResult(
         status=status,

@@ -237,7 +237,7 @@ def test_an_admin_answers_a_subject_request_through_the_pages(page: Any, server:
 
     page.get_by_label("Erase everything listed above; this cannot be undone").check()
     page.get_by_role("button", name="Erase", exact=True).click()
-    expect(page.get_by_text("Erased: 1 booking(s)")).to_be_visible()
+    expect(page.get_by_text("Erased: 1 booking,")).to_be_visible()
     expect(page.get_by_text("The address is no longer held.")).to_be_visible()
     assert email not in page.content().lower()
     page.get_by_role("link", name="← All subject requests").click()
