@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from registry.addresses import one_address
 from registry.audit.service import Actor
 from registry.auth.throttle import Throttle
+from registry.config import get_settings
 from registry.deps import MAX_ROW, LinkThrottleDep, SessionDep, unit_of_work_for
 from registry.downloads import attachment
 from registry.errors import (
@@ -98,12 +99,16 @@ def booking_submit(
         # Whether new or already booked, the same answer: the link went to the address (the
         # confirmation for a new booking, the link for an existing one). Nothing on screen.
         return render(request, "events/book_sent.html", _neutral(session, event))
+    if get_settings().env != "dev":
+        # No mail server outside development: the link cannot reach whoever owns the address,
+        # and the answer must not say whether it was booked before (the same page either way).
+        return render(request, "events/book_no_mail.html", _neutral(session, event))
     if not created:
         # Whoever typed this email may not own it: never show (or redirect to) that attendee's
         # private link, and do not say whether the address is booked. Nothing was changed.
         return render(request, "events/book_check.html", _neutral(session, event))
-    # No mail server: the confirmation lives at the private manage link (no personal data in
-    # this redirect).
+    # Development without a mail server: the confirmation lives at the private manage link (no
+    # personal data in this redirect).
     return redirect(f"/b/{service.manage_token(booking)}", message="You are booked.")
 
 

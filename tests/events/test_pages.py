@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import pytest
 from fastapi.testclient import TestClient
 
 from registry.audit.service import CLI
+from registry.config import get_settings
 from registry.events import service
 from registry.events.models import Booking, Event
 from tests.auth.factories import csrf_from
@@ -22,8 +24,18 @@ def test_booking_page_shows_the_notice_and_an_unticked_opt_out(
     assert "checked" not in checkbox
 
 
+@pytest.fixture
+def development(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """REGISTRY_ENV=dev (as `serve --demo`): without mail, a new booking lands on its page."""
+    monkeypatch.setenv("REGISTRY_ENV", "dev")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
 def test_booking_with_opt_out_lands_on_the_manage_page(
-    client: TestClient, make_event: Callable[..., Event]
+    client: TestClient, make_event: Callable[..., Event], development: None
 ) -> None:
     event = make_event()
     token = csrf_from(client.get(f"/events/{event.id}/book").text)
@@ -130,7 +142,7 @@ def test_staff_edit_an_event_and_the_notice_gets_a_new_version(
 
 
 def test_booking_with_an_email_that_already_booked_shows_no_link_and_changes_nothing(
-    client: TestClient, make_event: Callable[..., Event], session
+    client: TestClient, make_event: Callable[..., Event], session, development: None
 ) -> None:  # type: ignore[no-untyped-def]
     event = make_event()
     booking, _ = service.create_booking(
