@@ -93,7 +93,12 @@ def booking_submit(
         )
         if not created and mail_on:
             service.send_link_if_booked(
-                session=session, actor=ATTENDEE, event=event, email=email, throttle=throttle
+                session=session,
+                actor=ATTENDEE,
+                event=event,
+                email=email,
+                throttle=throttle,
+                network=origin_of(request).ip_prefix,
             )
     if mail_on:
         # Whether new or already booked, the same answer: the link went to the address (the
@@ -179,15 +184,24 @@ def lost_link_submit(
     # Whether the address is booked (and may be mailed again) is looked up, and the link
     # queued, after the answer has gone: the answer is the same, and takes the same time,
     # either way, so it cannot tell who booked.
-    background.add_task(_send_link_later, request.app, throttle, event.id, email)
+    background.add_task(
+        _send_link_later, request.app, throttle, event.id, email, origin_of(request).ip_prefix
+    )
     return render(request, "events/link_sent.html", _neutral(session, event))
 
 
-def _send_link_later(app: FastAPI, throttle: Throttle, event_id: uuid.UUID, email: str) -> None:
+def _send_link_later(
+    app: FastAPI, throttle: Throttle, event_id: uuid.UUID, email: str, network: str | None
+) -> None:
     with unit_of_work_for(app) as session:
         event = service.get_event(session=session, event_id=event_id)
         service.send_link_if_booked(
-            session=session, actor=ATTENDEE, event=event, email=email, throttle=throttle
+            session=session,
+            actor=ATTENDEE,
+            event=event,
+            email=email,
+            throttle=throttle,
+            network=network,
         )
 
 

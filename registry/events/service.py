@@ -356,15 +356,30 @@ def public_request_wait(*, throttle: Throttle, network: str | None, form: str) -
     return wait
 
 
-def may_mail_link(*, throttle: Throttle, email: str) -> bool:
-    """Whether another private link may be mailed to this address now (counted). Past the
-    per-address limit the requester gets the same answer and nothing more is sent: requests
-    from other networks can stop the mail to someone, never lock her out of the form."""
-    key = f"link-request:address:{email.strip().lower()}"
-    if throttle.retry_after([(key, get_settings().link_requests_per_address)]):
-        return False
-    throttle.fail([key])
-    return True
+# Past the per-address limit, a network that has not asked for this address in the window still
+# gets one link mailed, up to this many more a window: others' requests cannot lock the owner out
+# (she asks from her own network), and mail to an address stays bounded (limit + this, an hour).
+FRESH_NETWORK_LINKS = 10
+
+
+def may_mail_link(*, throttle: Throttle, email: str, network: str | None = None) -> bool:
+    """Whether another private link may be mailed to this address now (counted). Within the
+    per-address limit, yes; past it, only for a network that has not asked for this address in
+    the window (at most FRESH_NETWORK_LINKS more). The requester's answer is the same either
+    way, and the decision is made after it was sent (no timing to read)."""
+    address = email.strip().lower()
+    key = f"link-request:address:{address}"
+    asked = f"link-request:address:{address}:network:{network or 'unknown'}"
+    if not throttle.retry_after([(key, get_settings().link_requests_per_address)]):
+        throttle.fail([key, asked])
+        return True
+    seen, _ = throttle.recent(asked)
+    throttle.fail([asked])
+    fresh = f"link-request:address-fresh:{address}"
+    if seen == 0 and network and not throttle.retry_after([(fresh, FRESH_NETWORK_LINKS)]):
+        throttle.fail([fresh])
+        return True
+    return False
 
 
 REFERENCE_UPLOADS_PER_BOOKING = 10  # per link-request window (an hour by default)
@@ -385,11 +400,18 @@ def reference_upload_wait(*, throttle: Throttle, booking: Booking, network: str 
 
 
 def send_link_if_booked(
-    *, session: Session, actor: Actor, event: Event, email: str, throttle: Throttle | None = None
+    *,
+    session: Session,
+    actor: Actor,
+    event: Event,
+    email: str,
+    throttle: Throttle | None = None,
+    network: str | None = None,
 ) -> None:
     """Mail the private link to the attendee booked with this address, if any and if the
-    address's limit allows (`throttle`); the caller's answer is the same either way."""
-    if throttle is not None and not may_mail_link(throttle=throttle, email=email):
+    address's limits allow (`throttle`, for the asking `network`); the caller's answer is the
+    same either way."""
+    if throttle is not None and not may_mail_link(throttle=throttle, email=email, network=network):
         return
     booking = find_booking(session=session, event=event, email=email)
     if booking is not None and booking.cancelled_at is None:
