@@ -15,9 +15,10 @@ An attendee's booking:
 
 A patient's consent record is deleted outright, with its history, unless media it covers is
 published on its strength: then it is kept as the proof of that publication, under a pseudonym
-(`Patient <ref>`), with no address, guardian, note or browser details, and with their name (and
-guardian's name and address) scrubbed from its purpose and description, until the last
-publication comes down (housekeeping then deletes it). Its link stops working at once (410),
+(`Patient <ref>`), with no address, guardian, note or browser details, and and with none of its free
+text (its purpose and description become a neutral sentence with the erasure date: no scrub
+can be sure to find a condition, a street or a nickname), until the last publication comes
+down (housekeeping then deletes it). Its link stops working at once (410),
 so nothing more can be done or recorded through it.
 
 On SQLite the database overwrites freed pages (`PRAGMA secure_delete`) and, after an erasure
@@ -27,7 +28,6 @@ not left in either file.
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -53,6 +53,7 @@ from registry.media.models import (
     MediaObjection,
     TransientReference,
 )
+from registry.plurals import count
 from registry.publishing.models import Publication
 from registry.rights.models import ErasurePermit
 
@@ -240,16 +241,24 @@ def erase_consent(*, session: Session, actor: Actor, request: ConsentRequest) ->
 
 def _pseudonymise(session: Session, actor: Actor, request: ConsentRequest) -> None:
     alias = pseudonym(request)
-    # Staff's own words may name the person ("Video of Maria Gonzalez after her mastectomy"):
-    # every form of their (and their guardian's) name and their address is replaced.
-    for field in ("purpose", "description"):
-        text = getattr(request, field)
-        for person in (request.subject_name, request.guardian_name):
-            if person:
-                text = names.scrub(text, person, alias)
-        if request.subject_email:
-            text = re.sub(re.escape(request.subject_email), alias, text, flags=re.IGNORECASE)
-        setattr(request, field, text)
+    # The purpose and description are free text about the patient (their condition, where they
+    # live, a nickname: "Charcot neuroarthropathy, HbA1c 94, lives at 12 Elm Road"): no scrub
+    # can be sure to find every identifying word, so none of it is kept. The record says what
+    # it is now, when it was erased, and which media it covered (its ConsentMedia rows).
+    erased_on = utcnow().strftime("%d %B %Y")
+    covered = len(
+        session.exec(
+            select(ConsentMedia.media_id).where(ConsentMedia.consent_request_id == request.id)
+        ).all()
+    )
+    request.purpose = (
+        f"Erased at the patient's request on {erased_on}: the purpose they were told is no "
+        "longer held."
+    )
+    request.description = (
+        f"Consent of {alias} for {count(covered, 'media item')}, kept only as the record that "
+        "their publication rested on it, until it comes down."
+    )
     request.subject_name = alias
     request.subject_email = None
     request.guardian_name = None

@@ -50,8 +50,9 @@ def test_a_pseudonymised_consent_keeps_no_name_and_its_link_is_gone(
     assert kept is not None
     alias = erasure.pseudonym(kept)
     assert kept.subject_name == alias
-    assert "mastectomy" in kept.purpose  # what the media shows stays, about nobody
-    assert alias in kept.purpose
+    # None of the free text is kept (issue 34, item 4: test_34_04).
+    assert "mastectomy" not in kept.purpose
+    assert "Erased at the patient's request" in kept.purpose
     assert alias in kept.description
     assert rows_mentioning(session, "maria", "gonzalez", "rosa", "maria.g@example.org") == []
 
