@@ -30,11 +30,24 @@ class ValidationErrorBody(BaseModel):
     errors: list[FieldProblem]
 
 
+def rebuilt(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """An exception as it was, after crossing a process boundary (pickle calls this): made
+    without its constructor (whose keyword arguments `args` does not hold), then its state."""
+    error = cls.__new__(cls)
+    BaseException.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
+
 class RegistryError(Exception):
-    """Base of every error the service reports to a user."""
+    """Base of every error the service reports to a user. It pickles with everything it holds
+    (a job's error reaches the web process from a worker as it was raised)."""
 
     status_code = 400
     title = "Bad request"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (rebuilt, (type(self), self.args, dict(self.__dict__)))
 
     def __init__(self, message: str, *, status_code: int | None = None, **extra: Any) -> None:
         super().__init__(message)

@@ -29,6 +29,11 @@ class ImageRejected(ValueError):
         super().__init__(message)
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[ImageRejected], tuple[str, str]]:
+        # Raised in a worker process, it reaches the pool's parent whole: every constructor
+        # argument, not only `args` (a failed unpickle there broke the pool for every job).
+        return (type(self), (str(self), self.reason))
+
 
 @dataclass(frozen=True)
 class DecodedImage:
