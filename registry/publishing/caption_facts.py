@@ -1,15 +1,18 @@
 """The caption's part of the gate's read model: who a post's text must not name, and the
 organisation's own contact details, loaded once for any number of media (`captions` is the
-pure matcher)."""
+pure matcher).
+
+The work one request may ask for is bounded: a caption is at most `MAX_CAPTION` characters, each
+different caption is read once however many media it is checked with, and the different
+captions of one request add up to at most `CAPTION_BUDGET` characters (a batch of 1,000 items
+may carry five million): past that the request is refused, not left to hold the server."""
 
 from __future__ import annotations
 
-import functools
-import re
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -24,7 +27,8 @@ from registry.errors import Invalid
 from registry.events.models import Booking
 from registry.organisation import service as organisation
 from registry.publishing import captions
-from registry.publishing.captions import Own, Person
+from registry.publishing.caption_identifiers import Pattern
+from registry.publishing.captions import Own, Person, Reading
 
 _CR: sa.Table = ConsentRequest.__table__  # type: ignore[attr-defined]
 _CM: sa.Table = ConsentMedia.__table__  # type: ignore[attr-defined]
@@ -62,9 +66,9 @@ def checked(caption: str | None) -> str | None:
     return caption
 
 
-@functools.lru_cache(maxsize=8)
-def _pattern(source: str) -> re.Pattern[str] | None:
-    return re.compile(source) if source else None
+# The characters of different captions one request may have checked: 100 of the longest, or
+# 1,000 of 500 characters (about a second of work; ~4 s for text built to be slow).
+CAPTION_BUDGET = 500_000
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,9 @@ class Context:
     links: dict[uuid.UUID, set[uuid.UUID]]  # media -> consents naming it
     opted_out: dict[uuid.UUID, list[str]]  # event -> names of attendees who opted out
     own: Own
-    hospital: re.Pattern[str] | None
+    hospital: Pattern | None
+    readings: dict[str, Reading] = field(default_factory=dict)
+    read_chars: int = 0
 
     def people(self, media_id: uuid.UUID, event_id: uuid.UUID | None, channel: str) -> list[Person]:
         linked = self.links.get(media_id, set())
@@ -111,13 +117,18 @@ class Context:
     ) -> tuple[str, ...]:
         if not caption:
             return ()
-        found = captions.check(
-            caption,
-            people=self.people(media_id, event_id, channel),
-            own=self.own,
-            hospital_pattern=self.hospital,
-        )
-        return tuple(f.reason() for f in found)
+        reading = self.readings.get(caption)
+        if reading is None:
+            self.read_chars += len(caption)
+            if self.read_chars > CAPTION_BUDGET:
+                raise Invalid(
+                    f"The captions of one request are at most {CAPTION_BUDGET:,} characters "
+                    "of different text together: check these in several requests.",
+                    field="caption",
+                )
+            reading = captions.read(caption, own=self.own, hospital_pattern=self.hospital)
+            self.readings[caption] = reading
+        return tuple(f.reason() for f in reading.check(self.people(media_id, event_id, channel)))
 
 
 def own_details(session: Session) -> Own:
@@ -169,5 +180,5 @@ def context(
         links=links,
         opted_out=opted_out,
         own=own_details(session),
-        hospital=_pattern(get_settings().caption_hospital_number_pattern),
+        hospital=captions.hospital(get_settings().caption_hospital_number_pattern),
     )
