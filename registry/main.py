@@ -29,6 +29,7 @@ from registry.limits import BodyLimit, SecurityHeaders
 from registry.mail import pages as mail_pages
 from registry.media import api as media_api
 from registry.media import pages as media_pages
+from registry.media import people_pages
 from registry.monitoring import RequestObserver
 from registry.organisation import pages as organisation_pages
 from registry.publishing import api as publishing_api
@@ -39,7 +40,7 @@ from registry.rights import public_pages as rights_public_pages
 from registry.web import STATIC_DIR
 from registry.webhooks import api as webhooks_api
 from registry.webhooks import pages as webhooks_pages
-from registry.worker import broker, compute, periodic
+from registry.worker import broker, compute, periodic, queue
 from registry.worker.pool import LocalPool
 
 logger = logging.getLogger("registry")
@@ -65,6 +66,7 @@ ROUTERS: list[APIRouter] = [
     events_public_pages.router,
     consent_pages.router,
     media_pages.router,
+    people_pages.router,
     publishing_pages.router,
     audit_pages.router,
     mail_pages.router,
@@ -122,6 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 warming = asyncio.create_task(asyncio.to_thread(pool.warm))
             else:
                 pool.ready.set()
+            # Jobs services queue after their commit (a batch of redactions) go to the pool.
+            queue.use(pool)
             recovered = pool.recover()
             if recovered:
                 logger.info("queued %d photo(s) left pending by the previous run", recovered)
@@ -139,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sweeper.cancel()
         if pool is not None:
             compute.use_processes(None)
+            queue.use(None)
             pool.shutdown()
         if warming is not None:
             warming.cancel()

@@ -30,6 +30,14 @@ def badge_booking(session: Session, media: Media, code: str) -> uuid.UUID | None
     return booking.id if booking and booking.event_id == media.event_id else None
 
 
+def event_badges(session: Session, event_id: uuid.UUID | None) -> dict[str, uuid.UUID]:
+    """Every badge code of an event's bookings, with its booking (`badge_booking` for many)."""
+    if event_id is None:
+        return {}
+    rows = session.exec(select(Booking.badge_code, Booking.id).where(Booking.event_id == event_id))
+    return dict(rows.all())
+
+
 def _store_video(
     session: Session, media: Media, result: VideoAnalysis, purge: datetime | None
 ) -> None:

@@ -21,7 +21,7 @@ from registry.errors import (
     error_responses,
 )
 from registry.events import service as events
-from registry.media import renditions, reviews, service
+from registry.media import redaction_batches, renditions, reviews, service
 from registry.media.models import Media, MediaFace, MediaStatus, Rendition, RenditionStatus
 from registry.media.schemas import (
     BadgePublic,
@@ -30,6 +30,7 @@ from registry.media.schemas import (
     FaceReviewIn,
     MediaPublic,
     MediaSummary,
+    RedactionBatchPublic,
     RenditionPublic,
     SamplePublic,
     TrackPublic,
@@ -343,4 +344,59 @@ def download_rendition(
         headers={
             "Content-Disposition": f'attachment; filename="{rendition.kind}-{media.id}.{ext}"'
         },
+    )
+
+
+def batch_public(session: Session, progress: redaction_batches.Progress) -> RedactionBatchPublic:
+    batch = progress.batch
+    return RedactionBatchPublic(
+        id=batch.id,
+        event_id=batch.event_id,
+        booking_id=batch.booking_id,
+        total=progress.total,
+        ready=progress.ready,
+        verified=progress.verified,
+        failed=progress.failed,
+        progress=progress.fraction,
+        finished=progress.finished,
+        renditions=[
+            rendition_public(r)
+            for r in redaction_batches.renditions_of(session=session, batch=batch)
+        ],
+        status_url=f"/api/events/{batch.event_id}/redactions/{batch.id}",
+        created_at=batch.created_at,
+    )
+
+
+@router.post(
+    "/events/{event_id}/redactions",
+    status_code=202,
+    response_model=RedactionBatchPublic,
+    responses={**ERRORS, **error_responses(Conflict)},
+)
+def redact_flagged(
+    event_id: uuid.UUID, staff: CurrentStaff, session: SessionDep
+) -> RedactionBatchPublic:
+    """Redacted copies of every flagged photo and video of the event that has no verified copy
+    covering everyone who opted out: answered at once (202), each copy made and checked in the
+    background by its own job (a worker that dies loses only its copy); poll `status_url`.
+    409 when none needs one (or every copy is being made)."""
+    event = events.get_event(session=session, event_id=event_id)
+    progress = redaction_batches.redact_flagged(
+        session=session, actor=Actor.staff(staff.id), event_id=event.id
+    )
+    return batch_public(session, progress)
+
+
+@router.get(
+    "/events/{event_id}/redactions/{batch_id}",
+    response_model=RedactionBatchPublic,
+    responses=ERRORS,
+)
+def redaction_batch(
+    event_id: uuid.UUID, batch_id: uuid.UUID, staff: CurrentStaff, session: SessionDep
+) -> RedactionBatchPublic:
+    """A batch of redacted copies: how far it is, and each copy's state."""
+    return batch_public(
+        session, redaction_batches.get(session=session, event_id=event_id, batch_id=batch_id)
     )

@@ -77,11 +77,9 @@ def for_media(session: Session, media: Media, state: EventState) -> EventState:
     return EventState(state.opted_out | objectors, refs, state.transient, objectors)
 
 
-def event_state(session: Session, event_id: uuid.UUID | None) -> EventState:
-    """Who is opted out of an event now, with their reference and transient encodings."""
-    if event_id is None:
-        return EventState()
-    opted_out = set(
+def opted_out_ids(session: Session, event_id: uuid.UUID) -> set[uuid.UUID]:
+    """The bookings of an event opted out now (without their encodings: `event_state`)."""
+    return set(
         session.exec(
             select(Booking.id).where(
                 Booking.event_id == event_id,
@@ -91,6 +89,13 @@ def event_state(session: Session, event_id: uuid.UUID | None) -> EventState:
             )
         ).all()
     )
+
+
+def event_state(session: Session, event_id: uuid.UUID | None) -> EventState:
+    """Who is opted out of an event now, with their reference and transient encodings."""
+    if event_id is None:
+        return EventState()
+    opted_out = opted_out_ids(session, event_id)
     refs: dict[uuid.UUID, list[np.ndarray]] = {}
     for photo in session.exec(
         select(ReferencePhoto).where(col(ReferencePhoto.booking_id).in_(opted_out))
@@ -165,17 +170,26 @@ def objections_to(*, session: Session, media: Media) -> set[uuid.UUID]:
     """The bookings whose objection to this photo counts: not dismissed by staff (an erased
     booking's objection stays where no face is matched to it: it is then all that keeps the
     photo blocked)."""
-    return set(
-        session.exec(
-            select(MediaObjection.booking_id)
-            .join(Booking, col(Booking.id) == MediaObjection.booking_id)
-            .where(
-                MediaObjection.media_id == media.id,
-                MediaObjection.decision != ObjectionDecision.dismissed,
-                or_(col(Booking.cancelled_at).is_(None), col(Booking.erased_at).is_not(None)),
-            )
-        ).all()
-    )
+    return objections_to_each(session=session, media_ids=[media.id]).get(media.id, set())
+
+
+def objections_to_each(
+    *, session: Session, media_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, set[uuid.UUID]]:
+    """`objections_to` for many photos at once: {media id: bookings} (photos without any
+    objection that counts are left out)."""
+    out: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for media_id, booking_id in session.exec(
+        select(MediaObjection.media_id, MediaObjection.booking_id)
+        .join(Booking, col(Booking.id) == MediaObjection.booking_id)
+        .where(
+            col(MediaObjection.media_id).in_(list(media_ids)),
+            MediaObjection.decision != ObjectionDecision.dismissed,
+            or_(col(Booking.cancelled_at).is_(None), col(Booking.erased_at).is_not(None)),
+        )
+    ).all():
+        out.setdefault(media_id, set()).add(booking_id)
+    return out
 
 
 def objections_of(*, session: Session, media: Media) -> list[tuple[MediaObjection, Booking]]:

@@ -139,10 +139,25 @@ class TransientReference(SQLModel, table=True):
 
 
 class RenditionStatus(StrEnum):
-    pending = "pending"  # a video's redaction, queued
-    processing = "processing"  # parts being re-encoded, or the copy being checked
+    pending = "pending"  # a video's redaction, or a photo's made in a batch, queued
+    processing = "processing"  # being made (a video's parts re-encoded), or checked
     ready = "ready"  # the file is there (and `verified` says what its check found)
     failed = "failed"
+
+
+class RedactionBatch(SQLModel, table=True):
+    """Redacted copies asked for at once (every flagged photo of an event, or every photo one
+    attendee is found in): one rendition per media, each its own job with its own lease, so a
+    worker killed mid-way loses only the copy it was making. Its progress is its renditions'."""
+
+    __tablename__ = "redaction_batch"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="event.id", index=True)
+    # Whose photos (the People page), or None: every flagged photo of the event.
+    booking_id: uuid.UUID | None = Field(default=None, foreign_key="booking.id")
+    created_by: str = Field(max_length=120)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Rendition(SQLModel, table=True):
@@ -159,7 +174,7 @@ class Rendition(SQLModel, table=True):
     created_by: str = Field(max_length=120)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # A video's redaction is a job (parts re-encoded by several workers, then joined and
-    # checked); a photo's is made at once (ready).
+    # checked); a photo's is made at once (ready), or by a job when it is part of a batch.
     status: RenditionStatus = Field(
         default=RenditionStatus.ready, sa_type=sa.String(12), index=True
     )
@@ -171,6 +186,8 @@ class Rendition(SQLModel, table=True):
     # the pass: a check that still finds someone adds covers there and re-encodes those parts.
     covers: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON)
     passes: int = Field(default=0)
+    # Made as part of a batch (the event's flagged photos, or one attendee's).
+    batch_id: uuid.UUID | None = Field(default=None, foreign_key="redaction_batch.id", index=True)
 
 
 class RenditionPart(SQLModel, table=True):

@@ -17,7 +17,7 @@ from registry.deps import PageStaff, RowId, SessionDep
 from registry.errors import Invalid, NotFound, redirect_on_error
 from registry.events import service as events
 from registry.events.models import Event
-from registry.media import decisions, renditions, review_groups, reviews, service
+from registry.media import decisions, redaction_batches, renditions, review_groups, reviews, service
 from registry.media.api import JobsDep
 from registry.media.models import FINAL, Media, MediaStatus, RenditionStatus
 from registry.media.storage import get_storage
@@ -65,6 +65,7 @@ def photos(
             "photos": service.list_media(session=session, event_id=event.id, status=chosen),
             "counts": _statuses(session, event),
             "to_review": review_groups.waiting_count(session=session, event_id=event.id),
+            "bulk": redaction_batches.overview(session=session, event_id=event.id),
             "chosen": chosen,
             "max_mb": get_settings().max_upload_mb,
             "max_video_mb": get_settings().max_video_mb,

@@ -286,7 +286,7 @@ def finish_join(
     the parts they touch go back to pending, and True says there is more to do."""
     rendition = session.get(Rendition, rendition_id, with_for_update=True, populate_existing=True)
     if rendition is None or rendition.status not in ACTIVE:
-        _forget_copy(session, key)
+        forget_copy(session, key)
         return False
     parts = _parts(session, rendition_id)
     if seen and rendition.passes < MAX_PASSES:
@@ -310,7 +310,7 @@ def finish_join(
         rendition.lease_until = None
         rendition.progress = _progress(rendition, parts)
         session.add(rendition)
-        _forget_copy(session, key)
+        forget_copy(session, key)
         session.flush()
         return True
     rendition.sha256, rendition.verified = key, not seen
@@ -438,8 +438,9 @@ def _forget_file(session: Session, key: str, kind: str = "parts") -> None:
         session.info.setdefault(_FILES, []).append((key, kind))
 
 
-def _forget_copy(session: Session, key: str) -> None:
-    """A joined copy that did not pass its check: deleted unless a rendition holds that file."""
+def forget_copy(session: Session, key: str) -> None:
+    """A copy no rendition will hold (a joined copy that did not pass its check, a photo's
+    whose rendition went meanwhile): deleted once this commits, unless a rendition names it."""
     if key and session.exec(select(Rendition.id).where(Rendition.sha256 == key)).first() is None:
         _forget_file(session, key, "renditions")
 
@@ -457,7 +458,7 @@ def _discard_parts(session: Session, parts: list[RenditionPart]) -> None:
 def delete_files(session: Session) -> None:
     """Delete the part files (and unused copies) this unit of work let go, once it commits.
     Files are stored by content, so whoever lets one go checks first that no part or rendition
-    still names it (`finish_part`, `_forget_copy`)."""
+    still names it (`finish_part`, `forget_copy`)."""
     keys = session.info.pop(_FILES, None)
     if not keys:
         return

@@ -8,6 +8,7 @@ import logging
 import tempfile
 import uuid
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from registry.audit.service import Actor
 from registry.config import get_settings
 from registry.errors import Conflict, NotFound
 from registry.media import redactions
-from registry.media.analyses import badge_booking
+from registry.media.analyses import badge_booking, event_badges
 from registry.media.biometrics import encoding_of
 from registry.media.decisions import EventState, event_state, for_media, thresholds
 from registry.media.models import FINAL, Media, MediaFace, MediaStatus, Rendition
@@ -44,50 +45,14 @@ def redact(*, session: Session, actor: Actor, media: Media) -> Rendition:
     if media.kind == "video":
         # A job in the background (parts re-encoded by several workers): pending for now.
         return redactions.start(session=session, actor=actor, media=media)
-    faces = faces_of(session=session, media=media)
-    state = for_media(session, media, event_state(session, media.event_id))
-    opted_out = state.opted_out
-    hidden = [f for f in faces if f.decision in ("opted_out", "review")]
-    hidden_badges = [
-        b for b in badges_of(session=session, media=media) if b.booking_id in opted_out
-    ]
-    badge_boxes = [(b.top, b.right, b.bottom, b.left) for b in hidden_badges]
-    original = images.decode(get_storage().get(media.sha256)).image
-    boxes = [(f.top, f.right, f.bottom, f.left) for f in hidden]
-    verified, data = False, b""
-    for factor in (redact_mod.FACTOR, 2.2):
-        redacted = redact_mod.obscure(original, boxes, factor=factor)
-        # Badges are covered exactly (their box is the code itself, plus a margin).
-        redacted = redact_mod.obscure(redacted, badge_boxes, factor=1.3)
-        data = redact_mod.clean_jpeg(redacted)
-        check = compute.analyse(data)  # on a worker when a broker is set
-        result = decide(
-            faces=[
-                FaceInput(id=i + 1, box=f.box, encoding=f.encoding)
-                for i, f in enumerate(check.faces)
-            ],
-            badges=[
-                BadgeInput(code=c.text, box=c.box, booking_id=badge_booking(session, media, c.text))
-                for c in check.codes
-            ],
-            opted_out=opted_out,
-            references=state.references,
-            transient=state.transient,
-            thresholds=thresholds(),
-        )
-        verified = not any(f.decision in ("opted_out", "review") for f in result.faces) and not any(
-            b.booking_id in opted_out for b in result.badges
-        )
-        if verified:
-            break
-    key = get_storage().put(data, kind="renditions")
+    made = redact_photo(photo_covers(session=session, media=media), analyse=compute.analyse)
     rendition = Rendition(
         media_id=media.id,
         kind="redacted",
-        sha256=key,
-        verified=verified,
-        obscured_faces=[f.number for f in hidden],
-        obscured_badges=[b.code for b in hidden_badges],
+        sha256=made.key,
+        verified=made.verified,
+        obscured_faces=list(made.faces),
+        obscured_badges=list(made.badges),
         created_by=actor.label,
     )
     return _add_rendition(
@@ -96,8 +61,87 @@ def redact(*, session: Session, actor: Actor, media: Media) -> Rendition:
         rendition,
         "media.redacted",
         faces=rendition.obscured_faces,
-        verified=verified,
+        verified=made.verified,
     )
+
+
+@dataclass(frozen=True)
+class PhotoCovers:
+    """What a photo's redaction covers and how its copy is checked, read once (plain data: the
+    copy is made and checked without holding a unit of work)."""
+
+    media_id: uuid.UUID
+    key: str  # the original's storage key
+    faces: tuple[int, ...]  # the face numbers covered (decided opted out, or still to review)
+    boxes: tuple[Box, ...]
+    badges: tuple[str, ...]  # the opted-out badges covered
+    badge_boxes: tuple[Box, ...]
+    state: EventState
+    badge_bookings: dict[str, uuid.UUID]  # the event's badge codes, for the check
+
+
+@dataclass(frozen=True)
+class RedactedPhoto:
+    key: str  # the copy's storage key (renditions)
+    verified: bool
+    faces: tuple[int, ...]
+    badges: tuple[str, ...]
+
+
+def photo_covers(*, session: Session, media: Media) -> PhotoCovers:
+    """What a redaction of this photo covers now: every face decided opted out or still to
+    review, and every badge of someone who opted out (or objected to it)."""
+    faces = faces_of(session=session, media=media)
+    state = for_media(session, media, event_state(session, media.event_id))
+    hidden = [f for f in faces if f.decision in ("opted_out", "review")]
+    hidden_badges = [
+        b for b in badges_of(session=session, media=media) if b.booking_id in state.opted_out
+    ]
+    return PhotoCovers(
+        media_id=media.id,
+        key=media.sha256,
+        faces=tuple(f.number for f in hidden),
+        boxes=tuple((f.top, f.right, f.bottom, f.left) for f in hidden),
+        badges=tuple(b.code for b in hidden_badges),
+        badge_boxes=tuple((b.top, b.right, b.bottom, b.left) for b in hidden_badges),
+        state=state,
+        badge_bookings=event_badges(session, media.event_id),
+    )
+
+
+def redact_photo(covers: PhotoCovers, *, analyse: Callable[[bytes], Analysis]) -> RedactedPhoto:
+    """Cover, strip and store the copy, then check it (`analyse`: where detection runs); a
+    second try pads the faces more when the first copy still shows someone."""
+    original = images.decode(get_storage().get(covers.key)).image
+    opted_out = covers.state.opted_out
+    verified, data = False, b""
+    for factor in (redact_mod.FACTOR, 2.2):
+        redacted = redact_mod.obscure(original, list(covers.boxes), factor=factor)
+        # Badges are covered exactly (their box is the code itself, plus a margin).
+        redacted = redact_mod.obscure(redacted, list(covers.badge_boxes), factor=1.3)
+        data = redact_mod.clean_jpeg(redacted)
+        check = analyse(data)
+        result = decide(
+            faces=[
+                FaceInput(id=i + 1, box=f.box, encoding=f.encoding)
+                for i, f in enumerate(check.faces)
+            ],
+            badges=[
+                BadgeInput(code=c.text, box=c.box, booking_id=covers.badge_bookings.get(c.text))
+                for c in check.codes
+            ],
+            opted_out=opted_out,
+            references=covers.state.references,
+            transient=covers.state.transient,
+            thresholds=thresholds(),
+        )
+        verified = not any(f.decision in ("opted_out", "review") for f in result.faces) and not any(
+            b.booking_id in opted_out for b in result.badges
+        )
+        if verified:
+            break
+    key = get_storage().put(data, kind="renditions")
+    return RedactedPhoto(key, verified, covers.faces, covers.badges)
 
 
 def still_visible(

@@ -79,7 +79,8 @@ class RenditionPublic(BaseModel):
     status: RenditionStatus = Field(
         description="A video's redaction is made in the background: pending, then processing "
         "(`progress`), then ready (its file can be downloaded) or failed (`failure`). A photo's "
-        "rendition is ready at once."
+        "rendition is ready at once, unless it was asked for in a batch (then it is made in "
+        "the background too)."
     )
     progress: float = Field(ge=0, le=1, description="How much of it is made, 0 to 1.")
     failure: str | None = Field(description="Why it could not be made (failed only).")
@@ -127,3 +128,22 @@ class FaceReviewIn(BaseModel):
     booking_id: uuid.UUID | None = Field(
         default=None, description="With `objector`: the booking that objected"
     )
+
+
+class RedactionBatchPublic(BaseModel):
+    """Redacted copies asked for at once, each made in the background by its own job."""
+
+    id: uuid.UUID
+    event_id: uuid.UUID
+    booking_id: uuid.UUID | None = Field(
+        description="Whose photos (the People page), or null: every flagged one of the event."
+    )
+    total: int = Field(description="How many copies the batch makes (one per media).")
+    ready: int = Field(description="Copies made (verified or not).")
+    verified: int = Field(description="Copies made that passed their check.")
+    failed: int = Field(description="Copies that could not be made (each says why).")
+    progress: float = Field(ge=0, le=1, description="How much of the batch is done, 0 to 1.")
+    finished: bool
+    renditions: list[RenditionPublic] = Field(description="Each copy, with its own status.")
+    status_url: str = Field(description="The batch's state, to poll while it is made.")
+    created_at: datetime

@@ -67,7 +67,7 @@ class RenditionFact:
     verified: bool
     obscured_faces: frozenset[int] = frozenset()
     obscured_badges: frozenset[str] = frozenset()
-    status: str = "ready"  # pending | processing | ready | failed (a video's redaction)
+    status: str = "ready"  # pending | processing | ready | failed (made in the background)
     progress: float = 1.0
 
 
@@ -236,12 +236,13 @@ def _channel(facts: Facts, channel: str, reasons: list[str]) -> None:
 
 
 def _rendition_made(facts: Facts, reasons: list[str]) -> None:
-    """Rule 0: a rendition named is finished (a video's redaction has no file until it is)."""
+    """Rule 0: a rendition named is finished (a redaction made in the background has no file
+    until it is)."""
     rendition = facts.rendition
     if rendition is None or rendition.status == "ready":
         return
     if rendition.status == "failed":
-        reasons.append("This redacted copy could not be made: redact the video again.")
+        reasons.append(f"This redacted copy could not be made: redact the {facts.kind} again.")
     else:
         reasons.append(
             f"This redacted copy is still being made ({round(rendition.progress * 100)}% done): "

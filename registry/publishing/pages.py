@@ -119,10 +119,11 @@ def ready(
     event_id: str = "",
     show: str = "",
     person: str = "",
+    select: str = "",
 ) -> Response:
     """Media that may be published on a channel now (the gate's answer for each), by event,
-    kind of file and who is in them; pick some to download as a cleared set, then record them
-    as posted."""
+    kind of file and who is in them; pick some (or all: `select=all`, the select-all link
+    without JavaScript) to download as a cleared set, then record them as posted."""
     chosen = channel if channel in channel_names.known() else channel_names.known()[0]
     event = (
         events_service.get_event(session=session, event_id=path_uuid(event_id, "event"))
@@ -157,6 +158,7 @@ def ready(
             "people": sorted(((b, name) for b, (name, _m) in people.items()), key=lambda p: p[1]),
             "person": who,
             "ready": ready_rows,
+            "picked_all": select == "all",
             "blocked": [r for r in rows if not r.allowed],
         },
     )

@@ -20,7 +20,7 @@ from registry.config import get_settings
 from registry.db import get_engine
 from registry.lifetime import die_with_parent
 from registry.media.storage import get_storage
-from registry.vision import faces
+from registry.vision import analysis, faces
 from registry.worker import broker, compute, jobs, periodic
 
 logger = logging.getLogger("registry")
@@ -46,7 +46,8 @@ def redact_task(rendition_id: str, request_id: str | None = None) -> None:
         broker.send_redact([key] * more)
 
     with logs.context(request_id=request_id):
-        jobs.redact_video(key, fan_out=share, scan=compute.scan_here)
+        # Checked here (the worker has the models loaded): a task never waits on other tasks.
+        jobs.redact(key, fan_out=share, scan=compute.scan_here, check=analysis.analyse)
 
 
 def scan_task(sealed: str, label: str, deadline: float) -> str | None:

@@ -26,7 +26,7 @@ from registry import logs
 from registry.audit.service import SYSTEM
 from registry.config import get_settings
 from registry.db import unit_of_work
-from registry.media import analyses, leases, redactions, renditions, segments
+from registry.media import analyses, leases, photo_redactions, redactions, renditions, segments
 from registry.media.models import Media, MediaStatus, Rendition
 from registry.media.storage import get_storage
 from registry.vision import analysis, images, video
@@ -246,9 +246,94 @@ def clear_and_check(
         return media is not None and media.status == MediaStatus.pending
 
 
-# --- a video's redaction ------------------------------------------------------------------------
+# --- a redaction ---------------------------------------------------------------------------------
 
 Scan = Callable[..., list[tuple[float, analysis.Analysis]]]
+Check = Callable[[bytes], analysis.Analysis]
+
+
+def redact(
+    rendition_id: uuid.UUID,
+    *,
+    session_factory: SessionFactory = unit_of_work,
+    heartbeat: bool = True,
+    fan_out: FanOut | None = None,
+    scan: Scan | None = None,
+    encode: Callable[..., int] = video.redact_part,
+    check: Check | None = None,
+) -> None:
+    """Make a redaction queued as a job: a video's in parts (`redact_video`), a photo's at once
+    (`redact_photo`; `check`: where its copy is analysed again)."""
+    with session_factory() as session:
+        rendition = session.get(Rendition, rendition_id)
+        media = session.get(Media, rendition.media_id) if rendition is not None else None
+        kind = media.kind if media is not None else None
+    if kind == "photo":
+        redact_photo(
+            rendition_id,
+            session_factory=session_factory,
+            heartbeat=heartbeat,
+            check=check or compute.analyse,
+        )
+    elif kind == "video":
+        redact_video(
+            rendition_id,
+            session_factory=session_factory,
+            heartbeat=heartbeat,
+            fan_out=fan_out,
+            scan=scan,
+            encode=encode,
+        )
+
+
+def redact_photo(
+    rendition_id: uuid.UUID,
+    *,
+    session_factory: SessionFactory = unit_of_work,
+    heartbeat: bool = True,
+    check: Check = compute.analyse,
+) -> None:
+    """Make one photo's redacted copy under a lease (`media.photo_redactions`): what to cover is
+    read, the copy made and checked (`check`) with no unit of work held, then stored."""
+    with logs.context(job_id=uuid.uuid4().hex[:12], rendition_id=str(rendition_id)):
+        with session_factory() as session:
+            covers = photo_redactions.claim(session=session, rendition_id=rendition_id)
+        if covers is None:
+            return
+        logger.info("redaction %s: photo %s taken", rendition_id, covers.media_id)
+
+        def renew(session: Session) -> bool:
+            return photo_redactions.renew(session=session, rendition_id=rendition_id)
+
+        started = time.monotonic()
+        beat = Heartbeat(rendition_id, renew=renew) if heartbeat else None
+        try:
+            with beat or contextlib.nullcontext():
+                made = renditions.redact_photo(covers, analyse=check)
+        except (images.ImageRejected, FileNotFoundError) as exc:
+            reason = MISSING if isinstance(exc, FileNotFoundError) else str(exc)
+            with session_factory() as session:
+                photo_redactions.fail(session=session, rendition_id=rendition_id, reason=reason)
+            return
+        except Exception as exc:  # a crash: given back, tried again by the sweep
+            logger.exception("redaction %s of a photo failed", rendition_id)
+            with session_factory() as session:
+                photo_redactions.give_back(
+                    session=session,
+                    rendition_id=rendition_id,
+                    reason=f"Redaction failed ({type(exc).__name__}).",
+                )
+            return
+        with session_factory() as session:
+            photo_redactions.finish(session=session, rendition_id=rendition_id, made=made)
+        logger.info(
+            "redaction %s: photo %s, %d face(s) covered, %s, in %.1f s",
+            rendition_id,
+            covers.media_id,
+            len(made.faces),
+            "verified" if made.verified else "NOT verified",
+            time.monotonic() - started,
+        )
 
 
 def redact_video(

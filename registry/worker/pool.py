@@ -114,6 +114,13 @@ class LocalPool:
         except Exception:
             logger.exception("clearance job for %s failed", media_id)
 
+    def check(self, data: bytes) -> analysis.Analysis:
+        """Analyse a redacted photo again on a worker process (models loaded)."""
+        found = self.analyse(data)
+        if not isinstance(found, analysis.Analysis):
+            raise TypeError("a photo's check gave a video's result")
+        return found
+
     def encode_part(self, *args: Any, **kwargs: Any) -> int:
         """Encode a part of a video's redaction on a worker process."""
         frames: int = self.submit(video.redact_part, *args, **kwargs).result()
@@ -130,7 +137,7 @@ class LocalPool:
 
         with logs.context(request_id=request_id):
             try:
-                jobs.redact_video(rendition_id, fan_out=share, encode=self.encode_part)
+                jobs.redact(rendition_id, fan_out=share, encode=self.encode_part, check=self.check)
             except Exception:
                 logger.exception("redaction job for %s failed", rendition_id)
 

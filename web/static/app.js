@@ -112,7 +112,38 @@
     if (field.value.trim()) check();
   }
 
+  // <div class="select-all" data-select-all-for="#form" data-name="pick"> holds a hidden
+  // <label> with a checkbox that ticks or unticks every box of that name in the form (mixed
+  // when some are ticked), a [data-without-js] link it replaces (the page again, every box
+  // ticked) and a [data-picked-count] that says how many are picked.
+  function selectAll() {
+    document.querySelectorAll("[data-select-all-for]").forEach((holder) => {
+      const form = document.querySelector(holder.dataset.selectAllFor);
+      const label = holder.querySelector("label[hidden]");
+      if (!form || !label) return;
+      const all = label.querySelector("input[type=checkbox]");
+      const count = holder.querySelector("[data-picked-count]");
+      const boxes = Array.from(form.querySelectorAll("input[type=checkbox]"))
+        .filter((box) => box.name === holder.dataset.name);
+      function show() {
+        const picked = boxes.filter((box) => box.checked).length;
+        all.checked = picked === boxes.length;
+        all.indeterminate = picked > 0 && picked < boxes.length;
+        if (count) count.textContent = picked + " of " + boxes.length + " picked";
+      }
+      label.hidden = false;
+      holder.querySelectorAll("[data-without-js]").forEach((el) => { el.hidden = true; });
+      all.addEventListener("change", () => {
+        boxes.forEach((box) => { box.checked = all.checked; });
+        show();
+      });
+      boxes.forEach((box) => box.addEventListener("change", show));
+      show();
+    });
+  }
+
   function ready() {
+    selectAll();
     captionCheck();
     localTimes();
     copyButtons();
