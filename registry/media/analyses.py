@@ -6,6 +6,7 @@ badge seen with the booking it belongs to (only of the media's event).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import Session, col, delete, select
@@ -28,6 +29,25 @@ def badge_booking(session: Session, media: Media, code: str) -> uuid.UUID | None
     """The booking a badge code seen in this media belongs to (only of the media's event)."""
     booking = session.exec(select(Booking).where(Booking.badge_code == code)).first()
     return booking.id if booking and booking.event_id == media.event_id else None
+
+
+def reading_order(boxes: Sequence[tuple[int, int, int, int]]) -> list[int]:
+    """Indexes of face boxes (top, right, bottom, left) as a person reads them: rows from top
+    to bottom, each left to right. A face joins the row whose first face's height spans its
+    centre (faces side by side at slightly different heights are one row, whatever the
+    photo's size); a fixed band cut rows in two at arbitrary lines."""
+    rows: list[tuple[float, float, list[int]]] = []  # (top, bottom) of the row's first face
+    for i in sorted(range(len(boxes)), key=lambda i: (boxes[i][0], boxes[i][3])):
+        top, _right, bottom, _left = boxes[i]
+        centre = (top + bottom) / 2
+        row = next((r for r in rows if r[0] <= centre <= r[1]), None)
+        if row is None:
+            rows.append((top, bottom, [i]))
+        else:
+            row[2].append(i)
+    return [
+        i for _top, _bottom, members in rows for i in sorted(members, key=lambda i: boxes[i][3])
+    ]
 
 
 def event_badges(session: Session, event_id: uuid.UUID | None) -> dict[str, uuid.UUID]:
@@ -101,7 +121,7 @@ def store_analysis(
     ordered = (
         []
         if isinstance(result, VideoAnalysis)
-        else sorted(result.faces, key=lambda f: (f.box[0] // 200, f.box[3]))
+        else [result.faces[i] for i in reading_order([f.box for f in result.faces])]
     )
     codes = [] if isinstance(result, VideoAnalysis) else result.codes
     for number, face in enumerate(ordered, start=1):
