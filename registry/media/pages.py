@@ -21,6 +21,7 @@ from registry.media import decisions, redaction_batches, renditions, review_grou
 from registry.media.api import JobsDep
 from registry.media.models import FINAL, Media, MediaStatus, RenditionStatus
 from registry.media.storage import get_storage
+from registry.plurals import count
 from registry.publishing import pages as publishing_pages
 from registry.uploads import read_capped
 from registry.vision.video import timestamp
@@ -215,7 +216,7 @@ def _upload(
     if not results:
         return redirect(back, message="Choose files to upload.", category="error")
     failed = sum(1 for r in results if r["status"] == MediaStatus.failed)
-    message = f"Uploaded {len(results)} file(s); they are being checked."
+    message = f"Uploaded {count(len(results), 'file')}; they are being checked."
     if failed:
         message += f" {failed} could not be read (see the failed filter)."
     return redirect(back, message=message)

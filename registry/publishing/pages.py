@@ -17,6 +17,7 @@ from registry.errors import Conflict, redirect_on_error
 from registry.events import service as events_service
 from registry.media import service as media_service
 from registry.media.models import FINAL, Media
+from registry.plurals import count
 from registry.publishing import caption_facts, cleared_sets, service
 from registry.publishing import facts as gate_facts
 from registry.publishing import takedowns as takedown
@@ -233,7 +234,7 @@ async def cleared_set_posted(
             caption=caption or None,
         )
     words = channel_names.words(channel)
-    message = f"Recorded {len(outcome.done)} publication(s) on {words}."
+    message = f"Recorded {count(len(outcome.done), 'publication')} on {words}."
     if outcome.refused:
         message += f" Not recorded ({len(outcome.refused)}): " + _said(outcome)
     return redirect(

@@ -95,7 +95,7 @@ def test_six_photos_leave_in_one_zip_and_are_recorded_in_one_action(
         form.get_by_label(f"Where set-{i}.jpg was posted").fill(f"https://social.example/p/{i}")
     form.get_by_label("The posts' text and alt text").fill("Our cleared set from the day!")
     form.get_by_role("button", name="I have posted these").click()
-    expect(page.get_by_text("Recorded 6 publication(s) on", exact=False)).to_be_visible()
+    expect(page.get_by_text("Recorded 6 publications on", exact=False)).to_be_visible()
     with staff_api(server) as api:
         recorded = [
             p

@@ -51,7 +51,7 @@ def test_refusal_and_publication_from_the_photo_page(
     assert "https://intranet.example/news/1" in done.text
 
     ready = client.get("/publishing?channel=internal").text
-    assert "1 item(s) may be published on internal staff communications now; 1 may not" in ready
+    assert "1 item may be published on internal staff communications now; 1 may not" in ready
     assert "The filming notice of" in client.get("/publishing?channel=print").text
     log = client.get("/publications").text
     assert "https://intranet.example/news/1" in log

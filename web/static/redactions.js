@@ -116,7 +116,8 @@
         link.href = body.download;
         link.setAttribute("download", "");
         link.textContent = "Download redacted copy";
-        line.append(verdict, ", " + body.tracks + " " + part + "(s) and " + body.badges + " badge(s) covered — ", link);
+        const count = (n, word) => n + " " + word + (n === 1 ? "" : "s");
+        line.append(verdict, ", " + count(body.tracks, part) + " and " + count(body.badges, "badge") + " covered — ", link);
       } else {
         verdict.className = "bad";
         verdict.textContent = "could not be made";
