@@ -73,6 +73,8 @@ def test_review_a_video_play_a_track_confirm_and_redact(
     expect(section.get_by_text("verified", exact=True)).to_be_visible(timeout=120_000)
     expect(section.get_by_text("1 track and 0 badges covered")).to_be_visible()
     expect(section.get_by_role("progressbar")).to_have_count(0)
+    # The banner that said it had started does not outlive it.
+    expect(page.get_by_text("Redaction started.")).to_have_count(0)
     with page.expect_download() as download:
         page.get_by_role("link", name="Download redacted copy").click()
     with open(download.value.path(), "rb") as f:

@@ -72,21 +72,24 @@
       link.href = holder.dataset.publish;
       link.textContent = "Ready to publish";
       line.append(link);
-      // The message that said the batch had started no longer holds: this line takes its place
-      // (and the focus, when it had it).
-      const section = holder.closest("section");
-      const started = section ? section.querySelector(".flash-success[data-place]") : null;
-      holder.replaceWith(line);
-      if (started) {
-        const focused = document.activeElement === started;
-        started.remove();
-        if (focused) {
-          line.tabIndex = -1;
-          line.focus({ preventScroll: true });
-        }
-      }
+      takePlace(holder, line);
     }
     poll(holder.dataset.batch, each, done);
+  }
+  // The finished line replaces the progress, and the message that said the work had started
+  // ("Redaction started.") no longer holds: it goes, and the line takes the focus it had.
+  function takePlace(holder, line) {
+    const section = holder.closest("section");
+    const started = section ? section.querySelector(".flash-success[data-place]") : null;
+    holder.replaceWith(line);
+    if (started) {
+      const focused = document.activeElement === started;
+      started.remove();
+      if (focused) {
+        line.tabIndex = -1;
+        line.focus({ preventScroll: true });
+      }
+    }
   }
   document.querySelectorAll("[data-batch]").forEach(followBatch);
 
@@ -124,7 +127,7 @@
         line.append(verdict, (body.failure ? " (" + body.failure + ")" : "") + ": make it again.");
       }
       line.setAttribute("role", "status");
-      holder.replaceWith(line);
+      takePlace(holder, line);
     }
     poll(holder.dataset.redaction, each, done);
   }
