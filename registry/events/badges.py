@@ -20,6 +20,8 @@ import qrcode
 import qrcode.constants
 from PIL import Image, ImageDraw, ImageFont
 
+from registry.documents import FONTS
+
 Layout = Literal["sheet", "single"]
 DPI = 300
 MODULE_PX = 36  # 3.05 mm at 300 dpi
@@ -52,7 +54,9 @@ class BadgeInfo:
 
 @lru_cache(maxsize=16)
 def typeface(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
+    """DejaVu Sans, which has every letter people's names have (Pillow's default font printed
+    "Gómez" as "G☐mez")."""
+    return ImageFont.truetype(str(FONTS / "DejaVuSans.ttf"), size=size)
 
 
 def qr_matrix(code: str) -> list[list[bool]]:

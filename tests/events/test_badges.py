@@ -132,3 +132,14 @@ def test_manage_page_previews_the_badge(
     image = Image.open(io.BytesIO(preview.content))
     [code] = zxingcpp.read_barcodes(image)
     assert code.text == bookings[1].badge_code
+
+
+def test_every_letter_of_a_name_is_drawn_not_a_box() -> None:
+    """Names as people have them: accents, ligatures, Polish, Nordic, Greek and Cyrillic
+    letters are glyphs of the badge's font, not its missing-glyph box."""
+    font = badges.typeface(40)
+    box = font.getmask("\uffff")  # what the font draws for a letter it lacks
+    for letter in "óéñüçßøØłŁæÆœąęšžčřőűäåÅΩжЖ":
+        mask = font.getmask(letter)
+        assert mask.getbbox() is not None, letter
+        assert (mask.size, bytes(mask)) != (box.size, bytes(box)), letter
