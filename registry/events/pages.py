@@ -135,6 +135,7 @@ def event_detail(
                 1 for b in bookings if b.notice_version is None and not b.cancelled_at
             ),
             "notices": service.notice_versions(session=session, event=event),
+            "public_base": get_settings().base_url.rstrip("/"),
             "delivery": mail.latest_for(session=session, record_ids=[b.id for b in bookings]),
         },
     )
