@@ -309,12 +309,19 @@ class Settings(BaseSettings):
         description="Development and tests only: webhook endpoints may be http://127.0.0.1… "
         "(never in production: private, loopback and link-local addresses are refused there).",
     )
+    webhook_ports: list[int] = Field(
+        default=[443],
+        description="The ports a webhook endpoint may name (JSON list in the environment, e.g. "
+        "[443, 8443]); an address without one means 443. Loopback endpoints allowed by "
+        "webhook_allow_loopback may use any port.",
+    )
     caption_hospital_number_pattern: str = Field(
         default=r"(?i)\b(?:MRN|hospital\s+(?:no|number)|hosp\.?\s+no|patient\s+(?:no|number|id)|"
         r"unit\s+(?:no|number)|case\s+(?:no|number))\b\.?\s*[:#]?\s*[A-Z]{0,3}\d{4,10}\b",
         description="A regular expression for the hospital (MRN) numbers a caption may not "
         "contain, e.g. your trust's own format such as `\\bRX\\d{7}\\b` (the default finds "
-        "numbers labelled MRN, hospital, patient, unit or case number). Empty: none.",
+        "numbers labelled MRN, hospital, patient, unit or case number). RE2 syntax, matched in "
+        "linear time: no look-around or back-references. Empty: none.",
     )
     controller_address: str = Field(
         default="", description="Postal address of the controller, shown on receipts."
@@ -399,8 +406,11 @@ class Settings(BaseSettings):
     )
     trusted_proxies: str = Field(
         default="127.0.0.1",
-        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For is "
-        "believed (client networks for rate limits and consent records); others' is ignored.",
+        description="Comma-separated addresses or networks of reverse proxies whose word on the "
+        "client is believed (X-Forwarded-For, else Forwarded, else X-Real-IP: the client "
+        "network for rate limits and consent records); others' is ignored. A proxy must set "
+        "the header it uses, not pass on the client's. A forwarded request never counts as "
+        "'on this machine' for GET /metrics.",
     )
     log_level: str = Field(default="info", description="Log level of the server.")
     log_format: Literal["text", "json"] = Field(

@@ -65,9 +65,9 @@ def headers_for(
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-    """POST to the address resolved and checked now (not to a second lookup), the original host
-    named in Host and TLS; no redirects followed."""
-    address = service.resolve(url)[0]
+    """POST to the address resolved and checked now, as at registration (not to a second
+    lookup), the original host named in Host and TLS; no redirects followed."""
+    address = service.destination(url)[0]
     parts = urlsplit(url)
     host = f"[{address}]" if ":" in address else address
     netloc = f"{host}:{parts.port}" if parts.port else host

@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from sqlmodel import Session, col, select
 
@@ -87,52 +87,115 @@ class Unsafe(Invalid):
     """An endpoint address that deliveries may not go to."""
 
 
-def _allowed_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, loopback_ok: bool) -> bool:
-    if loopback_ok and ip.is_loopback:
-        return True
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits (RFC 4291, 6052, 8215): a
+# translator or the kernel connects to that IPv4 address, so it is the one judged.
+_COMPATIBLE = ipaddress.ip_network("::/96")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+def carried(ip: ipaddress.IPv6Address) -> list[tuple[ipaddress.IPv4Address, str]]:
+    """The IPv4 addresses an IPv6 address carries, and how (IPv4-mapped or -compatible, NAT64,
+    6to4, both ends of Teredo)."""
+    last = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    found: list[tuple[ipaddress.IPv4Address, str]] = []
+    if ip.ipv4_mapped is not None:
+        found.append((ip.ipv4_mapped, "IPv4-mapped"))
+    elif ip in _COMPATIBLE and int(ip) > 1:  # not :: or ::1
+        found.append((last, "IPv4-compatible"))
+    if ip in _NAT64 or ip in _NAT64_LOCAL:
+        found.append((last, "NAT64"))
+    if ip.sixtofour is not None:
+        found.append((ip.sixtofour, "6to4"))
+    if ip.teredo is not None:
+        server, client = ip.teredo
+        found += [(server, "Teredo server"), (client, "Teredo client")]
+    return found
+
+
+def _loopback(ip: IPAddress) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return _allowed_ip(ip.ipv4_mapped, loopback_ok)
-    return ip.is_global and not ip.is_multicast
+        return ip.ipv4_mapped.is_loopback
+    return ip.is_loopback
+
+
+def _public(ip: IPAddress) -> bool:
+    if ip.is_multicast or not ip.is_global:
+        return False
+    return not (isinstance(ip, ipaddress.IPv6Address) and (ip.is_reserved or ip.is_site_local))
+
+
+def refusal(ip: IPAddress, *, loopback_ok: bool) -> str | None:
+    """Why deliveries may not go to `ip` (None: they may): it, or an IPv4 address it carries,
+    is private, loopback, link-local, reserved or multicast. Loopback itself (127.0.0.0/8, ::1,
+    ::ffff:127.0.0.1) is allowed when `loopback_ok`; loopback carried through a translator is
+    not (it would be the translator's own)."""
+    if loopback_ok and _loopback(ip):
+        return None
+    if isinstance(ip, ipaddress.IPv6Address):
+        inside = carried(ip)
+        for address, how in inside:
+            if not _public(address):
+                return f"{ip}, which carries {address} ({how})"
+        if ip.ipv4_mapped is not None or (inside and (ip in _NAT64 or ip.sixtofour)):
+            return None  # a public IPv4 address, reached through a translator or relay
+    return None if _public(ip) else str(ip)
+
+
+def _port(parts: SplitResult) -> int:
+    return parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def resolve(url: str) -> list[str]:
     """The addresses a delivery to `url` may connect to, resolved now: every address the name
     resolves to must be public (private, link-local, loopback, reserved, multicast and the cloud
-    metadata address are refused) unless `webhook_allow_loopback` allows loopback. Deliveries
-    connect to the address checked here, never to a second resolution (no DNS rebinding)."""
+    metadata address are refused, written as IPv4 or carried in IPv6) unless
+    `webhook_allow_loopback` allows loopback; and the port must be one `webhook_ports` lists
+    (loopback allowed: any). Deliveries connect to the address checked here, never to a second
+    resolution (no DNS rebinding)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
-    loopback_ok = get_settings().webhook_allow_loopback
+    settings = get_settings()
+    loopback_ok = settings.webhook_allow_loopback
+    port = _port(parts)
     try:
-        infos = socket.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise Unsafe(
             f"The endpoint's host {host!r} does not resolve ({exc}).", field="url"
         ) from None
     addresses = sorted({str(info[4][0]) for info in infos})
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if not _allowed_ip(ip, loopback_ok):
-            raise Unsafe(
-                f"The endpoint's host {host!r} resolves to {ip}, a private, loopback or reserved "
-                "address: webhooks only go to public addresses.",
-                field="url",
-            )
     if not addresses:
         raise Unsafe(f"The endpoint's host {host!r} has no address.", field="url")
+    ips = [ipaddress.ip_address(address.split("%")[0]) for address in addresses]
+    for ip in ips:
+        why = refusal(ip, loopback_ok=loopback_ok)
+        if why is not None:
+            raise Unsafe(
+                f"The endpoint's host {host!r} resolves to {why}, a private, loopback or "
+                "reserved address: webhooks only go to public addresses.",
+                field="url",
+            )
+    if port not in settings.webhook_ports and not (loopback_ok and all(map(_loopback, ips))):
+        allowed = ", ".join(str(p) for p in settings.webhook_ports) or "none"
+        raise Unsafe(
+            f"The endpoint's port {port} is not allowed: webhooks go to port(s) {allowed} "
+            "(REGISTRY_WEBHOOK_PORTS lists the ports allowed).",
+            field="url",
+        )
     return addresses
 
 
-def checked_url(url: str) -> str:
-    """An endpoint URL that may be registered: https (http only to loopback in development),
-    no credentials, a host that resolves to allowed addresses."""
-    url = (url or "").strip()
+def destination(url: str) -> list[str]:
+    """Check an endpoint URL whole and return the addresses a delivery may connect to now:
+    https (http only to loopback in development), no credentials, an allowed port, a host that
+    resolves to allowed addresses. Registration and every send run it."""
     try:
         parts = urlsplit(url)
         _ = parts.port  # a port out of range or not a number
     except ValueError:
         raise Invalid("The endpoint must be a full https:// address.", field="url") from None
-    loopback_ok = get_settings().webhook_allow_loopback
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise Invalid("The endpoint must be a full https:// address.", field="url")
     if parts.username or parts.password:
@@ -141,13 +204,21 @@ def checked_url(url: str) -> str:
         raise Invalid("The endpoint's address is too long (at most 2,000 characters).", field="url")
     addresses = resolve(url)
     if parts.scheme == "http" and not (
-        loopback_ok and all(ipaddress.ip_address(a).is_loopback for a in addresses)
+        get_settings().webhook_allow_loopback
+        and all(_loopback(ipaddress.ip_address(a.split("%")[0])) for a in addresses)
     ):
         raise Invalid(
             "The endpoint must use https (plain http only to 127.0.0.1 when "
             "REGISTRY_WEBHOOK_ALLOW_LOOPBACK is set, for development).",
             field="url",
         )
+    return addresses
+
+
+def checked_url(url: str) -> str:
+    """An endpoint URL that may be registered (`destination` says what is checked)."""
+    url = (url or "").strip()
+    destination(url)
     return url
 
 
