@@ -2,16 +2,16 @@
 and `GET /metrics` for Prometheus.
 
 `/metrics` answers an admin's bearer token, the `REGISTRY_METRICS_TOKEN` (as a bearer token), or
-a client on this machine (loopback, not forwarded by a proxy). What it shows: the counters and
-histograms every process of this machine's service keeps (`registry.metrics`), and figures read
-from the database at the moment of the scrape (photos and videos by state, mail by state and the
-age of the oldest queued, takedowns open, the embedded pool's worker processes alive).
+a client on this machine (loopback, with no forwarding header of any kind: a proxy's word never
+lets a client in). What it shows: the counters and histograms every process of this machine's
+service keeps (`registry.metrics`), and figures read from the database at the moment of the
+scrape (photos and videos by state, mail by state and the age of the oldest queued, takedowns
+open, the embedded pool's worker processes alive).
 """
 
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 import time
 from typing import Any
@@ -21,7 +21,7 @@ from fastapi.responses import Response
 from prometheus_client.core import GaugeMetricFamily
 from sqlmodel import Session
 
-from registry import logs, metrics
+from registry import logs, metrics, origin
 from registry.auth import service as auth_service
 from registry.auth.models import Role
 from registry.auth.security import read_access_token
@@ -40,7 +40,8 @@ class RequestObserver:
     """ASGI middleware: every request gets an id (the caller's `X-Request-ID`, or a new one),
     echoed in the response's `X-Request-ID` and carried by every log line written while it is
     served (and by the jobs it starts); its route template, method, status and duration are
-    counted, and written as an access line when logging JSON (`access`)."""
+    counted, and written as an access line when logging JSON (`access`). Being outermost, it
+    first settles who the client is (`origin.settle_client`), for everything inside."""
 
     def __init__(self, app: Any, *, access: bool = False) -> None:
         self.app = app
@@ -50,6 +51,7 @@ class RequestObserver:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        origin.settle_client(scope)
         headers = dict(scope.get("headers") or [])
         given = headers.get(logs.REQUEST_ID.encode(), b"").decode("latin-1")
         rid = logs.new_request_id(given)
@@ -105,16 +107,6 @@ def _route(scope: Scope) -> str:
 router = APIRouter(tags=["operations"])
 
 
-def _loopback(request: Request) -> bool:
-    """The client is on this machine and nothing forwarded the request."""
-    if request.headers.get("x-forwarded-for") or not request.client:
-        return False
-    try:
-        return ipaddress.ip_address(request.client.host).is_loopback
-    except ValueError:
-        return False
-
-
 def _allowed(request: Request, session: Session) -> None:
     settings = get_settings()
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -128,7 +120,7 @@ def _allowed(request: Request, session: Session) -> None:
             return
         if user is not None:
             raise Forbidden("Only an admin (or the metrics token) may read the metrics.")
-    if _loopback(request):
+    if origin.direct_from_this_machine(request.scope):
         return
     raise Unauthorized("Send an admin's bearer token or the metrics token.")
 
