@@ -1,5 +1,5 @@
-"""Backup, restore and check: the database, every stored file and the audit checkpoints as one
-archive, and a check that nothing is missing, extra or damaged.
+"""Backup and check: the database, every stored file and the audit checkpoints as one archive
+(`registry.restore` puts one back), and a check that nothing is missing, extra or damaged.
 
 `registry backup -o FILE` writes a tar archive:
 - `database/registry.sqlite3` (SQLite's online backup API: a consistent copy while the service
@@ -15,10 +15,6 @@ archive, and a check that nothing is missing, extra or damaged.
 A file uploaded while the backup runs is not in the copied database, so it is left out (the
 archive is consistent); one deleted meanwhile (retention) fails the backup with a clear message.
 
-`registry restore FILE` refuses a non-empty installation and a different key, checks every
-member against the manifest as it extracts, restores the database (`pg_restore` for
-PostgreSQL), migrates it to this version's head, and puts every file back; then `check` runs.
-
 `registry check` reports every media row or rendition without its file, every file no row names,
 every file whose content is not its name's SHA-256, and the audit chain against the latest
 signed checkpoint (non-zero exit on any); it changes nothing.
@@ -27,7 +23,6 @@ signed checkpoint (non-zero exit on any); it changes nothing.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import io
 import json
 import os
@@ -43,15 +38,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, make_url
 from sqlmodel import Session
 
-from registry import migrations
 from registry.audit import checkpoints
 from registry.config import Settings
 from registry.crypto import key_fingerprint
-from registry.media.storage import KINDS, Storage, relative_key, sha256_of_file
+from registry.media.storage import Storage, relative_key, sha256_of_file
 
 FORMAT = "registry-backup/1"
 MANIFEST = "manifest.json"
@@ -147,12 +141,12 @@ def check(*, session: Session, storage: Storage) -> Report:
 # --- backup -------------------------------------------------------------------------------------
 
 
-def _libpq(url: str) -> str:
+def libpq_url(url: str) -> str:
     """The URL as pg_dump and pg_restore take it (no SQLAlchemy driver name)."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _tool(name: str) -> str:
+def client_tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
         raise BackupError(
@@ -184,13 +178,13 @@ def _database_copy(settings: Settings, work: Path) -> Iterator[tuple[Path, Conne
         snapshot = connection.execute(text("SELECT pg_export_snapshot()")).scalar_one()
         result = subprocess.run(
             [
-                _tool("pg_dump"),
+                client_tool("pg_dump"),
                 "--format=custom",
                 "--no-owner",
                 "--no-privileges",
                 f"--snapshot={snapshot}",
                 f"--file={dump}",
-                _libpq(url),
+                libpq_url(url),
             ],
             capture_output=True,
             text=True,
@@ -229,7 +223,7 @@ def _add(archive: tarfile.TarFile, name: str, path: Path, files: list[dict[str, 
     files.append({"path": name, "size": info.size, "sha256": hashed.digest.hexdigest()})
 
 
-def _storage_name(kind: str, key: str) -> str:
+def member_name(kind: str, key: str) -> str:
     if kind == "records":
         return f"storage/records/{key}"
     return f"storage/{relative_key(key, kind)}"
@@ -263,10 +257,10 @@ def backup(*, settings: Settings, storage: Storage, out: Path) -> dict[str, Any]
                 if kind == "records":
                     target = work / "record"
                     target.write_bytes(storage.get_record(key))
-                    _add(archive, _storage_name(kind, key), target, files)
+                    _add(archive, member_name(kind, key), target, files)
                     continue
                 with storage.local_copy(key, kind=kind) as path:
-                    _add(archive, _storage_name(kind, key), path, files)
+                    _add(archive, member_name(kind, key), path, files)
             manifest = {
                 "format": FORMAT,
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -283,107 +277,4 @@ def backup(*, settings: Settings, storage: Storage, out: Path) -> dict[str, Any]
             info.size, info.mode = len(data), 0o600
             archive.addfile(info, io.BytesIO(data))
     os.replace(partial, out)
-    return manifest
-
-
-# --- restore ------------------------------------------------------------------------------------
-
-
-def read_manifest(archive: tarfile.TarFile) -> dict[str, Any]:
-    try:
-        member = archive.extractfile(MANIFEST)
-    except KeyError:
-        member = None
-    if member is None:
-        raise BackupError("not a registry backup: it has no manifest.json")
-    manifest: dict[str, Any] = json.loads(member.read())
-    if manifest.get("format") != FORMAT:
-        raise BackupError(f"unknown backup format {manifest.get('format')!r}")
-    return manifest
-
-
-def _empty(settings: Settings, storage: Storage) -> None:
-    engine = create_engine(settings.database_url)
-    try:
-        tables = inspect(engine).get_table_names()
-    finally:
-        engine.dispose()
-    if tables:
-        raise BackupError(
-            "the database is not empty: restore into a new installation (a new database and "
-            "an empty media folder or bucket)"
-        )
-    if next(iter(storage.walk()), None) is not None:
-        raise BackupError("the media storage is not empty: restore into an empty folder or bucket")
-
-
-def _extract(archive: tarfile.TarFile, entry: dict[str, Any], target: Path) -> Path:
-    member = archive.extractfile(entry["path"])
-    if member is None:
-        raise BackupError(f"{entry['path']} is missing from the archive")
-    digest = hashlib.sha256()
-    with target.open("wb") as out:
-        while block := member.read(CHUNK):
-            digest.update(block)
-            out.write(block)
-    if digest.hexdigest() != entry["sha256"]:
-        raise BackupError(f"{entry['path']} is damaged in the archive (its SHA-256 differs)")
-    return target
-
-
-def restore(*, settings: Settings, storage: Storage, archive_path: Path) -> dict[str, Any]:
-    """Restore an archive into this empty installation; its manifest."""
-    with tarfile.open(archive_path, "r") as archive:
-        manifest = read_manifest(archive)
-        if not hmac.compare_digest(str(manifest.get("keys")), key_fingerprint()):
-            raise BackupError(
-                "this installation's keys are not the ones the backup was made with: set the "
-                "same REGISTRY_SECRET_KEY (and REGISTRY_BIOMETRIC_KEY, if one was set)"
-            )
-        _empty(settings, storage)
-        entries = {e["path"]: e for e in manifest["files"]}
-        database = manifest["database"]
-        with tempfile.TemporaryDirectory(prefix="registry-restore-") as folder:
-            work = Path(folder)
-            source = _extract(archive, entries[database["file"]], work / "database")
-            url = settings.database_url
-            if database["kind"] == "sqlite":
-                if not url.startswith("sqlite"):
-                    raise BackupError("this backup holds a SQLite database: restore it on SQLite")
-                path = Path(make_url(url).database or "")
-                path.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, path)
-            else:
-                if not url.startswith("postgresql"):
-                    raise BackupError(
-                        "this backup holds a PostgreSQL database: restore it on PostgreSQL"
-                    )
-                result = subprocess.run(
-                    [
-                        _tool("pg_restore"),
-                        "--no-owner",
-                        "--no-privileges",
-                        "--exit-on-error",
-                        f"--dbname={_libpq(url)}",
-                        str(source),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                )
-                if result.returncode != 0:
-                    raise BackupError(f"pg_restore failed: {result.stderr.strip()[:500]}")
-            migrations.upgrade(url)  # a backup from an older version: up to this one's head
-            for name, entry in entries.items():
-                if not name.startswith("storage/"):
-                    continue
-                relative = name[len("storage/") :]
-                kind, _, rest = relative.partition("/")
-                extracted = _extract(archive, entry, work / "file")
-                if kind == "records":
-                    storage.put_record(rest, extracted.read_bytes())
-                elif kind in KINDS:
-                    storage.put_file(extracted, kind=kind, key=rest.rsplit("/", 1)[1])
-                else:
-                    raise BackupError(f"unknown member {name}")
     return manifest

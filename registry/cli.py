@@ -18,6 +18,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
@@ -25,6 +26,7 @@ from sqlmodel import col, select
 from registry import backup as backups
 from registry import crypto, metrics, migrations, reactions
 from registry import demo as demo_data
+from registry import restore as restoring
 from registry.audit import checkpoints
 from registry.audit.service import CLI
 from registry.auth import service as auth_service
@@ -695,14 +697,15 @@ def restore(
     archive: Annotated[Path, typer.Argument(help="An archive `registry backup` wrote.")],
 ) -> None:
     """Restore a backup into this empty installation (same REGISTRY_SECRET_KEY), then check
-    it (as `registry check`)."""
+    it (as `registry check`). The whole archive is checked first; on any failure nothing is
+    changed."""
     settings = load_settings()
     if not archive.is_file():
         fail(f"no file at {archive}")
     try:
-        manifest = backups.restore(settings=settings, storage=get_storage(), archive_path=archive)
-    except (backups.BackupError, tarfile.TarError) as exc:
-        fail(str(exc))
+        manifest = restoring.restore(settings=settings, storage=get_storage(), archive_path=archive)
+    except (backups.BackupError, tarfile.TarError, OSError) as exc:
+        fail(escape(str(exc)))  # names from the archive are not markup
     out.print(
         f"restored the backup of {manifest['created_at']} "
         f"({len(manifest['files']) - 1} file(s)); checking"
