@@ -142,7 +142,24 @@
     });
   }
 
+  // <img data-fails="words">: a picture that fails to load says so, in those words, where it
+  // would have been (a face crop, a photo of the People page).
+  function failedPictures() {
+    function failed(img) {
+      const note = document.createElement("span");
+      note.className = "small bad crop-failed";
+      note.setAttribute("role", "status");
+      note.textContent = img.dataset.fails;
+      img.replaceWith(note);
+    }
+    document.querySelectorAll("img[data-fails]").forEach((img) => {
+      if (img.complete && img.naturalWidth === 0) failed(img);
+      else img.addEventListener("error", () => failed(img), { once: true });
+    });
+  }
+
   function ready() {
+    failedPictures();
     selectAll();
     captionCheck();
     localTimes();

@@ -1,20 +1,8 @@
 // Redacted copies being made in the background: a batch's progress (the photos and People
-// pages), one copy's progress (a photo's or video's page), and pictures that fail to load said
-// in words. Without JavaScript the pages say to reload.
+// pages) and one copy's progress (a photo's or video's page). Without JavaScript the pages say
+// to reload.
 (function () {
   "use strict";
-
-  function failed(img) {
-    const note = document.createElement("span");
-    note.className = "small bad crop-failed";
-    note.setAttribute("role", "status");
-    note.textContent = img.dataset.fails;
-    img.replaceWith(note);
-  }
-  document.querySelectorAll("img[data-fails]").forEach((img) => {
-    if (img.complete && img.naturalWidth === 0) failed(img);
-    else img.addEventListener("error", () => failed(img), { once: true });
-  });
 
   function poll(url, each, done) {
     function again(delay) { setTimeout(run, delay); }

@@ -2,18 +2,6 @@
 // without it; large targets for a tablet).
 (function () {
   "use strict";
-  // A picture that fails to load says so, in words, where it would have been.
-  function failed(img) {
-    const note = document.createElement("span");
-    note.className = "small bad crop-failed";
-    note.setAttribute("role", "status");
-    note.textContent = img.dataset.fails;
-    img.replaceWith(note);
-  }
-  document.querySelectorAll("img[data-fails]").forEach((img) => {
-    if (img.complete && img.naturalWidth === 0) failed(img);
-    else img.addEventListener("error", () => failed(img), { once: true });
-  });
   const groups = Array.from(document.querySelectorAll("[data-group]"));
   if (!groups.length) return;
   let current = 0;
