@@ -17,9 +17,9 @@ from sqlmodel import Session
 
 from registry.audit.service import SYSTEM
 from registry.events import service as events
-from registry.events.models import Event
+from registry.events.models import Booking, Event
 from registry.media import service as media_service
-from registry.media.models import MediaStatus
+from registry.media.models import Media, MediaStatus
 from registry.vision import faces
 from tests.auth.factories import csrf_from
 from tests.publishing.factories import jpeg_with_gps
@@ -106,3 +106,24 @@ def test_a_link_shows_no_photo_beyond_its_own(
         answer = client.get(path)
         assert answer.status_code == 404, path
         assert "image" not in answer.headers["content-type"]
+
+
+def test_an_attendee_who_opted_out_sees_her_photos_and_is_not_asked_to_object(
+    client: TestClient,
+    session: Session,
+    make_event: Callable[..., Event],
+    make_booking: Callable[..., Booking],
+    make_media: Callable[..., Media],
+) -> None:
+    """Opted out, she still sees the photos she was found in, is told none goes out with her
+    recognisable in it, and is offered no 'not this photo' (her opt-out already covers it)."""
+    event = make_event()
+    olive = make_booking(event=event, opt_out=True, name="Olive Optout")
+    make_media(event=event, status=MediaStatus.flagged, faces=[("opted_out", olive)])
+    manage = client.get(f"/b/{events.manage_token(olive)}").text
+    assert f"/b/{events.manage_token(olive)}/photos" in manage
+    page = client.get(f"/b/{events.manage_token(olive)}/photos")
+    assert page.status_code == 200
+    assert "You opted out of photos and video" in page.text
+    assert "Not published with you recognisable in it" in page.text
+    assert "Not this photo" not in page.text
