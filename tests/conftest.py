@@ -81,6 +81,7 @@ from registry.main import create_app  # noqa: E402
 reactions.wire()
 
 pytest_plugins = [
+    "tests.browser",
     "tests.auth.factories",
     "tests.consent.factories",
     "tests.events.factories",

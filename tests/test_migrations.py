@@ -75,3 +75,25 @@ def test_every_constraint_has_a_convention_name() -> None:
         for constraint in table.constraints:
             assert constraint.name, f"{table.name}: unnamed {type(constraint).__name__}"
     assert os.environ["REGISTRY_ENV"] == "test"
+
+
+def test_the_append_only_tables_keep_their_guards_through_every_migration(
+    scratch_url: str,
+) -> None:
+    """A migration that rebuilds a table (SQLite's batch mode) must not drop the triggers that
+    make it append-only: after upgrade, down to 0020 and up again, they are all there."""
+    migrations.upgrade(scratch_url)
+    migrations.downgrade(scratch_url, "0020")
+    migrations.upgrade(scratch_url)
+    engine = engine_for(scratch_url)
+    query = (
+        "SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger'"
+        if engine.dialect.name == "sqlite"
+        else "SELECT tgrelid::regclass::text, tgname FROM pg_trigger WHERE NOT tgisinternal"
+    )
+    with engine.connect() as connection:
+        found = {(row[0], row[1]) for row in connection.execute(sa.text(query))}
+    assert {("booking_change", "booking_change_no_update")} <= found, sorted(found)
+    assert {("booking_change", "booking_change_no_delete")} <= found, sorted(found)
+    for table in ("consent_event", "audit_entry"):
+        assert any(on == table for on, _name in found), (table, sorted(found))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -23,16 +22,6 @@ import pytest
 
 from tests.ports import free_port
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 E2E_ADMIN = ("e2e-admin@example.org", "e2e admin password")
 
 
@@ -51,13 +40,6 @@ class Server:
             timeout=120,
             check=True,
         )
-
-
-def _chromium() -> str | None:
-    for candidate in (os.environ.get("REGISTRY_CHROMIUM"), "/usr/bin/chromium", "chromium"):
-        if candidate and (path := shutil.which(candidate)):
-            return path
-    return None
 
 
 def server_env(var_dir: Path, port: int) -> dict[str, str]:
@@ -146,22 +128,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield srv
     finally:
         stop_server(process)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    executable = _chromium()
-    if executable is None:
-        message = "Chromium not found (apt-get install chromium, or set REGISTRY_CHROMIUM)"
-        if os.environ.get("REGISTRY_E2E_REQUIRED") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield instance
-        instance.close()
 
 
 DESKTOP = {"width": 1280, "height": 900}

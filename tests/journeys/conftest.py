@@ -1,5 +1,3 @@
-"""Whole journeys across features, in a real browser against a real server on the suite's
-database (a SQLite file, or a database of its own on the suite's PostgreSQL server): unlike
-tests/e2e/, these run in both CI runs."""
-
-from tests.e2e.conftest import browser  # noqa: F401 (Chromium, as the browser tests have it)
+"""Whole journeys across features, in a real browser (`tests.browser`) against a real server on
+the suite's database (a SQLite file, or a database of its own on the suite's PostgreSQL server):
+unlike tests/e2e/, these run in both CI runs."""
