@@ -146,7 +146,10 @@ def test_attendee_adds_a_reference_photo_opts_back_in_and_downloads_the_badge(
     expect(page.get_by_text("Your reference photo is saved")).to_be_visible()
     thumbnail = page.get_by_role("img", name="Your reference photo 1")
     expect(thumbnail).to_be_visible()
-    assert page.evaluate("img => img.naturalWidth", thumbnail.element_handle()) > 0
+    # Loaded, not merely laid out: wait for the picture itself (a check at once raced it).
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle()
+    )
 
     page.get_by_role("button", name="I am happy to appear in photos and video").click()
     expect(page.get_by_text("Your reference photos are deleted.")).to_be_visible()
