@@ -25,6 +25,7 @@ from registry.events import imports, service
 from registry.events.models import Event
 from registry.mail import service as mail
 from registry.mail import transport
+from registry.plurals import count
 from registry.uploads import read_upload
 from registry.web import page_router, path_uuid, redirect, render
 
@@ -299,12 +300,6 @@ def import_confirm(
     )
     return redirect(
         f"/events/{event.id}",
-        message=f"Imported {_count(result.new, 'booking')}; "
-        f"{_count(result.existing, 'was', 'were')} already booked.{sent}",
+        message=f"Imported {count(result.new, 'booking')}; "
+        f"{count(result.existing, 'was', 'were')} already booked.{sent}",
     )
-
-
-def _count(n: int, one: str, many: str | None = None) -> str:
-    """'1 booking', '3 bookings'; with `many`, the word alone ('1 was', '2 were')."""
-    word = one if n == 1 else (many or f"{one}s")
-    return f"{n} {word}"
