@@ -1,4 +1,5 @@
-"""Annotated dependencies shared by every router: session, settings, the signed-in staff user."""
+"""Annotated dependencies shared by every router: session, settings, the signed-in staff user and
+the actor a route's changes are recorded under."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 from starlette.requests import cookie_parser
 
+from registry.actors import Actor
 from registry.auth import service as auth_service
 from registry.auth.models import Role, StaffUser
 from registry.auth.security import read_access_token, read_session
@@ -141,6 +143,31 @@ CurrentStaff = Annotated[StaffUser, Depends(StaffRole(Role.admin, Role.comms))]
 AdminStaff = Annotated[StaffUser, Depends(StaffRole(Role.admin))]
 PageStaff = Annotated[StaffUser, Depends(PageRole(Role.admin, Role.comms))]
 PageAdmin = Annotated[StaffUser, Depends(PageRole(Role.admin))]
+
+
+# The actor a staff route's changes are recorded under. Each checks the same role as its
+# staff dependency above (and shares its lookup when a route takes both), so a route that only
+# records who acted takes the actor alone.
+def _api_actor(staff: CurrentStaff) -> Actor:
+    return Actor.staff(staff.id)
+
+
+def _api_admin_actor(staff: AdminStaff) -> Actor:
+    return Actor.staff(staff.id)
+
+
+def _page_actor(staff: PageStaff) -> Actor:
+    return Actor.staff(staff.id)
+
+
+def _page_admin_actor(staff: PageAdmin) -> Actor:
+    return Actor.staff(staff.id)
+
+
+StaffActor = Annotated[Actor, Depends(_api_actor)]
+AdminActor = Annotated[Actor, Depends(_api_admin_actor)]
+PageActor = Annotated[Actor, Depends(_page_actor)]
+PageAdminActor = Annotated[Actor, Depends(_page_admin_actor)]
 
 
 def carries_staff_credential(scope: dict[str, Any]) -> bool:

@@ -13,6 +13,9 @@ from typing import Any, Protocol
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from registry.actors import CLI as CLI
+from registry.actors import SYSTEM as SYSTEM
+from registry.actors import Actor as Actor
 from registry.audit.models import AuditEntry, AuditHead
 from registry.audit.schemas import VerifyReport
 from registry.db import utcnow
@@ -22,25 +25,6 @@ GENESIS_HASH = "0" * 64
 _REDACTED_KEYS = frozenset(
     {"encoding", "encodings", "embedding", "password", "password_hash", "token"}
 )
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who caused a change, as written in the log (no names or emails of the public)."""
-
-    label: str
-
-    @classmethod
-    def staff(cls, user_id: int | None) -> Actor:
-        return cls(f"staff:{user_id}")
-
-    @classmethod
-    def public(cls, kind: str) -> Actor:
-        return cls(kind)
-
-
-SYSTEM = Actor("system")
-CLI = Actor("cli")
 
 
 def _scrub(value: Any) -> Any:
