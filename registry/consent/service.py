@@ -7,19 +7,16 @@ expired at once, whether or not `record_expiries` has run.
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
-import qrcode
-import qrcode.constants
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from registry import channels as channel_names
-from registry import links, signals
+from registry import links, qr_codes, signals
 from registry.addresses import one_address
 from registry.audit import service as audit
 from registry.audit.service import SYSTEM, Actor
@@ -351,12 +348,7 @@ def request_for_token(*, session: Session, token: str, lock: bool = False) -> Co
 
 def qr_png(url: str) -> bytes:
     """A printable QR code of a link (ECC M, 10 px modules, quiet zone of 4)."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=10, border=4)
-    code.add_data(url)
-    code.make(fit=True)
-    buffer = io.BytesIO()
-    code.make_image().save(buffer, format="PNG")
-    return buffer.getvalue()
+    return qr_codes.png(url, level="M")
 
 
 def reissue_link(*, session: Session, actor: Actor, request: ConsentRequest) -> ConsentRequest:

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-import qrcode
-import qrcode.constants
 from PIL import Image, ImageDraw, ImageFont
 
+from registry import qr_codes
 from registry.documents import FONTS
 
 Layout = Literal["sheet", "single"]
@@ -61,10 +60,7 @@ def typeface(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 def qr_matrix(code: str) -> list[list[bool]]:
     """The QR modules of a badge code: version 1, ECC H (30% of the symbol may be covered)."""
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_H, border=0, box_size=1)
-    qr.add_data(code)
-    qr.make(fit=True)
-    return [list(row) for row in qr.get_matrix()]
+    return qr_codes.matrix(code, level="H", border=0)
 
 
 def _fit(

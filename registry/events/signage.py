@@ -18,11 +18,10 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal
 
-import qrcode
-import qrcode.constants
 from fpdf import FPDF
 from PIL import Image, ImageDraw
 
+from registry import qr_codes
 from registry.documents import FAMILY, FONTS
 from registry.events.badges import DPI, INK, PAPER, marker
 
@@ -288,10 +287,7 @@ def _marker() -> Image.Image:
 
 def _qr(url: str) -> Image.Image:
     """The code with its quiet zone, in whole pixels per module (300 dpi or more on A3)."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4, box_size=1)
-    code.add_data(url)
-    code.make(fit=True)
-    image = code.make_image(fill_color="black", back_color="white").get_image().convert("L")
+    image = qr_codes.image(url, level="M")
     box = max(1, math.ceil(QR_SIDE * SCALE["A3"] / 25.4 * DPI / image.width))
     return image.resize((image.width * box,) * 2, Image.Resampling.NEAREST)
 
