@@ -55,7 +55,7 @@ class Analysis:
 
 
 def working_scale(width: int, height: int, config: AnalysisConfig) -> float:
-    return min(1.0, (config.max_working_pixels / (width * height)) ** 0.5)
+    return min(1.0, float((config.max_working_pixels / (width * height)) ** 0.5))
 
 
 def analyse_pixels(

@@ -1,4 +1,4 @@
-"""Who is in a photo, and may it be published: matching, badge-to-face linking, the decision.
+"""Who is in a photo, and may it be published: badges, matching, reviewers' words, the decision.
 
 Pure functions on plain data (no images, no database): the service feeds in the faces and badges
 stored for a photo and the event's current references and opt-outs, so a photo is re-cleared
@@ -12,9 +12,11 @@ from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 import numpy as np
 
+from registry.vision.badge_links import link_badges
 from registry.vision.faces import Box
 
 
@@ -189,60 +191,6 @@ def _width(box: Box) -> int:
     return box[1] - box[3]
 
 
-# Badge-to-face geometry. A badge hangs on the chest: its centre within the wearer's body
-# column, its top from just under the chin to a few face heights lower, and its code a plausible
-# size for that face (at the same distance from the camera, a badge's QR code is about half a
-# face wide). Anything else is not linked.
-COLUMN = 0.75  # |badge centre - face centre| / face width
-DROP = (-0.2, 4.0)  # (badge top - chin) / face height
-SCALE = (0.2, 1.3)  # badge width / face width
-# A second face whose fit is nearly as good makes the link ambiguous: nobody is linked.
-AMBIGUITY = 0.35
-
-
-def _fit(face: Box, badge: Box) -> float | None:
-    """How well a badge fits as worn by this face (lower is better), or None if it cannot be."""
-    top, right, bottom, left = face
-    b_top, b_right, _b_bottom, b_left = badge
-    w, h = max(1, right - left), max(1, bottom - top)
-    dx = abs((b_left + b_right) / 2 - (left + right) / 2) / w
-    dy = (b_top - bottom) / h
-    ratio = max(1, b_right - b_left) / w
-    if dx > COLUMN or not DROP[0] <= dy <= DROP[1] or not SCALE[0] <= ratio <= SCALE[1]:
-        return None
-    # Centred under the chin at a usual lanyard drop, at the usual size, fits best.
-    return dx + 0.15 * abs(dy - 1.0) + 0.5 * abs(ratio - 0.5)
-
-
-def link_badges(
-    faces: Sequence[FaceInput], badges: Sequence[BadgeInput]
-) -> tuple[dict[int, int], dict[int, tuple[int, ...]]]:
-    """(badge index → face id) for badges whose wearer is unambiguous, and (badge index →
-    candidate face ids) for badges two or more faces could be wearing."""
-    fits: dict[int, list[tuple[float, int]]] = {}
-    for b_index, badge in enumerate(badges):
-        scored = sorted(
-            (fit, face.id) for face in faces if (fit := _fit(face.box, badge.box)) is not None
-        )
-        if scored:
-            fits[b_index] = scored
-    links: dict[int, int] = {}
-    ambiguous: dict[int, tuple[int, ...]] = {}
-    used: set[int] = set()
-    for b_index, scored in sorted(fits.items(), key=lambda item: item[1][0][0]):
-        free = [(fit, face_id) for fit, face_id in scored if face_id not in used]
-        if not free:
-            continue
-        best_fit, best_face = free[0]
-        rivals = [face_id for fit, face_id in free[1:] if fit <= best_fit + AMBIGUITY]
-        if rivals:
-            ambiguous[b_index] = (best_face, *rivals)
-            continue
-        links[b_index] = best_face
-        used.add(best_face)
-    return links, ambiguous
-
-
 class _Pool:
     """Reference encodings of several people stacked in one matrix, so that the nearest one to
     a face is one vector operation, however many references an event has learnt (a recurring
@@ -325,6 +273,240 @@ def _decide_purged(
     )
 
 
+class _Source(NamedTuple):
+    """Where a face may be recognised from: reference photos, or faces seen wearing a badge."""
+
+    pool: _Pool
+    via: Via
+    sure: bool  # False: sightings nobody corroborated yet, which can only ask for review
+
+
+@dataclass(frozen=True)
+class _Match:
+    """The nearest opted-out attendee to a face, and what that likeness rests on."""
+
+    booking_id: uuid.UUID | None
+    distance: float
+    via: Via
+    sure: bool
+
+
+@dataclass
+class _Clearance:
+    """One photo's decision as it is worked out, phase by phase: each face's result so far,
+    the reasons a person will read, and the encodings learnt from badges."""
+
+    opted_out: AbstractSet[uuid.UUID]
+    # (face, booking) pairs a reviewer said are not the same person: never matched again.
+    ruled_out: AbstractSet[tuple[int, uuid.UUID | None]]
+    faces: dict[int, FaceResult]
+    reasons: list[str] = field(default_factory=list)
+    new_references: dict[uuid.UUID, list[np.ndarray]] = field(default_factory=dict)
+
+    def open(self, face_id: int, booking_id: uuid.UUID | None) -> bool:
+        """Whether that face may still be that attendee (no reviewer ruled it out)."""
+        return (face_id, booking_id) not in self.ruled_out
+
+
+def _badge_results(faces: Sequence[FaceInput], badges: Sequence[BadgeInput]) -> list[BadgeResult]:
+    """Each badge with the face wearing it (or the faces that could be): by geometry here, or
+    as a video linked it in the frame it was seen in (`prelinked`)."""
+    known = {f.id for f in faces}
+    results = [BadgeResult(code=b.code, box=b.box, booking_id=b.booking_id) for b in badges]
+    free = [i for i, b in enumerate(badges) if not b.prelinked]
+    links, ambiguous = link_badges(faces, [badges[i] for i in free])
+    for k, face_id in links.items():
+        results[free[k]].face_id = face_id
+    for k, candidates in ambiguous.items():
+        results[free[k]].candidates = candidates
+    for result, badge in zip(results, badges, strict=True):
+        if badge.prelinked and badge.face_id is not None and badge.face_id in known:
+            result.face_id = badge.face_id
+    return results
+
+
+def _worn_badge(
+    clearance: _Clearance, booking_id: uuid.UUID, face_id: int, encoding: np.ndarray | None
+) -> None:
+    """The face wearing an opted-out attendee's badge is that attendee; its encoding becomes
+    a transient reference for the event's other photos."""
+    worn = clearance.faces[face_id]
+    worn.booking_id, worn.via, worn.distance = booking_id, Via.badge, None
+    worn.decision = FaceDecision.opted_out
+    if encoding is not None:
+        clearance.new_references.setdefault(booking_id, []).append(encoding)
+    clearance.reasons.append(f"Face {face_id} wears the badge of an attendee who opted out.")
+
+
+def _unclaimed_badge(clearance: _Clearance, number: int, badge: BadgeResult) -> None:
+    """An opted-out attendee's badge nobody is sure to wear: the faces that could be wearing it
+    go to review (unless matched otherwise), and the badge itself keeps the photo flagged."""
+    candidates = [c for c in badge.candidates if clearance.open(c, badge.booking_id)]
+    for candidate in candidates:
+        maybe = clearance.faces[candidate]
+        if maybe.via is None:
+            maybe.booking_id, maybe.via = badge.booking_id, Via.badge
+            maybe.decision = FaceDecision.review
+    if candidates:
+        names = " or ".join(str(c) for c in candidates)
+        clearance.reasons.append(
+            f"The badge of an attendee who opted out (badge {number}) is worn by face "
+            f"{names}: too close to tell which; please review."
+        )
+    else:
+        clearance.reasons.append(
+            f"The badge of an attendee who opted out is visible (badge {number})."
+        )
+
+
+def _apply_badges(
+    clearance: _Clearance, faces: Sequence[FaceInput], badges: Sequence[BadgeResult]
+) -> None:
+    """Phase 1, badges: a badge decides its wearer before any likeness is weighed."""
+    encodings = {f.id: f.encoding for f in faces}
+    for number, badge in enumerate(badges, start=1):
+        if badge.booking_id is None:
+            clearance.reasons.append(
+                f"A QR code that is not a badge of this event was seen ({badge.code!r})."
+            )
+        elif badge.booking_id not in clearance.opted_out:
+            continue
+        elif badge.face_id is not None and clearance.open(badge.face_id, badge.booking_id):
+            _worn_badge(clearance, badge.booking_id, badge.face_id, encodings[badge.face_id])
+        else:
+            _unclaimed_badge(clearance, number, badge)
+
+
+def _sources(
+    references: Mapping[uuid.UUID, Sequence[np.ndarray]],
+    transient: Sequence[TransientRef] | Mapping[uuid.UUID, Sequence[np.ndarray]] | None,
+    opted_out: set[uuid.UUID],
+) -> list[_Source]:
+    """The likenesses of the attendees opted out now, surest first."""
+    learnt, unconfirmed = _transient_by_booking(transient, opted_out)
+    own = {k: v for k, v in references.items() if k in opted_out}
+    return [
+        _Source(_Pool(own), Via.face, sure=True),
+        _Source(_Pool(learnt), Via.linked, sure=True),
+        _Source(_Pool(unconfirmed), Via.linked, sure=False),
+    ]
+
+
+def _nearest(
+    encoding: np.ndarray, sources: Sequence[_Source], excluded: AbstractSet[uuid.UUID]
+) -> _Match | None:
+    """The nearest attendee over all sources. A sure source wins ties; an unsure one only when
+    it is nearer."""
+    best: _Match | None = None
+    for source in sources:
+        booking_id, distance = source.pool.nearest(encoding, excluded)
+        if distance is None:
+            continue
+        if (
+            best is None
+            or distance < best.distance
+            or (source.sure and not best.sure and distance <= best.distance)
+        ):
+            best = _Match(booking_id, distance, source.via, source.sure)
+    return best
+
+
+def _judge_match(face: FaceInput, match: _Match, limits: Thresholds) -> tuple[FaceDecision, str]:
+    """What a likeness within the limit means, and the reason a person reads: only a strong
+    match with a sure source flags; anything else asks for review."""
+    face_id, distance = face.id, match.distance
+    if distance <= limits.match and match.sure:
+        how = (
+            "their reference photo" if match.via == Via.face else "a face seen wearing their badge"
+        )
+        return FaceDecision.opted_out, (
+            f"Face {face_id} is a strong match for an attendee who opted out, "
+            f"with {how} (distance {distance:.2f})."
+        )
+    if distance <= limits.match:
+        return FaceDecision.review, (
+            f"Face {face_id} matches a face seen wearing the badge of an attendee who opted "
+            f"out in one other photo only (distance {distance:.2f}): that sighting is not "
+            "confirmed yet, so please review."
+        )
+    if face.caution and distance > limits.review:
+        return FaceDecision.review, (
+            f"Face {face_id} is {face.caution}, so its likeness cannot be verified well: it "
+            f"may be an attendee who opted out (distance {distance:.2f}); please review."
+        )
+    return FaceDecision.review, (
+        f"Face {face_id} is a possible match for an attendee who opted out "
+        f"(distance {distance:.2f}): please review."
+    )
+
+
+def _match_face(
+    clearance: _Clearance, face: FaceInput, sources: Sequence[_Source], limits: Thresholds
+) -> None:
+    """Phase 2, reference matches, for a face no badge decided."""
+    result = clearance.faces[face.id]
+    if face.encoding is None and face.prior is not None:
+        _decide_purged(
+            face, face.prior, result, clearance.opted_out, clearance.ruled_out, clearance.reasons
+        )
+        return
+    if face.encoding is None:
+        result.decision = FaceDecision.too_small
+        return
+    excluded = {b for f, b in clearance.ruled_out if f == face.id and b is not None}
+    match = _nearest(face.encoding, sources, excluded)
+    limit = limits.caution if face.caution else limits.review
+    if match is None or match.distance > limit:
+        # Privacy first: a small face that matches is still flagged; one that does not is
+        # reported as too small to be sure about.
+        if _width(face.box) < limits.min_face_px:
+            result.decision = FaceDecision.too_small
+        return
+    result.booking_id, result.distance = match.booking_id, round(match.distance, 4)
+    result.via = match.via
+    result.decision, reason = _judge_match(face, match, limits)
+    clearance.reasons.append(reason)
+
+
+def _apply_reviews(clearance: _Clearance, reviews: Sequence[Review]) -> None:
+    """Phase 3, reviewers' words: a confirmed person is that person, opted out or not. ("Not
+    this person" was applied in the phases before, by leaving that match out.)"""
+    latest = {r.face_id: r for r in reviews}
+    for face_id, review in latest.items():
+        if face_id not in clearance.faces or not review.confirmed or review.booking_id is None:
+            continue
+        confirmed = clearance.faces[face_id]
+        confirmed.booking_id = review.booking_id
+        confirmed.decision = (
+            FaceDecision.opted_out
+            if review.booking_id in clearance.opted_out
+            else FaceDecision.clear
+        )
+
+
+def _photo_status(
+    faces: Sequence[FaceResult], badges: Sequence[BadgeResult], opted_out: AbstractSet[uuid.UUID]
+) -> PhotoStatus:
+    """Phase 4, the photo's status: flagged when an opted-out attendee is in it (or their badge
+    is, worn by nobody known), to review when any face is in doubt, else cleared."""
+    unworn_badge = any(b.booking_id in opted_out and b.face_id is None for b in badges)
+    if unworn_badge or any(f.decision == FaceDecision.opted_out for f in faces):
+        return PhotoStatus.flagged
+    if any(f.decision == FaceDecision.review for f in faces):
+        return PhotoStatus.needs_review
+    return PhotoStatus.cleared
+
+
+def _too_small_reason(faces: Sequence[FaceResult], limits: Thresholds) -> str | None:
+    count = sum(1 for f in faces if f.decision == FaceDecision.too_small)
+    if not count:
+        return None
+    return (
+        f"{count} {'face is' if count == 1 else 'faces are'} too small to verify "
+        f"(under {limits.min_face_px} px wide)."
+    )
+
+
 def decide(
     *,
     faces: Sequence[FaceInput],
@@ -341,150 +523,27 @@ def decide(
     learnt from faces linked to their badges in other photos of the event (an unconfirmed one can
     only send a face to review).
     """
-    t = thresholds or Thresholds()
-    reviewed = {r.face_id: r for r in reviews}
-    ruled_out = {(r.face_id, r.booking_id) for r in reviews if not r.confirmed}
-    results = {f.id: FaceResult(id=f.id, box=f.box) for f in faces}
-    reasons: list[str] = []
-    new_refs: dict[uuid.UUID, list[np.ndarray]] = {}
-
-    badge_results = [BadgeResult(code=b.code, box=b.box, booking_id=b.booking_id) for b in badges]
-    free = [i for i, b in enumerate(badges) if not b.prelinked]
-    geo_links, geo_ambiguous = link_badges(faces, [badges[i] for i in free])
-    links = {free[k]: face_id for k, face_id in geo_links.items()}
-    ambiguous = {free[k]: candidates for k, candidates in geo_ambiguous.items()}
-    links.update(
-        {
-            i: b.face_id
-            for i, b in enumerate(badges)
-            if b.prelinked and b.face_id is not None and b.face_id in results
-        }
+    limits = thresholds or Thresholds()
+    clearance = _Clearance(
+        opted_out=opted_out,
+        ruled_out={(r.face_id, r.booking_id) for r in reviews if not r.confirmed},
+        faces={f.id: FaceResult(id=f.id, box=f.box) for f in faces},
     )
-    by_face = {f.id: f for f in faces}
-    for b_index, face_id in links.items():
-        badge_results[b_index].face_id = face_id
-    for b_index, candidates in ambiguous.items():
-        badge_results[b_index].candidates = candidates
-    for b_index, badge in enumerate(badge_results):
-        if badge.booking_id is None:
-            reasons.append(
-                f"A QR code that is not a badge of this event was seen ({badge.code!r})."
-            )
-            continue
-        if badge.booking_id not in opted_out:
-            continue
-        linked_face = badge.face_id
-        if linked_face is not None and (linked_face, badge.booking_id) not in ruled_out:
-            worn = results[linked_face]
-            worn.booking_id, worn.via, worn.distance = badge.booking_id, Via.badge, None
-            worn.decision = FaceDecision.opted_out
-            encoding = by_face[linked_face].encoding
-            if encoding is not None:
-                new_refs.setdefault(badge.booking_id, []).append(encoding)
-            reasons.append(f"Face {linked_face} wears the badge of an attendee who opted out.")
-            continue
-        open_candidates = [c for c in badge.candidates if (c, badge.booking_id) not in ruled_out]
-        for candidate in open_candidates:
-            maybe = results[candidate]
-            if maybe.via is None:
-                maybe.booking_id, maybe.via = badge.booking_id, Via.badge
-                maybe.decision = FaceDecision.review
-        if open_candidates:
-            names = " or ".join(str(c) for c in open_candidates)
-            reasons.append(
-                f"The badge of an attendee who opted out (badge {b_index + 1}) is worn by face "
-                f"{names}: too close to tell which; please review."
-            )
-        else:
-            reasons.append(
-                f"The badge of an attendee who opted out is visible (badge {b_index + 1})."
-            )
-
-    learnt, unconfirmed = _transient_by_booking(transient, opted_out)
-    faces_refs = {k: v for k, v in references.items() if k in opted_out}
-    pools = [(_Pool(faces_refs), Via.face, True), (_Pool(learnt), Via.linked, True)]
-    pools.append((_Pool(unconfirmed), Via.linked, False))
+    badge_results = _badge_results(faces, badges)
+    _apply_badges(clearance, faces, badge_results)
+    sources = _sources(references, transient, opted_out)
     for face in faces:
-        result = results[face.id]
-        if result.via is not None:
-            continue
-        small = _width(face.box) < t.min_face_px
-        if face.encoding is None and face.prior is not None:
-            _decide_purged(face, face.prior, result, opted_out, ruled_out, reasons)
-            continue
-        if face.encoding is None:
-            result.decision = FaceDecision.too_small
-            continue
-        excluded = {b for f, b in ruled_out if f == face.id and b is not None}
-        booking_id, d = pools[0][0].nearest(face.encoding, excluded)
-        via, sure = Via.face, True
-        for pool, _via, confident in pools[1:]:
-            l_booking, l_d = pool.nearest(face.encoding, excluded)
-            # A confirmed source wins ties; an unconfirmed one only when it is nearer.
-            if l_d is not None and (d is None or l_d < d or (confident and not sure and l_d <= d)):
-                booking_id, d, via, sure = l_booking, l_d, Via.linked, confident
-        limit = t.caution if face.caution else t.review
-        if d is None or d > limit:
-            # Privacy first: a small face that matches is still flagged; one that does not is
-            # reported as too small to be sure about.
-            if small:
-                result.decision = FaceDecision.too_small
-            continue
-        result.booking_id, result.distance, result.via = booking_id, round(d, 4), via
-        if d <= t.match and sure:
-            result.decision = FaceDecision.opted_out
-            how = "their reference photo" if via == Via.face else "a face seen wearing their badge"
-            reasons.append(
-                f"Face {face.id} is a strong match for an attendee who opted out, "
-                f"with {how} (distance {d:.2f})."
-            )
-        elif d <= t.match:
-            result.decision = FaceDecision.review
-            reasons.append(
-                f"Face {face.id} matches a face seen wearing the badge of an attendee who opted "
-                f"out in one other photo only (distance {d:.2f}): that sighting is not confirmed "
-                "yet, so please review."
-            )
-        elif face.caution and d > t.review:
-            result.decision = FaceDecision.review
-            reasons.append(
-                f"Face {face.id} is {face.caution}, so its likeness cannot be verified well: it "
-                f"may be an attendee who opted out (distance {d:.2f}); please review."
-            )
-        else:
-            result.decision = FaceDecision.review
-            reasons.append(
-                f"Face {face.id} is a possible match for an attendee who opted out "
-                f"(distance {d:.2f}): please review."
-            )
-
-    for face_id, review in reviewed.items():
-        if face_id not in results or not review.confirmed or review.booking_id is None:
-            continue  # "not this person" was applied above, by leaving that match out
-        confirmed = results[face_id]
-        confirmed.booking_id = review.booking_id
-        confirmed.decision = (
-            FaceDecision.opted_out if review.booking_id in opted_out else FaceDecision.clear
-        )
-
-    face_results = [results[f.id] for f in faces]
-    opted_badge_seen = any(b.booking_id in opted_out and b.face_id is None for b in badge_results)
-    if opted_badge_seen or any(r.decision == FaceDecision.opted_out for r in face_results):
-        status = PhotoStatus.flagged
-    elif any(r.decision == FaceDecision.review for r in face_results):
-        status = PhotoStatus.needs_review
-    else:
-        status = PhotoStatus.cleared
-    too_small = sum(1 for r in face_results if r.decision == FaceDecision.too_small)
-    if too_small:
-        reasons.append(
-            f"{too_small} {'face is' if too_small == 1 else 'faces are'} too small to verify "
-            f"(under {t.min_face_px} px wide)."
-        )
+        if clearance.faces[face.id].via is None:
+            _match_face(clearance, face, sources, limits)
+    _apply_reviews(clearance, reviews)
+    face_results = [clearance.faces[f.id] for f in faces]
+    status = _photo_status(face_results, badge_results, opted_out)
+    if (too_small := _too_small_reason(face_results, limits)) is not None:
+        clearance.reasons.append(too_small)
     return PhotoResult(
         status=status,
         faces=face_results,
         badges=badge_results,
-        reasons=reasons,
-        new_references=new_refs,
+        reasons=clearance.reasons,
+        new_references=clearance.new_references,
     )

@@ -120,7 +120,8 @@ def badge_image(code: str, module_px: int) -> Image.Image:
     )
     qr.add_data(code)
     qr.make(fit=True)
-    return qr.make_image().convert("RGB")
+    picture: Image.Image = qr.make_image().get_image()
+    return picture.convert("RGB")
 
 
 COVER_SIDES = ("top", "bottom", "left", "right")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from registry.vision import decision, faces, qr
+from registry.vision import badge_links, decision, faces, qr
 from tests.vision import compose
 
 
@@ -32,7 +32,7 @@ def test_badge_below_a_face_is_linked_to_it(faces_dir: Path) -> None:
     [sighting] = qr.read_codes(canvas)
     boxes = faces.detect(canvas, scale=1.0)
     inputs = [decision.FaceInput(id=i + 1, box=b, encoding=None) for i, b in enumerate(boxes)]
-    links, ambiguous = decision.link_badges(
+    links, ambiguous = badge_links.link_badges(
         inputs, [decision.BadgeInput(code=sighting.text, box=sighting.box, booking_id=None)]
     )
     assert ambiguous == {}

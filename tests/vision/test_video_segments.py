@@ -8,16 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from registry.vision.video import (
-    BadgeSighting,
-    Sample,
-    Track,
-    VideoAnalysis,
-    from_bytes,
-    segments,
-    stitch,
-    to_bytes,
-)
+from registry.vision.video_sampling import segments
+from registry.vision.video_store import from_bytes, to_bytes
+from registry.vision.video_tracks import BadgeSighting, Sample, Track, VideoAnalysis, stitch
 
 
 def test_a_video_is_cut_into_even_parts_and_the_last_runs_to_the_end() -> None:
@@ -101,5 +94,8 @@ def test_a_finished_part_keeps_means_that_weigh_every_frame() -> None:
     # Stitched with another part of one frame, the mean is of all four frames.
     other = _part([_track(ann + 0.01, [1.5], (10, 60, 60, 10))])
     joined = stitch([back, from_bytes(to_bytes(other))]).tracks[0]
-    expected = (3 * part.tracks[0].encoding + other.tracks[0].encoding) / 4
+    mine, theirs = part.tracks[0].encoding, other.tracks[0].encoding
+    assert mine is not None
+    assert theirs is not None
+    expected = (3 * mine + theirs) / 4
     assert joined.encoding == pytest.approx(expected)
