@@ -146,7 +146,7 @@ def start_workers(
 def recovery(env: dict[str, str], ids: list[object], folder: Path) -> list[float]:
     """Seconds from kill -9 of a busy worker's process group until each photo it held is final
     (default lease, heartbeat and sweep)."""
-    from registry.worker.broker import send_clear
+    from registry.dispatch.broker import send_clear
 
     reset(ids)
     processes, _ = start_workers(env, folder, [("survivor", ["--beat"]), ("victim", [])])
@@ -182,7 +182,7 @@ def recovery(env: dict[str, str], ids: list[object], folder: Path) -> list[float
 def run(
     env: dict[str, str], ids: list[object], count: int, folder: Path
 ) -> tuple[float, list[float]]:
-    from registry.worker.broker import send_clear
+    from registry.dispatch.broker import send_clear
 
     reset(ids)
     processes, logs = start_workers(

@@ -42,7 +42,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, make_url
 from sqlmodel import Session
 
-from registry.audit import checkpoints
+from registry import checkpoints
 from registry.config import Settings
 from registry.crypto import key_fingerprint
 from registry.media.storage import Storage, relative_key, sha256_of_file

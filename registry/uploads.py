@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Generator, Iterable
 from pathlib import Path
 
 from fastapi import UploadFile
 
 from registry.config import get_settings
 from registry.errors import TooLarge
-from registry.vision.video import is_video
+from registry.vision.video_probe import is_video
 
 CHUNK = 1 << 20
 
@@ -51,3 +52,16 @@ def read_capped(file: UploadFile) -> bytes | Path:
         Path(name).unlink(missing_ok=True)
         raise
     return Path(name)
+
+
+def received(files: Iterable[UploadFile]) -> Generator[tuple[str, bytes | Path]]:
+    """Each upload's name and content (`read_capped`), read only when the consumer asks for it;
+    a video's temporary copy is deleted as soon as the consumer moves on (or stops), so a batch
+    never holds more than one file at a time."""
+    for file in files:
+        data = read_capped(file)
+        try:
+            yield file.filename or "upload", data
+        finally:
+            if isinstance(data, Path):
+                data.unlink(missing_ok=True)

@@ -22,7 +22,7 @@ from registry.media.models import (
     MediaFace,
 )
 from registry.vision.analysis import Analysis
-from registry.vision.video import VideoAnalysis
+from registry.vision.video_tracks import VideoAnalysis
 
 
 def badge_booking(session: Session, media: Media, code: str) -> uuid.UUID | None:

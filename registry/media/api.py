@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
+from contextlib import closing
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Response, UploadFile
 from sqlmodel import Session
 
-from registry.audit.service import Actor
-from registry.deps import CurrentStaff, RowId, SessionDep
+from registry.deps import CurrentStaff, RowId, SessionDep, StaffActor
 from registry.errors import (
     Conflict,
     Forbidden,
@@ -22,6 +21,7 @@ from registry.errors import (
 )
 from registry.events import service as events
 from registry.media import redaction_batches, renditions, reviews, service
+from registry.media.deps import MediaByID
 from registry.media.models import Media, MediaFace, MediaStatus, Rendition, RenditionStatus
 from registry.media.schemas import (
     BadgePublic,
@@ -37,27 +37,11 @@ from registry.media.schemas import (
     UploadResult,
 )
 from registry.media.storage import get_storage
-from registry.uploads import read_capped
-from registry.worker.queue import JobQueue, PendingOnly
+from registry.uploads import received
 
 router = APIRouter(prefix="/api", tags=["media"])
 ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Invalid)
 MAX_FILES = 200
-
-
-def get_jobs(request: Request) -> JobQueue:
-    jobs: JobQueue = getattr(request.app.state, "jobs", None) or PendingOnly()
-    return jobs
-
-
-JobsDep = Annotated[JobQueue, Depends(get_jobs)]
-
-
-def media_by_id(media_id: uuid.UUID, session: SessionDep) -> Media:
-    return service.get_media(session=session, media_id=media_id)
-
-
-MediaByID = Annotated[Media, Depends(media_by_id)]
 
 
 def _box(values: list[float]) -> BoxPublic:
@@ -142,10 +126,8 @@ def rendition_public(rendition: Rendition) -> RenditionPublic:
 
 @router.post("/media", status_code=202, response_model=list[UploadResult], responses=ERRORS)
 def upload_media(
-    staff: CurrentStaff,
+    actor: StaffActor,
     session: SessionDep,
-    jobs: JobsDep,
-    background: BackgroundTasks,
     files: Annotated[
         list[UploadFile],
         File(description="JPEG, PNG, WebP or HEIC photos; MP4, MOV or WebM videos."),
@@ -159,33 +141,23 @@ def upload_media(
     if len(files) > MAX_FILES:
         raise Invalid(f"Upload at most {MAX_FILES} files at a time.", field="files")
     event = events.get_event(session=session, event_id=event_id) if event_id else None
-    out, queued = [], []
-    for file in files:
-        data = read_capped(file)
-        try:
-            [(media, created)] = service.upload(
-                session=session,
-                actor=Actor.staff(staff.id),
-                files=[service.Upload(filename=file.filename or "upload", data=data)],
-                event=event,
-            )
-        finally:
-            if isinstance(data, Path):
-                data.unlink(missing_ok=True)
-        if created and media.status == MediaStatus.pending:
-            queued.append(media.id)
-        out.append(
-            UploadResult(
-                id=media.id,
-                status=media.status,
-                filename=media.filename,
-                duplicate=not created,
-                detail=media.failure,
-            )
+    with closing(received(files)) as each:
+        uploaded = service.upload(
+            session=session,
+            actor=actor,
+            files=(service.Upload(name, data) for name, data in each),
+            event=event,
         )
-    # Queued after the response, i.e. after the unit of work has committed the rows.
-    background.add_task(jobs.enqueue, queued)
-    return out
+    return [
+        UploadResult(
+            id=media.id,
+            status=media.status,
+            filename=media.filename,
+            duplicate=not created,
+            detail=media.failure,
+        )
+        for media, created in uploaded
+    ]
 
 
 @router.get("/media", response_model=list[MediaSummary], responses=ERRORS)
@@ -212,7 +184,7 @@ def get_media(staff: CurrentStaff, media: MediaByID, session: SessionDep) -> Med
 )
 def review_face(
     body: FaceReviewIn,
-    staff: CurrentStaff,
+    actor: StaffActor,
     media: MediaByID,
     session: SessionDep,
     face_id: RowId,
@@ -221,7 +193,7 @@ def review_face(
     media not from an event, record that this person consented another way (with a note)."""
     reviews.review_face(
         session=session,
-        actor=Actor.staff(staff.id),
+        actor=actor,
         media=media,
         face_number=face_id,
         decision=body.decision,
@@ -238,7 +210,7 @@ def review_face(
 )
 def review_track(
     body: FaceReviewIn,
-    staff: CurrentStaff,
+    actor: StaffActor,
     media: MediaByID,
     session: SessionDep,
     track_id: RowId,
@@ -249,7 +221,7 @@ def review_track(
         raise NotFound("This media is a photo: review its faces.")
     reviews.review_face(
         session=session,
-        actor=Actor.staff(staff.id),
+        actor=actor,
         media=media,
         face_number=track_id,
         decision=body.decision,
@@ -288,22 +260,15 @@ def track_thumbnail(
     },
 )
 def redact(
-    staff: CurrentStaff,
-    media: MediaByID,
-    session: SessionDep,
-    jobs: JobsDep,
-    background: BackgroundTasks,
-    response: Response,
+    actor: StaffActor, media: MediaByID, session: SessionDep, response: Response
 ) -> RenditionPublic:
     """Make a redacted rendition: opted-out (and unresolved) faces and opted-out badges
     obscured, metadata stripped, verified by detecting and matching again. The original is
     never altered. A photo's is made at once (201); a video's is re-encoded in the background
     (202, with its progress at `status_url`)."""
-    rendition = renditions.redact(session=session, actor=Actor.staff(staff.id), media=media)
+    rendition = renditions.redact(session=session, actor=actor, media=media)
     if rendition.status != RenditionStatus.ready:
         response.status_code = 202
-        # Queued after the response, i.e. after the unit of work has committed the rendition.
-        background.add_task(jobs.enqueue_redactions, [rendition.id])
     return rendition_public(rendition)
 
 
@@ -375,16 +340,14 @@ def batch_public(session: Session, progress: redaction_batches.Progress) -> Reda
     responses={**ERRORS, **error_responses(Conflict)},
 )
 def redact_flagged(
-    event_id: uuid.UUID, staff: CurrentStaff, session: SessionDep
+    event_id: uuid.UUID, actor: StaffActor, session: SessionDep
 ) -> RedactionBatchPublic:
     """Redacted copies of every flagged photo and video of the event that has no verified copy
     covering everyone who opted out: answered at once (202), each copy made and checked in the
     background by its own job (a worker that dies loses only its copy); poll `status_url`.
     409 when none needs one (or every copy is being made)."""
     event = events.get_event(session=session, event_id=event_id)
-    progress = redaction_batches.redact_flagged(
-        session=session, actor=Actor.staff(staff.id), event_id=event.id
-    )
+    progress = redaction_batches.redact_flagged(session=session, actor=actor, event_id=event.id)
     return batch_public(session, progress)
 
 

@@ -23,6 +23,7 @@ from registry.media import biometrics
 from registry.media.models import (
     FaceReview,
     Media,
+    MediaBadge,
     MediaFace,
     MediaObjection,
     MediaStatus,
@@ -34,6 +35,7 @@ from registry.media.video_reasons import video_reasons
 from registry.vision.decision import (
     BadgeInput,
     FaceInput,
+    PhotoResult,
     Prior,
     Review,
     Sighting,
@@ -238,9 +240,40 @@ def assess(*, session: Session, media: Media, state: EventState | None = None) -
     faces = faces_of(session=session, media=media)
     badges = badges_of(session=session, media=media)
     state = for_media(session, media, state or event_state(session, media.event_id))
-    objectors = state.objectors
-    opted_out, refs = state.opted_out, state.references
-    result = decide(
+    result = _decide(session, media, faces, badges, state)
+    _keep_decisions(session, faces, badges, result)
+    before = media.status
+    _settle(session, media, faces, badges, state, result)
+    if before != media.status:
+        audit.record(
+            session=session,
+            actor=audit.SYSTEM,
+            action="media.cleared",
+            entity_type="media",
+            entity_id=media.id,
+            before={"status": before},
+            after={"status": media.status, "reasons": len(result.reasons)},
+        )
+    learnt = _remember(session, media, faces, result.new_references)
+    session.flush()
+    return Assessment(
+        status=media.status,
+        learnt=learnt,
+        added=[e for b in learnt for e in result.new_references[b]],
+        state=state,
+    )
+
+
+def _decide(
+    session: Session,
+    media: Media,
+    faces: list[MediaFace],
+    badges: list[MediaBadge],
+    state: EventState,
+) -> PhotoResult:
+    """The pure decision on the stored faces and badges, against the event's state and the
+    reviewers' words."""
+    return decide(
         faces=[
             FaceInput(
                 id=f.number,
@@ -265,13 +298,18 @@ def assess(*, session: Session, media: Media, state: EventState | None = None) -
             )
             for b in badges
         ],
-        opted_out=opted_out,
-        references=refs,
+        opted_out=state.opted_out,
+        references=state.references,
         transient=state.transient,
         reviews=_reviews(latest_reviews(session=session, media=media)),
         thresholds=thresholds(),
     )
-    unplaced = sorted(str(b) for b in objectors if not any(f.booking_id == b for f in result.faces))
+
+
+def _keep_decisions(
+    session: Session, faces: list[MediaFace], badges: list[MediaBadge], result: PhotoResult
+) -> None:
+    """Cache each face's decision (who, how near, how) and each badge's wearer on its row."""
     by_number = {f.number: f for f in faces}
     for face_result in result.faces:
         row = by_number[face_result.id]
@@ -282,10 +320,24 @@ def assess(*, session: Session, media: Media, state: EventState | None = None) -
     for badge_row, badge_result in zip(badges, result.badges, strict=True):
         badge_row.face_number = badge_result.face_id
         session.add(badge_row)
-    before = media.status
+
+
+def _settle(
+    session: Session,
+    media: Media,
+    faces: list[MediaFace],
+    badges: list[MediaBadge],
+    state: EventState,
+    result: PhotoResult,
+) -> None:
+    """The media's status and reasons from the decision; an objection nobody in it was matched
+    to holds a photo that would be cleared for review."""
+    unplaced = sorted(
+        str(b) for b in state.objectors if not any(f.booking_id == b for f in result.faces)
+    )
     media.status = MediaStatus(result.status.value)
     media.reasons = (
-        video_reasons(session, faces, badges, opted_out)
+        video_reasons(session, faces, badges, state.opted_out)
         if media.kind == "video"
         else result.reasons
     )
@@ -303,24 +355,6 @@ def assess(*, session: Session, media: Media, state: EventState | None = None) -
             ),
         ]
     session.add(media)
-    if before != media.status:
-        audit.record(
-            session=session,
-            actor=audit.SYSTEM,
-            action="media.cleared",
-            entity_type="media",
-            entity_id=media.id,
-            before={"status": before},
-            after={"status": media.status, "reasons": len(result.reasons)},
-        )
-    learnt = _remember(session, media, faces, result.new_references)
-    session.flush()
-    return Assessment(
-        status=media.status,
-        learnt=learnt,
-        added=[e for b in learnt for e in result.new_references[b]],
-        state=state,
-    )
 
 
 def _remember(

@@ -30,7 +30,16 @@ class MediaStatus(StrEnum):
 FINAL = frozenset({MediaStatus.cleared, MediaStatus.flagged, MediaStatus.needs_review})
 
 
-class Media(SQLModel, table=True):
+class Leased(SQLModel):
+    """Work a job takes with a lease (a photo's clearance, a video's part, a redaction): how
+    often it was taken, and until when its worker holds it; a worker that dies lets the lease
+    run out and the sweep frees the work (`media.leases`, `media.segments`, `media.redactions`)."""
+
+    attempts: int = Field(default=0)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Media(Leased, table=True):
     __tablename__ = "media"
     # One record per file *per event*: the same photo uploaded to two events is cleared against
     # each event's opt-outs (the stored file, keyed by its hash, is shared).
@@ -51,8 +60,6 @@ class Media(SQLModel, table=True):
     failure: str | None = Field(default=None, max_length=500)
     reasons: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     min_face_px: int | None = None
-    attempts: int = Field(default=0)
-    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     uploaded_by: str = Field(max_length=120)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     analysed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -160,7 +167,7 @@ class RedactionBatch(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class Rendition(SQLModel, table=True):
+class Rendition(Leased, table=True):
     __tablename__ = "rendition"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -180,8 +187,6 @@ class Rendition(SQLModel, table=True):
     )
     progress: float = Field(default=1.0, description="0 to 1")
     failure: str | None = Field(default=None, max_length=500)
-    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    attempts: int = Field(default=0)
     # What to cover ([[t, top, right, bottom, left], ...] per cover, its padding factor), and
     # the pass: a check that still finds someone adds covers there and re-encodes those parts.
     covers: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON)
@@ -190,7 +195,7 @@ class Rendition(SQLModel, table=True):
     batch_id: uuid.UUID | None = Field(default=None, foreign_key="redaction_batch.id", index=True)
 
 
-class RenditionPart(SQLModel, table=True):
+class RenditionPart(Leased, table=True):
     """A part of a video's redaction: frames [start_s, end_s) re-encoded by one job with its own
     lease (a dead worker loses only its part); the parts are joined into the rendition's file,
     then deleted."""
@@ -204,12 +209,10 @@ class RenditionPart(SQLModel, table=True):
     start_s: float
     end_s: float | None = Field(default=None, description="None: to the end of the video")
     status: str = Field(default="pending", max_length=12)  # pending | processing | done
-    attempts: int = Field(default=0)
-    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     key: str | None = Field(default=None, max_length=64)  # the part's file (storage "parts")
 
 
-class VideoSegment(SQLModel, table=True):
+class VideoSegment(Leased, table=True):
     """A part of a video being analysed: segments are separate jobs (several workers share one
     long video; a dead worker loses only its part). What a finished segment found waits here,
     encrypted (it holds face encodings), until the last one is done: then the parts are stitched,
@@ -224,8 +227,6 @@ class VideoSegment(SQLModel, table=True):
     start_s: float
     end_s: float | None = Field(default=None, description="None: to the end of the video")
     status: str = Field(default="pending", max_length=12)  # pending | processing | done
-    attempts: int = Field(default=0)
-    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     result: bytes | None = Field(default=None, sa_type=sa.LargeBinary)  # encrypted
 
 

@@ -4,27 +4,28 @@ from __future__ import annotations
 
 import re
 import uuid
-from pathlib import Path
+from collections.abc import Callable
+from contextlib import closing
 from typing import Annotated
 
-from fastapi import BackgroundTasks, File, Form, Request, UploadFile
+from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
+from sqlmodel import Session
 
-from registry.audit.service import Actor
 from registry.auth import service as auth
 from registry.config import get_settings
-from registry.deps import PageStaff, RowId, SessionDep
+from registry.deps import PageActor, PageStaff, RowId, SessionDep
 from registry.errors import Invalid, NotFound, redirect_on_error
 from registry.events import service as events
+from registry.events.deps import PageEvent
 from registry.events.models import Event
 from registry.media import decisions, redaction_batches, renditions, review_groups, reviews, service
-from registry.media.api import JobsDep
+from registry.media.deps import PageMedia
 from registry.media.models import FINAL, Media, MediaStatus, RenditionStatus
 from registry.media.storage import get_storage
 from registry.plurals import count
-from registry.publishing import pages as publishing_pages
-from registry.uploads import read_capped
-from registry.vision.video import timestamp
+from registry.uploads import received
+from registry.vision.video_sampling import timestamp
 from registry.web import page_router, path_uuid, redirect, render
 
 router = page_router()
@@ -37,12 +38,21 @@ DECISION_WORDS = {
 }
 
 
-def _event(session: SessionDep, event_id: str) -> Event:
-    return events.get_event(session=session, event_id=path_uuid(event_id, "event"))
+# What other domains show on a media's page (publishing's gate and files), each a function of
+# the media giving template values: bound by the domain that owns them (`show_on_media_page`),
+# so media never imports them.
+MediaPanel = Callable[[Session, Media], dict[str, object]]
+_panels: dict[str, MediaPanel] = {}
 
 
-def _media(session: SessionDep, media_id: str) -> Media:
-    return service.get_media(session=session, media_id=path_uuid(media_id, "media"))
+def show_on_media_page(name: str) -> Callable[[MediaPanel], MediaPanel]:
+    """Show this panel's values on every media page (idempotent per name)."""
+
+    def bind(panel: MediaPanel) -> MediaPanel:
+        _panels[name] = panel
+        return panel
+
+    return bind
 
 
 def _statuses(session: SessionDep, event: Event) -> dict[str, int]:
@@ -54,9 +64,8 @@ def _statuses(session: SessionDep, event: Event) -> dict[str, int]:
 
 @router.get("/events/{event_id}/photos")
 def photos(
-    request: Request, event_id: str, staff: PageStaff, session: SessionDep, status: str = ""
+    request: Request, staff: PageStaff, event: PageEvent, session: SessionDep, status: str = ""
 ) -> Response:
-    event = _event(session, event_id)
     chosen = MediaStatus(status) if status in MediaStatus.__members__ else None
     return render(
         request,
@@ -76,11 +85,10 @@ def photos(
 
 @router.get("/events/{event_id}/review")
 def review_by_person(
-    request: Request, event_id: str, staff: PageStaff, session: SessionDep
+    request: Request, staff: PageStaff, event: PageEvent, session: SessionDep
 ) -> Response:
     """The event's faces waiting for a reviewer, grouped by who they probably are: one
     decision per group."""
-    event = _event(session, event_id)
     found = review_groups.groups(session=session, event_id=event.id)
     return render(
         request,
@@ -95,20 +103,19 @@ def review_by_person(
 
 @router.post("/events/{event_id}/review")
 def review_group(
-    event_id: str,
-    staff: PageStaff,
+    actor: PageActor,
+    event: PageEvent,
     session: SessionDep,
     decision: Annotated[str, Form(max_length=24)] = "",
     members: Annotated[list[str] | None, Form(max_length=80)] = None,
     group: Annotated[str, Form(max_length=40)] = "",
     who: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    event = _event(session, event_id)
     back = f"/events/{event.id}/review"
     with redirect_on_error(back + (f"#group-{group}" if group else ""), place="review"):
         recorded, skipped = review_groups.decide(
             session=session,
-            actor=Actor.staff(staff.id),
+            actor=actor,
             event_id=event.id,
             members=members or [],
             decision=decision,
@@ -123,10 +130,9 @@ def review_group(
 
 @router.get("/events/{event_id}/attendees/{booking_id}/face.jpg")
 def candidate_face(
-    event_id: str, booking_id: str, staff: PageStaff, session: SessionDep
+    booking_id: str, staff: PageStaff, event: PageEvent, session: SessionDep
 ) -> Response:
     """The candidate's own face beside a group, so the decision is a comparison."""
-    event = _event(session, event_id)
     data = review_groups.candidate_face(
         session=session, event_id=event.id, booking_id=path_uuid(booking_id, "attendee")
     )
@@ -134,15 +140,14 @@ def candidate_face(
 
 
 @router.get("/media/{media_id}/faces/{number}/crop.jpg")
-def face_crop(media_id: str, number: RowId, staff: PageStaff, session: SessionDep) -> Response:
-    data = review_groups.face_crop(session=session, media=_media(session, media_id), number=number)
+def face_crop(number: RowId, staff: PageStaff, media: PageMedia, session: SessionDep) -> Response:
+    data = review_groups.face_crop(session=session, media=media, number=number)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/events/{event_id}/photos.json")
-def photos_json(event_id: str, staff: PageStaff, session: SessionDep) -> JSONResponse:
+def photos_json(staff: PageStaff, event: PageEvent, session: SessionDep) -> JSONResponse:
     """Statuses for the page's live progress (polled while photos are being analysed)."""
-    event = _event(session, event_id)
     return JSONResponse(
         {
             "counts": _statuses(session, event),
@@ -175,42 +180,31 @@ STATUS_WORDS = {
 def _upload(
     request: Request,
     *,
-    staff: PageStaff,
+    actor: PageActor,
     session: SessionDep,
-    jobs: JobsDep,
-    background: BackgroundTasks,
     files: list[UploadFile],
     event: Event | None,
     back: str,
 ) -> Response:
     wants_json = "application/json" in request.headers.get("accept", "")
-    results, queued = [], []
-    for file in files:
-        if not file.filename:
-            continue
-        data = read_capped(file)
-        try:
-            [(media, created)] = service.upload(
-                session=session,
-                actor=Actor.staff(staff.id),
-                files=[service.Upload(file.filename, data)],
-                event=event,
-            )
-        finally:
-            if isinstance(data, Path):
-                data.unlink(missing_ok=True)
-        if created and media.status == MediaStatus.pending:
-            queued.append(media.id)
-        results.append(
-            {
-                "id": str(media.id),
-                "filename": media.filename,
-                "status": media.status,
-                "duplicate": not created,
-                "detail": media.failure,
-            }
+    chosen = [file for file in files if file.filename]  # a form sends an empty part for none
+    with closing(received(chosen)) as each:
+        uploaded = service.upload(
+            session=session,
+            actor=actor,
+            files=(service.Upload(name, data) for name, data in each),
+            event=event,
         )
-    background.add_task(jobs.enqueue, queued)
+    results = [
+        {
+            "id": str(media.id),
+            "filename": media.filename,
+            "status": media.status,
+            "duplicate": not created,
+            "detail": media.failure,
+        }
+        for media, created in uploaded
+    ]
     if wants_json:
         return JSONResponse(results, status_code=202 if results else 422)
     if not results:
@@ -225,20 +219,15 @@ def _upload(
 @router.post("/events/{event_id}/photos")
 def photos_upload(
     request: Request,
-    event_id: str,
-    staff: PageStaff,
+    actor: PageActor,
+    event: PageEvent,
     session: SessionDep,
-    jobs: JobsDep,
-    background: BackgroundTasks,
     files: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
-    event = _event(session, event_id)
     return _upload(
         request,
-        staff=staff,
+        actor=actor,
         session=session,
-        jobs=jobs,
-        background=background,
         files=files or [],
         event=event,
         back=f"/events/{event.id}/photos",
@@ -262,21 +251,12 @@ def media_list(request: Request, staff: PageStaff, session: SessionDep) -> Respo
 @router.post("/media")
 def media_upload(
     request: Request,
-    staff: PageStaff,
+    actor: PageActor,
     session: SessionDep,
-    jobs: JobsDep,
-    background: BackgroundTasks,
     files: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
     return _upload(
-        request,
-        staff=staff,
-        session=session,
-        jobs=jobs,
-        background=background,
-        files=files or [],
-        event=None,
-        back="/media",
+        request, actor=actor, session=session, files=files or [], event=None, back="/media"
     )
 
 
@@ -293,8 +273,7 @@ def match_words(distance: float | None) -> str:
 
 
 @router.get("/media/{media_id}")
-def photo(request: Request, media_id: str, staff: PageStaff, session: SessionDep) -> Response:
-    media = _media(session, media_id)
+def photo(request: Request, staff: PageStaff, media: PageMedia, session: SessionDep) -> Response:
     otherwise = decisions.consented_otherwise(session=session, media=media)
     faces = service.faces_of(session=session, media=media)
     bookings = {
@@ -328,22 +307,22 @@ def photo(request: Request, media_id: str, staff: PageStaff, session: SessionDep
             ),
             "match_words": match_words,
             "objections": objections,
-            **publishing_pages.media_panel(session, media),
+            **{k: v for panel in _panels.values() for k, v in panel(session, media).items()},
         },
     )
 
 
 @router.get("/media/{media_id}/thumb.jpg")
-def thumb(media_id: str, staff: PageStaff, session: SessionDep) -> Response:
-    data = renditions.small_copy(media=_media(session, media_id), kind="thumbs")
+def thumb(staff: PageStaff, media: PageMedia) -> Response:
+    data = renditions.small_copy(media=media, kind="thumbs")
     return Response(
         data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
     )
 
 
 @router.get("/media/{media_id}/preview.jpg")
-def preview(media_id: str, staff: PageStaff, session: SessionDep) -> Response:
-    data = renditions.small_copy(media=_media(session, media_id), kind="previews")
+def preview(staff: PageStaff, media: PageMedia) -> Response:
+    data = renditions.small_copy(media=media, kind="previews")
     return Response(
         data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
     )
@@ -369,42 +348,36 @@ def ranged(request: Request, data: bytes, media_type: str) -> Response:
 
 
 @router.get("/media/{media_id}/video")
-def original_video(
-    request: Request, media_id: str, staff: PageStaff, session: SessionDep
-) -> Response:
+def original_video(request: Request, staff: PageStaff, media: PageMedia) -> Response:
     """A video's original for the review page's player (staff only; never published as is)."""
-    media = _media(session, media_id)
     if media.kind != "video" or media.status == MediaStatus.failed:
         raise NotFound("No video to play.")
     return ranged(request, get_storage().get(media.sha256), media.content_type)
 
 
 @router.get("/media/{media_id}/tracks/{number}/thumb.jpg")
-def track_thumb(media_id: str, number: RowId, staff: PageStaff, session: SessionDep) -> Response:
-    data = renditions.track_thumbnail(
-        session=session, media=_media(session, media_id), number=number
-    )
+def track_thumb(number: RowId, staff: PageStaff, media: PageMedia, session: SessionDep) -> Response:
+    data = renditions.track_thumbnail(session=session, media=media, number=number)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 
 @router.post("/media/{media_id}/tracks/{face_number}/review")
 @router.post("/media/{media_id}/faces/{face_number}/review")
 def review(
-    media_id: str,
     face_number: RowId,
-    staff: PageStaff,
+    actor: PageActor,
+    media: PageMedia,
     session: SessionDep,
     decision: Annotated[str, Form(max_length=24)] = "",
     note: Annotated[str, Form(max_length=500)] = "",
     objector: Annotated[uuid.UUID | None, Form()] = None,
 ) -> Response:
-    media = _media(session, media_id)
     if decision not in ("confirm", "not_this_person", "consented_otherwise", "objector"):
         raise Invalid("Choose confirm, not this person, or consented another way.")
     with redirect_on_error(f"/media/{media.id}#faces-h", place="faces"):
         status = reviews.review_face(
             session=session,
-            actor=Actor.staff(staff.id),
+            actor=actor,
             media=media,
             face_number=face_number,
             decision=decision,
@@ -422,23 +395,19 @@ def review(
 
 @router.post("/media/{media_id}/redact")
 def redact(
-    media_id: str,
-    staff: PageStaff,
+    actor: PageActor,
+    media: PageMedia,
     session: SessionDep,
-    jobs: JobsDep,
-    background: BackgroundTasks,
     back: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """Make a redacted copy; the message is shown where the button was (the redaction section,
     or the publish section when asked from there). A video's is made in the background: the
     page shows its progress."""
-    media = _media(session, media_id)
     place = "publish" if back == "publish" else "redact"
     url = f"/media/{media.id}#{place}-h"
     with redirect_on_error(url, place=place):
-        rendition = renditions.redact(session=session, actor=Actor.staff(staff.id), media=media)
+        rendition = renditions.redact(session=session, actor=actor, media=media)
     if rendition.status != RenditionStatus.ready:
-        background.add_task(jobs.enqueue_redactions, [rendition.id])
         return redirect(
             f"/media/{media.id}#redact-h",
             message="Redaction started. Every frame is re-encoded and the copy checked again: "
@@ -460,10 +429,9 @@ def redact(
 
 @router.get("/media/{media_id}/renditions/{rendition_id}/status.json")
 def rendition_status_json(
-    media_id: str, rendition_id: uuid.UUID, staff: PageStaff, session: SessionDep
+    rendition_id: uuid.UUID, staff: PageStaff, media: PageMedia, session: SessionDep
 ) -> JSONResponse:
     """A redaction's progress for the video's page (polled while it is made)."""
-    media = _media(session, media_id)
     rendition = service.get_rendition(session=session, media=media, rendition_id=rendition_id)
     return JSONResponse(
         {
@@ -483,9 +451,8 @@ def rendition_status_json(
 
 @router.get("/media/{media_id}/renditions/{rendition_id}")
 def rendition_download(
-    media_id: str, rendition_id: uuid.UUID, staff: PageStaff, session: SessionDep
+    rendition_id: uuid.UUID, staff: PageStaff, media: PageMedia, session: SessionDep
 ) -> Response:
-    media = _media(session, media_id)
     rendition = service.ready_rendition(session=session, media=media, rendition_id=rendition_id)
     kind, ext = ("video/mp4", "mp4") if media.kind == "video" else ("image/jpeg", "jpg")
     return Response(

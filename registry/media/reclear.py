@@ -66,61 +66,69 @@ def reclear_bookings(
     state = decisions.event_state(session, event_id)
     if added is not None and previous is not None and _trust_fell(previous, state, wanted):
         added = None
-    faces_naming = select(MediaFace.media_id).join(Media, col(Media.id) == col(MediaFace.media_id))
     if added is None:
-        named = set(
-            session.exec(
-                faces_naming.where(
-                    Media.event_id == event_id, col(MediaFace.booking_id).in_(wanted)
-                )
-            ).all()
-        ) | set(
-            session.exec(
-                select(MediaBadge.media_id)
-                .join(Media, col(Media.id) == col(MediaBadge.media_id))
-                .where(Media.event_id == event_id, col(MediaBadge.booking_id).in_(wanted))
-            ).all()
-        )
-        encodings = state.encodings_of(wanted & state.opted_out)
-    else:
-        named = set(
-            session.exec(
-                faces_naming.where(
-                    Media.event_id == event_id,
-                    col(MediaFace.booking_id).in_(wanted),
-                    col(MediaFace.decision) != FaceDecision.opted_out.value,
-                )
-            ).all()
-        )
-        encodings = list(added)
-    if added is None:
+        # Anyone's opt-out (or trust) changed: every photo naming them, and every face near
+        # an encoding of those who are opted out now.
+        named = _naming(session, event_id, wanted) | _badged(session, event_id, wanted)
         near = index.photos_near(
             session=session,
             event_id=event_id,
-            encodings=encodings,
+            encodings=state.encodings_of(wanted & state.opted_out),
             radius=decisions.thresholds().review,
         )
     else:
+        named = _naming(session, event_id, wanted, undecided_only=True)
         near = _undecided(
             session,
             index.faces_near(
                 session=session,
                 event_id=event_id,
-                encodings=encodings,
+                encodings=list(added),
                 radius=decisions.thresholds().review,
             ),
         )
-    ids = sorted((named | near) - {skip}, key=str)
-    photos = [
+    return _redecide(session, event_id, _analysed(session, (named | near) - {skip}), state)
+
+
+def _naming(
+    session: Session, event_id: uuid.UUID, wanted: set[uuid.UUID], *, undecided_only: bool = False
+) -> set[uuid.UUID]:
+    """The event's photos with a face decided to be one of these attendees (`undecided_only`:
+    not already decided "opted out")."""
+    query = (
+        select(MediaFace.media_id)
+        .join(Media, col(Media.id) == col(MediaFace.media_id))
+        .where(Media.event_id == event_id, col(MediaFace.booking_id).in_(wanted))
+    )
+    if undecided_only:
+        query = query.where(col(MediaFace.decision) != FaceDecision.opted_out.value)
+    return set(session.exec(query).all())
+
+
+def _badged(session: Session, event_id: uuid.UUID, wanted: set[uuid.UUID]) -> set[uuid.UUID]:
+    """The event's photos with a badge of one of these attendees."""
+    return set(
+        session.exec(
+            select(MediaBadge.media_id)
+            .join(Media, col(Media.id) == col(MediaBadge.media_id))
+            .where(Media.event_id == event_id, col(MediaBadge.booking_id).in_(wanted))
+        ).all()
+    )
+
+
+def _analysed(session: Session, ids: set[uuid.UUID]) -> list[Media]:
+    """These photos, those already decided, in a stable order (500 ids a query)."""
+    ordered = sorted(ids, key=str)
+    return [
         m
-        for start in range(0, len(ids), 500)
+        for start in range(0, len(ordered), 500)
         for m in session.exec(
             select(Media).where(
-                col(Media.id).in_(ids[start : start + 500]), col(Media.status).in_(list(FINAL))
+                col(Media.id).in_(ordered[start : start + 500]),
+                col(Media.status).in_(list(FINAL)),
             )
         ).all()
     ]
-    return _redecide(session, event_id, photos, state)
 
 
 def _undecided(session: Session, faces: set[tuple[uuid.UUID, int]]) -> set[uuid.UUID]:

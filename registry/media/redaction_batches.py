@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from registry.audit import service as audit
 from registry.audit.service import Actor
 from registry.db import begin_write
+from registry.dispatch import queue
 from registry.errors import Conflict, NotFound
 from registry.events.models import Event
 from registry.media import decisions, photo_redactions, redactions
@@ -35,7 +36,6 @@ from registry.media.models import (
     Rendition,
     RenditionStatus,
 )
-from registry.worker import queue
 
 CHUNK = 500  # ids per IN (...) list
 

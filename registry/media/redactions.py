@@ -27,6 +27,7 @@ from registry.audit import service as audit
 from registry.audit.service import Actor
 from registry.config import get_settings
 from registry.db import begin_write, utcnow
+from registry.dispatch import queue
 from registry.errors import Conflict
 from registry.media import leases
 from registry.media.decisions import event_state, for_media
@@ -41,7 +42,7 @@ from registry.media.models import (
 from registry.media.service import badges_of, faces_of
 from registry.media.storage import get_storage
 from registry.vision import redact as redact_mod
-from registry.vision import video
+from registry.vision import video_redact, video_sampling, video_tracks
 
 MAX_PASSES = 3
 RENDERING = 0.85  # the share of the progress bar re-encoding takes (joining and checking: rest)
@@ -67,21 +68,22 @@ def _covers_of(session: Session, media: Media) -> tuple[list[dict[str, Any]], li
 
 def to_covers(
     values: list[dict[str, Any]] | None, factor: float | None = None
-) -> list[video.Cover]:
+) -> list[video_redact.Cover]:
     """Stored covers as the encoder takes them (`factor`: a later pass pads faces more)."""
     out = []
     for value in values or []:
         samples = tuple(
-            video.Sample(float(s[0]), (int(s[1]), int(s[2]), int(s[3]), int(s[4])))
+            video_tracks.Sample(float(s[0]), (int(s[1]), int(s[2]), int(s[3]), int(s[4])))
             for s in value["samples"]
         )
         own = float(value.get("factor", redact_mod.FACTOR))
-        out.append(video.Cover(samples, factor if factor and own != 1.3 else own))
+        out.append(video_redact.Cover(samples, factor if factor and own != 1.3 else own))
     return out
 
 
 def start(*, session: Session, actor: Actor, media: Media) -> Rendition:
-    """Queue a video's redaction (the caller hands its id to the jobs); a pending rendition."""
+    """Queue a video's redaction (its job leaves once the unit of work commits); a pending
+    rendition."""
     if media.kind != "video":
         raise ValueError("photos are redacted at once (renditions.redact)")
     if media.status not in FINAL:
@@ -109,6 +111,7 @@ def start(*, session: Session, actor: Actor, media: Media) -> Rendition:
         entity_id=media.id,
         after={"rendition": rendition.id, "tracks": faces},
     )
+    queue.redact_after_commit(session, [rendition.id])
     return rendition
 
 
@@ -164,7 +167,9 @@ def claim(*, session: Session, rendition_id: uuid.UUID) -> Claim | None:
     now = utcnow()
     parts = _parts(session, rendition_id)
     if not parts:
-        windows = video.segments(media.duration_s or 0.0, get_settings().video_segment_seconds)
+        windows = video_sampling.segments(
+            media.duration_s or 0.0, get_settings().video_segment_seconds
+        )
         for number, (a, b) in enumerate(windows, start=1):
             part = RenditionPart(
                 rendition_id=rendition_id,
@@ -298,7 +303,9 @@ def finish_join(
         ]
         rendition.covers = [*(rendition.covers or []), *added]
         rendition.passes += 1
-        touched = [(t - video.HOLD_S - 0.5, t + video.HOLD_S + 0.5) for t, _b, _p in seen]
+        touched = [
+            (t - video_redact.HOLD_S - 0.5, t + video_redact.HOLD_S + 0.5) for t, _b, _p in seen
+        ]
         for part in parts:
             end = math.inf if part.end_s is None else part.end_s
             if any(a < end and b >= part.start_s for a, b in touched):

@@ -19,20 +19,20 @@ from sqlmodel import Session, select
 from registry.audit import service as audit
 from registry.audit.service import Actor
 from registry.config import get_settings
+from registry.dispatch import compute
 from registry.errors import Conflict, NotFound
 from registry.media import redactions
 from registry.media.analyses import badge_booking, event_badges
 from registry.media.biometrics import encoding_of
 from registry.media.decisions import EventState, event_state, for_media, thresholds
 from registry.media.models import FINAL, Media, MediaFace, MediaStatus, Rendition
-from registry.media.service import badges_of, faces_of
+from registry.media.service import badges_of, face_numbered, faces_of
 from registry.media.storage import get_storage
-from registry.vision import images, video
+from registry.vision import images, video_redact, video_sampling, video_tracks
 from registry.vision import redact as redact_mod
 from registry.vision.analysis import Analysis
 from registry.vision.decision import BadgeInput, FaceInput, decide
 from registry.vision.faces import Box
-from registry.worker import compute
 
 logger = logging.getLogger("registry")
 
@@ -171,20 +171,21 @@ def still_visible(
     ]
 
 
-def _samples(face: MediaFace) -> tuple[video.Sample, ...]:
+def _samples(face: MediaFace) -> tuple[video_tracks.Sample, ...]:
     return tuple(
-        video.Sample(s[0], (int(s[1]), int(s[2]), int(s[3]), int(s[4]))) for s in face.samples or []
+        video_tracks.Sample(s[0], (int(s[1]), int(s[2]), int(s[3]), int(s[4])))
+        for s in face.samples or []
     )
 
 
 def track_thumbnail(*, session: Session, media: Media, number: int) -> bytes:
     """A track's face at its largest, cut from the video's frame (made on request, not kept)."""
-    face = next((f for f in faces_of(session=session, media=media) if f.number == number), None)
+    face = face_numbered(session=session, media_id=media.id, number=number)
     if media.kind != "video" or face is None or not face.samples:
         raise NotFound("No track with this number in this video.")
     best = max(_samples(face), key=lambda s: (s.box[1] - s.box[3]) * (s.box[2] - s.box[0]))
     with get_storage().local_copy(media.sha256) as original:
-        frame = video.frame_at(original, best.t_s)
+        frame = video_sampling.frame_at(original, best.t_s)
     box = best.box
     top, right, bottom, left = redact_mod.cover_box(box, frame.size, 1.8)
     crop = frame.crop((left, top, right, bottom))
@@ -224,7 +225,7 @@ def store_clean_copy(*, media: Media) -> str:
         storage = get_storage()
         with storage.local_copy(media.sha256) as original, tempfile.TemporaryDirectory() as work:
             out = Path(work) / "clean.mp4"
-            video.remux_clean(original, out)
+            video_redact.remux_clean(original, out)
             return storage.put_file(out, kind="renditions")
     image = images.decode(get_storage().get(media.sha256)).image
     return get_storage().put(redact_mod.clean_jpeg(image), kind="renditions")
@@ -261,7 +262,7 @@ def small_copy(*, media: Media, kind: str) -> bytes:
     side = SIZES[kind]
     if media.kind == "video":
         with storage.local_copy(media.sha256) as original:
-            still = video.frame_at(original, min(1.0, (media.duration_s or 0) / 2))
+            still = video_sampling.frame_at(original, min(1.0, (media.duration_s or 0) / 2))
         still.thumbnail((side, side))
         data = redact_mod.clean_jpeg(still, quality=82)
         storage.put(data, kind=kind, key=media.sha256)

@@ -29,6 +29,7 @@ from registry.events import references
 from registry.events.models import Booking
 from registry.media import biometrics, reviews
 from registry.media.models import FINAL, Media, MediaFace
+from registry.media.service import face_numbered
 from registry.media.storage import get_storage
 from registry.vision import redact as redact_mod
 
@@ -171,9 +172,7 @@ def decide(
         media = session.get(Media, media_id)
         if media is None or media.event_id != event_id:
             raise NotFound("A face in this group is not in this event's photos.")
-        face = session.exec(
-            select(MediaFace).where(MediaFace.media_id == media_id, MediaFace.number == number)
-        ).first()
+        face = face_numbered(session=session, media_id=media_id, number=number)
         if face is None:
             raise NotFound("A face in this group no longer exists.")
         if face.decision != "review":
@@ -241,9 +240,7 @@ def candidate_face(*, session: Session, event_id: uuid.UUID, booking_id: uuid.UU
 def face_crop(*, session: Session, media: Media, number: int) -> bytes:
     """A face as the reviewer sees it in a group: cut from the photo (made on request, never
     kept, no metadata)."""
-    face = session.exec(
-        select(MediaFace).where(MediaFace.media_id == media.id, MediaFace.number == number)
-    ).first()
+    face = face_numbered(session=session, media_id=media.id, number=number)
     storage = get_storage()
     if media.kind != "photo" or face is None or not storage.exists(media.sha256):
         raise NotFound("No face with this number in this photo.")

@@ -24,6 +24,7 @@ from registry.media.models import (
     MediaStatus,
     TransientReference,
 )
+from registry.media.service import face_numbered
 
 
 def review_face(
@@ -43,9 +44,7 @@ def review_face(
     `objector` says the face is that of the attendee (`objector`, a booking) who objected to
     the photo (it is then treated as theirs: flagged until redacted).
     """
-    face = session.exec(
-        select(MediaFace).where(MediaFace.media_id == media.id, MediaFace.number == face_number)
-    ).first()
+    face = face_numbered(session=session, media_id=media.id, number=face_number)
     if face is None:
         raise NotFound("No face with this number in this photo.")
     if media.status not in FINAL:
@@ -117,9 +116,7 @@ def review_faces(
     touched: dict[uuid.UUID, Media] = {}
     bookings: dict[uuid.UUID, set[uuid.UUID]] = {}
     for media, number in faces:
-        face = session.exec(
-            select(MediaFace).where(MediaFace.media_id == media.id, MediaFace.number == number)
-        ).first()
+        face = face_numbered(session=session, media_id=media.id, number=number)
         if face is None:
             raise NotFound("No face with this number in this photo.")
         if media.status not in FINAL:

@@ -22,7 +22,7 @@ from registry.db import begin_write, utcnow
 from registry.events.models import Event
 from registry.media import analyses, leases
 from registry.media.models import Media, MediaStatus, VideoSegment
-from registry.vision import video
+from registry.vision import video_sampling, video_store, video_tracks
 
 ACTIVE = (MediaStatus.pending, MediaStatus.processing)
 
@@ -68,7 +68,9 @@ def claim(*, session: Session, media_id: uuid.UUID) -> Part | None:
     if not parts:
         if media.status == MediaStatus.processing and media.lease_until and media.lease_until > now:
             return None  # a job of the previous (unsegmented) kind holds it
-        windows = video.segments(media.duration_s or 0.0, get_settings().video_segment_seconds)
+        windows = video_sampling.segments(
+            media.duration_s or 0.0, get_settings().video_segment_seconds
+        )
         for number, (a, b) in enumerate(windows, start=1):
             part = VideoSegment(
                 media_id=media_id, number=number, start_s=a, end_s=None if b == math.inf else b
@@ -121,7 +123,7 @@ def renew(*, session: Session, media_id: uuid.UUID, number: int) -> bool:
 
 
 def finish(
-    *, session: Session, media_id: uuid.UUID, number: int, result: video.VideoAnalysis
+    *, session: Session, media_id: uuid.UUID, number: int, result: video_tracks.VideoAnalysis
 ) -> Media | None:
     """Keep a part's findings; when it was the last part, stitch them all, store them as the
     video's tracks and decide (the video's row lock makes exactly one job do it)."""
@@ -138,14 +140,16 @@ def finish(
         return None  # the video was cut again (failed and retried): this result is stale
     if part.status != "done":
         part.status, part.lease_until = "done", None
-        part.result = crypto.encrypt(video.to_bytes(result), bound_to=_bound(media_id, number))
+        part.result = crypto.encrypt(
+            video_store.to_bytes(result), bound_to=_bound(media_id, number)
+        )
         session.add(part)
         session.flush()
     if any(p.status != "done" for p in parts):
         return media
-    stitched = video.stitch(
+    stitched = video_tracks.stitch(
         [
-            video.from_bytes(crypto.decrypt(p.result, bound_to=_bound(media_id, p.number)))
+            video_store.from_bytes(crypto.decrypt(p.result, bound_to=_bound(media_id, p.number)))
             for p in parts
             if p.result is not None
         ]

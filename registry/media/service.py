@@ -10,7 +10,7 @@ thumbnails in `renditions.py`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from registry.audit import service as audit
 from registry.audit.service import Actor
 from registry.config import get_settings
+from registry.dispatch import queue
 from registry.errors import Conflict, NotFound
 from registry.events.models import Booking, Event
 from registry.media.models import (
@@ -31,7 +32,7 @@ from registry.media.models import (
     RenditionStatus,
 )
 from registry.media.storage import get_storage, sha256_of, sha256_of_file
-from registry.vision import images, video
+from registry.vision import images, video_probe
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,13 @@ def _clean_name(name: str) -> str:
 
 
 def upload(
-    *, session: Session, actor: Actor, files: Sequence[Upload], event: Event | None
+    *, session: Session, actor: Actor, files: Iterable[Upload], event: Event | None
 ) -> list[tuple[Media, bool]]:
-    """Store each file once per event (by content) and queue it; a bad file gets a `failed`
-    record with its reason and never stops the others. Returns (media, created) per file, in
-    order."""
-    storage = get_storage()
-    limit = get_settings().max_upload_mb * 1_000_000
+    """Store each file once per event (by content); a bad file gets a `failed` record with its
+    reason and never stops the others. Each new photo or video is queued for clearance once the
+    unit of work commits (nothing is queued if it rolls back). Returns (media, created) per
+    file, in order. `files` is read one at a time: the API and the pages hand a generator that
+    reads each upload only when its turn comes."""
     out: list[tuple[Media, bool]] = []
     for file in files:
         digest = file.digest()
@@ -84,24 +85,7 @@ def upload(
             uploaded_by=actor.label,
         )
         try:
-            if video.is_video(file.head()):
-                _probe_video(media, file.data, file.size())
-                if isinstance(file.data, Path):
-                    storage.put_file(file.data, key=digest)
-                else:
-                    storage.put(file.data)
-            elif isinstance(file.data, Path):
-                raise images.ImageRejected("The file is not a video that can be read.", "format")
-            else:
-                if len(file.data) > limit:
-                    raise images.ImageRejected(
-                        f"The file is larger than {get_settings().max_upload_mb} MB.", "size"
-                    )
-                fmt, media.width, media.height = images.probe(
-                    file.data, max_pixels=get_settings().max_megapixels * 1_000_000
-                )
-                media.content_type = f"image/{fmt.lower()}"
-                storage.put(file.data)
+            _store(media, file)
         except images.ImageRejected as exc:
             media.status, media.failure = MediaStatus.failed, str(exc)
         session.add(media)
@@ -115,7 +99,34 @@ def upload(
             after={"event_id": media.event_id, "sha256": digest, "status": media.status},
         )
         out.append((media, True))
+    queue.clear_after_commit(
+        session, [m.id for m, created in out if created and m.status == MediaStatus.pending]
+    )
     return out
+
+
+def _store(media: Media, file: Upload) -> None:
+    """Probe the file (a photo's format and size, a video's length) and store it; ImageRejected
+    with the reason when it cannot be cleared."""
+    settings, storage = get_settings(), get_storage()
+    if video_probe.is_video(file.head()):
+        _probe_video(media, file.data, file.size())
+        if isinstance(file.data, Path):
+            storage.put_file(file.data, key=media.sha256)
+        else:
+            storage.put(file.data)
+    elif isinstance(file.data, Path):
+        raise images.ImageRejected("The file is not a video that can be read.", "format")
+    else:
+        if len(file.data) > settings.max_upload_mb * 1_000_000:
+            raise images.ImageRejected(
+                f"The file is larger than {settings.max_upload_mb} MB.", "size"
+            )
+        fmt, media.width, media.height = images.probe(
+            file.data, max_pixels=settings.max_megapixels * 1_000_000
+        )
+        media.content_type = f"image/{fmt.lower()}"
+        storage.put(file.data)
 
 
 def _probe_video(media: Media, data: bytes | Path, size: int) -> None:
@@ -124,7 +135,7 @@ def _probe_video(media: Media, data: bytes | Path, size: int) -> None:
     media.kind = "video"
     if size > settings.max_video_mb * 1_000_000:
         raise images.ImageRejected(f"The video is larger than {settings.max_video_mb} MB.", "size")
-    info = video.probe(data, max_seconds=settings.max_video_minutes * 60)
+    info = video_probe.probe(data, max_seconds=settings.max_video_minutes * 60)
     media.content_type = {"matroska": "video/webm", "mov": "video/mp4"}.get(
         info.format, "video/mp4"
     )
@@ -181,11 +192,19 @@ def media_by_ids(*, session: Session, ids: Sequence[uuid.UUID]) -> list[Media]:
 
 
 def faces_of(*, session: Session, media: Media) -> list[MediaFace]:
+    """A media's faces (a video's tracks), by number."""
     return list(
         session.exec(
             select(MediaFace).where(MediaFace.media_id == media.id).order_by(col(MediaFace.number))
         ).all()
     )
+
+
+def face_numbered(*, session: Session, media_id: uuid.UUID, number: int) -> MediaFace | None:
+    """Face (or track) `number` of a media, if it has one."""
+    return session.exec(
+        select(MediaFace).where(MediaFace.media_id == media_id, MediaFace.number == number)
+    ).first()
 
 
 def badges_of(*, session: Session, media: Media) -> list[MediaBadge]:

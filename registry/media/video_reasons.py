@@ -15,7 +15,7 @@ from registry.media.models import (
     MediaFace,
 )
 from registry.plurals import count
-from registry.vision.video import timestamp
+from registry.vision.video_sampling import timestamp
 
 
 def _span(start: float | None, end: float | None) -> str:

@@ -18,10 +18,11 @@ from celery import Celery, signals
 from registry import logs, metrics, reactions
 from registry.config import get_settings
 from registry.db import get_engine
+from registry.dispatch import broker, compute
 from registry.lifetime import die_with_parent
 from registry.media.storage import get_storage
 from registry.vision import analysis, faces
-from registry.worker import broker, compute, jobs, periodic
+from registry.worker import jobs, periodic
 
 logger = logging.getLogger("registry")
 
@@ -86,14 +87,12 @@ def worker_app() -> Celery:
     return app
 
 
-@signals.setup_logging.connect
 def _logging(**_: Any) -> None:
     """The service's log format (text, or one JSON object a line) instead of Celery's own."""
     settings = get_settings()
     logs.configure(level=settings.log_level, fmt=settings.log_format)
 
 
-@signals.worker_init.connect
 def _preload_models(**_: Any) -> None:
     """The worker loads the face models once, before it forks its children: each child starts
     with them in memory (shared copy-on-write), so no job, and no child restarted after a
@@ -101,7 +100,6 @@ def _preload_models(**_: Any) -> None:
     faces.load_models()
 
 
-@signals.worker_process_init.connect
 def _child_started(**_: Any) -> None:
     """A prefork child ends with its worker (even when that is killed with -9) and opens its
     own database connections (none may cross the fork)."""
@@ -111,6 +109,12 @@ def _child_started(**_: Any) -> None:
     metrics.get().worker_processes.inc()  # a live gauge: this process's 1 goes when it ends
 
 
-@signals.worker_process_shutdown.connect
 def _child_ended(pid: int | None = None, **_: Any) -> None:
     metrics.mark_process_dead(pid or os.getpid())
+
+
+# Celery's signals, connected by call (its decorators are untyped).
+signals.setup_logging.connect(_logging)
+signals.worker_init.connect(_preload_models)
+signals.worker_process_init.connect(_child_started)
+signals.worker_process_shutdown.connect(_child_ended)

@@ -26,11 +26,11 @@ from registry import logs
 from registry.audit.service import SYSTEM
 from registry.config import get_settings
 from registry.db import unit_of_work
+from registry.dispatch import compute
 from registry.media import analyses, leases, photo_redactions, redactions, renditions, segments
 from registry.media.models import Media, MediaStatus, Rendition
 from registry.media.storage import get_storage
-from registry.vision import analysis, images, video
-from registry.worker import compute
+from registry.vision import analysis, images, video_probe, video_redact, video_tracks
 
 logger = logging.getLogger("registry")
 
@@ -40,7 +40,7 @@ Window = tuple[float, float]
 class Analyse(Protocol):
     def __call__(
         self, data: bytes | Path, window: Window | None = None
-    ) -> analysis.Analysis | video.VideoAnalysis: ...
+    ) -> analysis.Analysis | video_tracks.VideoAnalysis: ...
 
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
@@ -49,13 +49,13 @@ FanOut = Callable[[int], None]  # queue this many more jobs for the same media
 
 def analyse_bytes(
     data: bytes | Path, window: Window | None = None
-) -> analysis.Analysis | video.VideoAnalysis:
+) -> analysis.Analysis | video_tracks.VideoAnalysis:
     """Runs in a worker process (models loaded once per process): a photo's bytes, or a video
     (a local file, read as it is decoded) on sampled frames — its `window` when it is one
     part of a longer video."""
-    if isinstance(data, Path) or video.is_video(data):
+    if isinstance(data, Path) or video_probe.is_video(data):
         settings = get_settings()
-        return video.analyse_video(
+        return video_tracks.analyse_video(
             data,
             sample_fps=settings.video_sample_fps,
             max_seconds=settings.max_video_minutes * 60,
@@ -131,7 +131,7 @@ def clear_media(
     if key is None:
         return None
 
-    def run() -> analysis.Analysis | video.VideoAnalysis:
+    def run() -> analysis.Analysis | video_tracks.VideoAnalysis:
         with Heartbeat(media_id) if heartbeat else contextlib.nullcontext():
             return analyse(get_storage().get(key))
 
@@ -205,11 +205,11 @@ def _clear_video(
             fan_out(min(part.free, get_settings().video_parallel - 1))
         first = False
 
-        def run(part: segments.Part = part) -> video.VideoAnalysis:
+        def run(part: segments.Part = part) -> video_tracks.VideoAnalysis:
             beat = Heartbeat(media_id, part=part.number) if heartbeat else None
             with beat or contextlib.nullcontext(), get_storage().local_copy(part.key) as path:
                 found = analyse(path, part.window)
-            if not isinstance(found, video.VideoAnalysis):
+            if not isinstance(found, video_tracks.VideoAnalysis):
                 raise TypeError("a video's analysis gave a photo's result")
             return found
 
@@ -259,7 +259,7 @@ def redact(
     heartbeat: bool = True,
     fan_out: FanOut | None = None,
     scan: Scan | None = None,
-    encode: Callable[..., int] = video.redact_part,
+    encode: Callable[..., int] = video_redact.redact_part,
     check: Check | None = None,
 ) -> None:
     """Make a redaction queued as a job: a video's in parts (`redact_video`), a photo's at once
@@ -343,7 +343,7 @@ def redact_video(
     heartbeat: bool = True,
     fan_out: FanOut | None = None,
     scan: Scan | None = None,
-    encode: Callable[..., int] = video.redact_part,
+    encode: Callable[..., int] = video_redact.redact_part,
 ) -> None:
     """Take steps of a video's redaction until none is left (`media.redactions`): encode parts
     (the first job queues more, `fan_out`, so other workers share them), then join them, store
@@ -444,7 +444,7 @@ def _join_and_check(
         original = stack.enter_context(storage.local_copy(step.media_key))
         parts = [stack.enter_context(storage.local_copy(k, kind="parts")) for k in keys]
         out = work / "redacted.mp4"
-        video.join_parts(parts, original, out)
+        video_redact.join_parts(parts, original, out)
         # Stored before it is checked: with a broker, workers read it from storage to check it.
         key = storage.put_file(out, kind="renditions")
         joined = time.monotonic() - started

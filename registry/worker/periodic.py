@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
-from registry.audit import checkpoints
+from registry import checkpoints
 from registry.consent import letters as consent_letters
-from registry.consent import service as consent
+from registry.consent import renewals as consent_renewals
 from registry.db import unit_of_work
+from registry.dispatch.queue import JobQueue
 from registry.events import letters as event_letters
 from registry.events import references
 from registry.mail import service as mail
@@ -25,7 +26,6 @@ from registry.media import biometrics, leases, redactions
 from registry.publishing import takedowns
 from registry.rights import retention
 from registry.webhooks import delivery as webhook_delivery
-from registry.worker.queue import JobQueue
 
 logger = logging.getLogger("registry")
 
@@ -44,7 +44,7 @@ class Report:
 
 def run_daily(*, session: Session) -> Report:
     references_purged = references.purge_expired(session=session)
-    consents_expired = consent.record_expiries(session=session)
+    consents_expired = consent_renewals.record_expiries(session=session)
     photo_encodings_purged = biometrics.purge_biometrics(session=session)
     takedowns_noticed = takedowns.notice_takedowns(session=session)
     kept = retention.run(session=session)

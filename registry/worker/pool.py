@@ -24,7 +24,7 @@ from registry import logs
 from registry.db import unit_of_work, utcnow
 from registry.lifetime import exit_with, identity
 from registry.media import leases, redactions
-from registry.vision import analysis, faces, video
+from registry.vision import analysis, faces, video_redact, video_tracks
 from registry.worker import forkserver, jobs
 
 logger = logging.getLogger("registry")
@@ -82,8 +82,8 @@ class LocalPool:
 
     def analyse(
         self, data: bytes | Path, window: jobs.Window | None = None
-    ) -> analysis.Analysis | video.VideoAnalysis:
-        result: analysis.Analysis | video.VideoAnalysis = self.submit(
+    ) -> analysis.Analysis | video_tracks.VideoAnalysis:
+        result: analysis.Analysis | video_tracks.VideoAnalysis = self.submit(
             jobs.analyse_bytes, data, window
         ).result()
         return result
@@ -123,7 +123,7 @@ class LocalPool:
 
     def encode_part(self, *args: Any, **kwargs: Any) -> int:
         """Encode a part of a video's redaction on a worker process."""
-        frames: int = self.submit(video.redact_part, *args, **kwargs).result()
+        frames: int = self.submit(video_redact.redact_part, *args, **kwargs).result()
         return frames
 
     def enqueue_redactions(self, rendition_ids: Iterable[uuid.UUID]) -> None:

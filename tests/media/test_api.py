@@ -6,6 +6,7 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from registry.actors import SYSTEM
 from registry.events.models import Event
 from registry.media import service
 from registry.media.models import MediaStatus
@@ -43,7 +44,7 @@ def test_media_detail_after_clearance_and_face_review(
     event = make_event()
     [(media, _)] = service.upload(
         session=session,
-        actor=service.audit.SYSTEM,
+        actor=SYSTEM,
         files=[service.Upload("x.png", png((9, 9, 9)))],
         event=event,
     )
@@ -86,7 +87,7 @@ def test_redact_before_clearance_is_409_and_after_gives_a_downloadable_rendition
 ) -> None:
     [(media, _)] = service.upload(
         session=session,
-        actor=service.audit.SYSTEM,
+        actor=SYSTEM,
         files=[service.Upload("y.png", png((20, 40, 60)))],
         event=make_event(),
     )

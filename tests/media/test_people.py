@@ -26,7 +26,7 @@ from tests.auth.factories import csrf_from, login_page
 from tests.media.scenes import photo, upload, with_reference
 from tests.vision import compose
 
-STAFF = Actor.staff(uuid.uuid4())
+STAFF = Actor.staff(1)
 
 
 @pytest.fixture(scope="module")

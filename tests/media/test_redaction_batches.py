@@ -5,7 +5,7 @@ faces; a job killed mid-way loses only its photo; jobs leave once the unit of wo
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 from registry.audit.models import AuditEntry
 from registry.audit.service import Actor
 from registry.db import utcnow
+from registry.dispatch import queue
 from registry.errors import Conflict
 from registry.events.models import Booking, Event
 from registry.media import leases, photo_redactions, redaction_batches, redactions, renditions
@@ -28,11 +29,11 @@ from registry.media.storage import get_storage
 from registry.publishing import service as publishing
 from registry.rights import retention
 from registry.vision import analysis
-from registry.worker import jobs, queue
+from registry.worker import jobs
 from tests.media.scenes import photo, upload, with_reference
 from tests.vision import compose
 
-STAFF = Actor.staff(uuid.uuid4())
+STAFF = Actor.staff(1)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def scene(
 
 
 @pytest.fixture
-def same_session(session: Session) -> Callable[[], Iterator[Session]]:
+def same_session(session: Session) -> jobs.SessionFactory:
     @contextmanager
     def unit() -> Iterator[Session]:
         yield session
@@ -81,11 +82,11 @@ def same_session(session: Session) -> Callable[[], Iterator[Session]]:
     return unit
 
 
-def run(session_factory: Callable[[], Iterator[Session]], rendition_id: uuid.UUID) -> None:
+def run(session_factory: jobs.SessionFactory, rendition_id: uuid.UUID) -> None:
     """One job of the batch, as the pool or a Celery worker runs it (the check analysed here)."""
     jobs.redact(
         rendition_id,
-        session_factory=session_factory,  # type: ignore[arg-type]
+        session_factory=session_factory,
         heartbeat=False,
         check=analysis.analyse,
     )
@@ -96,7 +97,7 @@ def batch_renditions(session: Session, progress: redaction_batches.Progress) -> 
 
 
 def test_every_flagged_photo_is_its_own_job_and_gets_a_verified_copy(
-    session: Session, scene: Scene, same_session: Callable[[], Iterator[Session]]
+    session: Session, scene: Scene, same_session: jobs.SessionFactory
 ) -> None:
     before = redaction_batches.overview(session=session, event_id=scene.event.id)
     assert (before.flagged, before.needed, before.latest) == (3, 3, None)
@@ -158,7 +159,7 @@ def test_a_later_opt_out_makes_the_copies_it_misses_needed_again(
     scene: Scene,
     portraits: dict[str, list[compose.Portrait]],
     make_booking: Callable[..., Booking],
-    same_session: Callable[[], Iterator[Session]],
+    same_session: jobs.SessionFactory,
 ) -> None:
     started = redaction_batches.redact_flagged(
         session=session, actor=STAFF, event_id=scene.event.id
@@ -182,7 +183,7 @@ def test_a_later_opt_out_makes_the_copies_it_misses_needed_again(
 
 
 def test_a_job_killed_mid_batch_loses_only_its_own_photo(
-    session: Session, scene: Scene, same_session: Callable[[], Iterator[Session]]
+    session: Session, scene: Scene, same_session: jobs.SessionFactory
 ) -> None:
     started = redaction_batches.redact_flagged(
         session=session, actor=STAFF, event_id=scene.event.id
@@ -212,7 +213,7 @@ def test_a_job_killed_mid_batch_loses_only_its_own_photo(
 
 
 def test_a_photo_whose_job_keeps_crashing_fails_with_the_reason_and_is_needed_again(
-    session: Session, scene: Scene, same_session: Callable[[], Iterator[Session]]
+    session: Session, scene: Scene, same_session: jobs.SessionFactory
 ) -> None:
     started = redaction_batches.redact_flagged(
         session=session, actor=STAFF, event_id=scene.event.id
@@ -223,7 +224,7 @@ def test_a_photo_whose_job_keeps_crashing_fails_with_the_reason_and_is_needed_ag
         raise MemoryError("out of memory")
 
     def crashing_job() -> None:
-        jobs.redact(first.id, session_factory=same_session, heartbeat=False, check=crash)  # type: ignore[arg-type]
+        jobs.redact(first.id, session_factory=same_session, heartbeat=False, check=crash)
         session.refresh(first)
 
     for attempt in range(1, leases.MAX_ATTEMPTS):
@@ -247,7 +248,7 @@ def test_jobs_leave_once_the_unit_of_work_commits_and_never_after_a_rollback() -
         def enqueue(self, media_ids: object) -> None:
             raise AssertionError("no clearance here")
 
-        def enqueue_redactions(self, rendition_ids: list[uuid.UUID]) -> None:
+        def enqueue_redactions(self, rendition_ids: Iterable[uuid.UUID]) -> None:
             sent.extend(rendition_ids)
 
     engine = create_engine("sqlite://")
@@ -277,7 +278,7 @@ def test_the_api_answers_at_once_with_the_batch_to_poll(
     comms_headers: dict[str, str],
     session: Session,
     scene: Scene,
-    same_session: Callable[[], Iterator[Session]],
+    same_session: jobs.SessionFactory,
 ) -> None:
     url = f"/api/events/{scene.event.id}/redactions"
     queued = client.post(url, headers=comms_headers)

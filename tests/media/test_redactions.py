@@ -23,14 +23,15 @@ from registry.audit.models import AuditEntry
 from registry.audit.service import SYSTEM
 from registry.config import get_settings
 from registry.db import utcnow
+from registry.dispatch import compute
 from registry.events.models import Booking, Event
 from registry.media import leases, redactions, renditions, service
 from registry.media.models import Media, MediaStatus, Rendition, RenditionPart
 from registry.media.storage import get_storage
 from registry.publishing import facts as gate_facts
 from registry.rights import retention
-from registry.vision import video
-from registry.worker import compute, jobs
+from registry.vision import video_redact
+from registry.worker import jobs
 from tests.video import Walker, compose_clip
 
 SECONDS = 8.0
@@ -102,7 +103,7 @@ def _parts(session: Session, rendition: Rendition) -> list[RenditionPart]:
 
 
 def _frames(data: bytes) -> list[float]:
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         return [float(f.time) for f in container.decode(video=0)]
 
 
@@ -163,7 +164,7 @@ def test_a_redaction_made_in_parts_is_the_whole_video_every_frame_in_step(
 
     def encode(*args: Any, window: tuple[float, float], **kwargs: Any) -> int:
         encoded.append(window)
-        return video.redact_part(*args, window=window, **kwargs)
+        return video_redact.redact_part(*args, window=window, **kwargs)
 
     jobs.redact_video(rendition.id, session_factory=same_session, heartbeat=False, encode=encode)
     session.refresh(rendition)
@@ -180,12 +181,12 @@ def test_a_redaction_made_in_parts_is_the_whole_video_every_frame_in_step(
     copy = _frames(data)
     assert len(copy) == len(source)  # no frame lost or doubled where the parts meet
     assert copy == pytest.approx(source, abs=1e-3)  # each frame keeps its time
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         assert container.streams.audio[0].codec_context.name == "aac"  # the sound, once
-        sound = sum(p.duration or 0 for p in container.demux(container.streams.audio[0]))
-        assert float(sound * container.streams.audio[0].time_base) == pytest.approx(
-            SECONDS, abs=0.1
-        )
+        audio = container.streams.audio[0]
+        assert audio.time_base is not None
+        sound = sum(p.duration or 0 for p in container.demux(audio))
+        assert float(sound * audio.time_base) == pytest.approx(SECONDS, abs=0.1)
     allowed = gate_facts.publishable(
         session=session, media=flagged_video, channel="internal", rendition_id=rendition.id
     )
@@ -219,7 +220,7 @@ def test_a_check_that_still_finds_her_encodes_again_only_the_parts_it_touches(
 
     def encode(*args: Any, window: tuple[float, float], **kwargs: Any) -> int:
         encoded.append(window)
-        return video.redact_part(*args, window=window, **kwargs)
+        return video_redact.redact_part(*args, window=window, **kwargs)
 
     jobs.redact_video(rendition.id, session_factory=same_session, heartbeat=False, encode=encode)
     session.refresh(rendition)
@@ -249,7 +250,7 @@ def test_a_part_that_keeps_crashing_fails_the_redaction_cleanly(
         calls.append(window)
         if window[0] == 2.0:
             raise RuntimeError("the encoder crashed")
-        return video.redact_part(*args, window=window, **kwargs)
+        return video_redact.redact_part(*args, window=window, **kwargs)
 
     for _ in range(leases.MAX_ATTEMPTS + 1):
         jobs.redact_video(
@@ -289,7 +290,7 @@ def test_a_step_given_back_after_a_crash_is_queued_again_by_the_sweep(
         if window[0] == 2.0 and crashes["part"]:
             crashes["part"] -= 1
             raise OSError("the disk was full for a moment")
-        return video.redact_part(*args, window=window, **kwargs)
+        return video_redact.redact_part(*args, window=window, **kwargs)
 
     def scan(*args: Any, **kwargs: Any) -> Any:
         if crashes["join"]:
@@ -327,7 +328,7 @@ def test_a_video_deleted_mid_redaction_takes_its_parts_with_it(
     assert step is not None
     with get_storage().local_copy(flagged_video.sha256) as original:
         out = original.parent / "part-test.mp4"
-        video.redact_part(
+        video_redact.redact_part(
             original, redactions.to_covers(step.covers), out, window=(step.start_s, step.end_s)
         )
         key = get_storage().put_file(out, kind="parts")
@@ -357,5 +358,13 @@ def test_a_video_not_cleared_yet_is_not_redacted(
     refused = client.post(f"/api/media/{pending.id}/redact", headers=comms_headers)
     assert refused.status_code == 409
     assert session.exec(select(Rendition).where(Rendition.media_id == pending.id)).all() == []
+    photo = Media(
+        kind="photo",
+        sha256="x",
+        filename="a.jpg",
+        content_type="image/jpeg",
+        size_bytes=1,
+        uploaded_by="system",
+    )
     with pytest.raises(ValueError, match="photos are redacted at once"):
-        redactions.start(session=session, actor=SYSTEM, media=Media(kind="photo", sha256="x"))
+        redactions.start(session=session, actor=SYSTEM, media=photo)

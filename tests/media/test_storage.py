@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from registry.actors import SYSTEM
 from registry.events.models import Event
 from registry.media import service
 from registry.media.models import MediaStatus
@@ -130,7 +131,7 @@ def test_a_file_missing_from_the_bucket_fails_the_photo_with_a_reason(
 ) -> None:
     [(media, _)] = service.upload(
         session=session,
-        actor=service.audit.SYSTEM,
+        actor=SYSTEM,
         files=[service.Upload("b.png", png((8, 8, 8)))],
         event=make_event(),
     )

@@ -19,10 +19,11 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlmodel import Session, select
 
+from registry.actors import SYSTEM
 from registry.config import get_settings
 from registry.events.models import Booking, Event
 from registry.media.models import Media, MediaStatus
-from registry.vision import faces, video
+from registry.vision import faces, video_tracks
 from tests.media.samples import png
 from tests.video import Walker, compose_clip
 
@@ -35,7 +36,9 @@ def _portrait(faces_dir: Path, person: str) -> bytes:
     return sorted((faces_dir / "people" / person).glob("*.jpg"))[0].read_bytes()
 
 
-def _upload(client: TestClient, headers: dict[str, str], event: Event, *files: tuple[str, bytes]):
+def _upload(
+    client: TestClient, headers: dict[str, str], event: Event, *files: tuple[str, bytes]
+) -> list[dict[str, Any]]:
     answer = client.post(
         "/api/media",
         files=[("files", (name, data, "application/octet-stream")) for name, data in files],
@@ -43,7 +46,8 @@ def _upload(client: TestClient, headers: dict[str, str], event: Event, *files: t
         headers=headers,
     )
     assert answer.status_code == 202, answer.text
-    return answer.json()
+    accepted: list[dict[str, Any]] = answer.json()
+    return accepted
 
 
 def test_a_video_is_cleared_in_tracks_refused_by_the_gate_then_redacted_on_every_frame(
@@ -100,21 +104,22 @@ def test_a_video_is_cleared_in_tracks_refused_by_the_gate_then_redacted_on_every
     assert rendition["verified"] is True
     assert rendition["obscured_faces"] == [flagged["id"]]
     data = client.get(rendition["url"], headers=comms_headers).content
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         assert "location" not in container.metadata
         assert "creation_time" not in container.metadata
         assert container.streams.video[0].codec_context.name == "h264"
         assert (container.streams.video[0].width, container.streams.video[0].height) == (640, 360)
         assert container.streams.audio[0].codec_context.name == "aac"  # copied unchanged
-    with av.open(io.BytesIO(clip)) as container:
+    with av.open(io.BytesIO(clip), mode="r") as container:
         assert "location" in container.metadata  # the original is never altered
 
     # Every frame of the redacted range (plus the hold) shows no face like the opted-out one.
-    known = video.analyse_video(clip)
+    known = video_tracks.analyse_video(clip)
     alice_encoding = next(
         t.encoding for i, t in enumerate(known.tracks) if any(b.track == i for b in known.badges)
     )
-    frames = video.scan(data, [(0.0, 3.0)], sample_fps=1000)
+    assert alice_encoding is not None
+    frames = video_tracks.scan(data, [(0.0, 3.0)], sample_fps=1000)
     assert len(frames) >= 29
     for t, found in frames:
         for face in found.faces:
@@ -243,7 +248,7 @@ def test_webm_vp9_and_a_variable_frame_rate_are_cleared_and_redacted_in_step(
         made = redact_video(client, comms_headers, media_id)
         assert made["verified"] is True, name
         data = client.get(made["url"], headers=comms_headers).content
-        with av.open(io.BytesIO(data)) as container:
+        with av.open(io.BytesIO(data), mode="r") as container:
             times = [float(f.time) for f in container.decode(video=0)]
         # Frames keep their times: the copy lasts as long as the original, in step.
         assert times[-1] == pytest.approx(body["duration_s"], abs=0.35), (name, times[-3:])
@@ -252,7 +257,10 @@ def test_webm_vp9_and_a_variable_frame_rate_are_cleared_and_redacted_in_step(
 def _variable_rate(clip: bytes) -> bytes:
     """The same frames re-timed unevenly (some 1/10 s apart, some 1/5 s): a variable rate."""
     out = io.BytesIO()
-    with av.open(io.BytesIO(clip)) as source, av.open(out, mode="w", format="mp4") as target:
+    with (
+        av.open(io.BytesIO(clip), mode="r") as source,
+        av.open(out, mode="w", format="mp4") as target,
+    ):
         stream = target.add_stream("libx264", rate=10)
         stream.width, stream.height = 640, 360
         stream.pix_fmt = "yuv420p"
@@ -322,7 +330,7 @@ def test_a_badge_seen_in_a_video_finds_its_wearer_in_the_events_photos(
     canvas.save(buffer, format="JPEG", quality=92)
     [(film, _), (photo, _)] = service.upload(
         session=session,
-        actor=service.audit.SYSTEM,
+        actor=SYSTEM,
         files=[service.Upload("talk.mp4", clip), service.Upload("hall.jpg", buffer.getvalue())],
         event=event,
     )
@@ -359,7 +367,7 @@ def test_a_phone_video_is_cleared_and_redacted_as_people_see_it(
     ]
     clip = compose_clip(walkers, seconds=3.0, size=(360, 640), audio=False, turned=90)
     upright = compose_clip(walkers, seconds=3.0, size=(360, 640), audio=False)
-    with av.open(io.BytesIO(clip)) as container:
+    with av.open(io.BytesIO(clip), mode="r") as container:
         stored = next(container.decode(video=0))
         assert (stored.width, stored.height, stored.rotation) == (640, 360, -90)
     [result] = _upload(client, comms_headers, event, ("portrait.mp4", clip))
@@ -369,7 +377,7 @@ def test_a_phone_video_is_cleared_and_redacted_as_people_see_it(
     [track] = body["tracks"]
     assert (track["decision"], track["via"]) == ("opted_out", "badge")
     # Where the face is in the same clip composed upright (no display matrix).
-    [as_seen] = video.analyse_video(upright).tracks
+    [as_seen] = video_tracks.analyse_video(upright).tracks
     box = track["samples"][0]["box"]
     seen = dict(zip(("top", "right", "bottom", "left"), as_seen.samples[0].box, strict=True))
     assert box == pytest.approx(seen, abs=12)
@@ -380,12 +388,13 @@ def test_a_phone_video_is_cleared_and_redacted_as_people_see_it(
     made = redact_video(client, comms_headers, result["id"])
     assert made["verified"] is True
     data = client.get(made["url"], headers=comms_headers).content
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         frame = next(container.decode(video=0))
         assert (frame.width, frame.height) == (360, 640)
         assert not frame.rotation  # written upright
     olive_face = as_seen.encoding
-    for t, found in video.scan(data, [(0.0, 3.0)], sample_fps=1000):
+    assert olive_face is not None
+    for t, found in video_tracks.scan(data, [(0.0, 3.0)], sample_fps=1000):
         for face in found.faces:
             assert face.encoding is None or faces.distance(olive_face, face.encoding) > 0.6, t
         assert olive.badge_code not in {c.text for c in found.codes}, t

@@ -19,7 +19,7 @@ from registry.db import utcnow
 from registry.events.models import Booking, Event
 from registry.media import segments
 from registry.media.models import Media, MediaStatus, VideoSegment
-from registry.vision import analysis, video
+from registry.vision import analysis, video_tracks
 from registry.worker import jobs
 from tests.video import Walker, compose_clip
 
@@ -76,7 +76,7 @@ def test_a_video_in_parts_gives_one_pass_tracks_and_a_dead_worker_loses_only_its
 
     def counted(
         data: bytes | Path, window: tuple[float, float] | None = None
-    ) -> analysis.Analysis | video.VideoAnalysis:
+    ) -> analysis.Analysis | video_tracks.VideoAnalysis:
         windows.append(window)
         return jobs.analyse_bytes(data, window)  # the real analysis, counted
 
@@ -110,12 +110,15 @@ def test_a_video_in_parts_gives_one_pass_tracks_and_a_dead_worker_loses_only_its
     )
     assert status == MediaStatus.flagged
     assert len(windows) == 3
-    assert windows[-1] == (0.0, pytest.approx(8 / 3, abs=1e-3))
+    last = windows[-1]
+    assert last is not None
+    assert last[0] == 0.0
+    assert last[1] == pytest.approx(8 / 3, abs=1e-3)
     assert session.exec(select(VideoSegment).where(VideoSegment.media_id == media_id)).all() == []
 
     # The stitched tracks are one per person, across both cuts, as one pass finds them.
     body = client.get(f"/api/media/{media_id}", headers=comms_headers).json()
-    one_pass = video.analyse_video(clip)
+    one_pass = video_tracks.analyse_video(clip)
     assert len(body["tracks"]) == len(one_pass.tracks) == 2, body["tracks"]
     olive_track, other = body["tracks"]
     assert (olive_track["decision"], olive_track["via"]) == ("opted_out", "badge")

@@ -26,14 +26,9 @@ from sqlalchemy.engine import make_url
 from registry import migrations
 from registry.config import Settings, get_settings, normalise_database_url
 from tests.ports import free_port
+from tests.required import missing
 
 REGISTRY = Path(sys.executable).parent / "registry"
-
-
-def _unavailable(message: str) -> None:
-    if os.environ.get("REGISTRY_E2E_REQUIRED") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +41,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
     )
     if binary is None:
-        _unavailable(
+        missing(
             "redis-server not found (apt-get install redis-server, or set REGISTRY_TEST_REDIS_URL)"
         )
     port = free_port()

@@ -141,7 +141,7 @@ def test_two_workers_clear_a_batch(
     workers: Workers,
 ) -> None:
     """With s3, photos reach the workers only through the bucket (as on other machines)."""
-    from registry.worker.broker import send_clear
+    from registry.dispatch.broker import send_clear
 
     if storage == "s3":
         s3: S3 = request.getfixturevalue("s3")
@@ -171,7 +171,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(
 ) -> None:
     """kill -9 of a worker's whole process group, with the default lease, heartbeat and sweep:
     the photo it held is taken up again and final within 90 s, and decided exactly once."""
-    from registry.worker.broker import send_clear
+    from registry.dispatch.broker import send_clear
 
     for setting in ("REGISTRY_JOB_LEASE_SECONDS", "REGISTRY_SWEEP_SECONDS"):
         workers.env.pop(setting, None)
@@ -221,7 +221,7 @@ def test_two_workers_share_one_video_in_parts(
 ) -> None:
     """One job for a video in three parts: the first worker to take it queues more jobs, the
     other worker analyses a part, and the parts are stitched into one decision."""
-    from registry.worker.broker import send_clear
+    from registry.dispatch.broker import send_clear
 
     workers.env["REGISTRY_VIDEO_SEGMENT_SECONDS"] = "3"
     workers.start("--concurrency", "1")
@@ -256,7 +256,7 @@ def test_two_workers_share_one_video_in_parts(
 
 
 def test_beat_schedules_the_sweep_and_housekeeping(settings: Settings) -> None:
-    from registry.worker.broker import CHECKPOINT, HOUSEKEEPING, SWEEP, make_app
+    from registry.dispatch.broker import CHECKPOINT, HOUSEKEEPING, SWEEP, make_app
 
     app = make_app(settings.model_copy(update={"broker_url": "redis://x", "sweep_seconds": 7}))
     schedule = app.conf.beat_schedule
@@ -283,7 +283,7 @@ def test_housekeeping_runs_on_a_worker(
     faces_dir: Path, shared_database: str, broker: str, workers: Workers
 ) -> None:
     """The daily job, sent as beat sends it: an event's biometric data past retention goes."""
-    from registry.worker.broker import HOUSEKEEPING, get_app
+    from registry.dispatch.broker import HOUSEKEEPING, get_app
 
     workers.start("--concurrency", "1")
     workers.wait_ready()
@@ -323,7 +323,7 @@ def test_a_worker_killed_mid_redaction_loses_only_its_part(
     """A 720p video's redaction in four parts shared by two workers; one is killed (kill -9 of
     its process group) while it encodes a part. The other takes that part up once its lease
     runs out, joins and checks the copy: ready, verified, every frame there; nothing before."""
-    from registry.worker.broker import send_clear, send_redact
+    from registry.dispatch.broker import send_clear, send_redact
 
     workers.env["REGISTRY_VIDEO_SEGMENT_SECONDS"] = "4"
     survivor = workers.start("--concurrency", "1", "--beat")
@@ -389,7 +389,7 @@ def test_a_worker_killed_mid_redaction_loses_only_its_part(
     storage = LocalStorage(Path(workers.env["REGISTRY_MEDIA_DIR"]))
     assert not any(kind == "parts" for kind, _ in storage.walk())
     copy = storage.get(done.sha256, kind="renditions")
-    source = [float(f.time) for f in av.open(io.BytesIO(clip)).decode(video=0)]
-    frames = [float(f.time) for f in av.open(io.BytesIO(copy)).decode(video=0)]
+    source = [float(f.time) for f in av.open(io.BytesIO(clip), mode="r").decode(video=0)]
+    frames = [float(f.time) for f in av.open(io.BytesIO(copy), mode="r").decode(video=0)]
     assert len(frames) == len(source)
     assert frames == pytest.approx(source, abs=1e-3)

@@ -17,10 +17,10 @@ from sqlmodel import col, select
 from registry.audit.models import AuditEntry
 from registry.audit.service import CLI, Actor
 from registry.db import engine_for, unit_of_work
+from registry.dispatch.broker import send_clear
 from registry.media import redaction_batches
 from registry.media import service as media_service
 from registry.media.models import Rendition
-from registry.worker.broker import send_clear
 from tests.vision import compose
 from tests.worker.conftest import Workers, wait_for
 from tests.worker.test_celery import all_decided, obama_opted_out, statuses
@@ -79,7 +79,7 @@ def test_a_worker_killed_mid_batch_loses_only_the_copy_it_was_making(
     # The batch, as the page asks for it: its jobs go to the broker once this commits.
     with unit_of_work(engine_for(shared_database)) as session:
         started = redaction_batches.redact_flagged(
-            session=session, actor=Actor.staff(uuid.uuid4()), event_id=event_id
+            session=session, actor=Actor.staff(1), event_id=event_id
         )
         batch_id = started.batch.id
     assert started.total == PHOTOS

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from registry.dispatch import compute
 from registry.media.storage import get_storage
-from registry.vision import analysis, faces, images, video
-from registry.worker import compute
+from registry.vision import analysis, faces, images, video_tracks
 from tests.video import Walker, compose_clip
 from tests.worker.conftest import Workers, wait_for
 
@@ -64,7 +64,7 @@ def test_without_a_worker_the_request_is_told_to_try_again(
 ) -> None:
     from registry.errors import Unavailable
 
-    monkeypatch.setattr("registry.worker.broker.WAIT_SECONDS", 0.5)
+    monkeypatch.setattr("registry.dispatch.broker.WAIT_SECONDS", 0.5)
     with pytest.raises(Unavailable, match="try again"):
         compute.reference_faces(face_photo)
 
@@ -79,10 +79,10 @@ def test_photos_and_answers_rest_in_redis_sealed(
 
     import redis
 
+    from registry.dispatch import broker as brokers
     from registry.errors import Unavailable
-    from registry.worker import broker as brokers
 
-    monkeypatch.setattr("registry.worker.broker.WAIT_SECONDS", 0.3)
+    monkeypatch.setattr("registry.dispatch.broker.WAIT_SECONDS", 0.3)
     with pytest.raises(Unavailable):
         compute.reference_faces(face_photo)
     queued = redis.Redis.from_url(broker).lrange(brokers.INTERACTIVE, 0, -1)
@@ -108,7 +108,7 @@ def test_with_a_broker_workers_check_a_redacted_video_in_parts(
     clip = compose_clip(
         [Walker(portrait, (40, 20), (300, 20), 0.0, 10.0, height=220)], seconds=10.0, audio=False
     )
-    expected = video.scan(clip, [(0.0, 10.0)], sample_fps=4)
+    expected = video_tracks.scan(clip, [(0.0, 10.0)], sample_fps=4)
     key = get_storage().put(clip, kind="renditions")
     first = workers.start("--concurrency", "1")
     second = workers.start("--concurrency", "1")
@@ -117,7 +117,7 @@ def test_with_a_broker_workers_check_a_redacted_video_in_parts(
     def not_here(*_: Any, **__: Any) -> Any:
         raise AssertionError("face detection ran in the web process")
 
-    monkeypatch.setattr(video, "scan", not_here)
+    monkeypatch.setattr(video_tracks, "scan", not_here)
     monkeypatch.setattr(analysis, "analyse_image", not_here)
     with get_storage().local_copy(key, kind="renditions") as path:
         found = compute.scan_video(path, key, [(0.0, 10.0)], sample_fps=4)

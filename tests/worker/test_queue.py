@@ -15,9 +15,9 @@ from sqlmodel import Session
 
 from registry.config import get_settings
 from registry.db import get_session
+from registry.dispatch.broker import CLEAR, QUEUE, CeleryQueue
 from registry.events.models import Event
 from registry.main import create_app
-from registry.worker.broker import CLEAR, QUEUE, CeleryQueue
 from tests.s3 import S3
 
 pytestmark = pytest.mark.worker
@@ -64,7 +64,7 @@ def test_readiness_checks_the_broker_and_the_bucket(
     from registry.health import check_ready
 
     readyz = partial(check_ready, public=False)
-    ready = json.loads(readyz().body)
+    ready = json.loads(bytes(readyz().body))
     assert ready["status"] == "ok"
     assert "broker reachable" in ready["detail"]
     assert "bucket reachable" in ready["detail"]
@@ -73,17 +73,17 @@ def test_readiness_checks_the_broker_and_the_bucket(
     get_settings.cache_clear()
     missing = readyz()
     assert missing.status_code == 503
-    assert "no-such-bucket-here" in json.loads(missing.body)["detail"]
+    assert "no-such-bucket-here" in json.loads(bytes(missing.body))["detail"]
 
     monkeypatch.setenv("REGISTRY_BROKER_URL", "redis://:secret@127.0.0.1:1/0")
     get_settings.cache_clear()
     down = readyz()
     assert down.status_code == 503
-    detail = json.loads(down.body)["detail"]
+    detail = json.loads(bytes(down.body))["detail"]
     assert "cannot reach the broker" in detail
     assert "secret" not in detail
     # The public answer names no host, user or error.
-    public = json.loads(check_ready().body)
+    public = json.loads(bytes(check_ready().body))
     assert public == {"status": "unavailable", "detail": "the job broker is unreachable"}
 
 
@@ -119,6 +119,9 @@ def test_the_sweep_hands_lost_photos_to_the_queue_once(
 
         def enqueue(self, media_ids: Iterable[uuid.UUID]) -> None:
             self.sent.extend(media_ids)
+
+        def enqueue_redactions(self, rendition_ids: Iterable[uuid.UUID]) -> None:
+            self.sent.extend(rendition_ids)
 
     queue = Recorder()
     assert periodic.sweep_once(queue) == 1

@@ -34,7 +34,7 @@ def test_two_processes_count_the_same_failures(redis_url: str) -> None:
     # No email or address is written to Redis.
     import redis
 
-    names = [k.decode() for k in redis.Redis.from_url(redis_url).keys("*")]
+    names = [str(k) for k in redis.Redis.from_url(redis_url, decode_responses=True).keys("*")]
     assert names
     assert not any("example.org" in n or "10.0.0.1" in n for n in names)
 

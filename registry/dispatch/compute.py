@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from registry.config import get_settings
-from registry.vision import analysis, faces, images, qr, video
-from registry.worker import broker
+from registry.dispatch import broker
+from registry.vision import analysis, faces, images, qr, video_tracks
 
 # --- on the wire -------------------------------------------------------------------------------
 
@@ -104,7 +104,7 @@ def scan_task(sealed: str, label: str, deadline: float, open_copy: OpenCopy) -> 
         return None
     job = json.loads(data)
     with open_copy(job["key"]) as path:
-        found = video.scan(path, [tuple(r) for r in job["ranges"]], sample_fps=job["fps"])
+        found = video_tracks.scan(path, [tuple(r) for r in job["ranges"]], sample_fps=job["fps"])
     return broker.seal_answer([[t, analysis_to_json(a)] for t, a in found], label)
 
 
@@ -193,11 +193,12 @@ def scan_video(
     elif _processes is not None:
         submit, count = _processes
         futures = [
-            submit(video.scan, path, chunk, sample_fps=sample_fps) for chunk in split(ranges, count)
+            submit(video_tracks.scan, path, chunk, sample_fps=sample_fps)
+            for chunk in split(ranges, count)
         ]
         found = [pair for future in futures for pair in future.result()]
     else:
-        found = video.scan(path, ranges, sample_fps=sample_fps)
+        found = video_tracks.scan(path, ranges, sample_fps=sample_fps)
     return sorted(found, key=lambda pair: pair[0])
 
 
@@ -206,4 +207,4 @@ def scan_here(
 ) -> list[tuple[float, analysis.Analysis]]:
     """`scan_video` in this process: a Celery task's check (a task never waits on other tasks:
     with every worker slot busy that would never end; the worker has the models loaded)."""
-    return sorted(video.scan(path, ranges, sample_fps=sample_fps), key=lambda pair: pair[0])
+    return sorted(video_tracks.scan(path, ranges, sample_fps=sample_fps), key=lambda pair: pair[0])

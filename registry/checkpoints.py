@@ -7,6 +7,9 @@ public at /.well-known/jwks.json) and written to the media storage (folder or bu
 name that sorts by time: `records/audit-checkpoints/<UTC time>-<entry number>.jwt`. The server
 writes one every `REGISTRY_CHECKPOINT_MINUTES`; `registry audit checkpoint` writes one now;
 `registry audit verify` checks the chain against the latest one.
+
+It sits above the domains it joins: the audit chain, the signing key (publishing's
+certificates) and the media storage.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Only configuration is imported here, so any layer may send work (the web process, the CLI, the
 sweep) without importing the tasks or the domains they touch. The tasks themselves are bound to
-the app in `celery_app.py`, which only a worker (and the CLI that starts one) imports.
+the app in `registry/worker/celery_app.py`, which only a worker (and the CLI that starts one)
+imports.
 
 Delivery is at-least-once: tasks are acknowledged after they finish (`acks_late`), a task whose
 process dies is requeued (`reject_on_worker_lost`), and the job itself is idempotent.
@@ -41,7 +42,7 @@ WAIT_SECONDS = 30.0
 
 
 def make_app(settings: Settings) -> Celery:
-    """A Celery app for the configured broker (no tasks bound: see celery_app.py)."""
+    """A Celery app for the configured broker (no tasks bound: see `worker/celery_app.py`)."""
     # Results are kept only for the interactive calls, briefly, and read once.
     app = Celery(
         "registry", broker=settings.broker_url, backend=settings.broker_url, set_as_current=False
