@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from sqlmodel import Session
 
-from registry.audit.service import Actor
 from registry.config import get_settings
-from registry.consent import receipt, service
+from registry.consent import decisions, links, notices, receipt, service
+from registry.consent.deps import RequestByID, RequestByIDForUpdate
 from registry.consent.models import ConsentNotice, ConsentRequest, ConsentStatus
 from registry.consent.schemas import (
     ConsentEventPublic,
     ConsentNoticePublic,
     ConsentNoticeUpdate,
+    ConsentReceipt,
     ConsentRequestCreate,
     ConsentRequestCreated,
     ConsentRequestPublic,
     ConsentRequestSummary,
     StaffRevoke,
 )
-from registry.deps import AdminStaff, CurrentStaff, SessionDep
+from registry.deps import AdminActor, CurrentStaff, SessionDep, StaffActor
 from registry.errors import Forbidden, Gone, Invalid, NotFound, Unauthorized, error_responses
 
 router = APIRouter(prefix="/api", tags=["consent"])
@@ -30,13 +30,6 @@ ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Invalid)
 PNG: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/png": {}}, "description": "PNG image"}
 }
-
-
-def request_by_id(request_id: uuid.UUID, session: SessionDep) -> ConsentRequest:
-    return service.get_request(session=session, request_id=request_id)
-
-
-RequestByID = Annotated[ConsentRequest, Depends(request_by_id)]
 
 
 def qr_url(request: ConsentRequest) -> str:
@@ -47,9 +40,9 @@ def created_public(request: ConsentRequest) -> ConsentRequestCreated:
     return ConsentRequestCreated(
         id=request.id,
         status=service.effective_status(request),
-        link=service.link_url(request),
+        link=links.link_url(request),
         qr_url=qr_url(request),
-        link_expires_at=service.link_expires_at(request),
+        link_expires_at=links.link_expires_at(request),
     )
 
 
@@ -78,12 +71,10 @@ def request_public(session: Session, request: ConsentRequest) -> ConsentRequestP
     "/consent-requests", response_model=ConsentRequestCreated, status_code=201, responses=ERRORS
 )
 def create_request(
-    body: ConsentRequestCreate, staff: CurrentStaff, session: SessionDep
+    body: ConsentRequestCreate, actor: StaffActor, session: SessionDep
 ) -> ConsentRequestCreated:
     """Ask a patient for consent; returns their personal link and a QR code of it."""
-    request = service.create_request(
-        session=session, actor=Actor.staff(staff.id), **body.model_dump()
-    )
+    request = service.create_request(session=session, actor=actor, **body.model_dump())
     return created_public(request)
 
 
@@ -120,10 +111,10 @@ def get_request(
     return request_public(session, request)
 
 
-@router.get("/consent-requests/{request_id}/receipt", responses=ERRORS)
-def get_receipt(
-    staff: CurrentStaff, request: RequestByID, session: SessionDep
-) -> dict[str, object]:
+@router.get(
+    "/consent-requests/{request_id}/receipt", response_model=ConsentReceipt, responses=ERRORS
+)
+def get_receipt(staff: CurrentStaff, request: RequestByID, session: SessionDep) -> ConsentReceipt:
     """The consent receipt (ISO/IEC TS 27560 mandatory fields; Kantara v1.1 names)."""
     return receipt.build_receipt(session=session, request=request)
 
@@ -135,18 +126,17 @@ def get_receipt(
 )
 def get_qr(staff: CurrentStaff, request: RequestByID) -> Response:
     """A printable QR code of the patient's link."""
-    return Response(service.qr_png(service.link_url(request)), media_type="image/png")
+    return Response(links.qr_png(links.link_url(request)), media_type="image/png")
 
 
 @router.post(
     "/consent-requests/{request_id}/link", response_model=ConsentRequestCreated, responses=ERRORS
 )
 def reissue_link(
-    staff: CurrentStaff, session: SessionDep, request_id: uuid.UUID
+    actor: StaffActor, request: RequestByIDForUpdate, session: SessionDep
 ) -> ConsentRequestCreated:
     """Issue a fresh link; the previous link stops working."""
-    request = service.get_request(session=session, request_id=request_id, lock=True)
-    service.reissue_link(session=session, actor=Actor.staff(staff.id), request=request)
+    links.reissue_link(session=session, actor=actor, request=request)
     return created_public(request)
 
 
@@ -156,23 +146,20 @@ def reissue_link(
     responses={**ERRORS, **error_responses(Gone)},
 )
 def revoke(
-    body: StaffRevoke, staff: CurrentStaff, session: SessionDep, request_id: uuid.UUID
+    body: StaffRevoke, actor: StaffActor, request: RequestByIDForUpdate, session: SessionDep
 ) -> ConsentRequestPublic:
     """Record a withdrawal the patient gave another way (phone, letter, in person)."""
-    request = service.get_request(session=session, request_id=request_id, lock=True)
-    service.revoke_for_patient(
-        session=session, actor=Actor.staff(staff.id), request=request, note=body.note
-    )
+    decisions.revoke_for_patient(session=session, actor=actor, request=request, note=body.note)
     return request_public(session, request)
 
 
 @router.get("/consent-notice", response_model=ConsentNoticePublic, responses=ERRORS)
 def get_notice(staff: CurrentStaff, session: SessionDep) -> ConsentNotice:
     """The notice text patients are shown now."""
-    return service.current_notice(session=session)
+    return notices.current_notice(session=session)
 
 
 @router.put("/consent-notice", response_model=ConsentNoticePublic, responses=ERRORS)
-def put_notice(body: ConsentNoticeUpdate, staff: AdminStaff, session: SessionDep) -> ConsentNotice:
+def put_notice(body: ConsentNoticeUpdate, actor: AdminActor, session: SessionDep) -> ConsentNotice:
     """Save a new version of the notice (earlier versions are kept; decisions name theirs)."""
-    return service.update_notice(session=session, actor=Actor.staff(staff.id), text=body.text)
+    return notices.update_notice(session=session, actor=actor, text=body.text)

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from registry.audit.service import SYSTEM
 from registry.config import get_settings
-from registry.consent import service
+from registry.consent import links, renewals, service
 from registry.consent.mails import CHANGE, REMINDER, REQUEST, queue
 from registry.consent.models import ConsentRequest, ConsentStatus
 from registry.db import utcnow
@@ -33,7 +33,7 @@ def queue_reminders(*, session: Session, now: datetime | None = None) -> int:
     ).all()
     queued = 0
     for request in due:
-        if service.renewal_of(session=session, request=request) is not None:
+        if renewals.renewal_of(session=session, request=request) is not None:
             continue  # already renewed
         assert request.expires_at is not None
         key = f"{REMINDER}:{request.id}:{request.expires_at.isoformat()}"
@@ -53,7 +53,7 @@ def render(session: Session, message: OutboxMessage) -> mail.Letter | None:
         return None  # decided before the mail went: nothing to ask
     if message.kind == REMINDER and (
         status != ConsentStatus.granted
-        or service.renewal_of(session=session, request=request) is not None
+        or renewals.renewal_of(session=session, request=request) is not None
     ):
         return None
     context: dict[str, object] = {
@@ -61,9 +61,9 @@ def render(session: Session, message: OutboxMessage) -> mail.Letter | None:
         "greeting": request.guardian_name or request.subject_name,
         "for_someone": bool(request.guardian_name),
         "status": status.value,
-        "link": service.link_url(request),
-        "link_expires": service.link_expires_at(request),
-        "renewed_until": service.renewed_expiry(request),
+        "link": links.link_url(request),
+        "link_expires": links.link_expires_at(request),
+        "renewed_until": renewals.renewed_expiry(request),
         "renewal": None,
     }
     if message.kind == REQUEST:
@@ -76,10 +76,10 @@ def render(session: Session, message: OutboxMessage) -> mail.Letter | None:
         change = str(message.payload.get("change", status.value))
         context["change"] = change
         if change == "renewed":
-            renewal = service.renewal_of(session=session, request=request)
+            renewal = renewals.renewal_of(session=session, request=request)
             context["renewal"] = renewal
             if renewal is not None:
-                context["link"] = service.link_url(renewal)
+                context["link"] = links.link_url(renewal)
         subject = {
             "revoked": "Receipt: you withdrew your consent",
             "expired": "Receipt: your consent has ended",

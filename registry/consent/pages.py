@@ -9,15 +9,22 @@ from typing import Annotated, Any
 
 from fastapi import Form, Request
 from fastapi.responses import Response
+from pydantic import Field
 from sqlmodel import Session
 
 from registry import zones
-from registry.audit.service import Actor
 from registry.auth import service as auth
 from registry.config import get_settings
-from registry.consent import receipt, service
+from registry.consent import decisions, links, notices, receipt, renewals, service
+from registry.consent.deps import (
+    LinkedConsent,
+    LinkedConsentForUpdate,
+    PageConsent,
+    PageConsentForUpdate,
+)
 from registry.consent.models import ConsentRequest, ConsentStatus
-from registry.deps import MAX_ROW, PageAdmin, PageStaff, SessionDep
+from registry.consent.schemas import ConsentRequestForm
+from registry.deps import MAX_ROW, PageActor, PageAdmin, PageAdminActor, PageStaff, SessionDep
 from registry.downloads import attachment
 from registry.errors import Invalid, NotFound, render_on_error
 from registry.events import service as events_service
@@ -26,20 +33,17 @@ from registry.media import renditions
 from registry.media import service as media_service
 from registry.organisation import service as organisation
 from registry.origin import origin_of
-from registry.web import last_day, page_router, path_uuid, redirect, render
+from registry.web import last_day, page_router, redirect, render
 
 router = page_router()
 
 EXPIRING_DAYS = 30
 
 
-def _request_id(value: str) -> uuid.UUID:
-    return path_uuid(value, "consent request")
-
-
 def _receipt_response(session: SessionDep, request: ConsentRequest) -> Response:
     """The machine-readable receipt (ISO/IEC TS 27560 fields, JSON)."""
-    body = json.dumps(receipt.build_receipt(session=session, request=request), indent=2)
+    document = receipt.build_receipt(session=session, request=request)
+    body = json.dumps(document.model_dump(mode="json"), indent=2)
     return attachment(body.encode(), "application/json", receipt.receipt_filename(request))
 
 
@@ -162,55 +166,42 @@ def _parse_expiry(value: str) -> datetime | None:
     return zones.end_of_day(day, get_settings().timezone)
 
 
+class NewConsentForm(ConsentRequestForm):
+    """The request's fields, and the media picker's: which media to show (`source`: recent
+    uploads or an event's photos), the file-name search `q`, and whether to `show` other media
+    or `create` the request."""
+
+    source: str = Field(default="", max_length=40)
+    q: str = Field(default="", max_length=200)
+    action: str = Field(default="create", max_length=10)
+
+
 @router.post("/consents")
 def consents_create(
     request: Request,
-    staff: PageStaff,
+    actor: PageActor,
     session: SessionDep,
-    subject_name: Annotated[str, Form(max_length=200)] = "",
-    subject_email: Annotated[str, Form(max_length=320)] = "",
-    guardian_name: Annotated[str, Form(max_length=200)] = "",
-    guardian_relation: Annotated[str, Form(max_length=100)] = "",
-    purpose: Annotated[str, Form(max_length=2000)] = "",
-    description: Annotated[str, Form(max_length=4000)] = "",
-    channels: Annotated[list[str] | None, Form()] = None,
-    media_ids: Annotated[list[str] | None, Form(max_length=200)] = None,
-    expires_on: Annotated[str, Form(max_length=20)] = "",
-    source: Annotated[str, Form(max_length=40)] = "",
-    q: Annotated[str, Form(max_length=200)] = "",
-    action: Annotated[str, Form(max_length=10)] = "create",
+    form: Annotated[NewConsentForm, Form()],
 ) -> Response:
     """Create the request; `action=show` only re-shows the form with other media to pick from
     (a POST, so that nothing typed about the patient ever goes into a URL)."""
-    form: dict[str, Any] = {
-        "subject_name": subject_name,
-        "subject_email": subject_email,
-        "guardian_name": guardian_name,
-        "guardian_relation": guardian_relation,
-        "purpose": purpose,
-        "description": description,
-        "channels": channels or [],
-        "media": [],
-        "expires_on": expires_on,
-        "source": source,
-        "q": q,
-    }
-    with render_on_error("consent/new.html", load=lambda s: _new_form_context(s, form)):
-        form["media"] = _parse_media(media_ids or [])
-        if action == "show":
-            return _new_form(request, session, form)
+    shown: dict[str, Any] = {**form.model_dump(exclude={"media_ids", "action"}), "media": []}
+    with render_on_error("consent/new.html", load=lambda s: _new_form_context(s, shown)):
+        shown["media"] = _parse_media(form.media_ids)
+        if form.action == "show":
+            return _new_form(request, session, shown)
         consent = service.create_request(
             session=session,
-            actor=Actor.staff(staff.id),
-            subject_name=subject_name,
-            subject_email=subject_email,
-            guardian_name=guardian_name,
-            guardian_relation=guardian_relation,
-            purpose=purpose,
-            description=description,
-            channels=channels or [],
-            media_ids=form["media"],
-            expires_at=_parse_expiry(expires_on),
+            actor=actor,
+            subject_name=form.subject_name,
+            subject_email=form.subject_email,
+            guardian_name=form.guardian_name,
+            guardian_relation=form.guardian_relation,
+            purpose=form.purpose,
+            description=form.description,
+            channels=form.channels,
+            media_ids=shown["media"],
+            expires_at=_parse_expiry(form.expires_on),
         )
     sent = (
         " It is emailed to them; you can also copy the link below or print the QR code."
@@ -225,31 +216,30 @@ def notice_page(request: Request, staff: PageAdmin, session: SessionDep) -> Resp
     return render(
         request,
         "consent/notice.html",
-        {"versions": list(reversed(service.notice_history(session=session)))},
+        {"versions": list(reversed(notices.notice_history(session=session)))},
     )
 
 
 @router.post("/consents/notice")
 def notice_save(
     request: Request,
-    staff: PageAdmin,
+    actor: PageAdminActor,
     session: SessionDep,
     text: Annotated[str, Form(max_length=20_000)] = "",
 ) -> Response:
     with render_on_error(
         "consent/notice.html",
         {"draft": text},
-        load=lambda s: {"versions": list(reversed(service.notice_history(session=s)))},
+        load=lambda s: {"versions": list(reversed(notices.notice_history(session=s)))},
     ):
-        notice = service.update_notice(session=session, actor=Actor.staff(staff.id), text=text)
+        notice = notices.update_notice(session=session, actor=actor, text=text)
     return redirect("/consents/notice", message=f"The notice is now version {notice.version}.")
 
 
 @router.get("/consents/{request_id}")
 def consent_detail(
-    request: Request, request_id: str, staff: PageStaff, session: SessionDep
+    request: Request, staff: PageStaff, consent: PageConsent, session: SessionDep
 ) -> Response:
-    consent = service.get_request(session=session, request_id=_request_id(request_id))
     history = service.history(session=session, request=consent)
     return render(
         request,
@@ -258,8 +248,8 @@ def consent_detail(
             "people": auth.display_names(session=session, labels={h.actor for h in history}),
             "consent": consent,
             "status": service.effective_status(consent),
-            "link": service.link_url(consent),
-            "link_expires_at": service.link_expires_at(consent),
+            "link": links.link_url(consent),
+            "link_expires_at": links.link_expires_at(consent),
             "history": history,
             "media_ids": service.media_ids(session=session, request=consent),
             "delivery": mail.latest_for(session=session, record_ids=[consent.id]).get(consent.id),
@@ -268,31 +258,31 @@ def consent_detail(
 
 
 @router.get("/consents/{request_id}/qr.png")
-def consent_qr(request_id: str, staff: PageStaff, session: SessionDep) -> Response:
-    consent = service.get_request(session=session, request_id=_request_id(request_id))
+def consent_qr(staff: PageStaff, consent: PageConsent) -> Response:
     return Response(
-        service.qr_png(service.link_url(consent)),
+        links.qr_png(links.link_url(consent)),
         media_type="image/png",
         headers={"Content-Disposition": f'inline; filename="consent-link-{consent.id}.png"'},
     )
 
 
 @router.get("/consents/{request_id}/receipt")
-def consent_receipt_staff(request_id: str, staff: PageStaff, session: SessionDep) -> Response:
-    consent = service.get_request(session=session, request_id=_request_id(request_id))
+def consent_receipt_staff(staff: PageStaff, consent: PageConsent, session: SessionDep) -> Response:
     return _receipt_response(session, consent)
 
 
 @router.get("/consents/{request_id}/receipt.pdf")
-def consent_receipt_staff_pdf(request_id: str, staff: PageStaff, session: SessionDep) -> Response:
-    consent = service.get_request(session=session, request_id=_request_id(request_id))
+def consent_receipt_staff_pdf(
+    staff: PageStaff, consent: PageConsent, session: SessionDep
+) -> Response:
     return _receipt_pdf(session, consent)
 
 
 @router.post("/consents/{request_id}/link")
-def consent_reissue(request_id: str, staff: PageStaff, session: SessionDep) -> Response:
-    consent = service.get_request(session=session, request_id=_request_id(request_id), lock=True)
-    service.reissue_link(session=session, actor=Actor.staff(staff.id), request=consent)
+def consent_reissue(
+    actor: PageActor, consent: PageConsentForUpdate, session: SessionDep
+) -> Response:
+    links.reissue_link(session=session, actor=actor, request=consent)
     mailed = consent.subject_email and service.effective_status(consent) == ConsentStatus.pending
     return redirect(
         f"/consents/{consent.id}",
@@ -303,27 +293,24 @@ def consent_reissue(request_id: str, staff: PageStaff, session: SessionDep) -> R
 
 @router.post("/consents/{request_id}/revoke")
 def consent_revoke_staff(
-    request_id: str,
-    staff: PageStaff,
+    actor: PageActor,
+    consent: PageConsentForUpdate,
     session: SessionDep,
     note: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    consent = service.get_request(session=session, request_id=_request_id(request_id), lock=True)
     if not note.strip():
         return redirect(
             f"/consents/{consent.id}",
             message="Say how the withdrawal was received (e.g. by phone, and when).",
             category="error",
         )
-    service.revoke_for_patient(
-        session=session, actor=Actor.staff(staff.id), request=consent, note=note
-    )
+    decisions.revoke_for_patient(session=session, actor=actor, request=consent, note=note)
     return redirect(f"/consents/{consent.id}", message="Withdrawal recorded.")
 
 
 # --- public: the patient's consent page ----------------------------------------------------
 
-DECISIONS: dict[str, service.Decision] = {
+DECISIONS: dict[str, decisions.Decision] = {
     "grant": "grant",
     "decline": "decline",
     "revoke": "revoke",
@@ -338,10 +325,11 @@ CONFIRMATIONS = {
 
 
 @router.get("/c/{token}")
-def consent_page(request: Request, token: str, session: SessionDep) -> Response:
-    consent = service.request_for_token(session=session, token=token)
-    service.record_view(session=session, request=consent, origin=origin_of(request))
-    renewal = service.renewal_of(session=session, request=consent)
+def consent_page(
+    request: Request, token: str, consent: LinkedConsent, session: SessionDep
+) -> Response:
+    decisions.record_view(session=session, request=consent, origin=origin_of(request))
+    renewal = renewals.renewal_of(session=session, request=consent)
     return render(
         request,
         "consent/patient.html",
@@ -349,13 +337,13 @@ def consent_page(request: Request, token: str, session: SessionDep) -> Response:
             "consent": consent,
             "token": token,
             "status": service.effective_status(consent),
-            "notice": service.current_notice(session=session),
+            "notice": notices.current_notice(session=session),
             "media_ids": service.media_ids(session=session, request=consent),
             "org": organisation.profile(session=session),
-            "can_renew": service.can_renew(session=session, request=consent),
-            "renewed_until": service.renewed_expiry(consent),
+            "can_renew": renewals.can_renew(session=session, request=consent),
+            "renewed_until": renewals.renewed_expiry(consent),
             "renewal": renewal,
-            "renewal_link": service.link_url(renewal) if renewal else None,
+            "renewal_link": links.link_url(renewal) if renewal else None,
         },
     )
 
@@ -364,15 +352,15 @@ def consent_page(request: Request, token: str, session: SessionDep) -> Response:
 def consent_decide(
     request: Request,
     token: str,
+    consent: LinkedConsentForUpdate,
     session: SessionDep,
     decision: Annotated[str, Form(max_length=10)] = "",
     notice_version: Annotated[int, Form(ge=1, le=MAX_ROW)] = 1,
 ) -> Response:
-    consent = service.request_for_token(session=session, token=token, lock=True)
     if decision == "renew":
-        renewal = service.renew(session=session, request=consent, origin=origin_of(request))
+        renewal = renewals.renew(session=session, request=consent, origin=origin_of(request))
         return redirect(
-            f"/c/{service.link_token(renewal)}#answer-h",
+            f"/c/{links.link_token(renewal)}#answer-h",
             message="Renewed: your consent continues until "
             f"{last_day(renewal.expires_at)}. This is its new page; keep this link.",
             place="decision",
@@ -382,11 +370,11 @@ def consent_decide(
     # The notice version recorded is the one the server showed this person (their last view),
     # never what the form claims: `notice_version` is kept for old forms and not trusted.
     del notice_version
-    service.decide(
+    decisions.decide(
         session=session,
         request=consent,
         decision=DECISIONS[decision],
-        notice_version=service.last_seen_notice(session=session, request=consent),
+        notice_version=decisions.last_seen_notice(session=session, request=consent),
         origin=origin_of(request),
     )
     status = service.effective_status(consent)
@@ -398,9 +386,10 @@ def consent_decide(
 
 
 @router.get("/c/{token}/media/{media_id}")
-def consent_media_thumbnail(token: str, media_id: uuid.UUID, session: SessionDep) -> Response:
+def consent_media_thumbnail(
+    consent: LinkedConsent, media_id: uuid.UUID, session: SessionDep
+) -> Response:
     """A thumbnail of a photo this consent covers (and of no other), for the patient's page."""
-    consent = service.request_for_token(session=session, token=token)
     if not service.covers_media(session=session, request=consent, media_id=media_id):
         raise NotFound("This request does not cover that media.")
     media = media_service.get_media(session=session, media_id=media_id)
@@ -412,9 +401,10 @@ def consent_media_thumbnail(token: str, media_id: uuid.UUID, session: SessionDep
 
 
 @router.get("/c/{token}/receipt")
-def consent_receipt_public(request: Request, token: str, session: SessionDep) -> Response:
+def consent_receipt_public(
+    request: Request, token: str, consent: LinkedConsent, session: SessionDep
+) -> Response:
     """The receipt as a page to read (and print), with the PDF and the JSON to download."""
-    consent = service.request_for_token(session=session, token=token)
     return render(
         request,
         "consent/receipt.html",
@@ -429,10 +419,10 @@ def consent_receipt_public(request: Request, token: str, session: SessionDep) ->
 
 
 @router.get("/c/{token}/receipt.pdf")
-def consent_receipt_public_pdf(token: str, session: SessionDep) -> Response:
-    return _receipt_pdf(session, service.request_for_token(session=session, token=token))
+def consent_receipt_public_pdf(consent: LinkedConsent, session: SessionDep) -> Response:
+    return _receipt_pdf(session, consent)
 
 
 @router.get("/c/{token}/receipt.json")
-def consent_receipt_public_json(token: str, session: SessionDep) -> Response:
-    return _receipt_response(session, service.request_for_token(session=session, token=token))
+def consent_receipt_public_json(consent: LinkedConsent, session: SessionDep) -> Response:
+    return _receipt_response(session, consent)

@@ -11,21 +11,33 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlmodel import Session
 
 from registry import channels as channel_names
 from registry import documents, zones
-from registry.config import get_settings
-from registry.consent import service
+from registry.config import Settings, get_settings
+from registry.consent import notices, service
 from registry.consent.models import ConsentAction, ConsentEvent, ConsentRequest
+from registry.consent.schemas import (
+    RECEIPT_SCHEMA,
+    ConsentReceipt,
+    ControllerParty,
+    GuardianParty,
+    Party,
+    PrincipalParty,
+    ReceiptController,
+    ReceiptEvent,
+    ReceiptNotice,
+    ReceiptPurpose,
+    ReceiptService,
+    RequestOrigin,
+)
 from registry.db import utcnow
 from registry.documents import Section
 from registry.organisation import service as organisation
+from registry.organisation.service import Profile
 
-SCHEMA_VERSION = "ISO/IEC TS 27560:2023"
-KANTARA_VERSION = "KI-CR-v1.1.0"
 LANGUAGE = "en"
 
 _STATE = {
@@ -47,10 +59,6 @@ _TYPE = {
 }
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def _duration(start: datetime, end: datetime | None) -> str:
     """ISO 8601 duration from start to end, or 'until withdrawn' when open-ended."""
     if end is None:
@@ -68,48 +76,55 @@ def _entity(request: ConsentRequest, event: ConsentEvent) -> str:
     return event.actor
 
 
-def _events(request: ConsentRequest, events: list[ConsentEvent]) -> list[dict[str, Any]]:
+def _events(request: ConsentRequest, events: list[ConsentEvent]) -> list[ReceiptEvent]:
     out, state = [], "requested"
     for event in events:
         state = _STATE.get(ConsentAction(event.action), state)
         given = event.action == ConsentAction.granted
         out.append(
-            {
-                "event_time": _iso(event.at),
-                "validity_duration": _duration(event.at, request.expires_at) if given else None,
-                "event_type": _TYPE[ConsentAction(event.action)],
-                "event_state": state,
-                "entity": _entity(request, event),
-                "notice_version": event.notice_version,
-                "request_origin": {"user_agent": event.user_agent, "ip": event.ip_prefix}
+            ReceiptEvent(
+                event_time=event.at,
+                validity_duration=_duration(event.at, request.expires_at) if given else None,
+                event_type=_TYPE[ConsentAction(event.action)],
+                event_state=state,
+                entity=_entity(request, event),
+                notice_version=event.notice_version,
+                request_origin=RequestOrigin(user_agent=event.user_agent, ip=event.ip_prefix)
                 if event.user_agent or event.ip_prefix
                 else None,
-            }
+            )
         )
     return out
 
 
-def build_receipt(*, session: Session, request: ConsentRequest) -> dict[str, Any]:
-    """The receipt of one consent record as a JSON-ready dict."""
-    settings = get_settings()
-    org = organisation.profile(session=session)
-    events = service.history(session=session, request=request)
+def _notice_decided_on(
+    session: Session, request: ConsentRequest, events: list[ConsentEvent]
+) -> ReceiptNotice:
+    """The notice of the latest decision (the one at request time while none was made)."""
     decisions = [e for e in events if e.action in _STATE and e.action != ConsentAction.requested]
-    last = decisions[-1] if decisions else None
-    notice = service.get_notice(
-        session=session, version=last.notice_version if last else request.notice_version
+    version = decisions[-1].notice_version if decisions else request.notice_version
+    notice = notices.get_notice(session=session, version=version)
+    return ReceiptNotice(
+        notice_id=f"consent-notice/v{notice.version}",
+        version=notice.version,
+        text=notice.text,
+        sha256=hashlib.sha256(notice.text.encode()).hexdigest(),
+        language=LANGUAGE,
     )
-    status = service.effective_status(request)
-    controller = {
-        "pii_controller": org.display_name,
-        "contact": org.email or None,
-        "address": org.address or None,
-        "email": org.email or None,
-        "pii_controller_url": settings.base_url,
-    }
-    channels = [channel_names.words(c) for c in request.channels]
-    media = [str(m) for m in service.media_ids(session=session, request=request)]
-    retention = (
+
+
+def _controller(org: Profile, settings: Settings) -> ReceiptController:
+    return ReceiptController(
+        pii_controller=org.display_name,
+        contact=org.email or None,
+        address=org.address or None,
+        email=org.email or None,
+        pii_controller_url=settings.base_url,
+    )
+
+
+def _retention(request: ConsentRequest, settings: Settings) -> str:
+    return (
         f"Media used until {request.expires_at.date().isoformat()} or until consent is withdrawn"
         if request.expires_at
         else "Media used until consent is withdrawn"
@@ -117,91 +132,87 @@ def build_receipt(*, session: Session, request: ConsentRequest) -> dict[str, Any
         f"; this consent record is kept for {settings.consent_record_years} years after the "
         "consent ends, as proof."
     )
-    withdrawal = (
-        "Open the consent link you were given and choose 'Withdraw consent' (one step), or "
-        f"contact {org.email or org.display_name}. Withdrawal stops new use and triggers removal; "
-        "copies already shared by others cannot be guaranteed to disappear."
+
+
+def _purpose(
+    *, session: Session, request: ConsentRequest, org: Profile, settings: Settings
+) -> ReceiptPurpose:
+    retention = _retention(request, settings)
+    return ReceiptPurpose(
+        purpose_id=f"urn:uuid:{request.id}#purpose",
+        purpose=request.purpose,
+        purpose_category=["publication of identifiable media"],
+        lawful_basis="consent (GDPR Art. 6(1)(a) and, for health data, Art. 9(2)(a))",
+        consent_type="explicit",
+        primary_purpose=True,
+        pii_information=[
+            f"Images or video in which the PII principal can be identified: {request.description}"
+        ],
+        pii_category=["image", "health context"],
+        media_ids=[str(m) for m in service.media_ids(session=session, request=request)],
+        channels=list(request.channels),
+        pii_controllers=[_controller(org, settings)],
+        collection_method="photographs and video taken by or for the controller",
+        storage_locations=[settings.storage_location],
+        retention_period=retention,
+        termination=retention,
+        processing_locations=[settings.storage_location],
+        jurisdiction=settings.jurisdiction,
+        third_party_disclosure="public_social" in request.channels or "print" in request.channels,
+        recipient_third_parties=[channel_names.words(c) for c in request.channels],
+        withdrawal_method=(
+            "Open the consent link you were given and choose 'Withdraw consent' (one step), or "
+            f"contact {org.email or org.display_name}. Withdrawal stops new use and triggers "
+            "removal; copies already shared by others cannot be guaranteed to disappear."
+        ),
+        privacy_rights=[
+            "withdraw consent at any time",
+            "access",
+            "rectification",
+            "erasure",
+            "complain to the supervisory authority",
+        ],
     )
-    parties: list[dict[str, Any]] = [
-        {
-            "party_type": "pii_principal",
-            "name": request.subject_name,
-            "email": request.subject_email,
-        },
-        {"party_type": "pii_controller", "name": org.display_name},
+
+
+def _parties(request: ConsentRequest, org: Profile) -> list[Party]:
+    parties: list[Party] = [
+        PrincipalParty(name=request.subject_name, email=request.subject_email),
+        ControllerParty(name=org.display_name),
     ]
     if request.guardian_name:
         parties.append(
-            {
-                "party_type": "guardian",
-                "name": request.guardian_name,
-                "relation": request.guardian_relation,
-                "on_behalf_of": "pii_principal",
-            }
+            GuardianParty(name=request.guardian_name, relation=request.guardian_relation)
         )
+    return parties
+
+
+def build_receipt(*, session: Session, request: ConsentRequest) -> ConsentReceipt:
+    """The receipt of one consent record (`model_dump(mode="json")` for its JSON)."""
+    settings = get_settings()
+    org = organisation.profile(session=session)
+    events = service.history(session=session, request=request)
     granted_at = next((e.at for e in reversed(events) if e.action == ConsentAction.granted), None)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kantara_version": KANTARA_VERSION,
-        "record_id": f"urn:uuid:{request.id}",
-        "receipt_issued_at": utcnow().isoformat(),
-        "pii_principal_id": f"urn:uuid:{request.subject_ref}",
-        "language": LANGUAGE,
-        "jurisdiction": settings.jurisdiction,
-        "status": status.value,
-        "consent_timestamp": _iso(granted_at),
-        "collection_method": "web form reached by a personal link (no account)",
-        "sensitive": True,
-        "spi_cat": ["health"],
-        "policy_url": org.privacy_policy_url or None,
-        "privacy_notice": {
-            "notice_id": f"consent-notice/v{notice.version}",
-            "version": notice.version,
-            "text": notice.text,
-            "sha256": hashlib.sha256(notice.text.encode()).hexdigest(),
-            "language": LANGUAGE,
-        },
-        "pii_controllers": [controller],
-        "purposes": [
-            {
-                "purpose_id": f"urn:uuid:{request.id}#purpose",
-                "purpose": request.purpose,
-                "purpose_category": ["publication of identifiable media"],
-                "lawful_basis": "consent (GDPR Art. 6(1)(a) and, for health data, Art. 9(2)(a))",
-                "consent_type": "explicit",
-                "primary_purpose": True,
-                "pii_information": [
-                    f"Images or video in which the PII principal can be identified: "
-                    f"{request.description}"
-                ],
-                "pii_category": ["image", "health context"],
-                "media_ids": media,
-                "channels": list(request.channels),
-                "pii_controllers": [controller],
-                "collection_method": "photographs and video taken by or for the controller",
-                "storage_locations": [settings.storage_location],
-                "retention_period": retention,
-                "termination": retention,
-                "processing_locations": [settings.storage_location],
-                "jurisdiction": settings.jurisdiction,
-                "third_party_disclosure": "public_social" in request.channels
-                or "print" in request.channels,
-                "recipient_third_parties": channels,
-                "withdrawal_method": withdrawal,
-                "privacy_rights": [
-                    "withdraw consent at any time",
-                    "access",
-                    "rectification",
-                    "erasure",
-                    "complain to the supervisory authority",
-                ],
-            }
-        ],
-        "services": [{"service": "media publication", "purposes": [request.purpose]}],
-        "valid_until": _iso(request.expires_at),
-        "parties": parties,
-        "event": _events(request, events),
-    }
+    return ConsentReceipt(
+        record_id=f"urn:uuid:{request.id}",
+        receipt_issued_at=utcnow(),
+        pii_principal_id=f"urn:uuid:{request.subject_ref}",
+        language=LANGUAGE,
+        jurisdiction=settings.jurisdiction,
+        status=service.effective_status(request),
+        consent_timestamp=granted_at,
+        collection_method="web form reached by a personal link (no account)",
+        sensitive=True,
+        spi_cat=["health"],
+        policy_url=org.privacy_policy_url or None,
+        privacy_notice=_notice_decided_on(session, request, events),
+        pii_controllers=[_controller(org, settings)],
+        purposes=[_purpose(session=session, request=request, org=org, settings=settings)],
+        services=[ReceiptService(service="media publication", purposes=[request.purpose])],
+        valid_until=request.expires_at,
+        parties=_parties(request, org),
+        event=_events(request, events),
+    )
 
 
 def receipt_filename(request: ConsentRequest, ext: str = "json") -> str:
@@ -252,13 +263,47 @@ def readable(*, session: Session, request: ConsentRequest) -> Readable:
     data = build_receipt(session=session, request=request)
     org = organisation.profile(session=session)
     tz = get_settings().timezone
-    purpose = data["purposes"][0]
-    status = data["status"]
-    until = (
-        f"Until the end of {_day(request.expires_at, tz)}, or until withdrawn if sooner"
-        if request.expires_at
-        else "Until withdrawn"
+    status = data.status.value
+    return Readable(
+        title="Consent receipt",
+        intro=[
+            f"This is a record of what {org.display_name} asked and what was decided. Keep it: "
+            "it shows what you agreed to and how to change your mind.",
+            f"Status now: {_STATUS_WORDS.get(status, status)}.",
+        ],
+        sections=[
+            Section("Who asked", facts=_contact(org)),
+            Section("What you were asked", facts=_what_was_asked(request, data.purposes[0], tz)),
+            Section("What happened", items=_history(session, request, tz)),
+            Section("Your rights", paragraphs=_rights(org, data.purposes[0])),
+            Section(
+                "The notice you were shown",
+                facts=[
+                    ("Version", str(data.privacy_notice.version)),
+                    ("Fingerprint (SHA-256)", data.privacy_notice.sha256),
+                ],
+                paragraphs=[data.privacy_notice.text],
+            ),
+        ],
+        footer=f"Record {data.record_id} · issued {_when(utcnow(), tz)} · "
+        f"{RECEIPT_SCHEMA} receipt also available as JSON",
     )
+
+
+def _contact(org: Profile) -> list[tuple[str, str]]:
+    contact = [("Organisation (data controller)", org.display_name)]
+    if org.email:
+        contact.append(("Privacy contact", org.email))
+    if org.address:
+        contact.append(("Address", org.address))
+    if org.privacy_policy_url:
+        contact.append(("Privacy policy", org.privacy_policy_url))
+    return contact
+
+
+def _what_was_asked(
+    request: ConsentRequest, purpose: ReceiptPurpose, tz: str
+) -> list[tuple[str, str]]:
     people = [("Whose images", request.subject_name)]
     if request.guardian_name:
         people.append(
@@ -268,67 +313,39 @@ def readable(*, session: Session, request: ConsentRequest) -> Readable:
                 "on the patient's behalf",
             )
         )
-    events = service.history(session=session, request=request)
-    history = [
+    until = (
+        f"Until the end of {_day(request.expires_at, tz)}, or until withdrawn if sooner"
+        if request.expires_at
+        else "Until withdrawn"
+    )
+    return [
+        *people,
+        ("Purpose", request.purpose),
+        ("What the media show", request.description),
+        ("How many items", str(len(purpose.media_ids)) if purpose.media_ids else "—"),
+        ("Where they may appear", "; ".join(purpose.recipient_third_parties)),
+        ("For how long", until),
+    ]
+
+
+def _history(session: Session, request: ConsentRequest, tz: str) -> list[str]:
+    return [
         f"{_when(e.at, tz)}: {_ACTION_WORDS.get(str(e.action), str(e.action))} — "
         f"{_who(request, str(e.actor_role))} (notice version {e.notice_version})"
-        for e in events
+        for e in service.history(session=session, request=request)
     ]
-    contact = [("Organisation (data controller)", org.display_name)]
-    if org.email:
-        contact.append(("Privacy contact", org.email))
-    if org.address:
-        contact.append(("Address", org.address))
-    if org.privacy_policy_url:
-        contact.append(("Privacy policy", org.privacy_policy_url))
-    return Readable(
-        title="Consent receipt",
-        intro=[
-            f"This is a record of what {org.display_name} asked and what was decided. Keep it: "
-            "it shows what you agreed to and how to change your mind.",
-            f"Status now: {_STATUS_WORDS.get(status, status)}.",
-        ],
-        sections=[
-            Section("Who asked", facts=contact),
-            Section(
-                "What you were asked",
-                facts=[
-                    *people,
-                    ("Purpose", request.purpose),
-                    ("What the media show", request.description),
-                    (
-                        "How many items",
-                        str(len(purpose["media_ids"])) if purpose["media_ids"] else "—",
-                    ),
-                    ("Where they may appear", "; ".join(purpose["recipient_third_parties"])),
-                    ("For how long", until),
-                ],
-            ),
-            Section("What happened", items=history),
-            Section(
-                "Your rights",
-                paragraphs=[
-                    purpose["withdrawal_method"],
-                    "You may also see the data held about you (download your whole record from "
-                    "your consent page at any time), ask for it to be corrected or erased (write "
-                    f"to {org.email or org.display_name}), and complain to the data "
-                    f"protection authority ({settings_jurisdiction()}). Saying no or withdrawing "
-                    "has no effect on your care.",
-                    purpose["retention_period"],
-                ],
-            ),
-            Section(
-                "The notice you were shown",
-                facts=[
-                    ("Version", str(data["privacy_notice"]["version"])),
-                    ("Fingerprint (SHA-256)", data["privacy_notice"]["sha256"]),
-                ],
-                paragraphs=[data["privacy_notice"]["text"]],
-            ),
-        ],
-        footer=f"Record {data['record_id']} · issued {_when(utcnow(), tz)} · "
-        f"{SCHEMA_VERSION} receipt also available as JSON",
-    )
+
+
+def _rights(org: Profile, purpose: ReceiptPurpose) -> list[str]:
+    return [
+        purpose.withdrawal_method,
+        "You may also see the data held about you (download your whole record from "
+        "your consent page at any time), ask for it to be corrected or erased (write "
+        f"to {org.email or org.display_name}), and complain to the data "
+        f"protection authority ({settings_jurisdiction()}). Saying no or withdrawing "
+        "has no effect on your care.",
+        purpose.retention_period,
+    ]
 
 
 def settings_jurisdiction() -> str:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
+from fastapi import APIRouter, File, Form, Response, UploadFile
 
-from registry.audit.service import Actor
-from registry.deps import CurrentStaff, SessionDep
+from registry.deps import CurrentStaff, SessionDep, StaffActor
 from registry.errors import (
     Conflict,
     Forbidden,
@@ -21,6 +20,7 @@ from registry.errors import (
     error_responses,
 )
 from registry.events import badges, imports, references, service
+from registry.events.deps import BookingByID, EventByID
 from registry.events.models import Booking, BookingChange, Event
 from registry.events.schemas import (
     BookingChangePublic,
@@ -42,18 +42,6 @@ router = APIRouter(prefix="/api", tags=["events"])
 ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Invalid)
 
 
-def event_by_id(event_id: uuid.UUID, session: SessionDep) -> Event:
-    return service.get_event(session=session, event_id=event_id)
-
-
-def booking_by_id(booking_id: uuid.UUID, session: SessionDep) -> Booking:
-    return service.get_booking(session=session, booking_id=booking_id)
-
-
-EventByID = Annotated[Event, Depends(event_by_id)]
-BookingByID = Annotated[Booking, Depends(booking_by_id)]
-
-
 def booking_public(booking: Booking, *, with_link: bool = False) -> BookingPublic:
     """A booking as the API shows it; its private manage link only `with_link` (the answer that
     created it, or re-issued it): a list or a read never carries it, so staff cannot act as
@@ -73,9 +61,9 @@ def booking_public(booking: Booking, *, with_link: bool = False) -> BookingPubli
 
 
 @router.post("/events", response_model=EventPublic, status_code=201, responses=ERRORS)
-def create_event(body: EventCreate, staff: CurrentStaff, session: SessionDep) -> Event:
+def create_event(body: EventCreate, actor: StaffActor, session: SessionDep) -> Event:
     """Create an event with its filming notice (version 1)."""
-    return service.create_event(session=session, actor=Actor.staff(staff.id), **body.model_dump())
+    return service.create_event(session=session, actor=actor, **body.model_dump())
 
 
 @router.get("/events", response_model=list[EventPublic], responses=ERRORS)
@@ -92,12 +80,12 @@ def get_event(staff: CurrentStaff, event: EventByID) -> Event:
 
 @router.patch("/events/{event_id}", response_model=EventPublic, responses=ERRORS)
 def update_event(
-    body: EventUpdate, staff: CurrentStaff, event: EventByID, session: SessionDep
+    body: EventUpdate, actor: StaffActor, event: EventByID, session: SessionDep
 ) -> Event:
     """Edit an event; a changed filming notice becomes a new version."""
     return service.update_event(
         session=session,
-        actor=Actor.staff(staff.id),
+        actor=actor,
         event=event,
         **body.model_dump(exclude_unset=True),
     )
@@ -115,7 +103,7 @@ def update_event(
 )
 def create_booking(
     body: BookingCreate,
-    staff: CurrentStaff,
+    actor: StaffActor,
     event: EventByID,
     session: SessionDep,
     response: Response,
@@ -123,7 +111,7 @@ def create_booking(
     """Book a place for an attendee; the same email again returns the existing booking (200,
     without its manage link). The manage link is in this 201 only (and in a re-issue's answer)."""
     booking, created = service.create_booking(
-        session=session, actor=Actor.staff(staff.id), event=event, **body.model_dump()
+        session=session, actor=actor, event=event, **body.model_dump()
     )
     if not created:
         response.status_code = 200
@@ -150,12 +138,10 @@ def get_booking(staff: CurrentStaff, booking: BookingByID) -> BookingPublic:
     responses={**ERRORS, **error_responses(Conflict)},
 )
 def update_booking(
-    body: BookingUpdate, staff: CurrentStaff, booking: BookingByID, session: SessionDep
+    body: BookingUpdate, actor: StaffActor, booking: BookingByID, session: SessionDep
 ) -> BookingPublic:
     """Change the attendee's photo opt-out (recorded as a new history entry)."""
-    service.set_opt_out(
-        session=session, actor=Actor.staff(staff.id), booking=booking, opt_out=body.photo_opt_out
-    )
+    service.set_opt_out(session=session, actor=actor, booking=booking, opt_out=body.photo_opt_out)
     return booking_public(booking)
 
 
@@ -176,7 +162,7 @@ def booking_history(
     responses={**ERRORS, **error_responses(Conflict, TooLarge, UnsupportedMedia, Unavailable)},
 )
 def add_reference_photo(
-    staff: CurrentStaff,
+    actor: StaffActor,
     booking: BookingByID,
     session: SessionDep,
     file: Annotated[UploadFile, File(description="A photo showing only the attendee's face.")],
@@ -188,7 +174,7 @@ def add_reference_photo(
     several faces, or the consent is missing. Only the encrypted face encoding is kept."""
     references.add_reference(
         session=session,
-        actor=Actor.staff(staff.id),
+        actor=actor,
         booking=booking,
         event=service.get_event(session=session, event_id=booking.event_id),
         data=read_upload(file),
@@ -219,13 +205,11 @@ def list_reference_photos(
     responses=ERRORS,
 )
 def delete_reference_photo(
-    staff: CurrentStaff, booking: BookingByID, session: SessionDep, photo_id: uuid.UUID
+    actor: StaffActor, booking: BookingByID, session: SessionDep, photo_id: uuid.UUID
 ) -> Response:
     """Delete one reference photo and its encoding."""
     photo = references.get_reference(session=session, booking=booking, photo_id=photo_id)
-    references.delete_reference(
-        session=session, actor=Actor.staff(staff.id), booking=booking, photo=photo
-    )
+    references.delete_reference(session=session, actor=actor, booking=booking, photo=photo)
     return Response(status_code=204)
 
 
@@ -235,12 +219,12 @@ def delete_reference_photo(
     responses={**ERRORS, **error_responses(Conflict)},
 )
 def reissue_manage_link(
-    staff: CurrentStaff, booking: BookingByID, session: SessionDep
+    actor: StaffActor, booking: BookingByID, session: SessionDep
 ) -> ManageLinkSent:
     """Issue a fresh manage link (e.g. the attendee lost theirs) and mail it to the attendee;
     the old one stops working. The answer says whether it was sent, never the link: it is the
     attendee's key, not staff's (409 for an erased booking)."""
-    service.reissue_manage_link(session=session, actor=Actor.staff(staff.id), booking=booking)
+    service.reissue_manage_link(session=session, actor=actor, booking=booking)
     mailed = transport.configured() and booking.cancelled_at is None
     return ManageLinkSent(
         booking_id=booking.id,
@@ -293,7 +277,7 @@ def import_result(preview: imports.ImportPreview, *, imported: bool) -> ImportRe
     responses={**ERRORS, **error_responses(Conflict, TooLarge)},
 )
 def import_bookings(
-    staff: CurrentStaff,
+    actor: StaffActor,
     event: EventByID,
     session: SessionDep,
     file: Annotated[UploadFile, File(description="CSV with name, email and opt-out columns.")],
@@ -312,7 +296,7 @@ def import_bookings(
         )
     result = imports.import_bookings(
         session=session,
-        actor=Actor.staff(staff.id),
+        actor=actor,
         event=event,
         data=data,
         send_confirmations=send_confirmations,

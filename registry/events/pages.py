@@ -13,73 +13,23 @@ from typing import Annotated
 
 from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from registry import zones
-from registry.audit.service import Actor
 from registry.config import get_settings
-from registry.deps import PageStaff, SessionDep
+from registry.deps import PageActor, PageStaff, SessionDep
 from registry.errors import Invalid, NotFound, render_on_error
 from registry.events import imports, service
+from registry.events.deps import PageEvent
 from registry.events.models import Event
+from registry.events.schemas import EventEditForm, EventForm
 from registry.mail import service as mail
 from registry.mail import transport
 from registry.plurals import count
 from registry.uploads import read_upload
-from registry.web import page_router, path_uuid, redirect, render
+from registry.web import page_router, redirect, render
 
 router = page_router()
-
-
-def _parse_local(value: str, field: str, tz: str) -> datetime | None:
-    """A datetime-local form value, read as a wall-clock time in the zone `tz`."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise Invalid(f"Enter the {field} as a date and time.") from None
-    return zones.from_local(parsed, tz)
-
-
-class EventForm(BaseModel):
-    """The fields of the new-event form, as typed (checked by `checked_times`)."""
-
-    name: str = Field(default="", max_length=200)
-    starts_at: str = Field(default="", max_length=40)
-    ends_at: str = Field(default="", max_length=40)
-    venue: str = Field(default="", max_length=300)
-    timezone: str = Field(default="", max_length=64)
-    filming_notice: str = Field(default="", max_length=20_000)
-    channels: list[str] = Field(default_factory=list, max_length=20)
-
-    def zone(self) -> str:
-        return zones.checked(self.timezone or get_settings().timezone)
-
-    def checked_times(self) -> tuple[datetime, datetime | None]:
-        """Start and end (UTC), once the required fields are known to be there."""
-        tz = self.zone()
-        start = _parse_local(self.starts_at, "start", tz)
-        if not self.name.strip() or start is None or not self.filming_notice.strip():
-            raise Invalid(
-                "Give the event a name, a start, and an introduction to its filming notice."
-            )
-        return start, _parse_local(self.ends_at, "end", tz)
-
-
-class EventEditForm(EventForm):
-    bookings_open: str = Field(default="", max_length=10)
-    biometric_retention_days: str = Field(default="30", max_length=5)
-
-    def retention(self) -> int:
-        try:
-            days = int(self.biometric_retention_days)
-        except ValueError:
-            days = -1
-        if not 0 <= days <= 365:
-            raise Invalid("Retention must be a whole number of days from 0 to 365.")
-        return days
 
 
 def _event_of(event_id: uuid.UUID) -> Callable[[Session], dict[str, Event]]:
@@ -97,17 +47,17 @@ def events_list(request: Request, staff: PageStaff, session: SessionDep) -> Resp
 
 @router.post("/events")
 def events_create(
-    request: Request, staff: PageStaff, session: SessionDep, form: Annotated[EventForm, Form()]
+    request: Request, actor: PageActor, session: SessionDep, form: Annotated[EventForm, Form()]
 ) -> Response:
     with render_on_error(
         "events/list.html",
         {"form": form.model_dump()},
         load=lambda s: {"events": service.list_events(session=s)},
     ):
-        start, end = form.checked_times()
+        start, end = form.times()
         event = service.create_event(
             session=session,
-            actor=Actor.staff(staff.id),
+            actor=actor,
             name=form.name,
             starts_at=start,
             ends_at=end,
@@ -121,9 +71,8 @@ def events_create(
 
 @router.get("/events/{event_id}")
 def event_detail(
-    request: Request, event_id: str, staff: PageStaff, session: SessionDep
+    request: Request, staff: PageStaff, event: PageEvent, session: SessionDep
 ) -> Response:
-    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
     bookings = service.list_bookings(session=session, event=event)
     return render(
         request,
@@ -148,10 +97,7 @@ def _local(value: datetime | None, tz: str) -> str:
 
 
 @router.get("/events/{event_id}/edit")
-def event_edit_form(
-    request: Request, event_id: str, staff: PageStaff, session: SessionDep
-) -> Response:
-    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
+def event_edit_form(request: Request, staff: PageStaff, event: PageEvent) -> Response:
     form = {
         "name": event.name,
         "starts_at": _local(event.starts_at, event.timezone),
@@ -169,18 +115,17 @@ def event_edit_form(
 @router.post("/events/{event_id}/edit")
 def event_edit(
     request: Request,
-    event_id: str,
-    staff: PageStaff,
+    actor: PageActor,
+    event: PageEvent,
     session: SessionDep,
     form: Annotated[EventEditForm, Form()],
 ) -> Response:
-    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
     values = {**form.model_dump(), "bookings_open": bool(form.bookings_open)}
     with render_on_error("events/edit.html", {"form": values}, load=_event_of(event.id)):
-        start, end = form.checked_times()
+        start, end = form.times()
         service.update_event(
             session=session,
-            actor=Actor.staff(staff.id),
+            actor=actor,
             event=event,
             name=form.name.strip(),
             starts_at=start,
@@ -197,9 +142,8 @@ def event_edit(
 
 @router.get("/events/{event_id}/badges.pdf")
 def event_badges_page(
-    event_id: str, staff: PageStaff, session: SessionDep, layout: str = "sheet"
+    staff: PageStaff, event: PageEvent, session: SessionDep, layout: str = "sheet"
 ) -> Response:
-    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
     pdf = service.badges_pdf(
         session=session, event=event, layout="single" if layout == "single" else "sheet"
     )
@@ -212,9 +156,8 @@ def event_badges_page(
 
 @router.get("/events/{event_id}/signage.pdf")
 def event_signage(
-    event_id: str, staff: PageStaff, session: SessionDep, size: str = "A4"
+    staff: PageStaff, event: PageEvent, session: SessionDep, size: str = "A4"
 ) -> Response:
-    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
     if size not in ("A4", "A3"):
         raise Invalid("The poster size is A4 or A3.", field="size")
     pdf = service.signage_pdf(session=session, event=event, size="A3" if size == "A3" else "A4")
@@ -227,12 +170,12 @@ def event_signage(
 
 @router.post("/events/{event_id}/bookings/{booking_id}/manage-link")
 def booking_reissue(
-    event_id: str, booking_id: uuid.UUID, staff: PageStaff, session: SessionDep
+    event_id: str, booking_id: uuid.UUID, actor: PageActor, session: SessionDep
 ) -> Response:
     booking = service.get_booking(session=session, booking_id=booking_id)
     if str(booking.event_id) != event_id:
         raise NotFound("No booking with this id.")
-    service.reissue_manage_link(session=session, actor=Actor.staff(staff.id), booking=booking)
+    service.reissue_manage_link(session=session, actor=actor, booking=booking)
     if transport.configured():
         # The link is the attendee's key: it goes to them, not to the screen of staff.
         message = (
@@ -247,21 +190,19 @@ def booking_reissue(
 
 
 @router.get("/events/{event_id}/import")
-def import_form(request: Request, event_id: str, staff: PageStaff, session: SessionDep) -> Response:
-    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
+def import_form(request: Request, staff: PageStaff, event: PageEvent) -> Response:
     return render(request, "events/import.html", {"event": event})
 
 
 @router.post("/events/{event_id}/import")
 def import_preview(
     request: Request,
-    event_id: str,
     staff: PageStaff,
+    event: PageEvent,
     session: SessionDep,
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Show what the CSV would do; the confirm form carries the same CSV text back."""
-    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
     with render_on_error("events/import.html", load=_event_of(event.id)):
         if file is None or not file.filename:
             raise Invalid("Choose a CSV file.", field="file")
@@ -278,17 +219,16 @@ def import_preview(
 @router.post("/events/{event_id}/import/confirm")
 def import_confirm(
     request: Request,
-    event_id: str,
-    staff: PageStaff,
+    actor: PageActor,
+    event: PageEvent,
     session: SessionDep,
     csv_text: Annotated[str, Form(max_length=imports.MAX_BYTES)] = "",
     send_confirmations: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
-    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
     with render_on_error("events/import.html", load=_event_of(event.id)):
         result = imports.import_bookings(
             session=session,
-            actor=Actor.staff(staff.id),
+            actor=actor,
             event=event,
             data=csv_text.encode(),
             send_confirmations=bool(send_confirmations),

@@ -24,13 +24,14 @@ from registry.errors import (
     render_on_error,
 )
 from registry.events import references, service
+from registry.events.deps import PageEvent
 from registry.events.models import Event
 from registry.mail import transport
 from registry.organisation import service as organisation
 from registry.origin import origin_of
 from registry.plurals import count
 from registry.uploads import read_upload
-from registry.web import page_router, path_uuid, redirect, render
+from registry.web import page_router, redirect, render
 
 router = page_router()
 ATTENDEE = Actor.public("attendee")
@@ -40,15 +41,14 @@ ATTENDEE = Actor.public("attendee")
 
 
 @router.get("/events/{event_id}/book")
-def booking_form(request: Request, event_id: str, session: SessionDep) -> Response:
-    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
+def booking_form(request: Request, event: PageEvent) -> Response:
     return render(request, "events/book.html", {"event": event, "form": {}})
 
 
 @router.post("/events/{event_id}/book")
 def booking_submit(
     request: Request,
-    event_id: str,
+    event: PageEvent,
     session: SessionDep,
     throttle: LinkThrottleDep,
     name: Annotated[str, Form(max_length=200)] = "",
@@ -56,7 +56,6 @@ def booking_submit(
     photo_opt_out: Annotated[str, Form(max_length=10)] = "",
     notice_version: Annotated[int, Form(ge=1, le=MAX_ROW)] = 1,
 ) -> Response:
-    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
     form = {"name": name, "email": email, "photo_opt_out": bool(photo_opt_out)}
     errors = {}
     if not name.strip():
@@ -132,9 +131,8 @@ def _too_many(request: Request, session: SessionDep, event: Event, wait: int) ->
 
 
 @router.get("/events/{event_id}/notice")
-def notice_page(request: Request, event_id: str, session: SessionDep) -> Response:
+def notice_page(request: Request, event: PageEvent, session: SessionDep) -> Response:
     """The public filming notice (the signage poster's QR code leads here)."""
-    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
     return render(
         request,
         "events/notice.html",
@@ -143,8 +141,7 @@ def notice_page(request: Request, event_id: str, session: SessionDep) -> Respons
 
 
 @router.get("/events/{event_id}/link")
-def lost_link_form(request: Request, event_id: str, session: SessionDep) -> Response:
-    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
+def lost_link_form(request: Request, event: PageEvent, session: SessionDep) -> Response:
     return render(
         request,
         "events/lost_link.html",
@@ -155,13 +152,12 @@ def lost_link_form(request: Request, event_id: str, session: SessionDep) -> Resp
 @router.post("/events/{event_id}/link")
 def lost_link_submit(
     request: Request,
-    event_id: str,
+    event: PageEvent,
     session: SessionDep,
     throttle: LinkThrottleDep,
     background: BackgroundTasks,
     email: Annotated[str, Form(max_length=320)] = "",
 ) -> Response:
-    event = service.get_event(session=session, event_id=path_uuid(event_id, "event"))
     mail_on = transport.configured()
     if not mail_on or one_address(email) is None:
         errors = {} if not mail_on else {"email": "Enter one email address, like name@example.org."}

@@ -15,11 +15,11 @@ from registry import crypto, signals
 from registry.audit.service import SYSTEM, Actor
 from registry.config import get_settings
 from registry.db import utcnow
+from registry.dispatch import compute
 from registry.errors import Conflict, Invalid, NotFound, TooLarge, UnsupportedMedia
 from registry.events.history import record_change
 from registry.events.models import Booking, BookingAction, Event, ReferencePhoto
 from registry.vision import faces, images
-from registry.worker import compute
 
 MAX_REFERENCES = 3
 THUMBNAIL_SIZE = 160

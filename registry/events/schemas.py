@@ -1,4 +1,4 @@
-"""API shapes of events and bookings."""
+"""API shapes of events and bookings, and the staff event forms (the same fields, as typed)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from registry import zones
 from registry.addresses import Address
+from registry.config import get_settings
+from registry.errors import Invalid
 from registry.events.models import BookingAction
 from registry.events.notice import Notice
 
@@ -50,6 +53,63 @@ class EventUpdate(BaseModel):
     biometric_retention_days: int | None = Field(default=None, ge=0, le=365)
     timezone: str | None = Field(default=None, max_length=64)
     channels: list[str] | None = None
+
+
+def _parse_local(value: str, field: str, tz: str) -> datetime | None:
+    """A datetime-local form value, read as a wall-clock time in the zone `tz`."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"Enter the {field} as a date and time.") from None
+    return zones.from_local(parsed, tz)
+
+
+class EventForm(BaseModel):
+    """`EventCreate` as the staff page's form sends it: every field as typed (an empty field is
+    empty text, an unticked channel is absent, so none ticked is none), and the times as the
+    venue's wall clock. What must hold (a name, an introduction, the end not before the start,
+    a known zone and channels) is checked by `service.create_event` / `update_event`, for this
+    form and the API alike, so a refusal shows the form again with what was typed."""
+
+    name: str = Field(default="", max_length=200)
+    starts_at: str = Field(default="", max_length=40)
+    ends_at: str = Field(default="", max_length=40)
+    venue: str = Field(default="", max_length=300)
+    timezone: str = Field(default="", max_length=64)
+    filming_notice: str = Field(default="", max_length=20_000)
+    channels: list[str] = Field(default_factory=list, max_length=20)
+
+    def zone(self) -> str:
+        return zones.checked(self.timezone or get_settings().timezone)
+
+    def times(self) -> tuple[datetime, datetime | None]:
+        """Start and end (UTC), read in the venue's zone; the start is required."""
+        tz = self.zone()
+        start = _parse_local(self.starts_at, "start", tz)
+        if start is None:
+            raise Invalid("Give the event its start, as a date and time.", field="starts_at")
+        return start, _parse_local(self.ends_at, "end", tz)
+
+
+class EventEditForm(EventForm):
+    """`EventUpdate` as the edit form sends it: the new-event fields, and two more."""
+
+    bookings_open: str = Field(default="", max_length=10)
+    biometric_retention_days: str = Field(default="30", max_length=5)
+
+    def retention(self) -> int:
+        try:
+            days = int(self.biometric_retention_days)
+        except ValueError:
+            days = -1
+        if not 0 <= days <= 365:
+            raise Invalid(
+                "Retention must be a whole number of days from 0 to 365.",
+                field="biometric_retention_days",
+            )
+        return days
 
 
 class EventPublic(BaseModel):

@@ -62,12 +62,13 @@ def create_event(
 ) -> Event:
     """Create an event with version 1 of its filming notice; `channels` are where the notice
     says images will be used (every configured channel when not given)."""
+    name = _checked_name(name)
     _check_times(starts_at, ends_at)
     event = Event(
         channels=channel_names.known()
         if channels is None
         else channel_names.validate(channels, allow_empty=True),
-        name=name.strip(),
+        name=name,
         starts_at=starts_at,
         ends_at=ends_at,
         venue=(venue or "").strip() or None,
@@ -90,6 +91,14 @@ def create_event(
     return event
 
 
+def _checked_name(name: str) -> str:
+    """The name as stored; refused when blank (every list and notice shows it)."""
+    cleaned = name.strip()
+    if not cleaned:
+        raise Invalid("Give the event a name.", field="name")
+    return cleaned
+
+
 def _check_times(starts_at: datetime, ends_at: datetime | None) -> None:
     if ends_at is not None and ends_at < starts_at:
         raise Invalid("The end must not be before the start.", field="ends_at")
@@ -106,6 +115,8 @@ def update_event(*, session: Session, actor: Actor, event: Event, **changes: obj
         changes["channels"] = channel_names.validate(wanted, allow_empty=True)
     if isinstance(changes.get("timezone"), str):
         changes["timezone"] = zones.checked(str(changes["timezone"]))
+    if isinstance(changes.get("name"), str):
+        changes["name"] = _checked_name(str(changes["name"]))
     for field, value in changes.items():
         if value is not None:
             setattr(event, field, value)

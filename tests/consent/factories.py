@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session
 
 from registry.audit.service import SYSTEM
-from registry.consent import service
+from registry.consent import decisions, notices, service
 from registry.consent.models import ConsentRequest
 
 MakeConsent = Callable[..., ConsentRequest]
@@ -33,9 +33,9 @@ def make_consent(session: Session) -> Callable[..., ConsentRequest]:
 
 def grant(session: Session, request: ConsentRequest, decision: str = "grant") -> Any:
     """Decide through the link, as the patient, on the current notice."""
-    return service.decide(
+    return decisions.decide(
         session=session,
         request=request,
         decision=decision,  # type: ignore[arg-type]
-        notice_version=service.current_notice(session=session).version,
+        notice_version=notices.current_notice(session=session).version,
     )

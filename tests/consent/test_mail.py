@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from registry.audit.service import SYSTEM
 from registry.config import get_settings
-from registry.consent import letters, service
+from registry.consent import letters, links, notices, renewals, service
 from registry.consent.models import ConsentRequest, ConsentStatus
 from registry.db import utcnow
 from tests.auth.factories import csrf_from
@@ -66,7 +66,7 @@ def test_resending_issues_a_new_link_and_the_old_one_stops(
     request = make_consent()
     deliver(session)
     first = consent_link(inbox.messages[-1])
-    service.reissue_link(session=session, actor=SYSTEM, request=request)
+    links.reissue_link(session=session, actor=SYSTEM, request=request)
     deliver(session)
     assert len(inbox.messages) == 2
     second = consent_link(inbox.messages[-1])
@@ -95,7 +95,7 @@ def test_expiry_sends_a_receipt(session: Session, inbox: Inbox, make_consent: Ma
     request = make_consent(expires_at=utcnow() + timedelta(days=3))
     grant(session, request)
     deliver(session)
-    assert service.record_expiries(session=session, at=utcnow() + timedelta(days=4)) == 1
+    assert renewals.record_expiries(session=session, at=utcnow() + timedelta(days=4)) == 1
     with pytest.MonkeyPatch.context() as patch:
         # The receipt is composed later, when the consent is over.
         patch.setattr("registry.consent.service.utcnow", lambda: utcnow() + timedelta(days=4))
@@ -145,7 +145,7 @@ def test_a_reminder_before_the_end_and_renewing_creates_a_new_grant(
     [granted] = [
         e for e in service.history(session=session, request=renewal) if e.action == "granted"
     ]
-    assert granted.notice_version == service.current_notice(session=session).version
+    assert granted.notice_version == notices.current_notice(session=session).version
     assert "You said yes" in client.get(new_link).text
     old_page = client.get(link).text
     assert "You renewed it" in old_page
@@ -161,7 +161,7 @@ def test_a_reminder_before_the_end_and_renewing_creates_a_new_grant(
     assert path_of(links_in(inbox.messages[-1])[0]) == new_link
     # No reminder for a renewed consent, nor a receipt when the old one ends.
     assert letters.queue_reminders(session=session) == 0
-    service.record_expiries(session=session, at=request.expires_at + timedelta(seconds=1))
+    renewals.record_expiries(session=session, at=request.expires_at + timedelta(seconds=1))
     sent_before = len(inbox.messages)
     deliver(session)
     assert len(inbox.messages) == sent_before
@@ -172,7 +172,7 @@ def test_renewing_outside_the_last_weeks_is_refused(
 ) -> None:
     request = make_consent(expires_at=utcnow() + timedelta(days=300))
     grant(session, request)
-    link = f"/c/{service.link_token(request)}"
+    link = f"/c/{links.link_token(request)}"
     page = client.get(link)
     assert "Renew my consent" not in page.text
     refused = client.post(

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from registry.audit.service import SYSTEM
 from registry.auth.models import Role, StaffUser
-from registry.consent import service
+from registry.consent import decisions, links, notices, service
 from registry.consent.models import ConsentRequest, ConsentStatus
 from registry.db import utcnow
 from registry.media import service as media_service
@@ -21,7 +21,7 @@ MakeConsent = Callable[..., ConsentRequest]
 
 
 def path_of(request: ConsentRequest) -> str:
-    return f"/c/{service.link_token(request)}"
+    return f"/c/{links.link_token(request)}"
 
 
 def post_decision(client: TestClient, path: str, decision: str, csrf: str | None = None) -> object:
@@ -117,7 +117,7 @@ def test_forged_and_replaced_links_look_the_same(
 ) -> None:
     request = make_consent()
     old = path_of(request)
-    service.reissue_link(session=session, actor=service.SYSTEM, request=request)
+    links.reissue_link(session=session, actor=SYSTEM, request=request)
     replaced = client.get(old)
     forged = client.get("/c/" + "0" * 33 + ".AAAA")
     assert replaced.status_code == forged.status_code == 404
@@ -216,7 +216,7 @@ def test_expiring_consents_are_listed_for_re_consent(
     make_staff: Callable[..., StaffUser],
 ) -> None:
     request = make_consent(subject_name="Expiring Soon", expires_at=utcnow() + timedelta(days=7))
-    service.decide(session=session, request=request, decision="grant", notice_version=1)
+    decisions.decide(session=session, request=request, decision="grant", notice_version=1)
     login_page(client, make_staff(Role.comms))
     page = client.get("/consents")
     section = page.text[page.text.index("Expiring within") :]
@@ -231,7 +231,7 @@ def test_dashboard_counts_consents_by_effective_status(
 ) -> None:
     before = service.status_counts(session=session)
     request = make_consent(expires_at=utcnow() + timedelta(days=3))
-    service.decide(session=session, request=request, decision="grant", notice_version=1)
+    decisions.decide(session=session, request=request, decision="grant", notice_version=1)
     request.expires_at = utcnow() - timedelta(seconds=1)
     session.add(request)
     session.flush()
@@ -283,9 +283,9 @@ def test_the_decision_records_the_notice_version_the_page_showed_not_the_forms(
     from registry.consent.models import ConsentAction
 
     request = make_consent()
-    path = f"/c/{service.link_token(request)}"
+    path = f"/c/{links.link_token(request)}"
     csrf = csrf_from(client.get(path).text)  # the page shows version 1
-    service.update_notice(
+    notices.update_notice(
         session=session, actor=SYSTEM, text="A new notice text, long enough to be saved: v2."
     )
     # The form claims it showed version 2 (tampered, or stale): version 1 is what was shown.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from datetime import UTC, datetime
@@ -10,8 +11,9 @@ from pathlib import Path
 from sqlmodel import Session
 
 from registry.audit.service import Actor
-from registry.consent import receipt
+from registry.consent import decisions, receipt
 from registry.organisation import service as organisation
+from registry.origin import Origin
 from tests.consent.factories import MakeConsent, grant
 from tests.pdf import pdf_text
 
@@ -80,3 +82,60 @@ def test_the_receipts_footer_stays_within_the_page(
     text = " ".join(pdf_text(pdf, tmp_path).split())
     assert f"Record {request.id}" in text or "Record " in text
     assert re.search(r"page 1/\d", text)
+
+
+# The receipt's JSON, key for key and in order, as it has always been written (a typed model
+# now makes it): a receipt people hold is compared with a new one byte for byte.
+RECEIPT_KEYS = [
+    "schema_version", "kantara_version", "record_id", "receipt_issued_at", "pii_principal_id",
+    "language", "jurisdiction", "status", "consent_timestamp", "collection_method", "sensitive",
+    "spi_cat", "policy_url", "privacy_notice", "pii_controllers", "purposes", "services",
+    "valid_until", "parties", "event",
+]  # fmt: skip
+PURPOSE_KEYS = [
+    "purpose_id", "purpose", "purpose_category", "lawful_basis", "consent_type",
+    "primary_purpose", "pii_information", "pii_category", "media_ids", "channels",
+    "pii_controllers", "collection_method", "storage_locations", "retention_period",
+    "termination", "processing_locations", "jurisdiction", "third_party_disclosure",
+    "recipient_third_parties", "withdrawal_method", "privacy_rights",
+]  # fmt: skip
+EVENT_KEYS = [
+    "event_time", "validity_duration", "event_type", "event_state", "entity", "notice_version",
+    "request_origin",
+]  # fmt: skip
+
+
+def test_the_receipt_json_keeps_its_keys_order_and_time_format(
+    session: Session, make_consent: MakeConsent
+) -> None:
+    request = make_consent(
+        guardian_name="Pat Parent",
+        guardian_relation="parent",
+        expires_at=datetime(2031, 2, 1, 0, 0, tzinfo=UTC),
+    )
+    decisions.record_view(
+        session=session, request=request, origin=Origin(user_agent="UA", ip_prefix="10.0.0.0/24")
+    )
+    grant(session, request)
+    doc = json.loads(
+        json.dumps(receipt.build_receipt(session=session, request=request).model_dump(mode="json"))
+    )
+    assert list(doc) == RECEIPT_KEYS
+    assert list(doc["privacy_notice"]) == ["notice_id", "version", "text", "sha256", "language"]
+    assert list(doc["pii_controllers"][0]) == [
+        "pii_controller", "contact", "address", "email", "pii_controller_url",
+    ]  # fmt: skip
+    assert list(doc["purposes"][0]) == PURPOSE_KEYS
+    assert doc["services"] == [{"service": "media publication", "purposes": [request.purpose]}]
+    assert [list(p) for p in doc["parties"]] == [
+        ["party_type", "name", "email"],
+        ["party_type", "name"],
+        ["party_type", "name", "relation", "on_behalf_of"],
+    ]
+    assert [list(e) for e in doc["event"]] == [EVENT_KEYS] * 3
+    assert doc["event"][1]["request_origin"] == {"user_agent": "UA", "ip": "10.0.0.0/24"}
+    # Times as `isoformat()` writes them: "+00:00", never "Z".
+    assert doc["valid_until"] == "2031-02-01T00:00:00+00:00"
+    assert doc["consent_timestamp"] == doc["event"][2]["event_time"]
+    assert doc["receipt_issued_at"].endswith("+00:00")
+    assert doc["event"][2]["validity_duration"].startswith("P")

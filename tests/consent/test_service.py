@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from registry.audit.models import AuditEntry
 from registry.audit.service import Actor
-from registry.consent import service
+from registry.consent import decisions, links, notices, renewals, service
 from registry.consent.models import (
     ActorRole,
     ConsentAction,
@@ -37,7 +37,7 @@ def test_new_request_is_pending_with_a_requested_event(
     assert service.effective_status(request) == ConsentStatus.pending
     [event] = service.history(session=session, request=request)
     assert event.action == ConsentAction.requested
-    assert event.notice_version == service.current_notice(session=session).version
+    assert event.notice_version == notices.current_notice(session=session).version
 
 
 @pytest.mark.parametrize(
@@ -73,10 +73,10 @@ def test_decision_records_the_notice_version_seen_and_the_anonymised_origin(
     session: Session, make_consent: MakeConsent
 ) -> None:
     request = make_consent()
-    v1 = service.current_notice(session=session).version
-    service.update_notice(session=session, actor=STAFF, text="A new notice text " * 5)
+    v1 = notices.current_notice(session=session).version
+    notices.update_notice(session=session, actor=STAFF, text="A new notice text " * 5)
     origin = Origin(user_agent="Mozilla/5.0 phone", ip_prefix=anonymise_ip("203.0.113.77"))
-    event = service.decide(
+    event = decisions.decide(
         session=session, request=request, decision="grant", notice_version=v1, origin=origin
     )
     assert event is not None
@@ -89,7 +89,7 @@ def test_decision_records_the_notice_version_seen_and_the_anonymised_origin(
 def test_unknown_notice_version_is_refused(session: Session, make_consent: MakeConsent) -> None:
     request = make_consent()
     with pytest.raises(Invalid):
-        service.decide(session=session, request=request, decision="grant", notice_version=999)
+        decisions.decide(session=session, request=request, decision="grant", notice_version=999)
     assert service.effective_status(request) == ConsentStatus.pending
 
 
@@ -133,8 +133,8 @@ def test_record_expiries_writes_expired_events_once(
     grant(session, request)
     request.expires_at = utcnow() - timedelta(minutes=1)
     session.add(request)
-    assert service.record_expiries(session=session) >= 1
-    assert service.record_expiries(session=session) == 0
+    assert renewals.record_expiries(session=session) >= 1
+    assert renewals.record_expiries(session=session) == 0
     assert actions(session, request)[-1] == "expired"
     assert request.status == ConsentStatus.expired
 
@@ -157,13 +157,13 @@ def test_link_names_the_request_and_a_reissued_link_replaces_it(
     session: Session, make_consent: MakeConsent
 ) -> None:
     request = make_consent()
-    old = service.link_token(request)
-    assert service.request_for_token(session=session, token=old) is request
-    service.reissue_link(session=session, actor=STAFF, request=request)
-    new = service.link_token(request)
-    assert service.request_for_token(session=session, token=new) is request
+    old = links.link_token(request)
+    assert links.request_for_token(session=session, token=old) is request
+    links.reissue_link(session=session, actor=STAFF, request=request)
+    new = links.link_token(request)
+    assert links.request_for_token(session=session, token=new) is request
     with pytest.raises(NotFound):
-        service.request_for_token(session=session, token=old)
+        links.request_for_token(session=session, token=old)
     assert actions(session, request)[-1] == "link_reissued"
 
 
@@ -172,14 +172,14 @@ def test_link_names_the_request_and_a_reissued_link_replaces_it(
 )
 def test_forged_tokens_are_not_found(session: Session, token: str) -> None:
     with pytest.raises(NotFound):
-        service.request_for_token(session=session, token=token)
+        links.request_for_token(session=session, token=token)
 
 
 def test_token_carries_no_database_id_in_clear_and_has_at_least_128_bits(
     make_consent: MakeConsent,
 ) -> None:
     request = make_consent()
-    token = service.link_token(request)
+    token = links.link_token(request)
     assert request.subject_name.split()[0].lower() not in token.lower()
     assert len(token.split(".")[1]) >= 22  # 128 bits in base64url
 
@@ -190,19 +190,19 @@ def test_unanswered_link_expires_but_a_granted_one_stays_revocable(
     pending = make_consent()
     pending.link_issued_at = utcnow() - timedelta(days=365)
     with pytest.raises(Gone):
-        service.request_for_token(session=session, token=service.link_token(pending))
+        links.request_for_token(session=session, token=links.link_token(pending))
 
     granted = make_consent()
     grant(session, granted)
     granted.link_issued_at = granted.decided_at = utcnow() - timedelta(days=365)
-    assert service.request_for_token(session=session, token=service.link_token(granted))
+    assert links.request_for_token(session=session, token=links.link_token(granted))
 
 
 def test_views_are_recorded_once_per_visit(session: Session, make_consent: MakeConsent) -> None:
     request = make_consent()
     origin = Origin(user_agent="ua", ip_prefix=None)
-    service.record_view(session=session, request=request, origin=origin)
-    service.record_view(session=session, request=request, origin=origin)
+    decisions.record_view(session=session, request=request, origin=origin)
+    decisions.record_view(session=session, request=request, origin=origin)
     assert actions(session, request) == ["requested", "viewed"]
 
 
@@ -211,7 +211,7 @@ def test_staff_can_record_a_withdrawal_given_by_phone(
 ) -> None:
     request = make_consent()
     grant(session, request)
-    event = service.revoke_for_patient(
+    event = decisions.revoke_for_patient(
         session=session, actor=STAFF, request=request, note="Phoned on Monday"
     )
     assert event is not None
@@ -240,12 +240,12 @@ def test_bad_requests_are_refused_and_nothing_is_stored(
 
 
 def test_notice_edits_make_new_versions_and_same_text_does_not(session: Session) -> None:
-    first = service.current_notice(session=session)
-    second = service.update_notice(session=session, actor=STAFF, text=first.text + " More.")
+    first = notices.current_notice(session=session)
+    second = notices.update_notice(session=session, actor=STAFF, text=first.text + " More.")
     assert second.version == first.version + 1
-    again = service.update_notice(session=session, actor=STAFF, text=second.text)
+    again = notices.update_notice(session=session, actor=STAFF, text=second.text)
     assert again.version == second.version
-    assert [n.version for n in service.notice_history(session=session)][-2:] == [
+    assert [n.version for n in notices.notice_history(session=session)][-2:] == [
         first.version,
         second.version,
     ]
@@ -255,7 +255,7 @@ def test_every_change_is_audited(session: Session, make_consent: MakeConsent) ->
     request = make_consent()
     grant(session, request)
     grant(session, request, "revoke")
-    service.reissue_link(session=session, actor=STAFF, request=request)
+    links.reissue_link(session=session, actor=STAFF, request=request)
     logged = session.exec(
         select(AuditEntry.action)
         .where(AuditEntry.entity_id == str(request.id))

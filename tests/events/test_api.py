@@ -4,7 +4,9 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
+from registry.auth.models import Role, StaffUser
 from registry.events.models import Booking, Event
+from tests.auth.factories import csrf_from, login_page
 
 EVENT = {
     "name": "Spring conference",
@@ -152,3 +154,35 @@ def test_an_event_keeps_its_time_zone_and_unknown_zones_are_refused(
         f"/api/events/{paris.json()['id']}", json={"timezone": "Asia/Tokyo"}, headers=comms_headers
     )
     assert moved.json()["timezone"] == "Asia/Tokyo"
+
+
+def test_a_blank_name_is_refused_by_the_api_as_by_the_page(
+    client: TestClient,
+    comms_headers: dict[str, str],
+    make_event: Callable[..., Event],
+    make_staff: Callable[..., StaffUser],
+) -> None:
+    """The rule is the service's: a name of spaces passes the schema's length check but is no
+    name, whichever door it comes through."""
+    response = client.post("/api/events", json={**EVENT, "name": "   "}, headers=comms_headers)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "name"
+    event = make_event()
+    renamed = client.patch(f"/api/events/{event.id}", json={"name": " "}, headers=comms_headers)
+    assert renamed.status_code == 422
+    assert renamed.json()["errors"][0]["field"] == "name"
+
+    login_page(client, make_staff(Role.comms))
+    form = client.get("/events")
+    page = client.post(
+        "/events",
+        data={
+            "name": "   ",
+            "starts_at": "2031-03-01T09:00",
+            "filming_notice": "We take photos.",
+            "csrf_token": csrf_from(form.text),
+        },
+    )
+    assert page.status_code == 422
+    assert "Give the event a name." in page.text
+    assert "We take photos." in page.text  # what was typed is still there

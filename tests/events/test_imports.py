@@ -161,8 +161,11 @@ def test_staff_page_previews_then_imports(
 
 
 def test_an_import_without_confirmations_records_no_notice_until_it_is_shown(
-    session: Session, make_event: Callable[..., Event], client: TestClient, make_staff
-) -> None:  # type: ignore[no-untyped-def]
+    session: Session,
+    make_event: Callable[..., Event],
+    client: TestClient,
+    make_staff: Callable[..., StaffUser],
+) -> None:
     """Imported without confirmations, nobody has seen the notice: the record says so, the event
     page counts them; a confirmation delivered by a mail server, or the private page opened,
     records the version shown, once."""

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from registry.audit.service import SYSTEM
+from registry.auth.models import StaffUser
 from registry.auth.throttle import make_throttle
 from registry.config import get_settings
 from registry.db import utcnow
@@ -212,7 +213,7 @@ def test_csv_import_confirms_only_when_staff_tick_the_box(
     client: TestClient,
     inbox: Inbox,
     make_event: Callable[..., Event],
-    make_staff,  # type: ignore[no-untyped-def]
+    make_staff: Callable[..., StaffUser],
 ) -> None:
     from registry.auth.models import Role
 
@@ -289,7 +290,9 @@ def test_changing_the_choice_is_confirmed_by_email(
     assert "marked NO PHOTOS" in text_of(inbox.messages[0])
     [badge] = list(inbox.messages[0].iter_attachments())
     assert badge.get_filename() == "badge.pdf"
-    [page] = pdf_pages(badge.get_payload(decode=True))
+    pdf = badge.get_payload(decode=True)
+    assert isinstance(pdf, bytes)
+    [page] = pdf_pages(pdf)
     assert page.getpixel((page.width // 2, page.height // 2)) is not None
     assert not list(inbox.messages[1].iter_attachments())  # cancelled: no badge
     assert subjects[1].startswith("Booking cancelled")
@@ -338,7 +341,7 @@ def test_signage_poster_from_the_page_and_the_cli(
     session: Session,
     client: TestClient,
     make_event: Callable[..., Event],
-    make_staff,  # type: ignore[no-untyped-def]
+    make_staff: Callable[..., StaffUser],
     tmp_path: Path,
 ) -> None:
     from registry.auth.models import Role

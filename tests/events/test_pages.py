@@ -4,8 +4,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from registry.audit.service import CLI
+from registry.auth.models import StaffUser
 from registry.config import get_settings
 from registry.events import service
 from registry.events.models import Booking, Event
@@ -60,8 +62,8 @@ def test_booking_with_opt_out_lands_on_the_manage_page(
 
 
 def test_booking_form_errors_are_shown_and_nothing_is_stored(
-    client: TestClient, make_event: Callable[..., Event], session
-) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient, make_event: Callable[..., Event], session: Session
+) -> None:
     event = make_event()
     token = csrf_from(client.get(f"/events/{event.id}/book").text)
     response = client.post(
@@ -86,8 +88,8 @@ def test_unknown_event_and_forged_manage_link_get_friendly_404_pages(client: Tes
 
 
 def test_manage_page_opts_out_and_back_in(
-    client: TestClient, make_booking: Callable[..., Booking], session
-) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient, make_booking: Callable[..., Booking], session: Session
+) -> None:
     booking = make_booking()
     url = f"/b/{service.manage_token(booking)}"
     token = csrf_from(client.get(url).text)
@@ -105,8 +107,11 @@ def test_manage_page_opts_out_and_back_in(
 
 
 def test_staff_edit_an_event_and_the_notice_gets_a_new_version(
-    client: TestClient, make_event: Callable[..., Event], make_staff, session
-) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient,
+    make_event: Callable[..., Event],
+    make_staff: Callable[..., StaffUser],
+    session: Session,
+) -> None:
     from registry.auth.models import Role
     from tests.auth.factories import login_page
 
@@ -142,8 +147,8 @@ def test_staff_edit_an_event_and_the_notice_gets_a_new_version(
 
 
 def test_booking_with_an_email_that_already_booked_shows_no_link_and_changes_nothing(
-    client: TestClient, make_event: Callable[..., Event], session, development: None
-) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient, make_event: Callable[..., Event], session: Session, development: None
+) -> None:
     event = make_event()
     booking, _ = service.create_booking(
         session=session,

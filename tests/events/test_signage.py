@@ -35,7 +35,7 @@ def _max_length(model: type[EventCreate] | type[Organisation], field: str) -> in
     return next(
         limit
         for limit in (getattr(m, "max_length", None) for m in model.model_fields[field].metadata)
-        if limit is not None
+        if isinstance(limit, int)
     )
 
 
