@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 
-from registry.audit.service import Actor
 from registry.auth import service
+from registry.auth.deps import ClientAddress, UserByID
 from registry.auth.schemas import StaffCreate, StaffPublic, Token
 from registry.auth.security import issue_access_token
-from registry.deps import AdminStaff, CurrentStaff, RowId, SessionDep, SettingsDep, ThrottleDep
+from registry.deps import AdminActor, AdminStaff, CurrentStaff, SessionDep, SettingsDep, ThrottleDep
 from registry.errors import (
     Conflict,
     Forbidden,
@@ -25,17 +25,13 @@ from registry.errors import (
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 @router.post(
     "/token",
     response_model=Token,
     responses=error_responses(Unauthorized, RateLimited),
 )
 def issue_token(
-    request: Request,
+    client: ClientAddress,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
@@ -47,7 +43,7 @@ def issue_token(
         throttle=throttle,
         email=form.username,
         password=form.password,
-        client=client_address(request),
+        client=client,
     )
     assert user.id is not None
     token = issue_access_token(
@@ -81,14 +77,14 @@ def list_users(staff: AdminStaff, session: SessionDep) -> list[StaffPublic]:
     status_code=201,
     responses=error_responses(Unauthorized, Forbidden, Conflict, Invalid),
 )
-def create_user(body: StaffCreate, staff: AdminStaff, session: SessionDep) -> StaffPublic:
+def create_user(body: StaffCreate, actor: AdminActor, session: SessionDep) -> StaffPublic:
     """Create a staff account (admins only)."""
     user = service.create_user(
         session=session,
         email=body.email,
         role=body.role,
         password=body.password,
-        actor=Actor.staff(staff.id),
+        actor=actor,
     )
     return StaffPublic.model_validate(user)
 
@@ -98,10 +94,9 @@ def create_user(body: StaffCreate, staff: AdminStaff, session: SessionDep) -> St
     response_model=StaffPublic,
     responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict),
 )
-def disable_user(user_id: RowId, staff: AdminStaff, session: SessionDep) -> StaffPublic:
+def disable_user(actor: AdminActor, user: UserByID, session: SessionDep) -> StaffPublic:
     """Disable a staff account: every session and bearer token of it ends at once (admins)."""
-    user = service.get_user(session=session, user_id=user_id)
-    service.set_active(session=session, actor=Actor.staff(staff.id), user=user, active=False)
+    service.set_active(session=session, actor=actor, user=user, active=False)
     return StaffPublic.model_validate(user)
 
 
@@ -110,8 +105,7 @@ def disable_user(user_id: RowId, staff: AdminStaff, session: SessionDep) -> Staf
     response_model=StaffPublic,
     responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict),
 )
-def enable_user(user_id: RowId, staff: AdminStaff, session: SessionDep) -> StaffPublic:
+def enable_user(actor: AdminActor, user: UserByID, session: SessionDep) -> StaffPublic:
     """Enable a disabled staff account again (admins); it signs in anew."""
-    user = service.get_user(session=session, user_id=user_id)
-    service.set_active(session=session, actor=Actor.staff(staff.id), user=user, active=True)
+    service.set_active(session=session, actor=actor, user=user, active=True)
     return StaffPublic.model_validate(user)

@@ -7,12 +7,18 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import Response
 
-from registry.audit.service import Actor
 from registry.auth import service
-from registry.auth.api import client_address
+from registry.auth.deps import ClientAddress, UserByID
 from registry.auth.models import Role
 from registry.auth.security import issue_session
-from registry.deps import PageAdmin, RowId, SessionDep, SettingsDep, ThrottleDep, current_page_user
+from registry.deps import (
+    PageAdmin,
+    PageAdminActor,
+    SessionDep,
+    SettingsDep,
+    ThrottleDep,
+    current_page_user,
+)
 from registry.errors import redirect_on_error, render_on_error
 from registry.web import SESSION_COOKIE, page_router, redirect, render, safe_next, set_cookie
 
@@ -30,7 +36,7 @@ def login_form(
 
 @router.post("/login")
 def login(
-    request: Request,
+    client: ClientAddress,
     session: SessionDep,
     settings: SettingsDep,
     throttle: ThrottleDep,
@@ -44,7 +50,7 @@ def login(
             throttle=throttle,
             email=email,
             password=password,
-            client=client_address(request),
+            client=client,
         )
     assert user.id is not None
     response = redirect(safe_next(next))
@@ -73,16 +79,13 @@ def logout(request: Request, session: SessionDep, settings: SettingsDep) -> Resp
 
 @router.post("/staff/{user_id}/active")
 def staff_set_active(
-    user_id: RowId,
-    staff: PageAdmin,
+    actor: PageAdminActor,
+    user: UserByID,
     session: SessionDep,
     active: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
-    user = service.get_user(session=session, user_id=user_id)
     with redirect_on_error("/staff"):
-        service.set_active(
-            session=session, actor=Actor.staff(staff.id), user=user, active=active == "yes"
-        )
+        service.set_active(session=session, actor=actor, user=user, active=active == "yes")
     words = "enabled" if user.is_active else "disabled: every session and token of it has ended"
     return redirect("/staff", message=f"{user.email} is {words}.")
 
@@ -99,7 +102,7 @@ def staff_list(request: Request, staff: PageAdmin, session: SessionDep) -> Respo
 @router.post("/staff")
 def staff_create(
     request: Request,
-    staff: PageAdmin,
+    actor: PageAdminActor,
     session: SessionDep,
     email: Annotated[str, Form(max_length=320)] = "",
     name: Annotated[str, Form(max_length=200)] = "",
@@ -115,8 +118,8 @@ def staff_create(
             session=session,
             email=email,
             name=name,
-            role=Role(role) if role in Role.__members__ else Role.comms,
+            role=role,
             password=password,
-            actor=Actor.staff(staff.id),
+            actor=actor,
         )
     return redirect("/staff", message=f"Created {user.email} ({user.role.value}).")

@@ -32,16 +32,26 @@ def get_by_email(*, session: Session, email: str) -> StaffUser | None:
     return session.exec(select(StaffUser).where(StaffUser.email == normalise_email(email))).first()
 
 
+def _role(value: Role | str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        roles = " or ".join(r.value for r in Role)
+        raise Invalid(f"Choose a role: {roles}.", field="role") from None
+
+
 def create_user(
     *,
     session: Session,
     email: str,
-    role: Role,
+    role: Role | str,
     password: str,
     actor: Actor,
     name: str | None = None,
 ) -> StaffUser:
-    """Create a staff account; the email must be new and the password long enough."""
+    """Create a staff account; the email must be new, the role one there is and the password
+    long enough."""
+    role = _role(role)
     email = normalise_email(email)
     name = (name or "").strip()[:200] or None
     if one_address(email) is None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import Response
 
-from registry.audit.service import Actor
-from registry.deps import PageStaff, RowId, SessionDep
+from registry.deps import PageActor, PageStaff, RowId, SessionDep
 from registry.errors import Invalid
 from registry.mail import service, transport
 from registry.mail.models import MailState
@@ -45,8 +44,8 @@ def outbox(request: Request, staff: PageStaff, session: SessionDep, state: str =
 
 
 @router.post("/outbox/{message_id}/retry")
-def outbox_retry(message_id: RowId, staff: PageStaff, session: SessionDep) -> Response:
-    message = service.retry(session=session, actor=Actor.staff(staff.id), message_id=message_id)
+def outbox_retry(message_id: RowId, actor: PageActor, session: SessionDep) -> Response:
+    message = service.retry(session=session, actor=actor, message_id=message_id)
     return redirect(
         "/outbox", message=f"Message {message.id} is queued again; it is sent in a moment."
     )

@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import Response
 
-from registry.audit.service import Actor
-from registry.deps import PageAdmin, SessionDep
+from registry.deps import PageAdmin, PageAdminActor, SessionDep
 from registry.errors import render_on_error
 from registry.organisation import service
 from registry.web import page_router, redirect, render
@@ -29,7 +28,7 @@ def organisation_form(request: Request, staff: PageAdmin, session: SessionDep) -
 @router.post("/organisation")
 def organisation_save(
     request: Request,
-    staff: PageAdmin,
+    actor: PageAdminActor,
     session: SessionDep,
     name: Annotated[str, Form(max_length=200)] = "",
     email: Annotated[str, Form(max_length=320)] = "",
@@ -51,7 +50,7 @@ def organisation_save(
     ):
         service.update(
             session=session,
-            actor=Actor.staff(staff.id),
+            actor=actor,
             name=name,
             email=email,
             address=address,

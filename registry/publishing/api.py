@@ -5,16 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from sqlmodel import Session
 
-from registry.audit.service import Actor
-from registry.deps import CurrentStaff, SessionDep
+from registry.deps import CurrentStaff, SessionDep, StaffActor
 from registry.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, error_responses
-from registry.media.api import MediaByID
+from registry.media.deps import MediaByID
 from registry.publishing import certificates, service
 from registry.publishing import facts as gate_facts
 from registry.publishing import takedowns as takedown
+from registry.publishing.deps import PublicationByID
 from registry.publishing.models import Publication
 from registry.publishing.schemas import (
     CaptionIn,
@@ -34,13 +34,6 @@ from registry.publishing.schemas import (
 router = APIRouter(prefix="/api", tags=["publishing"])
 public_router = APIRouter(tags=["publishing"])
 ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Invalid)
-
-
-def publication_by_id(publication_id: uuid.UUID, session: SessionDep) -> Publication:
-    return service.get_publication(session=session, publication_id=publication_id)
-
-
-PublicationByID = Annotated[Publication, Depends(publication_by_id)]
 
 
 def publication_public(p: Publication, must_go: list[str] | None = None) -> PublicationPublic:
@@ -122,7 +115,7 @@ def publishable_batch(
 )
 def publish(
     body: PublicationIn,
-    staff: CurrentStaff,
+    actor: StaffActor,
     media: MediaByID,
     session: SessionDep,
     response: Response,
@@ -132,7 +125,7 @@ def publish(
     response carries a signed clearance certificate."""
     publication, created = service.publish(
         session=session,
-        actor=Actor.staff(staff.id),
+        actor=actor,
         media=media,
         channel=body.channel,
         rendition_id=body.rendition_id,
@@ -170,13 +163,13 @@ def get_publication(
     responses={**ERRORS, 409: {"description": "Refused: `{detail, reasons}`"}},
 )
 def change_caption(
-    body: CaptionIn, staff: CurrentStaff, publication: PublicationByID, session: SessionDep
+    body: CaptionIn, actor: StaffActor, publication: PublicationByID, session: SessionDep
 ) -> PublicationPublic:
     """The post's text was edited after publication: it goes through the gate again (with the
     file as published, on its channel, now) and is kept only if allowed; 409 with the reasons
     otherwise (the record keeps the caption it had)."""
     service.change_caption(
-        session=session, actor=Actor.staff(staff.id), publication=publication, caption=body.caption
+        session=session, actor=actor, publication=publication, caption=body.caption
     )
     return publications_public(session, [publication])[0]
 
@@ -187,12 +180,10 @@ def change_caption(
     responses={**ERRORS, **error_responses(Conflict)},
 )
 def mark_taken_down(
-    body: TakedownIn, staff: CurrentStaff, publication: PublicationByID, session: SessionDep
+    body: TakedownIn, actor: StaffActor, publication: PublicationByID, session: SessionDep
 ) -> PublicationPublic:
     """Record that the publication has been taken down (audited; repeating it changes nothing)."""
-    takedown.mark_taken_down(
-        session=session, actor=Actor.staff(staff.id), publication=publication, note=body.note
-    )
+    takedown.mark_taken_down(session=session, actor=actor, publication=publication, note=body.note)
     return publication_public(publication)
 
 

@@ -200,22 +200,29 @@ def _rows(session: Session, statement: sa.Select[Any], ids: Sequence[uuid.UUID])
     return out
 
 
-def load_facts(
-    *, session: Session, media: Sequence[MediaLike], at: datetime
-) -> dict[uuid.UUID, Facts]:
-    """What the gate needs to know about each media, in a handful of queries for any number."""
-    ids = [m.id for m in media]
-    faces: dict[uuid.UUID, list[FaceFact]] = defaultdict(list)
+# Bookings opted out now, per media they were seen in (by face or by badge).
+OptedOut = dict[uuid.UUID, set[uuid.UUID]]
+
+
+def _counts_as_opted_out(out: bool, cancelled: datetime | None, erased: datetime | None) -> bool:
+    return bool(out) and (cancelled is None or erased is not None)
+
+
+def _badge_facts(
+    session: Session, ids: list[uuid.UUID], opted_out: OptedOut
+) -> dict[uuid.UUID, list[BadgeFact]]:
     badges: dict[uuid.UUID, list[BadgeFact]] = defaultdict(list)
-    links: dict[uuid.UUID, list[ConsentFact]] = defaultdict(list)
-    # Bookings opted out now, per media they were seen in: a media's facts never depend on which
-    # other media were loaded beside it (a page's fingerprint must match its later action's).
-    opted_out: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
-    face_rows = _rows(session, FACE_ROWS, ids)
     for media_id, code, booking_id, name, out, cancelled, erased in _rows(session, BADGE_ROWS, ids):
         badges[media_id].append(BadgeFact(code=code, booking_id=booking_id, name=name))
-        if out and (cancelled is None or erased is not None) and booking_id is not None:
+        if _counts_as_opted_out(out, cancelled, erased) and booking_id is not None:
             opted_out[media_id].add(booking_id)
+    return badges
+
+
+def _consent_facts(
+    session: Session, ids: list[uuid.UUID], at: datetime
+) -> dict[uuid.UUID, list[ConsentFact]]:
+    links: dict[uuid.UUID, list[ConsentFact]] = defaultdict(list)
     for media_id, request_id, subject, status, wanted, expires_at, decided_at in _rows(
         session, CONSENT_ROWS, ids
     ):
@@ -229,9 +236,22 @@ def load_facts(
                 changed_at=decided_at,
             )
         )
+    return links
+
+
+def _objection_facts(
+    session: Session, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[ObjectionFact]]:
     objections: dict[uuid.UUID, list[ObjectionFact]] = defaultdict(list)
     for media_id, booking_id, name in _rows(session, OBJECTION_ROWS, ids):
         objections[media_id].append(ObjectionFact(booking_id=booking_id, name=name))
+    return objections
+
+
+def _consented_otherwise(
+    session: Session, face_rows: list[Any], media: Sequence[MediaLike]
+) -> dict[tuple[uuid.UUID, int], str]:
+    """Who recorded, last, that a face of a media outside any event consented another way."""
     otherwise: dict[tuple[uuid.UUID, int], str] = {}
     lone = sorted({r[0] for r in face_rows} & {m.id for m in media if m.event_id is None}, key=str)
     for media_id, number, decision, actor in _rows(session, REVIEW_ROWS, lone):
@@ -239,6 +259,13 @@ def load_facts(
             otherwise[(media_id, number)] = actor
         else:
             otherwise.pop((media_id, number), None)
+    return otherwise
+
+
+def _face_facts(
+    face_rows: list[Any], otherwise: dict[tuple[uuid.UUID, int], str], opted_out: OptedOut
+) -> dict[uuid.UUID, list[FaceFact]]:
+    faces: dict[uuid.UUID, list[FaceFact]] = defaultdict(list)
     for media_id, number, decision, booking_id, name, out, cancelled, erased in face_rows:
         faces[media_id].append(
             FaceFact(
@@ -249,9 +276,12 @@ def load_facts(
                 consented_otherwise=otherwise.get((media_id, number)),
             )
         )
-        if out and (cancelled is None or erased is not None) and booking_id is not None:
+        if _counts_as_opted_out(out, cancelled, erased) and booking_id is not None:
             opted_out[media_id].add(booking_id)
+    return faces
 
+
+def _event_facts(session: Session, media: Sequence[MediaLike]) -> dict[uuid.UUID, EventFact]:
     events: dict[uuid.UUID, EventFact] = {}
     event_ids = sorted({m.event_id for m in media if m.event_id}, key=str)
     for event_id, name, event_channels, version in _rows(session, EVENT_ROWS, event_ids):
@@ -262,7 +292,24 @@ def load_facts(
             notice_version=version,
             opted_out=frozenset(),
         )
+    return events
 
+
+def load_facts(
+    *, session: Session, media: Sequence[MediaLike], at: datetime
+) -> dict[uuid.UUID, Facts]:
+    """What the gate needs to know about each media, in a handful of queries for any number."""
+    ids = [m.id for m in media]
+    # A media's facts never depend on which other media were loaded beside it (a page's
+    # fingerprint must match its later action's): opted-out bookings are kept per media.
+    opted_out: OptedOut = defaultdict(set)
+    face_rows = _rows(session, FACE_ROWS, ids)
+    badges = _badge_facts(session, ids, opted_out)
+    links = _consent_facts(session, ids, at)
+    objections = _objection_facts(session, ids)
+    otherwise = _consented_otherwise(session, face_rows, media)
+    faces = _face_facts(face_rows, otherwise, opted_out)
+    events = _event_facts(session, media)
     return {
         m.id: Facts(
             media_id=m.id,
@@ -304,12 +351,34 @@ def publishable(
         else None
     )
     facts = load_facts(session=session, media=[media], at=at)[media.id]
-    said: tuple[str, ...] = ()
-    if caption:
-        found = caption_facts.context(session=session, media=[(media.id, media.event_id)], at=at)
-        said = found.reasons(caption, media.id, media.event_id, channel)
+    said = caption_reasons(session=session, media=media, channel=channel, caption=caption, at=at)
     return _counted(
         check(replace(facts, rendition=rendition_fact(rendition), caption=said), channel), channel
+    )
+
+
+def caption_reasons(
+    *, session: Session, media: Media, channel: str, caption: str | None, at: datetime
+) -> tuple[str, ...]:
+    """What the gate finds in a post's text for this media on this channel (each reason says
+    what and where); nothing without a text."""
+    if not caption:
+        return ()
+    found = caption_facts.context(session=session, media=[(media.id, media.event_id)], at=at)
+    return found.reasons(caption, media.id, media.event_id, channel)
+
+
+def caption_check(
+    *, session: Session, media: Media, channel: str, caption: str | None
+) -> tuple[str, ...]:
+    """The publish form's live check of a caption, now: the same rules as publishing."""
+    channel_checked(channel)
+    return caption_reasons(
+        session=session,
+        media=media,
+        channel=channel,
+        caption=caption_facts.checked(caption),
+        at=utcnow(),
     )
 
 

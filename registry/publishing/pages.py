@@ -9,35 +9,29 @@ from fastapi import Form, Request
 from fastapi.responses import JSONResponse, Response
 
 from registry import channels as channel_names
-from registry.audit.service import Actor
 from registry.auth import service as auth
 from registry.db import utcnow
-from registry.deps import PageStaff, SessionDep
+from registry.deps import PageActor, PageStaff, SessionDep
 from registry.errors import Conflict, redirect_on_error
 from registry.events import service as events_service
+from registry.media import pages as media_pages
 from registry.media import service as media_service
 from registry.media.models import FINAL, Media
 from registry.plurals import count
-from registry.publishing import caption_facts, cleared_sets, service
+from registry.publishing import cleared_sets, service
 from registry.publishing import facts as gate_facts
 from registry.publishing import takedowns as takedown
-from registry.publishing.models import Publication
+from registry.publishing.deps import PagePublication
 from registry.web import page_router, path_uuid, redirect, render
 
 router = page_router()
-
-
-def _publication(session: SessionDep, publication_id: str) -> Publication:
-    return service.get_publication(
-        session=session, publication_id=path_uuid(publication_id, "publication")
-    )
 
 
 @router.post("/media/{media_id}/publish")
 def publish(
     request: Request,
     media_id: str,
-    staff: PageStaff,
+    actor: PageActor,
     session: SessionDep,
     channel: Annotated[str, Form(max_length=32)] = "",
     rendition_id: Annotated[str, Form(max_length=40)] = "",
@@ -56,7 +50,7 @@ def publish(
         try:
             publication, created = service.publish(
                 session=session,
-                actor=Actor.staff(staff.id),
+                actor=actor,
                 media=media,
                 channel=channel,
                 rendition_id=path_uuid(rendition_id, "rendition") if rendition_id else None,
@@ -105,9 +99,9 @@ def caption_check(
     finds in the caption for the chosen channel and file, and where."""
     media = media_service.get_media(session=session, media_id=path_uuid(media_id, "media"))
     channel = target.partition(":")[0] or channel_names.known()[0]
-    gate_facts.channel_checked(channel)
-    found = caption_facts.context(session=session, media=[(media.id, media.event_id)], at=utcnow())
-    findings = found.reasons(caption_facts.checked(caption), media.id, media.event_id, channel)
+    findings = gate_facts.caption_check(
+        session=session, media=media, channel=channel, caption=caption
+    )
     return JSONResponse({"findings": list(findings)}, headers={"Cache-Control": "no-store"})
 
 
@@ -177,7 +171,7 @@ def _said(outcome: cleared_sets.Outcome) -> str:
 
 @router.post("/publishing/set.zip")
 def cleared_set(
-    staff: PageStaff,
+    actor: PageActor,
     session: SessionDep,
     channel: Annotated[str, Form(max_length=32)] = "",
     pick: Annotated[list[str] | None, Form(max_length=120)] = None,
@@ -188,7 +182,7 @@ def cleared_set(
     back = back if back.startswith("/publishing") else "/publishing"
     with redirect_on_error(back, place="set"):
         data, outcome = cleared_sets.download(
-            session=session, actor=Actor.staff(staff.id), channel=channel, picks=_picks(pick)
+            session=session, actor=actor, channel=channel, picks=_picks(pick)
         )
         if not outcome.done:
             raise Conflict("Nothing could be packed. " + _said(outcome))
@@ -206,7 +200,7 @@ def cleared_set(
 @router.post("/publishing/posted")
 async def cleared_set_posted(
     request: Request,
-    staff: PageStaff,
+    actor: PageActor,
     session: SessionDep,
     channel: Annotated[str, Form(max_length=32)] = "",
     pick: Annotated[list[str] | None, Form(max_length=120)] = None,
@@ -227,7 +221,7 @@ async def cleared_set_posted(
     with redirect_on_error(back, place="set"):
         outcome = cleared_sets.posted(
             session=session,
-            actor=Actor.staff(staff.id),
+            actor=actor,
             channel=channel,
             picks=_picks(pick),
             urls=urls,
@@ -258,8 +252,7 @@ def log(request: Request, staff: PageStaff, session: SessionDep) -> Response:
 
 
 @router.get("/publications/{publication_id}/certificate.jwt")
-def certificate(publication_id: str, staff: PageStaff, session: SessionDep) -> Response:
-    publication = _publication(session, publication_id)
+def certificate(staff: PageStaff, publication: PagePublication) -> Response:
     return Response(
         publication.certificate,
         media_type="application/jwt",
@@ -285,18 +278,16 @@ def takedowns(request: Request, staff: PageStaff, session: SessionDep) -> Respon
 
 @router.post("/publications/{publication_id}/taken-down")
 def taken_down(
-    publication_id: str,
-    staff: PageStaff,
+    actor: PageActor,
+    publication: PagePublication,
     session: SessionDep,
     note: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    publication = _publication(session, publication_id)
-    takedown.mark_taken_down(
-        session=session, actor=Actor.staff(staff.id), publication=publication, note=note
-    )
+    takedown.mark_taken_down(session=session, actor=actor, publication=publication, note=note)
     return redirect("/takedowns", message="Marked as taken down.")
 
 
+@media_pages.show_on_media_page("publish")
 def media_panel(session: SessionDep, media: Media) -> dict[str, object]:
     """What a photo's page shows under "Publish": the gate per channel, files, the log."""
     renditions = media_service.renditions_of(session=session, media=media)

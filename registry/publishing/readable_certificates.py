@@ -102,6 +102,14 @@ class _Page:
             doc.ln(1.5 * scale)
         return doc
 
+    def on_one_page(self) -> bytes:
+        """The page at the largest scale that fits one A4 (the smallest if none does)."""
+        for scale in SCALES:
+            doc = self.render(scale)
+            if doc.page_no() == 1:
+                break
+        return doc.bytes()
+
     @staticmethod
     def _text(
         doc: documents.Document,
@@ -174,34 +182,37 @@ def certificate_pdf(
                 ],
             ),
         ],
-        steps=[
-            (
-                "The file is the one cleared: its SHA-256 is exactly the one above.",
-                [
-                    f"Windows: certutil -hashfile {file_name} SHA256",
-                    f"macOS: shasum -a 256 {file_name}",
-                    f"Linux: sha256sum {file_name}",
-                ],
-            ),
-            (
-                "The certificate is genuine: signed with the registry's key (with the "
-                "registry's command line, or any JWT library: EdDSA (Ed25519), type "
-                f"{TYPE}, key from the address below).",
-                [
-                    f"registry verify {certificate_name} --file {file_name} "
-                    f"--jwks {base}/.well-known/jwks.json"
-                ],
-            ),
-            (
-                "It still stands: this address answers “valid”, or “revoked” once a consent is "
-                "withdrawn, someone opts out, or it is taken down. Look before each new use.",
-                [f"{base}/api/certificates/{publication.id}/status"],
-            ),
-        ],
+        steps=_checking_steps(file_name, certificate_name, base, publication.id),
         footer=f"Certificate {publication.id} · the .jwt beside this page is the proof",
     )
-    for scale in SCALES:
-        doc = page.render(scale)
-        if doc.page_no() == 1:
-            break
-    return doc.bytes()
+    return page.on_one_page()
+
+
+def _checking_steps(
+    file_name: str, certificate_name: str, base: str, publication_id: uuid.UUID
+) -> list[tuple[str, list[str]]]:
+    """How anyone checks the file, the signature and that the certificate still stands."""
+    return [
+        (
+            "The file is the one cleared: its SHA-256 is exactly the one above.",
+            [
+                f"Windows: certutil -hashfile {file_name} SHA256",
+                f"macOS: shasum -a 256 {file_name}",
+                f"Linux: sha256sum {file_name}",
+            ],
+        ),
+        (
+            "The certificate is genuine: signed with the registry's key (with the "
+            "registry's command line, or any JWT library: EdDSA (Ed25519), type "
+            f"{TYPE}, key from the address below).",
+            [
+                f"registry verify {certificate_name} --file {file_name} "
+                f"--jwks {base}/.well-known/jwks.json"
+            ],
+        ),
+        (
+            "It still stands: this address answers “valid”, or “revoked” once a consent is "
+            "withdrawn, someone opts out, or it is taken down. Look before each new use.",
+            [f"{base}/api/certificates/{publication_id}/status"],
+        ),
+    ]

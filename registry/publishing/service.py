@@ -29,6 +29,7 @@ from registry.media import service as media_service
 from registry.media.models import Media, Rendition, RenditionStatus
 from registry.publishing import caption_facts, certificates
 from registry.publishing.facts import (
+    caption_reasons,
     channel_checked,
     chunks,
     fingerprint,
@@ -118,15 +119,7 @@ def publish(
     existing = _existing(session, media, channel, url)
     if existing is not None:
         return _repeat(session, actor, existing, rendition, caption)
-    # A first look without locks: a refusal costs nothing and makes no copy.
-    verdict = publishable(
-        session=session, media=media, channel=channel, rendition_id=rendition_id, caption=caption
-    )
-    if not verdict.allowed:
-        raise Refused(verdict.reasons)
-    clean_key = None
-    if rendition is None and renditions.clean_rendition(session=session, media=media) is None:
-        clean_key = renditions.store_clean_copy(media=media)  # the slow part, before locks
+    clean_key = _first_look(session, media, channel, rendition, caption)
 
     # Locks before any write (an audit entry locks the log's head): a revocation holding the
     # consent row and waiting for the log could otherwise deadlock with us.
@@ -135,20 +128,96 @@ def publish(
     if existing is not None:
         return _repeat(session, actor, existing, rendition, caption)
     now = utcnow()
+    facts, verdict = _checked_under_lock(session, media, channel, rendition, caption, now)
+    if rendition is None:
+        rendition = renditions.clean_copy(session=session, actor=actor, media=media, key=clean_key)
+    publication = _signed_publication(
+        actor=actor,
+        media=media,
+        rendition=rendition,
+        channel=channel,
+        url=url,
+        caption=caption,
+        facts=facts,
+        verdict=verdict,
+        now=now,
+    )
+    try:
+        with savepoint(session):
+            session.add(publication)
+    except IntegrityError:
+        # Two identical requests at once (the unique key caught the second one).
+        existing = _existing(session, media, channel, url)
+        if existing is None:
+            raise
+        return _repeat(session, actor, existing, rendition, caption)
+    _record_published(session, actor, publication)
+    session.flush()
+    return publication, True
+
+
+def _first_look(
+    session: Session,
+    media: Media,
+    channel: str,
+    rendition: Rendition | None,
+    caption: str | None,
+) -> str | None:
+    """The gate's answer without locks (a refusal costs nothing and makes no copy); when it
+    allows and there is no rendition, the clean copy's stored key (the slow part, made before
+    any lock is taken)."""
+    verdict = publishable(
+        session=session,
+        media=media,
+        channel=channel,
+        rendition_id=rendition.id if rendition is not None else None,
+        caption=caption,
+    )
+    if not verdict.allowed:
+        raise Refused(verdict.reasons)
+    if rendition is None and renditions.clean_rendition(session=session, media=media) is None:
+        return renditions.store_clean_copy(media=media)
+    return None
+
+
+def _checked_under_lock(
+    session: Session,
+    media: Media,
+    channel: str,
+    rendition: Rendition | None,
+    caption: str | None,
+    now: datetime,
+) -> tuple[Facts, Verdict]:
+    """The gate's answer that counts: facts read under the locks, at the publication's instant."""
     facts = load_facts(session=session, media=[media], at=now)[media.id]
     verdict = check(
         replace(
             facts,
             rendition=rendition_fact(rendition),
-            caption=_caption_reasons(session, media, channel, caption, now),
+            caption=caption_reasons(
+                session=session, media=media, channel=channel, caption=caption, at=now
+            ),
         ),
         channel,
     )
     if not verdict.allowed:
         raise Refused(verdict.reasons)
-    if rendition is None:
-        rendition = renditions.clean_copy(session=session, actor=actor, media=media, key=clean_key)
+    return facts, verdict
 
+
+def _signed_publication(
+    *,
+    actor: Actor,
+    media: Media,
+    rendition: Rendition,
+    channel: str,
+    url: str | None,
+    caption: str | None,
+    facts: Facts,
+    verdict: Verdict,
+    now: datetime,
+) -> Publication:
+    """The publication record with its certificate, valid as long as the verdict's basis."""
     publication = Publication(
         id=uuid.uuid4(),
         media_id=media.id,
@@ -168,15 +237,11 @@ def publish(
         issued=now,
         expires=publication.certificate_expires_at,
     )
-    try:
-        with savepoint(session):
-            session.add(publication)
-    except IntegrityError:
-        # Two identical requests at once (the unique key caught the second one).
-        existing = _existing(session, media, channel, url)
-        if existing is None:
-            raise
-        return _repeat(session, actor, existing, rendition, caption)
+    return publication
+
+
+def _record_published(session: Session, actor: Actor, publication: Publication) -> None:
+    caption = publication.caption
     audit.record(
         session=session,
         actor=actor,
@@ -184,26 +249,15 @@ def publish(
         entity_type="publication",
         entity_id=publication.id,
         after={
-            "media_id": media.id,
-            "rendition_id": rendition.id,
-            "channel": channel,
-            "url": url,
+            "media_id": publication.media_id,
+            "rendition_id": publication.rendition_id,
+            "channel": publication.channel,
+            "url": publication.url,
             "basis": publication.basis,
             "caption_checked": caption is not None,
         },
         personal={"caption": caption} if caption else None,
     )
-    session.flush()
-    return publication, True
-
-
-def _caption_reasons(
-    session: Session, media: Media, channel: str, caption: str | None, at: datetime
-) -> tuple[str, ...]:
-    if not caption:
-        return ()
-    found = caption_facts.context(session=session, media=[(media.id, media.event_id)], at=at)
-    return found.reasons(caption, media.id, media.event_id, channel)
 
 
 def _repeat(

@@ -7,13 +7,13 @@ import uuid
 from fastapi import APIRouter, status
 from fastapi.responses import Response
 
-from registry.audit.service import Actor
-from registry.deps import AdminStaff, CurrentStaff, RowId, SessionDep
+from registry.deps import AdminActor, AdminStaff, CurrentStaff, RowId, SessionDep, StaffActor
 from registry.downloads import attachment
 from registry.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, error_responses
 from registry.media import service as media_service
 from registry.media.decisions import objections_of
 from registry.rights import objections, requests
+from registry.rights.deps import SubjectRequestByID
 from registry.rights.schemas import (
     Erased,
     ObjectionDecisionIn,
@@ -33,9 +33,9 @@ ERRORS = error_responses(Unauthorized, Forbidden)
     response_model=SubjectRequestPublic,
     responses={**ERRORS, **error_responses(Invalid)},
 )
-def create(body: SubjectRequestIn, staff: AdminStaff, session: SessionDep) -> SubjectRequestPublic:
+def create(body: SubjectRequestIn, actor: AdminActor, session: SessionDep) -> SubjectRequestPublic:
     """Record a request received from a person (access or erasure); due in one month."""
-    request = requests.create(session=session, actor=Actor.staff(staff.id), email=body.email)
+    request = requests.create(session=session, actor=actor, email=body.email)
     return SubjectRequestPublic.model_validate(request)
 
 
@@ -50,11 +50,12 @@ def list_requests(staff: AdminStaff, session: SessionDep) -> list[SubjectRequest
     response_model=SubjectRequestFound,
     responses={**ERRORS, **error_responses(NotFound)},
 )
-def found(request_id: uuid.UUID, staff: AdminStaff, session: SessionDep) -> SubjectRequestFound:
+def found(
+    actor: AdminActor, request: SubjectRequestByID, session: SessionDep
+) -> SubjectRequestFound:
     """What the registry holds about the request's address, across events, bookings, consents,
     faces and publications (each look is audited)."""
-    request = requests.get(session=session, request_id=request_id)
-    what = requests.find(session=session, actor=Actor.staff(staff.id), request=request)
+    what = requests.find(session=session, actor=actor, request=request)
     return SubjectRequestFound.model_validate(request).model_copy(update={"found": what.summary()})
 
 
@@ -67,11 +68,10 @@ def found(request_id: uuid.UUID, staff: AdminStaff, session: SessionDep) -> Subj
         **error_responses(NotFound, Conflict, Invalid),
     },
 )
-def export(request_id: uuid.UUID, staff: AdminStaff, session: SessionDep) -> Response:
+def export(actor: AdminActor, request: SubjectRequestByID, session: SessionDep) -> Response:
     """One ZIP: each booking's attendee export under bookings/<id>/ and each consent's record
     under consents/<id>/."""
-    request = requests.get(session=session, request_id=request_id)
-    data = requests.export_zip(session=session, actor=Actor.staff(staff.id), request=request)
+    data = requests.export_zip(session=session, actor=actor, request=request)
     return attachment(data, "application/zip", f"subject-request-{request.id}.zip")
 
 
@@ -80,11 +80,10 @@ def export(request_id: uuid.UUID, staff: AdminStaff, session: SessionDep) -> Res
     response_model=Erased,
     responses={**ERRORS, **error_responses(NotFound, Conflict)},
 )
-def erase(request_id: uuid.UUID, staff: AdminStaff, session: SessionDep) -> Erased:
+def erase(actor: AdminActor, request: SubjectRequestByID, session: SessionDep) -> Erased:
     """Erase everything held about the address (bookings become anonymous opted-out markers;
     consents are deleted, or kept under a pseudonym while media they cover is published)."""
-    request = requests.get(session=session, request_id=request_id)
-    requests.erase(session=session, actor=Actor.staff(staff.id), request=request)
+    requests.erase(session=session, actor=actor, request=request)
     return Erased.model_validate(request)
 
 
@@ -115,7 +114,7 @@ def decide_objection(
     media_id: uuid.UUID,
     objection_id: RowId,
     body: ObjectionDecisionIn,
-    staff: CurrentStaff,
+    actor: StaffActor,
     session: SessionDep,
 ) -> ObjectionPublic:
     """Uphold an objection, or dismiss it with a reason (it then stops counting: the photo is
@@ -124,7 +123,7 @@ def decide_objection(
     objection = objections.get_objection(session=session, media=media, objection_id=objection_id)
     objections.decide(
         session=session,
-        actor=Actor.staff(staff.id),
+        actor=actor,
         media=media,
         objection=objection,
         decision=body.decision,

@@ -8,21 +8,7 @@ An attendee's data, as they can download it from their manage page: one ZIP with
 document of everything held about their booking and, for each photo they were found in, a copy
 in which every other person's face is covered (their own face and the scene stay visible).
 
-Format `registry.attendee-export/1` (`my-data.json`):
-
-- `event` (with the time zone its times are shown in), `booking` (name, email, badge code,
-  choice, notice version, dates), `controller`;
-- `choices`: every change of the booking (what, the choice after it, notice version, when, by);
-- `reference_photos`: what is kept of each (dates, purge date; `thumbnail`: its file in the ZIP);
-- `objections`: the photos they said "not this photo" about (media id and file name, when,
-  where they said they are, and staff's decision with its reason);
-- `media`: each photo or video of the event in which they were matched (by a reference photo,
-  their badge, or a face seen wearing it) or their badge was read: its decision for them, how it
-  was reached, reviewers' words, publications (channel, address, dates, takedown), and for a
-  photo `copy`, the file of the covered copy;
-- `mails`: the messages sent (or queued) to them about this booking: what, when, what became of
-  it (their text is not kept: it is composed when sent).
-
+Its format, `registry.attendee-export/1` (`my-data.json`), is typed in `export_format`.
 Beside it, `my-data.pdf` says the same in words, for a person to read (`readable_export`).
 Their "photos I am in" page shows the same covered copies, smaller (`covered_photo`).
 
@@ -40,8 +26,6 @@ import threading
 import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -62,9 +46,26 @@ from registry.media.storage import get_storage
 from registry.organisation import service as organisation
 from registry.publishing.models import Publication
 from registry.rights import readable_export
+from registry.rights.export_format import (
+    AttendeeExport,
+    BadgeInPhoto,
+    BadgeInVideo,
+    BookingPart,
+    Choice,
+    Controller,
+    EventPart,
+    FaceBox,
+    FoundFace,
+    FoundTrack,
+    Mail,
+    MediaEntry,
+    Objection,
+    PublicationPart,
+    ReferencePhoto,
+    Review,
+)
 from registry.vision import images, redact
 
-FORMAT = "registry.attendee-export/1"
 HOW = {
     "face": "your reference photo",
     "badge": "your badge",
@@ -78,10 +79,6 @@ MAIL_WORDS = {
     mails.CHOICE: "A confirmation that your choice changed",
     mails.REMINDER: "A reminder before the event",
 }
-
-
-def _when(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def _found_in(session: Session, booking: Booking) -> list[Media]:
@@ -208,200 +205,275 @@ def covered_photo(*, session: Session, booking: Booking, media: Media) -> bytes:
     return ready
 
 
-def _media_entry(
-    session: Session, booking: Booking, media: Media, copies: dict[str, CoveredCopy]
-) -> dict[str, Any]:
-    faces = _faces(session, media)
-    theirs = [f for f in faces if f.booking_id == booking.id]
+def _found(media: Media, theirs: list[MediaFace]) -> list[FoundFace | FoundTrack]:
+    found: list[FoundFace | FoundTrack] = []
+    for f in theirs:
+        how = HOW.get(f.via or "", f.via)
+        box = FaceBox(top=f.top, right=f.right, bottom=f.bottom, left=f.left)
+        if media.kind == "video":
+            found.append(
+                FoundTrack(
+                    track=f.number, decision=f.decision, how=how, distance=f.distance, box=box,
+                    start_s=f.start_s, end_s=f.end_s,
+                )
+            )  # fmt: skip
+        else:
+            found.append(
+                FoundFace(face=f.number, decision=f.decision, how=how, distance=f.distance, box=box)
+            )
+    return found
+
+
+def _badges_seen(media: Media, badges: list[MediaBadge]) -> list[BadgeInPhoto | BadgeInVideo]:
+    if media.kind == "video":
+        return [BadgeInVideo(at_s=b.t_s) for b in badges]
+    return [BadgeInPhoto(box=(b.top, b.right, b.bottom, b.left)) for b in badges]
+
+
+def _reviews(session: Session, media: Media, theirs: list[MediaFace]) -> list[Review]:
     numbers = {f.number for f in theirs}
     reviews = session.exec(
         select(FaceReview)
         .where(FaceReview.media_id == media.id, col(FaceReview.face_number).in_(numbers))
         .order_by(col(FaceReview.id))
     ).all()
-    badges = _badges(session, booking, media)
+    return [Review(face=r.face_number, decision=r.decision, by=r.actor, at=r.at) for r in reviews]
+
+
+def _publications(session: Session, media: Media) -> list[PublicationPart]:
     publications = session.exec(
         select(Publication)
         .where(Publication.media_id == media.id)
         .order_by(col(Publication.published_at))
     ).all()
-    entry: dict[str, Any] = {
-        "id": str(media.id),
-        "kind": media.kind,
-        "file_name": media.filename,
-        "uploaded_at": _when(media.created_at),
-        "status": str(media.status),
-        "found": [
-            {
-                "track" if media.kind == "video" else "face": f.number,
-                "decision": f.decision,
-                "how": HOW.get(f.via or "", f.via),
-                "distance": f.distance,
-                "box": {"top": f.top, "right": f.right, "bottom": f.bottom, "left": f.left},
-                **({"start_s": f.start_s, "end_s": f.end_s} if media.kind == "video" else {}),
-            }
-            for f in theirs
-        ],
-        "badge_seen": [
-            {"at_s": b.t_s}
-            if media.kind == "video"
-            else {"box": [b.top, b.right, b.bottom, b.left]}
-            for b in badges
-        ],
-        "reviews": [
-            {"face": r.face_number, "decision": r.decision, "by": r.actor, "at": _when(r.at)}
-            for r in reviews
-        ],
-        "publications": [
-            {
-                "channel": p.channel,
-                "url": p.url,
-                "published_at": _when(p.published_at),
-                "takedown_requested_at": _when(p.takedown_requested_at),
-                "taken_down_at": _when(p.taken_down_at),
-            }
-            for p in publications
-        ],
-    }
+    return [
+        PublicationPart(
+            channel=p.channel,
+            url=p.url,
+            published_at=p.published_at,
+            takedown_requested_at=p.takedown_requested_at,
+            taken_down_at=p.taken_down_at,
+        )
+        for p in publications
+    ]
+
+
+def _media_entry(
+    session: Session, booking: Booking, media: Media, copies: dict[str, CoveredCopy]
+) -> MediaEntry:
+    """What the document says of one photo or video; its covered copy, if any, is added to
+    `copies` (made only when the ZIP is built)."""
+    faces = _faces(session, media)
+    theirs = [f for f in faces if f.booking_id == booking.id]
+    badges = _badges(session, booking, media)
     copy = _copy_of(booking, media, faces, badges)
+    name = None
     if copy is not None:
         name = f"photos/{media.id}.jpg"
         copies[name] = copy
-        entry["copy"] = name
-    return entry
+    return MediaEntry(
+        id=str(media.id),
+        kind=media.kind,
+        file_name=media.filename,
+        uploaded_at=media.created_at,
+        status=str(media.status),
+        found=_found(media, theirs),
+        badge_seen=_badges_seen(media, badges),
+        reviews=_reviews(session, media, theirs),
+        publications=_publications(session, media),
+        covered_copy=name,
+    )
 
 
-def _mails(session: Session, booking: Booking) -> list[dict[str, Any]]:
+def _reference_photos(
+    session: Session, booking: Booking, files: dict[str, bytes]
+) -> list[ReferencePhoto]:
+    """What is kept of each reference photo; its thumbnail, if any, is added to `files`."""
+    kept = []
+    for photo in references.list_references(session=session, booking=booking):
+        name = None
+        thumb = references.thumbnail_of(photo)
+        if thumb is not None:
+            name = f"references/{photo.id}.jpg"
+            files[name] = thumb
+        kept.append(
+            ReferencePhoto(
+                id=str(photo.id),
+                added_at=photo.created_at,
+                biometric_consent_at=photo.biometric_consent_at,
+                deleted_after=photo.purge_after,
+                face_width_px=photo.face_width,
+                thumbnail=name,
+            )
+        )
+    return kept
+
+
+def _choices(session: Session, booking: Booking) -> list[Choice]:
+    return [
+        Choice(
+            action=str(c.action),
+            photo_opt_out=c.photo_opt_out,
+            notice_version=c.notice_version,
+            at=c.at,
+            by=c.actor,
+        )
+        for c in events.history(session=session, booking=booking)
+    ]
+
+
+def _objections(session: Session, booking: Booking) -> list[Objection]:
+    rows = session.exec(
+        select(MediaObjection, Media.filename)
+        .join(Media, col(Media.id) == col(MediaObjection.media_id))
+        .where(MediaObjection.booking_id == booking.id)
+        .order_by(col(MediaObjection.id))
+    ).all()
+    return [
+        Objection(
+            media_id=str(o.media_id),
+            file_name=name,
+            at=o.created_at,
+            explanation=o.explanation,
+            # Read back from the database, a stored enum is its plain string.
+            decision=str(o.decision),
+            decided_at=o.decided_at,
+            decision_reason=o.decision_reason,
+        )
+        for o, name in rows
+    ]
+
+
+def _mails(session: Session, booking: Booking) -> list[Mail]:
     messages = session.exec(
         select(OutboxMessage)
         .where(OutboxMessage.entity_type == "booking", OutboxMessage.record_id == booking.id)
         .order_by(col(OutboxMessage.id))
     ).all()
     return [
-        {
-            "what": MAIL_WORDS.get(m.kind, m.kind),
-            "kind": m.kind,
-            "queued_at": _when(m.created_at),
-            "sent_at": _when(m.sent_at),
-            "state": str(m.state),
-        }
+        Mail(
+            what=MAIL_WORDS.get(m.kind, m.kind),
+            kind=m.kind,
+            queued_at=m.created_at,
+            sent_at=m.sent_at,
+            state=str(m.state),
+        )
         for m in messages
     ]
+
+
+def _event_part(event: Event) -> EventPart:
+    return EventPart(
+        name=event.name,
+        starts_at=event.starts_at,
+        ends_at=event.ends_at,
+        venue=event.venue,
+        timezone=event.timezone,
+    )
+
+
+def _booking_part(booking: Booking) -> BookingPart:
+    return BookingPart(
+        name=booking.name,
+        email=booking.email,
+        booked_at=booking.created_at,
+        badge_code=booking.badge_code,
+        photo_opt_out=booking.photo_opt_out,
+        notice_version=booking.notice_version,
+        cancelled_at=booking.cancelled_at,
+    )
+
+
+@dataclass(frozen=True)
+class AttendeeContents:
+    """What an attendee's ZIP holds: the document, the files it names that are ready (reference
+    thumbnails) and the covered copies still to make."""
+
+    document: AttendeeExport
+    files: dict[str, bytes]
+    copies: dict[str, CoveredCopy]
+
+    def digest(self, booking: Booking) -> str:
+        """Equal for two exports that would hold the same (whenever they were generated)."""
+        return hashlib.sha256(
+            json.dumps(
+                [
+                    booking.id.hex,
+                    self.document.model_dump(mode="json", exclude={"generated_at"}),
+                    sorted((n, hashlib.sha256(d).hexdigest()) for n, d in self.files.items()),
+                    sorted((n, c.key, c.covered) for n, c in self.copies.items()),
+                ],
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()
+
+
+def attendee_contents(*, session: Session, booking: Booking, event: Event) -> AttendeeContents:
+    """Everything held about the booking, read from the database (nothing is made or recorded)."""
+    files: dict[str, bytes] = {}
+    copies: dict[str, CoveredCopy] = {}
+    reference_photos = _reference_photos(session, booking, files)
+    found = [_media_entry(session, booking, m, copies) for m in _found_in(session, booking)]
+    org = organisation.profile(session=session)
+    document = AttendeeExport(
+        generated_at=utcnow(),
+        controller=Controller(name=org.name, email=org.email, address=org.address),
+        event=_event_part(event),
+        booking=_booking_part(booking),
+        choices=_choices(session, booking),
+        reference_photos=reference_photos,
+        media=found,
+        objections=_objections(session, booking),
+        mails=_mails(session, booking),
+    )
+    return AttendeeContents(document, files, copies)
+
+
+def _attendee_zip(contents: AttendeeContents) -> bytes:
+    """The ZIP itself: the document twice (for computers, for people) and every file it names."""
+    document = contents.document
+    files = dict(contents.files)
+    files.update((name, _covered_copy(copy)) for name, copy in contents.copies.items())
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        text = json.dumps(document.model_dump(mode="json"), indent=2, ensure_ascii=False)
+        archive.writestr("my-data.json", text)
+        archive.writestr("my-data.pdf", readable_export.pdf(document))
+        for name, data in files.items():
+            archive.writestr(name, data, compress_type=zipfile.ZIP_STORED)  # JPEGs: no gain
+    return out.getvalue()
 
 
 def attendee_export(*, session: Session, booking: Booking, event: Event, actor: Actor) -> bytes:
     """The ZIP an attendee downloads (recorded in the audit log, without its contents); built
     again only when something in it changed."""
-    files: dict[str, bytes] = {}
-    copies: dict[str, CoveredCopy] = {}
-    refs = []
-    for photo in references.list_references(session=session, booking=booking):
-        item: dict[str, Any] = {
-            "id": str(photo.id),
-            "added_at": _when(photo.created_at),
-            "biometric_consent_at": _when(photo.biometric_consent_at),
-            "deleted_after": _when(photo.purge_after),
-            "face_width_px": photo.face_width,
-        }
-        thumb = references.thumbnail_of(photo)
-        if thumb is not None:
-            name = f"references/{photo.id}.jpg"
-            files[name] = thumb
-            item["thumbnail"] = name
-        refs.append(item)
-    found = [_media_entry(session, booking, m, copies) for m in _found_in(session, booking)]
-    org = organisation.profile(session=session)
-    document = {
-        "format": FORMAT,
-        "generated_at": _when(utcnow()),
-        "controller": {"name": org.name, "email": org.email, "address": org.address},
-        "event": {
-            "name": event.name,
-            "starts_at": _when(event.starts_at),
-            "ends_at": _when(event.ends_at),
-            "venue": event.venue,
-            "timezone": event.timezone,
-        },
-        "booking": {
-            "name": booking.name,
-            "email": booking.email,
-            "booked_at": _when(booking.created_at),
-            "badge_code": booking.badge_code,
-            "photo_opt_out": booking.photo_opt_out,
-            "notice_version": booking.notice_version,
-            "cancelled_at": _when(booking.cancelled_at),
-        },
-        "choices": [
-            {
-                "action": str(c.action),
-                "photo_opt_out": c.photo_opt_out,
-                "notice_version": c.notice_version,
-                "at": _when(c.at),
-                "by": c.actor,
-            }
-            for c in events.history(session=session, booking=booking)
-        ],
-        "reference_photos": refs,
-        "media": found,
-        "objections": [
-            {
-                "media_id": str(o.media_id),
-                "file_name": name,
-                "at": _when(o.created_at),
-                "explanation": o.explanation,
-                # Read back from the database, a stored enum is its plain string.
-                "decision": str(o.decision),
-                "decided_at": _when(o.decided_at),
-                "decision_reason": o.decision_reason,
-            }
-            for o, name in session.exec(
-                select(MediaObjection, Media.filename)
-                .join(Media, col(Media.id) == col(MediaObjection.media_id))
-                .where(MediaObjection.booking_id == booking.id)
-                .order_by(col(MediaObjection.id))
-            ).all()
-        ],
-        "mails": _mails(session, booking),
-    }
+    contents = attendee_contents(session=session, booking=booking, event=event)
     audit.record(
         session=session,
         actor=actor,
         action="booking.data_exported",
         entity_type="booking",
         entity_id=booking.id,
-        after={"media": len(found), "files": len(files) + len(copies)},
+        after={
+            "media": len(contents.document.media),
+            "files": len(contents.files) + len(contents.copies),
+        },
     )
-    digest = hashlib.sha256(
-        json.dumps(
-            [
-                booking.id.hex,
-                {k: v for k, v in document.items() if k != "generated_at"},
-                sorted((n, hashlib.sha256(d).hexdigest()) for n, d in files.items()),
-                sorted((n, c.key, c.covered) for n, c in copies.items()),
-            ],
-            sort_keys=True,
-            default=str,
-        ).encode()
-    ).hexdigest()
+    digest = contents.digest(booking)
     ready = built.get(digest)
-    if ready is not None:
-        return ready
-    files.update((name, _covered_copy(copy)) for name, copy in copies.items())
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("my-data.json", json.dumps(document, indent=2, ensure_ascii=False))
-        archive.writestr("my-data.pdf", readable_export.pdf(document))
-        for name, data in files.items():
-            archive.writestr(name, data, compress_type=zipfile.ZIP_STORED)  # JPEGs: no gain
-    built.put(digest, out.getvalue())
-    return out.getvalue()
+    if ready is None:
+        ready = _attendee_zip(contents)
+        built.put(digest, ready)
+    return ready
 
 
 def patient_export(*, session: Session, request: ConsentRequest, actor: Actor) -> bytes:
     """The ZIP a patient (or their guardian) downloads from their consent page (audited)."""
     files: dict[str, bytes] = {
         "receipt.json": json.dumps(
-            receipt.build_receipt(session=session, request=request), indent=2, ensure_ascii=False
+            receipt.build_receipt(session=session, request=request).model_dump(mode="json"),
+            indent=2,
+            ensure_ascii=False,
         ).encode(),
         "receipt.pdf": receipt.receipt_pdf(session=session, request=request),
     }

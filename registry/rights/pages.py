@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import Form, Request
 from fastapi.responses import Response
 
-from registry.audit.service import Actor
-from registry.deps import PageAdmin, PageStaff, RowId, SessionDep
+from registry.deps import PageActor, PageAdmin, PageAdminActor, RowId, SessionDep
 from registry.downloads import attachment
 from registry.errors import Invalid, redirect_on_error, render_on_error
 from registry.media import service as media_service
 from registry.media.models import ObjectionDecision
 from registry.plurals import count
 from registry.rights import objections, requests
+from registry.rights.deps import SubjectRequestByID
 from registry.web import page_router, path_uuid, redirect, render
 
 router = page_router()
@@ -31,7 +30,7 @@ def request_list(request: Request, staff: PageAdmin, session: SessionDep) -> Res
 @router.post("/subject-requests")
 def request_create(
     request: Request,
-    staff: PageAdmin,
+    actor: PageAdminActor,
     session: SessionDep,
     email: Annotated[str, Form(max_length=320)] = "",
 ) -> Response:
@@ -40,39 +39,38 @@ def request_create(
         {"form": {"email": email}},
         load=lambda s: {"items": requests.list_requests(session=s)},
     ):
-        made = requests.create(session=session, actor=Actor.staff(staff.id), email=email)
+        made = requests.create(session=session, actor=actor, email=email)
     return redirect(f"/subject-requests/{made.id}", message="Request recorded.")
 
 
 @router.get("/subject-requests/{request_id}")
 def request_detail(
-    request: Request, request_id: uuid.UUID, staff: PageAdmin, session: SessionDep
+    request: Request, actor: PageAdminActor, item: SubjectRequestByID, session: SessionDep
 ) -> Response:
-    item = requests.get(session=session, request_id=request_id)
-    found = requests.find(session=session, actor=Actor.staff(staff.id), request=item)
+    found = requests.find(session=session, actor=actor, request=item)
     return render(request, "rights/request.html", {"item": item, "found": found.summary()})
 
 
 @router.get("/subject-requests/{request_id}/export")
-def request_export(request_id: uuid.UUID, staff: PageAdmin, session: SessionDep) -> Response:
-    item = requests.get(session=session, request_id=request_id)
+def request_export(
+    actor: PageAdminActor, item: SubjectRequestByID, session: SessionDep
+) -> Response:
     with redirect_on_error(f"/subject-requests/{item.id}"):
-        data = requests.export_zip(session=session, actor=Actor.staff(staff.id), request=item)
+        data = requests.export_zip(session=session, actor=actor, request=item)
     return attachment(data, "application/zip", f"subject-request-{item.id}.zip")
 
 
 @router.post("/subject-requests/{request_id}/erase")
 def request_erase(
-    request_id: uuid.UUID,
-    staff: PageAdmin,
+    actor: PageAdminActor,
+    item: SubjectRequestByID,
     session: SessionDep,
     confirm: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    item = requests.get(session=session, request_id=request_id)
     with redirect_on_error(f"/subject-requests/{item.id}"):
         if confirm != "erase":
             raise Invalid("Tick the box to confirm the erasure: it cannot be undone.")
-        counts = requests.erase(session=session, actor=Actor.staff(staff.id), request=item)
+        counts = requests.erase(session=session, actor=actor, request=item)
     return redirect(
         f"/subject-requests/{item.id}",
         message=f"Erased: {count(counts['bookings'], 'booking')}, "
@@ -82,9 +80,8 @@ def request_erase(
 
 
 @router.post("/subject-requests/{request_id}/close")
-def request_close(request_id: uuid.UUID, staff: PageAdmin, session: SessionDep) -> Response:
-    item = requests.get(session=session, request_id=request_id)
-    requests.close(session=session, actor=Actor.staff(staff.id), request=item)
+def request_close(actor: PageAdminActor, item: SubjectRequestByID, session: SessionDep) -> Response:
+    requests.close(session=session, actor=actor, request=item)
     return redirect(
         f"/subject-requests/{item.id}", message="Request closed; its address is deleted."
     )
@@ -94,7 +91,7 @@ def request_close(request_id: uuid.UUID, staff: PageAdmin, session: SessionDep) 
 def objection_decide(
     media_id: str,
     objection_id: RowId,
-    staff: PageStaff,
+    actor: PageActor,
     session: SessionDep,
     decision: Annotated[str, Form(max_length=12)] = "",
     reason: Annotated[str, Form(max_length=1000)] = "",
@@ -112,7 +109,7 @@ def objection_decide(
             raise Invalid("Choose: uphold or dismiss.", field="decision") from None
         objections.decide(
             session=session,
-            actor=Actor.staff(staff.id),
+            actor=actor,
             media=media,
             objection=objection,
             decision=chosen,

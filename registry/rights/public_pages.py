@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from registry.audit.service import Actor
 from registry.auth.throttle import Throttle
-from registry.consent import service as consent
+from registry.consent import links as consent_links
 from registry.deps import LinkThrottleDep, SessionDep
 from registry.downloads import attachment
 from registry.errors import Invalid, NotFound, RateLimited, redirect_on_error
@@ -62,7 +62,7 @@ def attendee_export(
 def patient_export(
     request: Request, token: str, session: SessionDep, throttle: LinkThrottleDep
 ) -> Response:
-    record = consent.request_for_token(session=session, token=token)
+    record = consent_links.request_for_token(session=session, token=token)
     _export_wait(throttle, request, record.id)
     data = export.patient_export(session=session, request=record, actor=PATIENT)
     return attachment(data, "application/zip", "my-consent-record.zip")

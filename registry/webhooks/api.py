@@ -3,15 +3,12 @@ and enable, the delivery log and replay."""
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated
+from fastapi import APIRouter, Response
 
-from fastapi import APIRouter, Depends, Response
-
-from registry.audit.service import Actor
-from registry.deps import AdminStaff, SessionDep
+from registry.deps import AdminActor, AdminStaff, SessionDep
 from registry.errors import Forbidden, Invalid, NotFound, Unauthorized, error_responses
 from registry.webhooks import service
+from registry.webhooks.deps import EndpointByID
 from registry.webhooks.models import WebhookDelivery, WebhookEndpoint
 from registry.webhooks.schemas import (
     DeliveryPublic,
@@ -23,13 +20,6 @@ from registry.webhooks.schemas import (
 
 router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
 ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Invalid)
-
-
-def endpoint_by_id(endpoint_id: uuid.UUID, session: SessionDep) -> WebhookEndpoint:
-    return service.get_endpoint(session=session, endpoint_id=endpoint_id)
-
-
-EndpointByID = Annotated[WebhookEndpoint, Depends(endpoint_by_id)]
 
 
 def _public(endpoint: WebhookEndpoint) -> EndpointPublic:
@@ -63,12 +53,12 @@ def _delivery(d: WebhookDelivery) -> DeliveryPublic:
 
 
 @router.post("", status_code=201, response_model=EndpointCreated, responses=ERRORS)
-def register(body: EndpointIn, staff: AdminStaff, session: SessionDep) -> EndpointCreated:
+def register(body: EndpointIn, actor: AdminActor, session: SessionDep) -> EndpointCreated:
     """Register a receiver for some events; the answer carries its signing secret, once.
     The address must be https and resolve to public addresses only."""
     endpoint, secret = service.register(
         session=session,
-        actor=Actor.staff(staff.id),
+        actor=actor,
         url=body.url,
         events=body.events,
         description=body.description,
@@ -83,37 +73,37 @@ def list_endpoints(staff: AdminStaff, session: SessionDep) -> list[EndpointPubli
 
 
 @router.delete("/{endpoint_id}", status_code=204, responses=ERRORS)
-def delete(staff: AdminStaff, endpoint: EndpointByID, session: SessionDep) -> Response:
+def delete(actor: AdminActor, endpoint: EndpointByID, session: SessionDep) -> Response:
     """Stop sending to it (queued deliveries are dropped; the log is kept)."""
-    service.delete(session=session, actor=Actor.staff(staff.id), endpoint=endpoint)
+    service.delete(session=session, actor=actor, endpoint=endpoint)
     return Response(status_code=204)
 
 
 @router.post("/{endpoint_id}/rotate-secret", response_model=SecretRotated, responses=ERRORS)
-def rotate(staff: AdminStaff, endpoint: EndpointByID, session: SessionDep) -> SecretRotated:
+def rotate(actor: AdminActor, endpoint: EndpointByID, session: SessionDep) -> SecretRotated:
     """A new signing secret; for 24 hours deliveries are signed with the old one too."""
-    secret = service.rotate(session=session, actor=Actor.staff(staff.id), endpoint=endpoint)
+    secret = service.rotate(session=session, actor=actor, endpoint=endpoint)
     assert endpoint.previous_until is not None
     return SecretRotated(secret=secret, previous_valid_until=endpoint.previous_until)
 
 
 @router.post("/{endpoint_id}/disable", response_model=EndpointPublic, responses=ERRORS)
-def disable(staff: AdminStaff, endpoint: EndpointByID, session: SessionDep) -> EndpointPublic:
+def disable(actor: AdminActor, endpoint: EndpointByID, session: SessionDep) -> EndpointPublic:
     """Stop sending to it for now (events meanwhile are not queued for it)."""
-    service.disable(session=session, actor=Actor.staff(staff.id), endpoint=endpoint)
+    service.disable(session=session, actor=actor, endpoint=endpoint)
     return _public(endpoint)
 
 
 @router.post("/{endpoint_id}/enable", response_model=EndpointPublic, responses=ERRORS)
-def enable(staff: AdminStaff, endpoint: EndpointByID, session: SessionDep) -> EndpointPublic:
+def enable(actor: AdminActor, endpoint: EndpointByID, session: SessionDep) -> EndpointPublic:
     """Send to a disabled endpoint again (replay what failed meanwhile from its log)."""
-    service.enable(session=session, actor=Actor.staff(staff.id), endpoint=endpoint)
+    service.enable(session=session, actor=actor, endpoint=endpoint)
     return _public(endpoint)
 
 
 @router.get("/{endpoint_id}/deliveries", response_model=list[DeliveryPublic], responses=ERRORS)
 def deliveries(
-    staff: AdminStaff, endpoint: EndpointByID, session: SessionDep
+    actor: AdminActor, endpoint: EndpointByID, session: SessionDep
 ) -> list[DeliveryPublic]:
     """The endpoint's delivery log, newest first (the last 100), with each one's last answer."""
     return [_delivery(d) for d in service.deliveries(session=session, endpoint=endpoint)]
@@ -126,10 +116,10 @@ def deliveries(
     responses=ERRORS,
 )
 def replay(
-    delivery_id: str, staff: AdminStaff, endpoint: EndpointByID, session: SessionDep
+    delivery_id: str, actor: AdminActor, endpoint: EndpointByID, session: SessionDep
 ) -> DeliveryPublic:
     """Send a delivery again now, with the same id."""
     delivery = service.replay(
-        session=session, actor=Actor.staff(staff.id), endpoint=endpoint, delivery_id=delivery_id
+        session=session, actor=actor, endpoint=endpoint, delivery_id=delivery_id
     )
     return _delivery(delivery)

@@ -13,13 +13,13 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from registry.audit.service import Actor
 from registry.crypto import DecryptionFailed
 from registry.db import utcnow
-from registry.deps import PageAdmin, SessionDep
+from registry.deps import PageAdmin, PageAdminActor, SessionDep
 from registry.errors import Invalid, redirect_on_error, render_on_error
-from registry.web import page_router, path_uuid, redirect, render
+from registry.web import page_router, redirect, render
 from registry.webhooks import service
+from registry.webhooks.deps import PageEndpoint
 from registry.webhooks.models import EVENTS, WebhookEndpoint
 
 router = page_router()
@@ -33,12 +33,6 @@ EVENT_WORDS = {
     "consent.revoked": "A patient withdrew consent; carries the media it covered.",
     "booking.opted_out": "An attendee opted out of photos at an event (which event, never who).",
 }
-
-
-def _endpoint(session: Session, endpoint_id: str) -> WebhookEndpoint:
-    return service.get_endpoint(
-        session=session, endpoint_id=path_uuid(endpoint_id, "webhook endpoint")
-    )
 
 
 def _list_context(session: Session) -> dict[str, Any]:
@@ -75,7 +69,7 @@ def webhooks_list(request: Request, staff: PageAdmin, session: SessionDep) -> Re
 @router.post("/webhooks")
 def webhooks_register(
     request: Request,
-    staff: PageAdmin,
+    actor: PageAdminActor,
     session: SessionDep,
     url: Annotated[str, Form()] = "",
     description: Annotated[str, Form()] = "",
@@ -85,7 +79,7 @@ def webhooks_register(
     with render_on_error("webhooks/list.html", {"form": form}, load=_list_context):
         endpoint, secret = service.register(
             session=session,
-            actor=Actor.staff(staff.id),
+            actor=actor,
             url=url,
             events=events or [],
             description=description,
@@ -97,9 +91,8 @@ def webhooks_register(
 
 @router.get("/webhooks/{endpoint_id}")
 def webhook_detail(
-    request: Request, endpoint_id: str, staff: PageAdmin, session: SessionDep
+    request: Request, staff: PageAdmin, endpoint: PageEndpoint, session: SessionDep
 ) -> Response:
-    endpoint = _endpoint(session, endpoint_id)
     return render(
         request,
         "webhooks/detail.html",
@@ -115,11 +108,10 @@ def webhook_detail(
 
 @router.post("/webhooks/{endpoint_id}/rotate-secret")
 def webhook_rotate(
-    request: Request, endpoint_id: str, staff: PageAdmin, session: SessionDep
+    request: Request, actor: PageAdminActor, endpoint: PageEndpoint, session: SessionDep
 ) -> Response:
-    endpoint = _endpoint(session, endpoint_id)
     with redirect_on_error(f"/webhooks/{endpoint.id}"):
-        secret = service.rotate(session=session, actor=Actor.staff(staff.id), endpoint=endpoint)
+        secret = service.rotate(session=session, actor=actor, endpoint=endpoint)
     return _hand_over(
         endpoint,
         secret,
@@ -130,11 +122,10 @@ def webhook_rotate(
 
 @router.post("/webhooks/{endpoint_id}/disable")
 def webhook_disable(
-    request: Request, endpoint_id: str, staff: PageAdmin, session: SessionDep
+    request: Request, actor: PageAdminActor, endpoint: PageEndpoint, session: SessionDep
 ) -> Response:
-    endpoint = _endpoint(session, endpoint_id)
     with redirect_on_error(f"/webhooks/{endpoint.id}"):
-        service.disable(session=session, actor=Actor.staff(staff.id), endpoint=endpoint)
+        service.disable(session=session, actor=actor, endpoint=endpoint)
     return redirect(
         f"/webhooks/{endpoint.id}",
         message="Disabled: nothing is sent to it until it is enabled again.",
@@ -143,11 +134,10 @@ def webhook_disable(
 
 @router.post("/webhooks/{endpoint_id}/enable")
 def webhook_enable(
-    request: Request, endpoint_id: str, staff: PageAdmin, session: SessionDep
+    request: Request, actor: PageAdminActor, endpoint: PageEndpoint, session: SessionDep
 ) -> Response:
-    endpoint = _endpoint(session, endpoint_id)
     with redirect_on_error(f"/webhooks/{endpoint.id}"):
-        service.enable(session=session, actor=Actor.staff(staff.id), endpoint=endpoint)
+        service.enable(session=session, actor=actor, endpoint=endpoint)
     return redirect(
         f"/webhooks/{endpoint.id}",
         message="Enabled: new events are sent to it again. Replay what failed meanwhile below.",
@@ -156,13 +146,16 @@ def webhook_enable(
 
 @router.post("/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay")
 def webhook_replay(
-    request: Request, endpoint_id: str, delivery_id: str, staff: PageAdmin, session: SessionDep
+    request: Request,
+    delivery_id: str,
+    actor: PageAdminActor,
+    endpoint: PageEndpoint,
+    session: SessionDep,
 ) -> Response:
-    endpoint = _endpoint(session, endpoint_id)
     with redirect_on_error(f"/webhooks/{endpoint.id}#deliveries", place="deliveries"):
         delivery = service.replay(
             session=session,
-            actor=Actor.staff(staff.id),
+            actor=actor,
             endpoint=endpoint,
             delivery_id=delivery_id,
         )
@@ -176,14 +169,13 @@ def webhook_replay(
 @router.post("/webhooks/{endpoint_id}/delete")
 def webhook_delete(
     request: Request,
-    endpoint_id: str,
-    staff: PageAdmin,
+    actor: PageAdminActor,
+    endpoint: PageEndpoint,
     session: SessionDep,
     confirm: Annotated[str, Form()] = "",
 ) -> Response:
-    endpoint = _endpoint(session, endpoint_id)
     with redirect_on_error(f"/webhooks/{endpoint.id}#delete", place="delete"):
         if confirm != "delete":
             raise Invalid("Tick the box to confirm that it is to be deleted.")
-        service.delete(session=session, actor=Actor.staff(staff.id), endpoint=endpoint)
+        service.delete(session=session, actor=actor, endpoint=endpoint)
     return redirect("/webhooks", message=f"Deleted the endpoint {endpoint.url}.")

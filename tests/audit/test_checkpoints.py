@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import text, update
 from sqlmodel import Session, col
 
-from registry.audit import checkpoints, service
+from registry import checkpoints
+from registry.audit import service
 from registry.audit.models import AuditEntry, AuditHead
 from registry.audit.service import entry_hash
 from registry.config import get_settings

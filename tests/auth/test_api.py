@@ -55,11 +55,13 @@ def test_repeated_failures_slow_the_account_but_never_lock_its_owner_out(
 ) -> None:
     """Someone guessing from another network cannot lock a staff member out: after the free
     failures each try waits 2, 4, 8 … at most 30 s, then the right password works."""
+    import time
+
     from registry.auth import service as auth
     from registry.auth import throttle as throttles
 
     clock = [1000.0]
-    monkeypatch.setattr(throttles.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     limiter = throttles.LoginThrottle(
         max_failures=settings.login_max_failures, window_seconds=settings.login_window_seconds
     )
@@ -145,7 +147,7 @@ def test_forged_expired_and_revoked_tokens_are_refused(
         algorithm=TOKEN_ALGORITHM,
     )
     unsigned = jwt.encode(
-        {"sub": str(user.id), "ver": 1, "aud": TOKEN_AUDIENCE}, None, algorithm="none"
+        {"sub": str(user.id), "ver": 1, "aud": TOKEN_AUDIENCE}, "", algorithm="none"
     )
     for token in (forged, expired, unsigned, "garbage"):
         response = client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})

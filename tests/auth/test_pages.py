@@ -141,3 +141,22 @@ def test_admin_creates_staff_on_the_page(
     )
     assert short.status_code == 422
     assert "at least 10 characters" in short.text
+
+
+def test_a_role_there_is_not_is_refused_on_the_page_as_in_the_api(
+    client: TestClient, make_staff: Callable[..., StaffUser]
+) -> None:
+    login_page(client, make_staff(Role.admin))
+    token = csrf_from(client.get("/staff").text)
+    response = client.post(
+        "/staff",
+        data={
+            "email": "owner@example.org",
+            "role": "owner",
+            "password": "long enough pw",
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 422
+    assert "Choose a role: admin or comms." in response.text
+    assert "owner@example.org" not in client.get("/staff").text  # no account was made

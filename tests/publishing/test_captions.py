@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -171,10 +172,13 @@ def test_a_finding_says_what_and_where() -> None:
 # --- through the gate --------------------------------------------------------------------------
 
 
-def _gate(client: TestClient, headers: dict[str, str], media: Media, **params: str) -> dict:
+def _gate(
+    client: TestClient, headers: dict[str, str], media: Media, **params: str
+) -> dict[str, Any]:
     response = client.get(f"/api/media/{media.id}/publishable", params=params, headers=headers)
     assert response.status_code == 200, response.text
-    return response.json()
+    decision: dict[str, Any] = response.json()
+    return decision
 
 
 def test_a_patients_name_passes_only_where_their_consent_covers_the_post(

@@ -20,6 +20,8 @@ from sqlalchemy import Engine, text
 from sqlmodel import col, select
 
 from registry.audit.service import SYSTEM, Actor
+from registry.consent import decisions as consent_decisions
+from registry.consent import notices as consent_notices
 from registry.consent import service as consents
 from registry.consent.models import ConsentAction, ConsentEvent
 from registry.db import unit_of_work
@@ -52,11 +54,11 @@ def _setup() -> tuple[uuid.UUID, uuid.UUID]:
             channels=["closed_network"],
             media_ids=[media.id],
         )
-        consents.decide(
+        consent_decisions.decide(
             session=session,
             request=request,
             decision="grant",
-            notice_version=consents.current_notice(session=session).version,
+            notice_version=consent_notices.current_notice(session=session).version,
         )
         return media.id, request.id
 
@@ -104,7 +106,7 @@ def _race(
             time.sleep(random.uniform(0, 0.012))  # land before, during or after publishing
             with unit_of_work() as session:
                 request = consents.get_request(session=session, request_id=request_id, lock=True)
-                consents.revoke_for_patient(
+                consent_decisions.revoke_for_patient(
                     session=session, actor=SYSTEM, request=request, note="race"
                 )
         except BaseException as exc:  # noqa: BLE001 - reported by the caller

@@ -65,7 +65,8 @@ def test_each_certificate_in_a_cleared_set_has_a_page_a_person_can_read(
     for entry in manifest["files"]:
         page = archive.read(entry["certificate_page"])
         assert page[:5] == b"%PDF-"
-        claims = verify(archive.read(entry["certificate_page"].removesuffix(".pdf") + ".jwt"))
+        token = archive.read(entry["certificate_page"].removesuffix(".pdf") + ".jwt").decode()
+        claims = verify(token)
         folder = tmp_path / entry["media_id"]
         folder.mkdir()
         assert len(render_pdf(page, folder, dpi=40)) == 1  # one page
@@ -103,7 +104,7 @@ def test_the_page_stays_one_page_with_the_longest_names(
         size_bytes=1,
         uploaded_by="system",
     )
-    rendition = Rendition(media_id=media.id, kind="redacted", sha256="b" * 64)
+    rendition = Rendition(media_id=media.id, kind="redacted", sha256="b" * 64, created_by="system")
     consents = [str(uuid.uuid4()) for _ in range(12)]
     publication = Publication(
         media_id=media.id,

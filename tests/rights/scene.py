@@ -3,6 +3,7 @@ opted out, wearing his badge) in a hall photo that is redacted and published; an
 
 from __future__ import annotations
 
+import hashlib
 import random
 import uuid
 from collections.abc import Callable
@@ -11,13 +12,18 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import text
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
 from registry.audit.service import SYSTEM
+from registry.consent.models import ConsentRequest
 from registry.events import references
+from registry.events import service as events
 from registry.events.models import Booking, Event
 from registry.media import service as media_service
-from registry.media.models import Media, MediaStatus
+from registry.media.models import Media, MediaBadge, MediaFace, MediaObjection, MediaStatus
+from tests.auth.factories import csrf_from
+from tests.consent.factories import grant
+from tests.publishing.factories import jpeg_with_gps
 from tests.vision import compose
 
 ALICE_EMAIL = "alice.quennell@example.org"
@@ -110,3 +116,98 @@ def rows_mentioning(session: Session, *needles: str) -> list[str]:
                 if needle.lower() in flat:
                     hits.append(f"{table.name}: {needle}: {flat[:300]}")
     return hits
+
+
+def add_every_kind_of_row(
+    *,
+    scene: Scene,
+    client: TestClient,
+    comms_headers: dict[str, str],
+    make_consent: Callable[..., ConsentRequest],
+    session: Session,
+) -> ConsentRequest:
+    """Alice opted out, gave a reference, was confirmed by a reviewer in a published photo
+    (taken down since) and in a video, and is a patient too (her consent request is returned);
+    Bob changed his mind twice, got a new link and objected to three photos (one upheld, one
+    dismissed, one not decided yet)."""
+    alice, bob = scene.alice, scene.bob
+    events.set_opt_out(session=session, actor=SYSTEM, booking=bob, opt_out=True)
+    events.set_opt_out(session=session, actor=SYSTEM, booking=bob, opt_out=False)
+    events.reissue_manage_link(session=session, actor=SYSTEM, booking=bob)
+    [(extra, _)] = media_service.upload(
+        session=session,
+        actor=SYSTEM,
+        files=[media_service.Upload("IMG_0044.jpg", jpeg_with_gps(7))],
+        event=scene.event,
+    )
+    extra.status = MediaStatus.cleared
+    session.add(extra)
+    hall = client.get(f"/api/media/{scene.hall.id}", headers=comms_headers).json()
+    [her_face] = [f for f in hall["faces"] if f["booking_id"] == str(alice.id)]
+    reviewed = client.post(
+        f"/api/media/{scene.hall.id}/faces/{her_face['id']}/review",
+        json={"decision": "confirm"},
+        headers=comms_headers,
+    )
+    assert reviewed.status_code == 200, reviewed.text
+    taken_down = client.post(
+        f"/api/publications/{scene.publication_id}/takedown",
+        json={"note": "Removed from the intranet gallery"},
+        headers=comms_headers,
+    )
+    assert taken_down.status_code == 200, taken_down.text
+    video = Media(
+        event_id=scene.event.id,
+        sha256=hashlib.sha256(b"a video").hexdigest(),
+        kind="video",
+        filename="MVI_0045.mp4",
+        content_type="video/mp4",
+        size_bytes=1000,
+        duration_s=12.0,
+        status=MediaStatus.flagged,
+        uploaded_by="system",
+    )
+    session.add(video)
+    session.flush()
+    session.add_all(
+        [
+            MediaFace(
+                media_id=video.id, number=1, top=10, right=60, bottom=60, left=10,
+                start_s=1.5, end_s=4.0, booking_id=alice.id, via="face", distance=0.4,
+                decision="opted_out",
+            ),
+            MediaBadge(media_id=video.id, code=bob.badge_code, top=0, right=9, bottom=9,
+                       left=0, booking_id=bob.id, t_s=2.5),
+        ]
+    )  # fmt: skip
+    patient = make_consent(subject_name=ALICE_NAME, subject_email=ALICE_EMAIL)
+    grant(session, patient)
+
+    token = events.manage_token(bob)
+    page = client.get(f"/b/{token}/photos")
+    csrf = csrf_from(page.text)
+    for media, words in (
+        (scene.hall, ""),
+        (scene.stage, "At the back on the left, red scarf"),
+        (extra, "In the middle, holding a microphone"),
+    ):
+        objected = client.post(
+            f"/b/{token}/objections",
+            data={"csrf_token": csrf, "media_id": str(media.id), "explanation": words},
+        )
+        assert "will not be published with you in it" in objected.text, objected.text[-800:]
+    ids = {
+        o.media_id: o.id
+        for o in session.exec(select(MediaObjection).where(MediaObjection.booking_id == bob.id))
+    }
+    for media, decision, reason in (
+        (scene.hall, "upheld", None),
+        (extra, "dismissed", "Nobody in the middle holds a microphone"),
+    ):
+        decided = client.post(
+            f"/api/media/{media.id}/objections/{ids[media.id]}/decision",
+            json={"decision": decision, "reason": reason},
+            headers=comms_headers,
+        )
+        assert decided.status_code == 200, decided.text
+    return patient

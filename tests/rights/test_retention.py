@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from registry.audit import service as audit
 from registry.audit.models import AuditEntry
 from registry.audit.service import SYSTEM
+from registry.auth.models import StaffUser
 from registry.config import get_settings
 from registry.consent.models import ConsentRequest
 from registry.db import utcnow
@@ -51,7 +52,7 @@ def test_a_clock_moved_forward_deletes_exactly_what_the_settings_say(
     make_event: Callable[..., Event],
     make_booking: Callable[..., Booking],
     make_consent: Callable[..., ConsentRequest],
-    make_staff: Callable[..., object],
+    make_staff: Callable[..., StaffUser],
     comms_headers: dict[str, str],
 ) -> None:
     settings = get_settings()

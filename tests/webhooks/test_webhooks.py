@@ -10,7 +10,8 @@ import json
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,7 +20,7 @@ from sqlmodel import Session, select
 from registry.config import get_settings
 from registry.consent.models import ConsentRequest
 from registry.db import utcnow
-from registry.events.models import Event
+from registry.events.models import Booking, Event
 from registry.media.models import Media
 from registry.webhooks import delivery, service
 from registry.webhooks.models import WebhookDelivery
@@ -38,7 +39,7 @@ def hook(loopback: None) -> Iterator[Receiver]:
         yield box
 
 
-def send(session: Session, **kwargs: object) -> int:
+def send(session: Session, *, now: datetime | None = None) -> int:
     """Deliver what is due from inside the test's transaction (a savepoint per delivery)."""
 
     @contextmanager
@@ -46,17 +47,18 @@ def send(session: Session, **kwargs: object) -> int:
         with session.begin_nested():
             yield session
 
-    return delivery.send_pending(units=unit, **kwargs)  # type: ignore[arg-type]
+    return delivery.send_pending(units=unit, now=now)
 
 
-def register(client: TestClient, headers: dict[str, str], url: str, *events: str) -> dict:
+def register(client: TestClient, headers: dict[str, str], url: str, *events: str) -> dict[str, Any]:
     made = client.post(
         "/api/webhooks",
         json={"url": url, "events": list(events), "description": "CMS"},
         headers=headers,
     )
     assert made.status_code == 201, made.text
-    return made.json()
+    endpoint: dict[str, Any] = made.json()
+    return endpoint
 
 
 def test_a_withdrawal_after_publication_reaches_the_receiver_signed_without_names(
@@ -120,7 +122,7 @@ def test_a_receiver_that_was_down_gets_it_when_it_is_back_and_a_replay_is_recogn
     session: Session,
     hook: Receiver,
     make_event: Callable[..., Event],
-    make_booking: Callable[..., object],
+    make_booking: Callable[..., Booking],
 ) -> None:
     endpoint = register(client, admin_headers, hook.url, "booking.opted_out")
     hook.secret = endpoint["secret"]
@@ -130,7 +132,7 @@ def test_a_receiver_that_was_down_gets_it_when_it_is_back_and_a_replay_is_recogn
     opted = client.patch(
         f"/api/bookings/{booking.id}",
         json={"photo_opt_out": True},
-        headers=admin_headers,  # type: ignore[attr-defined]
+        headers=admin_headers,
     )
     assert opted.status_code == 200, opted.text
     assert send(session) == 0
@@ -189,7 +191,7 @@ def test_a_rotated_secret_signs_beside_the_new_one_for_its_grace_period(
     session: Session,
     hook: Receiver,
     make_event: Callable[..., Event],
-    make_booking: Callable[..., object],
+    make_booking: Callable[..., Booking],
 ) -> None:
     endpoint = register(client, admin_headers, hook.url, "booking.opted_out")
     old = endpoint["secret"]
@@ -202,7 +204,7 @@ def test_a_rotated_secret_signs_beside_the_new_one_for_its_grace_period(
     client.patch(
         f"/api/bookings/{booking.id}",
         json={"photo_opt_out": True},
-        headers=admin_headers,  # type: ignore[attr-defined]
+        headers=admin_headers,
     ).raise_for_status()
     assert send(session) == 1
     [row] = session.exec(select(WebhookDelivery)).all()
@@ -257,7 +259,7 @@ def test_the_address_is_checked_again_at_send_time(
     admin_headers: dict[str, str],
     session: Session,
     make_event: Callable[..., Event],
-    make_booking: Callable[..., object],
+    make_booking: Callable[..., Booking],
 ) -> None:
     """A public name registered, then re-pointed at a private address (DNS rebinding): the
     delivery refuses to connect and says why."""
@@ -276,7 +278,7 @@ def test_the_address_is_checked_again_at_send_time(
     client.patch(
         f"/api/bookings/{booking.id}",
         json={"photo_opt_out": True},
-        headers=admin_headers,  # type: ignore[attr-defined]
+        headers=admin_headers,
     ).raise_for_status()
     assert send(session) == 0
     [row] = client.get(f"/api/webhooks/{endpoint['id']}/deliveries", headers=admin_headers).json()
@@ -290,7 +292,7 @@ def test_an_endpoint_that_keeps_failing_is_disabled_and_staff_are_told(
     session: Session,
     hook: Receiver,
     make_event: Callable[..., Event],
-    make_booking: Callable[..., object],
+    make_booking: Callable[..., Booking],
 ) -> None:
     endpoint = register(client, admin_headers, hook.url, "booking.opted_out")
     hook.secret = endpoint["secret"]
@@ -299,7 +301,7 @@ def test_an_endpoint_that_keeps_failing_is_disabled_and_staff_are_told(
     client.patch(
         f"/api/bookings/{booking.id}",
         json={"photo_opt_out": True},
-        headers=admin_headers,  # type: ignore[attr-defined]
+        headers=admin_headers,
     ).raise_for_status()
     at = utcnow()
     for _ in range(delivery.MAX_ATTEMPTS):
@@ -337,14 +339,14 @@ def test_staff_disable_an_endpoint_nothing_is_queued_or_replayed_until_it_is_ena
     session: Session,
     hook: Receiver,
     make_event: Callable[..., Event],
-    make_booking: Callable[..., object],
+    make_booking: Callable[..., Booking],
 ) -> None:
     endpoint = register(client, admin_headers, hook.url, "booking.opted_out")
     hook.secret = endpoint["secret"]
     event = make_event()
     first = make_booking(event=event)
     client.patch(
-        f"/api/bookings/{first.id}",  # type: ignore[attr-defined]
+        f"/api/bookings/{first.id}",
         json={"photo_opt_out": True},
         headers=admin_headers,
     ).raise_for_status()
@@ -359,7 +361,7 @@ def test_staff_disable_an_endpoint_nothing_is_queued_or_replayed_until_it_is_ena
     )
     second = make_booking(event=event)
     client.patch(
-        f"/api/bookings/{second.id}",  # type: ignore[attr-defined]
+        f"/api/bookings/{second.id}",
         json={"photo_opt_out": True},
         headers=admin_headers,
     ).raise_for_status()
