@@ -33,115 +33,60 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="REGISTRY_", env_file=None, extra="ignore")
 
+    # Deployment: what this installation is and where it answers
     env: Literal["dev", "test", "production"] = Field(
         default="dev",
         description="Deployment mode. Outside 'dev' a secret key is required; demo is refused.",
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Public URL of the service, used to build links in emails and QR codes.",
+        json_schema_extra=PRODUCTION,
     )
     var_dir: Path = Field(
         default=Path("var"),
         description="Folder for the embedded default's state (SQLite file, media, dev secret).",
     )
+    timezone: str = Field(
+        default="Europe/London",
+        description="The organisation's time zone (IANA name): the default for new events, and "
+        "the zone consent end dates are counted in. Staff pages show times in each browser's "
+        "own zone; public pages show an event's times in the event's zone.",
+    )
+
+    # Database
     database_url: str = Field(
         default="",
         description="SQLAlchemy URL. Default: a SQLite file under var_dir. PostgreSQL: postgresql://user:pw@host/db.",
         json_schema_extra=PRODUCTION,
     )
+    db_pool_size: int = Field(default=10, ge=1, description="Connection pool size (PostgreSQL).")
+
+    # Storage of media files
     media_dir: Path | None = Field(
         default=None,
         description="Folder for uploaded media and renditions. Default: var_dir/media.",
     )
-    secret_key: str = Field(
+    storage_url: str = Field(
         default="",
-        description="Signs tokens, sessions and CSRF tokens. Required outside dev (32+ chars).",
-        repr=False,
+        description="Where media files live. Unset: the local media_dir. s3://bucket/prefix: an "
+        "S3-compatible bucket reachable by every worker (credentials from the usual AWS_* "
+        "variables).",
         json_schema_extra=PRODUCTION,
     )
-    biometric_days_without_event: int = Field(
-        default=30,
-        ge=1,
-        le=3650,
-        description="Face encodings of photos and videos not from an event are deleted this many "
-        "days after upload (an event's own retention applies to its photos).",
-    )
-    biometric_key: str = Field(
+    s3_endpoint_url: str = Field(
         default="",
-        description="32-byte base64url key encrypting face encodings at rest. Unset: derived "
-        "from the secret key (set one to rotate them independently).",
-        repr=False,
+        description="Endpoint of an S3-compatible service (MinIO, Ceph...); unset for AWS S3.",
     )
-    max_upload_mb: int = Field(
-        default=25, ge=1, le=500, description="Largest accepted upload (one file), in megabytes."
-    )
-    max_video_mb: int = Field(
-        default=2000, ge=1, le=20000, description="Largest accepted video (one file), in megabytes."
-    )
-    max_video_minutes: float = Field(
-        default=30, gt=0, le=600, description="Longest accepted video, in minutes."
-    )
-    video_sample_fps: float = Field(
-        default=2.0,
-        gt=0,
-        le=30,
-        description="Frames a second analysed in a video (plus the first frame of every shot).",
-    )
-    video_segment_seconds: float = Field(
-        default=30,
-        ge=2,
-        le=3600,
-        description="A video is analysed in parts of about this many seconds, each a separate job "
-        "(several workers share a long video; a dead worker loses only its part).",
-    )
-    video_parallel: int = Field(
-        default=8,
-        ge=1,
-        le=64,
-        description="Most jobs one video's parts are handed to at once (each takes parts until "
-        "none is left).",
-    )
-    max_request_mb: int = Field(
-        default=2100,
-        ge=1,
-        le=25000,
-        description="Largest request body on staff routes (several files at once), in megabytes; "
-        "larger ones get 413 before they are read.",
-    )
-    max_form_kb: int = Field(
-        default=64,
-        ge=4,
-        le=1024,
-        description="Largest body of a public form (booking, lost link, consent, sign-in), in kB.",
-    )
-    max_megapixels: int = Field(
-        default=60,
-        ge=1,
-        le=400,
-        description="Largest photo accepted for clearance, in megapixels (24 MP photos pass).",
-    )
-    match_threshold: float = Field(
-        default=0.5,
-        gt=0,
-        le=1,
-        description="Face distance at or under which a face IS an attendee who opted out.",
-    )
-    review_threshold: float = Field(
-        default=0.6,
-        gt=0,
-        le=1,
-        description="Face distance at or under which a face MAY be one (sent to review). "
-        "Privacy first: raise it to send more to people, never lower it below the match.",
-    )
-    caution_threshold: float = Field(
-        default=0.64,
-        gt=0,
-        le=1,
-        description="Face distance at or under which a face whose likeness cannot be verified "
-        "well (turned away, partly covered) MAY be an attendee who opted out (sent to review).",
-    )
-    min_face_px: int = Field(
-        default=40,
-        ge=16,
-        le=200,
-        description="Narrower faces that match nobody are reported as too small to verify.",
+    s3_region: str = Field(default="", description="Region of the S3 bucket (optional).")
+
+    # Jobs: the in-process pool, or a broker's Celery workers
+    broker_url: str = Field(
+        default="",
+        description="Celery broker (Redis) URL, e.g. redis://redis:6379/0. Set: clearance and "
+        "periodic jobs go to Celery workers (`registry worker`) and the web process runs no face "
+        "detection. Unset: jobs run in the in-process worker pool of `registry serve`.",
+        json_schema_extra=PRODUCTION,
     )
     workers: int = Field(
         default=0,
@@ -153,26 +98,6 @@ class Settings(BaseSettings):
         default=True,
         description="Start the in-process pool's worker processes (face models loaded) when "
         "`registry serve` starts, rather than on the first photo.",
-    )
-    checkpoint_minutes: int = Field(
-        default=60,
-        ge=0,
-        le=1440,
-        description="Minutes between signed checkpoints of the audit chain written to the media "
-        "storage, outside the database (0: only `registry audit checkpoint`).",
-    )
-    housekeeping_hours: int = Field(
-        default=24,
-        ge=0,
-        description="Hours between runs of the periodic jobs (biometric purge, consent expiry) "
-        "in `registry serve`; 0 turns the in-process scheduler off.",
-    )
-    broker_url: str = Field(
-        default="",
-        description="Celery broker (Redis) URL, e.g. redis://redis:6379/0. Set: clearance and "
-        "periodic jobs go to Celery workers (`registry worker`) and the web process runs no face "
-        "detection. Unset: jobs run in the in-process worker pool of `registry serve`.",
-        json_schema_extra=PRODUCTION,
     )
     job_lease_seconds: int = Field(
         default=30,
@@ -206,22 +131,116 @@ class Settings(BaseSettings):
         "message to another worker. Longer than any job; dead workers are found sooner by the "
         "lease and the sweep.",
     )
-    storage_url: str = Field(
+    housekeeping_hours: int = Field(
+        default=24,
+        ge=0,
+        description="Hours between runs of the periodic jobs (biometric purge, consent expiry) "
+        "in `registry serve`; 0 turns the in-process scheduler off.",
+    )
+    checkpoint_minutes: int = Field(
+        default=60,
+        ge=0,
+        le=1440,
+        description="Minutes between signed checkpoints of the audit chain written to the media "
+        "storage, outside the database (0: only `registry audit checkpoint`).",
+    )
+
+    # Upload and request limits
+    max_upload_mb: int = Field(
+        default=25, ge=1, le=500, description="Largest accepted upload (one file), in megabytes."
+    )
+    max_video_mb: int = Field(
+        default=2000, ge=1, le=20000, description="Largest accepted video (one file), in megabytes."
+    )
+    max_video_minutes: float = Field(
+        default=30, gt=0, le=600, description="Longest accepted video, in minutes."
+    )
+    max_megapixels: int = Field(
+        default=60,
+        ge=1,
+        le=400,
+        description="Largest photo accepted for clearance, in megapixels (24 MP photos pass).",
+    )
+    max_request_mb: int = Field(
+        default=2100,
+        ge=1,
+        le=25000,
+        description="Largest request body on staff routes (several files at once), in megabytes; "
+        "larger ones get 413 before they are read.",
+    )
+    max_form_kb: int = Field(
+        default=64,
+        ge=4,
+        le=1024,
+        description="Largest body of a public form (booking, lost link, consent, sign-in), in kB.",
+    )
+
+    # Vision: face matching and video analysis
+    match_threshold: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Face distance at or under which a face IS an attendee who opted out.",
+    )
+    review_threshold: float = Field(
+        default=0.6,
+        gt=0,
+        le=1,
+        description="Face distance at or under which a face MAY be one (sent to review). "
+        "Privacy first: raise it to send more to people, never lower it below the match.",
+    )
+    caution_threshold: float = Field(
+        default=0.64,
+        gt=0,
+        le=1,
+        description="Face distance at or under which a face whose likeness cannot be verified "
+        "well (turned away, partly covered) MAY be an attendee who opted out (sent to review).",
+    )
+    min_face_px: int = Field(
+        default=40,
+        ge=16,
+        le=200,
+        description="Narrower faces that match nobody are reported as too small to verify.",
+    )
+    video_sample_fps: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        description="Frames a second analysed in a video (plus the first frame of every shot).",
+    )
+    video_segment_seconds: float = Field(
+        default=30,
+        ge=2,
+        le=3600,
+        description="A video is analysed in parts of about this many seconds, each a separate job "
+        "(several workers share a long video; a dead worker loses only its part).",
+    )
+    video_parallel: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Most jobs one video's parts are handed to at once (each takes parts until "
+        "none is left).",
+    )
+
+    # Security: keys, sign-in, rate limits, proxies
+    secret_key: str = Field(
         default="",
-        description="Where media files live. Unset: the local media_dir. s3://bucket/prefix: an "
-        "S3-compatible bucket reachable by every worker (credentials from the usual AWS_* "
-        "variables).",
+        description="Signs tokens, sessions and CSRF tokens. Required outside dev (32+ chars).",
+        repr=False,
         json_schema_extra=PRODUCTION,
     )
-    s3_endpoint_url: str = Field(
+    biometric_key: str = Field(
         default="",
-        description="Endpoint of an S3-compatible service (MinIO, Ceph...); unset for AWS S3.",
+        description="32-byte base64url key encrypting face encodings at rest. Unset: derived "
+        "from the secret key (set one to rotate them independently).",
+        repr=False,
     )
-    s3_region: str = Field(default="", description="Region of the S3 bucket (optional).")
-    base_url: str = Field(
-        default="http://127.0.0.1:8000",
-        description="Public URL of the service, used to build links in emails and QR codes.",
-        json_schema_extra=PRODUCTION,
+    signing_key: str = Field(
+        default="",
+        description="Ed25519 private key (PEM, or a path to a PEM file) that signs clearance "
+        "certificates; without one a key is derived from the secret key. Its public half is "
+        "served at /.well-known/jwks.json.",
     )
     access_token_minutes: int = Field(
         default=60, ge=1, le=24 * 60, description="Lifetime of API bearer tokens, in minutes."
@@ -237,60 +256,63 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(
         default=900, ge=1, description="Window for counting failed logins, in seconds."
     )
-    db_pool_size: int = Field(default=10, ge=1, description="Connection pool size (PostgreSQL).")
+    link_requests_per_address: int = Field(
+        default=3,
+        ge=1,
+        description="Public link requests (lost-link form, booking an email already booked) "
+        "mailed to one address per window.",
+    )
+    link_requests_per_network: int = Field(
+        default=5,
+        ge=1,
+        description="Public link requests accepted from one client network (IPv4 /24, IPv6 "
+        "/48) per window; more get 429.",
+    )
+    link_request_window_seconds: int = Field(
+        default=3600, ge=1, description="The window of the two limits above."
+    )
+    trusted_proxies: str = Field(
+        default="127.0.0.1",
+        description="Comma-separated addresses or networks of reverse proxies whose word on the "
+        "client is believed (X-Forwarded-For, else Forwarded, else X-Real-IP: the client "
+        "network for rate limits and consent records); others' is ignored. A proxy must set "
+        "the header it uses, not pass on the client's. A forwarded request never counts as "
+        "'on this machine' for GET /metrics.",
+    )
+
+    # Publishing: channels, certificates, captions, webhooks
     channels: list[str] = Field(
         default=["public_social", "closed_network", "internal", "print"],
         description="Channels media may be published on (JSON list in the environment).",
     )
-    consent_link_days: int = Field(
+    certificate_days: int = Field(
         default=30,
         ge=1,
-        le=365,
-        description="Days a patient's consent link works after it is issued or last used "
-        "(it keeps working while the consent is granted, so it can always be revoked).",
+        le=366,
+        description="Longest validity of a clearance certificate, in days (never past the "
+        "earliest expiry of the consents it rests on).",
     )
-    consent_record_years: int = Field(
-        default=8,
-        ge=1,
-        description="Years a consent record is kept as proof after the consent ends.",
+    caption_hospital_number_pattern: str = Field(
+        default=r"(?i)\b(?:MRN|hospital\s+(?:no|number)|hosp\.?\s+no|patient\s+(?:no|number|id)|"
+        r"unit\s+(?:no|number)|case\s+(?:no|number))\b\.?\s*[:#]?\s*[A-Z]{0,3}\d{4,10}\b",
+        description="A regular expression for the hospital (MRN) numbers a caption may not "
+        "contain, e.g. your trust's own format such as `\\bRX\\d{7}\\b` (the default finds "
+        "numbers labelled MRN, hospital, patient, unit or case number). RE2 syntax, matched in "
+        "linear time: no look-around or back-references. Empty: none.",
     )
-    retention_booking_days: int = Field(
-        default=365,
-        ge=1,
-        description="Days after an event ends that its bookings' names and addresses are kept; "
-        "then they are erased (an opted-out booking stays as an anonymous marker that keeps "
-        "its photos blocked).",
+    webhook_allow_loopback: bool = Field(
+        default=False,
+        description="Development and tests only: webhook endpoints may be http://127.0.0.1… "
+        "(never in production: private, loopback and link-local addresses are refused there).",
     )
-    retention_event_media_days: int = Field(
-        default=730,
-        ge=1,
-        description="Days after an event ends that its photos and videos (and their faces, "
-        "renditions and files) are kept; media still published is kept until it comes down.",
+    webhook_ports: list[int] = Field(
+        default=[443],
+        description="The ports a webhook endpoint may name (JSON list in the environment, e.g. "
+        "[443, 8443]); an address without one means 443. Loopback endpoints allowed by "
+        "webhook_allow_loopback may use any port.",
     )
-    retention_unpublished_days: int = Field(
-        default=180,
-        ge=1,
-        description="Days an upload that was never published is kept after its upload or the "
-        "last consent decision about it.",
-    )
-    retention_declined_consent_days: int = Field(
-        default=365,
-        ge=1,
-        description="Days a consent request that was declined, or never answered, is kept after "
-        "its last change (a consent that was granted is kept consent_record_years).",
-    )
-    retention_mail_days: int = Field(
-        default=90,
-        ge=1,
-        description="Days a sent, bounced or dropped message's record (its kind, state and "
-        "masked address), and a finished webhook delivery's log entry, is kept.",
-    )
-    timezone: str = Field(
-        default="Europe/London",
-        description="The organisation's time zone (IANA name): the default for new events, and "
-        "the zone consent end dates are counted in. Staff pages show times in each browser's "
-        "own zone; public pages show an event's times in the event's zone.",
-    )
+
+    # Consent: the controller named on notices and receipts, and consent links
     controller_name: str = Field(
         default="",
         description="The PII controller named on consent notices, receipts and emails, until "
@@ -304,25 +326,6 @@ class Settings(BaseSettings):
         description="The organisation's own phone numbers (comma-separated; see controller_name): "
         "a caption may give them.",
     )
-    webhook_allow_loopback: bool = Field(
-        default=False,
-        description="Development and tests only: webhook endpoints may be http://127.0.0.1… "
-        "(never in production: private, loopback and link-local addresses are refused there).",
-    )
-    webhook_ports: list[int] = Field(
-        default=[443],
-        description="The ports a webhook endpoint may name (JSON list in the environment, e.g. "
-        "[443, 8443]); an address without one means 443. Loopback endpoints allowed by "
-        "webhook_allow_loopback may use any port.",
-    )
-    caption_hospital_number_pattern: str = Field(
-        default=r"(?i)\b(?:MRN|hospital\s+(?:no|number)|hosp\.?\s+no|patient\s+(?:no|number|id)|"
-        r"unit\s+(?:no|number)|case\s+(?:no|number))\b\.?\s*[:#]?\s*[A-Z]{0,3}\d{4,10}\b",
-        description="A regular expression for the hospital (MRN) numbers a caption may not "
-        "contain, e.g. your trust's own format such as `\\bRX\\d{7}\\b` (the default finds "
-        "numbers labelled MRN, hospital, patient, unit or case number). RE2 syntax, matched in "
-        "linear time: no look-around or back-references. Empty: none.",
-    )
     controller_address: str = Field(
         default="", description="Postal address of the controller, shown on receipts."
     )
@@ -335,19 +338,15 @@ class Settings(BaseSettings):
     storage_location: str = Field(
         default="GB", description="Where records and media are stored, named on receipts."
     )
-    signing_key: str = Field(
-        default="",
-        description="Ed25519 private key (PEM, or a path to a PEM file) that signs clearance "
-        "certificates; without one a key is derived from the secret key. Its public half is "
-        "served at /.well-known/jwks.json.",
-    )
-    certificate_days: int = Field(
+    consent_link_days: int = Field(
         default=30,
         ge=1,
-        le=366,
-        description="Longest validity of a clearance certificate, in days (never past the "
-        "earliest expiry of the consents it rests on).",
+        le=365,
+        description="Days a patient's consent link works after it is issued or last used "
+        "(it keeps working while the consent is granted, so it can always be revoked).",
     )
+
+    # Mail and reminders
     smtp_url: str = Field(
         default="",
         description="Mail server: smtp://user:pass@host:587 (STARTTLS required) or "
@@ -389,29 +388,53 @@ class Settings(BaseSettings):
         description="Patients are asked whether to renew a granted consent this many days "
         "before it ends (0: no reminder).",
     )
-    link_requests_per_address: int = Field(
-        default=3,
+
+    # Retention: how long personal data is kept
+    biometric_days_without_event: int = Field(
+        default=30,
         ge=1,
-        description="Public link requests (lost-link form, booking an email already booked) "
-        "mailed to one address per window.",
+        le=3650,
+        description="Face encodings of photos and videos not from an event are deleted this many "
+        "days after upload (an event's own retention applies to its photos).",
     )
-    link_requests_per_network: int = Field(
-        default=5,
+    consent_record_years: int = Field(
+        default=8,
         ge=1,
-        description="Public link requests accepted from one client network (IPv4 /24, IPv6 "
-        "/48) per window; more get 429.",
+        description="Years a consent record is kept as proof after the consent ends.",
     )
-    link_request_window_seconds: int = Field(
-        default=3600, ge=1, description="The window of the two limits above."
+    retention_booking_days: int = Field(
+        default=365,
+        ge=1,
+        description="Days after an event ends that its bookings' names and addresses are kept; "
+        "then they are erased (an opted-out booking stays as an anonymous marker that keeps "
+        "its photos blocked).",
     )
-    trusted_proxies: str = Field(
-        default="127.0.0.1",
-        description="Comma-separated addresses or networks of reverse proxies whose word on the "
-        "client is believed (X-Forwarded-For, else Forwarded, else X-Real-IP: the client "
-        "network for rate limits and consent records); others' is ignored. A proxy must set "
-        "the header it uses, not pass on the client's. A forwarded request never counts as "
-        "'on this machine' for GET /metrics.",
+    retention_event_media_days: int = Field(
+        default=730,
+        ge=1,
+        description="Days after an event ends that its photos and videos (and their faces, "
+        "renditions and files) are kept; media still published is kept until it comes down.",
     )
+    retention_unpublished_days: int = Field(
+        default=180,
+        ge=1,
+        description="Days an upload that was never published is kept after its upload or the "
+        "last consent decision about it.",
+    )
+    retention_declined_consent_days: int = Field(
+        default=365,
+        ge=1,
+        description="Days a consent request that was declined, or never answered, is kept after "
+        "its last change (a consent that was granted is kept consent_record_years).",
+    )
+    retention_mail_days: int = Field(
+        default=90,
+        ge=1,
+        description="Days a sent, bounced or dropped message's record (its kind, state and "
+        "masked address), and a finished webhook delivery's log entry, is kept.",
+    )
+
+    # Logging and metrics
     log_level: str = Field(default="info", description="Log level of the server.")
     log_format: Literal["text", "json"] = Field(
         default="text",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -21,6 +21,7 @@ from registry.consent import api as consent_api
 from registry.consent import pages as consent_pages
 from registry.dashboard import pages as dashboard_pages
 from registry.deps import carries_staff_credential
+from registry.dispatch import broker, compute, queue
 from registry.events import api as events_api
 from registry.events import pages as events_pages
 from registry.events import public_pages as events_public_pages
@@ -40,7 +41,7 @@ from registry.rights import public_pages as rights_public_pages
 from registry.web import STATIC_DIR
 from registry.webhooks import api as webhooks_api
 from registry.webhooks import pages as webhooks_pages
-from registry.worker import broker, compute, periodic, queue
+from registry.worker import periodic
 from registry.worker.pool import LocalPool
 
 logger = logging.getLogger("registry")
@@ -81,11 +82,34 @@ def _redact_access_log() -> None:
     links.redact_logs("uvicorn.access", "uvicorn.error", "registry")
 
 
+DESCRIPTION = (
+    "Patient consent by link, event bookings with photo opt-outs and QR badges, photo "
+    "clearance and a publish gate. Staff routes need a bearer token from "
+    "`POST /api/auth/token`."
+)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the web application: API routers, pages, static files and error handlers."""
     settings = settings or get_settings()
     settings.resolved_secret_key()  # fail at start-up, not on the first request
     reactions.wire()
+    app = FastAPI(
+        title="Consent & event-media registry",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=_lifespan(settings),
+    )
+    _add_throttles(app, settings)
+    install_handlers(app)
+    openapi.install(app)
+    _add_middleware(app, settings)
+    _add_routes(app)
+    return app
+
+
+def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What runs beside the requests while the app is up: logging, timers, clearance jobs."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,72 +117,75 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # its log level and in its format (text, or one JSON object a line).
         logs.configure(level=settings.log_level, fmt=settings.log_format)
         _redact_access_log()
-        # Periodic jobs run here unless a broker is configured (then Celery beat runs them).
-        task = (
-            None
-            if settings.broker_url or settings.housekeeping_hours == 0
-            else asyncio.create_task(
+        timers = _start_timers(settings)
+        async with _clearance_jobs(app, settings):
+            yield
+            for timer in timers:  # before the pool they may feed stops
+                timer.cancel()
+
+    return lifespan
+
+
+def _start_timers(settings: Settings) -> list[asyncio.Task[None]]:
+    """The periodic work of this process; with a broker, Celery beat runs housekeeping and
+    checkpoints instead."""
+    timers: list[asyncio.Task[None]] = []
+    if not (settings.broker_url or settings.housekeeping_hours == 0):
+        timers.append(
+            asyncio.create_task(
                 periodic.scheduler(first_delay=30, interval=settings.housekeeping_hours * 3600)
             )
         )
-        # The outbox's retries (every web process may run it: rows are claimed with a lock).
-        mailer = asyncio.create_task(periodic.mailer(interval=60.0))
-        webhooker = asyncio.create_task(periodic.webhooker(interval=5.0))
-        # Signed audit checkpoints outside the database (beat writes them with a broker).
-        checkpointer = (
+    # The outbox's retries (every web process may run it: rows are claimed with a lock).
+    timers.append(asyncio.create_task(periodic.mailer(interval=60.0)))
+    timers.append(asyncio.create_task(periodic.webhooker(interval=5.0)))
+    # Signed audit checkpoints outside the database (beat writes them with a broker).
+    if settings.checkpoint_minutes and not settings.broker_url:
+        timers.append(
             asyncio.create_task(periodic.checkpointer(interval=settings.checkpoint_minutes * 60.0))
-            if settings.checkpoint_minutes and not settings.broker_url
-            else None
         )
-        # Clearance jobs: the in-process pool, unless a broker's workers run them.
-        pool, sweeper, warming = None, None, None
-        if settings.broker_url:
-            app.state.jobs = broker.CeleryQueue()
-        else:
-            pool = LocalPool(settings.workers)
-            app.state.jobs = pool
-            compute.use_processes(pool.submit, pool.workers)  # a video's check, shared out
-            # Start the worker processes (models loaded) now, not on the first photo; /readyz
-            # says "warming" until they are up.
-            if settings.warm_workers:
-                warming = asyncio.create_task(asyncio.to_thread(pool.warm))
-            else:
-                pool.ready.set()
-            # Jobs services queue after their commit (a batch of redactions) go to the pool.
-            queue.use(pool)
-            recovered = pool.recover()
-            if recovered:
-                logger.info("queued %d photo(s) left pending by the previous run", recovered)
-            sweeper = asyncio.create_task(
-                periodic.sweeper(pool, interval=float(settings.sweep_seconds))
-            )
-        yield
-        mailer.cancel()
-        webhooker.cancel()
-        if checkpointer is not None:
-            checkpointer.cancel()
-        if task is not None:
-            task.cancel()
-        if sweeper is not None:
-            sweeper.cancel()
-        if pool is not None:
-            compute.use_processes(None)
-            queue.use(None)
-            pool.shutdown()
-        if warming is not None:
-            warming.cancel()
+    return timers
 
-    app = FastAPI(
-        title="Consent & event-media registry",
-        version=__version__,
-        description=(
-            "Patient consent by link, event bookings with photo opt-outs and QR badges, photo "
-            "clearance and a publish gate. Staff routes need a bearer token from "
-            "`POST /api/auth/token`."
-        ),
-        lifespan=lifespan,
-    )
-    app.state.settings = settings
+
+@asynccontextmanager
+async def _clearance_jobs(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
+    """Clearance jobs go to a broker's workers when one is configured, else to an in-process
+    pool that lives as long as the app."""
+    if settings.broker_url:
+        # Jobs services queue after their commit (uploads, redactions) go to the broker.
+        app.state.jobs = broker.CeleryQueue()
+        queue.use(app.state.jobs)
+        yield
+        queue.use(None)
+        return
+    pool = LocalPool(settings.workers)
+    app.state.jobs = pool
+    compute.use_processes(pool.submit, pool.workers)  # a video's check, shared out
+    # Start the worker processes (models loaded) now, not on the first photo; /readyz
+    # says "warming" until they are up.
+    warming = None
+    if settings.warm_workers:
+        warming = asyncio.create_task(asyncio.to_thread(pool.warm))
+    else:
+        pool.ready.set()
+    # Jobs services queue after their commit (uploads, redactions) go to the pool.
+    queue.use(pool)
+    recovered = pool.recover()
+    if recovered:
+        logger.info("queued %d photo(s) left pending by the previous run", recovered)
+    sweeper = asyncio.create_task(periodic.sweeper(pool, interval=float(settings.sweep_seconds)))
+    yield
+    sweeper.cancel()
+    compute.use_processes(None)
+    queue.use(None)
+    pool.shutdown()
+    if warming is not None:
+        warming.cancel()
+
+
+def _add_throttles(app: FastAPI, settings: Settings) -> None:
+    """Counters of failed sign-ins and of public link requests, shared through the broker's
+    Redis when there is one."""
     app.state.login_throttle = make_throttle(
         broker_url=settings.broker_url,
         max_failures=settings.login_max_failures,
@@ -171,14 +198,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_failures=1,
         window_seconds=settings.link_request_window_seconds,
     )
-    install_handlers(app)
-    openapi.install(app)
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    """Added innermost first: the last one added sees every request and answer first."""
     # Outside the routes: bodies over the limit are never read; the large limit is for staff.
     app.add_middleware(BodyLimit, is_staff=carries_staff_credential)
     app.add_middleware(SecurityHeaders)  # even a 413 carries them
     # Outermost: every answer, a 413 too, has its request id, is counted and (JSON) logged.
     app.add_middleware(RequestObserver, access=settings.log_format == "json")
+
+
+def _add_routes(app: FastAPI) -> None:
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    return app

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,16 @@ def test_review_threshold_may_not_be_below_the_match(tmp_path: Path) -> None:
 
     with pytest.raises(pydantic.ValidationError, match="review_threshold"):
         Settings(var_dir=tmp_path, match_threshold=0.6, review_threshold=0.5)
+
+
+def _readme_settings() -> list[str]:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("\n## Settings\n") : readme.index("\n## API\n")]
+    return re.findall(r"^\| `(REGISTRY_\w+)` \|", section, flags=re.MULTILINE)
+
+
+def test_readme_lists_every_setting_once_in_the_class_order() -> None:
+    """An operator reads the README, not config.py: each setting has its own row there, in the
+    same groups and order as the class."""
+    expected = [f"REGISTRY_{name.upper()}" for name in Settings.model_fields]
+    assert _readme_settings() == expected
