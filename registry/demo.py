@@ -12,6 +12,7 @@ from registry.audit.service import CLI
 from registry.auth import service as auth_service
 from registry.auth.models import Role
 from registry.config import get_settings
+from registry.consent import links as consent_links
 from registry.consent import service as consent
 from registry.consent.models import ConsentRequest
 from registry.db import utcnow
@@ -98,6 +99,6 @@ def seed(*, session: Session) -> DemoInfo:
             expires_at=utcnow() + timedelta(days=365),
         )
     info.lines.append(
-        f"Consent link: {DEMO_PATIENT} ({request.status})  {consent.link_url(request)}"
+        f"Consent link: {DEMO_PATIENT} ({request.status})  {consent_links.link_url(request)}"
     )
     return info

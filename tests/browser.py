@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.required import missing
+
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -39,10 +41,7 @@ def _chromium() -> str | None:
 def browser() -> Iterator[Any]:
     executable = _chromium()
     if executable is None:
-        message = "Chromium not found (apt-get install chromium, or set REGISTRY_CHROMIUM)"
-        if os.environ.get("REGISTRY_E2E_REQUIRED") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("Chromium not found (apt-get install chromium, or set REGISTRY_CHROMIUM)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

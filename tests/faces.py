@@ -1,4 +1,5 @@
-"""The shared labelled face photos (never copied into the repo); tests skip clearly without them."""
+"""The shared labelled face photos (never copied into the repo): without them the tests that
+need them skip, or fail where REGISTRY_E2E_REQUIRED=1 (see tests/required.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from registry.config import ROOT_DIR
+from tests.required import missing
 
 
 def face_data_dir() -> Path | None:
@@ -20,7 +22,7 @@ def face_data_dir() -> Path | None:
 def faces_dir() -> Path:
     path = face_data_dir()
     if path is None:
-        pytest.skip(
+        missing(
             "face photos not found: put the data set at ../shared/data/faces or set "
             "REGISTRY_FACE_DATA to its folder"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,6 +47,25 @@ class Inbox:
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if address in str(m["To"])]
+
+    def settled(
+        self, address: str, *, at_least: int = 0, quiet: float = 1.0, seconds: float = 60
+    ) -> list[EmailMessage]:
+        """The messages to `address` once `at_least` have come and then none for `quiet`
+        seconds: for counting what a server sent after its answer, when one too many could
+        still be on its way."""
+        deadline = time.monotonic() + seconds
+        count, since = -1, time.monotonic()
+        while True:
+            now = len(self.to(address))
+            if now != count:
+                count, since = now, time.monotonic()
+            elif now >= at_least and time.monotonic() - since >= quiet:
+                return self.to(address)
+            assert time.monotonic() < deadline, (
+                f"{now} message(s) to {address}, {at_least} expected"
+            )
+            time.sleep(0.1)
 
 
 @contextmanager

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 from PIL import Image
+
+from tests.required import missing
 
 
 def _need(tool: str) -> None:
     if shutil.which(tool) is None:
-        message = f"{tool} not found (apt-get install poppler-utils)"
-        if os.environ.get("REGISTRY_E2E_REQUIRED") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"{tool} not found (apt-get install poppler-utils)")
 
 
 def render_pdf(pdf: bytes, tmp_path: Path, dpi: int = 150) -> list[Image.Image]:

@@ -10,7 +10,6 @@ temporary folder, and is stopped with the session, or with pytest itself if pyte
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -27,6 +26,7 @@ import pytest
 from registry.config import get_settings
 from registry.lifetime import die_with_parent
 from tests.ports import free_port
+from tests.required import missing
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "registry-test",
@@ -61,10 +61,7 @@ class S3:
 def _weed() -> str:
     found = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
     if not Path(found).exists():
-        message = "SeaweedFS's weed binary not found (it comes with the dev dependencies: uv sync)"
-        if os.environ.get("REGISTRY_E2E_REQUIRED") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("SeaweedFS's weed binary not found (it comes with the dev dependencies: uv sync)")
     return found
 
 

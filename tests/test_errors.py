@@ -131,7 +131,6 @@ def test_an_unhandled_error_on_a_link_page_logs_no_token(
     make_booking: Callable[..., Booking],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from registry.events import public_pages
     from registry.events import service as events
 
     booking = make_booking()
@@ -140,7 +139,7 @@ def test_an_unhandled_error_on_a_link_page_logs_no_token(
     def broken(**_: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(public_pages.service, "history", broken)
+    monkeypatch.setattr(events, "history", broken)
     records: list[logging.LogRecord] = []
 
     class Keep(logging.Handler):

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from registry import migrations
 from registry.config import Settings
 from registry.db import engine_for, metadata
+from tests.required import missing
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def scratch_url(tmp_path: Path, settings: Settings) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     except sa.exc.ProgrammingError as exc:
-        pytest.skip(f"cannot create a scratch PostgreSQL database: {exc.orig}")
+        missing(f"cannot create a scratch PostgreSQL database: {exc.orig}")
     scratch = url.set(database=name).render_as_string(hide_password=False)
     try:
         yield scratch

@@ -65,7 +65,7 @@ def _routes() -> list[tuple[str, str, tuple[Role, ...] | None]]:
             continue
         guards = list(_guards(route.dependant))
         roles = guards[0].roles if guards else None
-        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+        for method in sorted((route.methods or set()) - {"HEAD", "OPTIONS"}):
             out.append((method, route.path, roles))
     return out
 

@@ -31,7 +31,8 @@ class Walker:
 def _badge(code: str, side: int) -> Image.Image:
     qr = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_H, box_size=4)
     qr.add_data(code)
-    return qr.make_image().get_image().convert("RGB").resize((side, side), Image.Resampling.NEAREST)
+    picture: Image.Image = qr.make_image().get_image()
+    return picture.convert("RGB").resize((side, side), Image.Resampling.NEAREST)
 
 
 def compose_clip(
@@ -60,6 +61,7 @@ def compose_clip(
         for key, value in (metadata or {}).items():
             target.metadata[key] = value
         stream = target.add_stream(codec, rate=fps)
+        assert isinstance(stream, av.VideoStream), f"{codec} is not a video codec"
         stream.width, stream.height = size if turned % 180 == 0 else (size[1], size[0])
         stream.pix_fmt = pix_fmt
         sound = None
@@ -83,10 +85,10 @@ def compose_clip(
                     )
             if turned:
                 canvas = canvas.rotate(turned, expand=True)  # counter-clockwise: as stored
-            frame = av.VideoFrame.from_image(canvas)
-            frame.pts = index
-            frame.time_base = Fraction(1, fps)
-            for packet in stream.encode(frame):
+            picture = av.VideoFrame.from_ndarray(np.asarray(canvas), format="rgb24")
+            picture.pts = index
+            picture.time_base = Fraction(1, fps)
+            for packet in stream.encode(picture):
                 target.mux(packet)
         for packet in stream.encode():
             target.mux(packet)
@@ -95,10 +97,10 @@ def compose_clip(
             chunk = 1024
             for i in range(0, len(samples), chunk):
                 block = samples[i : i + chunk].astype(np.float32).reshape(1, -1)
-                frame = av.AudioFrame.from_ndarray(block, format="fltp", layout="mono")
-                frame.sample_rate = 16000
-                frame.pts = i
-                for packet in sound.encode(frame):
+                tone = av.AudioFrame.from_ndarray(block, format="fltp", layout="mono")
+                tone.sample_rate = 16000
+                tone.pts = i
+                for packet in sound.encode(tone):
                     target.mux(packet)
             for packet in sound.encode():
                 target.mux(packet)
@@ -146,7 +148,7 @@ def size_switching_clip(
     raw = _raw_h264(first, fps, fps, 40) + _raw_h264(then, 2 * fps, fps, 160)
     out = io.BytesIO()
     with (
-        av.open(io.BytesIO(raw), format="h264") as source,
+        av.open(io.BytesIO(raw), mode="r", format="h264") as source,
         av.open(out, mode="w", format="matroska") as target,
     ):
         src = source.streams.video[0]

@@ -7,6 +7,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -123,13 +124,8 @@ def test_someone_typing_a_booked_email_sees_no_link_and_changes_nothing(
 
 
 def test_attendee_adds_a_reference_photo_opts_back_in_and_downloads_the_badge(
-    page: Any, server: Server
+    page: Any, server: Server, faces_dir: Path
 ) -> None:
-    from tests.faces import face_data_dir
-
-    faces = face_data_dir()
-    if faces is None:
-        pytest.skip("face photos not found: set REGISTRY_FACE_DATA or put them in ../shared")
     event_id = _create_event(server)
     page.goto(f"{server.url}/events/{event_id}/book")
     page.get_by_label("Your name").fill("Robin Example")
@@ -139,7 +135,7 @@ def test_attendee_adds_a_reference_photo_opts_back_in_and_downloads_the_badge(
     expect(page.get_by_text("You have opted out.")).to_be_visible()
 
     page.get_by_label("A photo with only your face in it").set_input_files(
-        str(faces / "people" / "barack_obama" / "facerec_1.jpg")
+        str(faces_dir / "people" / "barack_obama" / "facerec_1.jpg")
     )
     page.get_by_label("I agree that the service may use this photo").check()
     page.get_by_role("button", name="Upload reference photo").click()

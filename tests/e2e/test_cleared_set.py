@@ -109,4 +109,5 @@ def test_six_photos_leave_in_one_zip_and_are_recorded_in_one_action(
 def _jwks(server: Server) -> dict[str, Any]:
     import httpx
 
-    return httpx.get(f"{server.url}/.well-known/jwks.json", timeout=10).json()
+    keys: dict[str, Any] = httpx.get(f"{server.url}/.well-known/jwks.json", timeout=10).json()
+    return keys

@@ -58,7 +58,12 @@ def test_json_lines_carry_request_ids_routes_and_jobs(json_logging: Live) -> Non
         while staff.get(f"/api/media/{uploaded['id']}").json()["status"] != "cleared":
             assert time.monotonic() < deadline
             time.sleep(0.3)
-    time.sleep(0.5)
+    deadline = time.monotonic() + 30  # the job logs its last line after the status changes
+    while not any(
+        x.get("request_id") == "upload-7" and x.get("media_id") for x in _lines(live.log)
+    ):
+        assert time.monotonic() < deadline, "the job's lines never reached the log"
+        time.sleep(0.1)
     lines = _lines(live.log)
     assert len(lines) > 5
     for line in lines:

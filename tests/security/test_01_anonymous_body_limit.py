@@ -8,6 +8,7 @@ import select
 import socket
 import threading
 import time
+from collections.abc import MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -162,7 +163,7 @@ def test_bytes_read_from_an_anonymous_body_stop_at_the_public_limit(
         pulled += len(body)
         return {"type": "http.request", "body": body, "more_body": pulled < 5 * MB}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
             answer["status"] = message["status"]
 

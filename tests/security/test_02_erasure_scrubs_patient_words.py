@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from registry.audit.service import SYSTEM
-from registry.consent import service as consent
+from registry.consent import links as consent_links
 from registry.consent.models import ConsentEvent, ConsentRequest
 from registry.rights import erasure
 from tests.auth.factories import csrf_from
@@ -39,7 +39,7 @@ def test_a_pseudonymised_consent_keeps_no_name_and_its_link_is_gone(
         channels=["internal"],
     )
     grant(session, request)
-    token = consent.link_token(request)
+    token = consent_links.link_token(request)
     page = client.get(f"/c/{token}")
     assert page.status_code == 200
     csrf = csrf_from(page.text)
@@ -75,7 +75,7 @@ def test_a_deleted_consent_link_answers_gone(
     client: TestClient, session: Session, make_consent: Callable[..., ConsentRequest]
 ) -> None:
     request = make_consent(subject_name="Noor Haddad", media_ids=[])
-    token = consent.link_token(request)
+    token = consent_links.link_token(request)
     assert erasure.erase_consent(session=session, actor=SYSTEM, request=request) == "deleted"
     assert client.get(f"/c/{token}").status_code == 410
     # A forged link still says nothing more than "not valid".

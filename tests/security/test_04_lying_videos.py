@@ -18,11 +18,11 @@ from registry.config import get_settings
 from registry.events.models import Event
 from registry.media import service as media_service
 from registry.media.models import Media, MediaStatus
-from registry.vision import video
+from registry.vision import video_probe, video_redact, video_tracks
 from registry.vision.images import ImageRejected
 from tests.video import dense_clip, lying_length_clip, size_switching_clip
 
-CASES = {
+CASES: dict[str, tuple[Callable[[], bytes], str]] = {
     "grows.mkv": (size_switching_clip, "changes its picture size mid-way"),
     "lies.mkv": (lying_length_clip, "runs past the length its header gives"),
     "dense.mp4": (dense_clip, "more frames than 240 a second"),
@@ -33,19 +33,19 @@ CASES = {
 def test_every_decoding_path_refuses_a_lying_video(name: str, tmp_path: Path) -> None:
     make, reason = CASES[name]
     data = make()
-    info = video.probe(data, max_seconds=1800)  # the header alone looks fine
+    info = video_probe.probe(data, max_seconds=1800)  # the header alone looks fine
     assert info.duration_s <= 3.5
     with pytest.raises(ImageRejected, match=reason):
-        video.analyse_video(data, max_seconds=1800)
+        video_tracks.analyse_video(data, max_seconds=1800)
     # The last part of a video cut in parts used to have no end.
     with pytest.raises(ImageRejected, match=reason):
-        video.analyse_video(
+        video_tracks.analyse_video(
             data, max_seconds=1800, window=(min(1.0, info.duration_s / 2), math.inf)
         )
     with pytest.raises(ImageRejected, match=reason):
-        video.scan(data, [(0.0, 60.0)], sample_fps=4)
+        video_tracks.scan(data, [(0.0, 60.0)], sample_fps=4)
     with pytest.raises(ImageRejected, match=reason):
-        video.redact_video(data, [], tmp_path / "out.mp4")
+        video_redact.redact_video(data, [], tmp_path / "out.mp4")
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -49,7 +49,7 @@ def _example(cls: type[BaseException]) -> BaseException:
     """An instance with every constructor argument given (keywords included)."""
     if issubclass(cls, errors.RateLimited):
         return cls("Try again later.", retry_after=42, field="email")
-    if cls.__init__ is errors.RegistryError.__init__:
+    if issubclass(cls, errors.RegistryError) and cls.__init__ is errors.RegistryError.__init__:
         return cls("Something is wrong with the input.", status_code=422, field="name")
     if cls is Refused:
         return cls(["It shows people who opted out.", "A consent was withdrawn."])

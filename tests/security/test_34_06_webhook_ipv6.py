@@ -158,7 +158,7 @@ def test_an_endpoint_stored_before_the_check_is_refused_at_send_time(
             yield session
 
     with _no_connections(monkeypatch) as tried:
-        assert delivery.send_pending(units=unit) == 0  # type: ignore[arg-type]
+        assert delivery.send_pending(units=unit) == 0
     assert tried == []
     session.refresh(row)
     assert row.last_status is None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from typing import TypedDict
 
 import pytest
 
@@ -28,8 +29,17 @@ FORWARDING = [
     {"CF-Connecting-IP": "8.8.8.8"},
     {"X-Client-IP": "8.8.8.8"},
 ]
+
+
+class _Throttle(TypedDict):
+    """Settings by name (a TypedDict, so `**` cannot fill live_server's other parameters)."""
+
+    REGISTRY_LOGIN_MAX_FAILURES: str
+    REGISTRY_LOGIN_WINDOW_SECONDS: str
+
+
 # One failed sign-in allowed per account, four (1 x 4) per client address, per window.
-LOGIN = {"REGISTRY_LOGIN_MAX_FAILURES": "1", "REGISTRY_LOGIN_WINDOW_SECONDS": "3600"}
+LOGIN = _Throttle(REGISTRY_LOGIN_MAX_FAILURES="1", REGISTRY_LOGIN_WINDOW_SECONDS="3600")
 PER_CLIENT = 4
 _emails = (f"nobody{n}@example.org" for n in itertools.count())
 
@@ -128,8 +138,8 @@ def test_the_rule_itself() -> None:
     trusted = "127.0.0.1, 10.0.0.0/8"
     assert client_host(_scope("127.0.0.1"), trusted) == "127.0.0.1"
     assert not forwarded(_scope("127.0.0.1"))
-    for header in FORWARDING:
-        assert forwarded(_scope("127.0.0.1", *header.items()))
+    for headers in FORWARDING:
+        assert forwarded(_scope("127.0.0.1", *headers.items()))
     cases = [
         (("Forwarded", "for=198.51.100.7"), "198.51.100.7"),
         (("Forwarded", 'for="[2001:db8::1]:80", for=10.1.1.1'), "2001:db8::1"),
