@@ -138,6 +138,7 @@ def engine(settings: Settings) -> Iterator[Engine]:
         def _connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
             dbapi_connection.isolation_level = None
             dbapi_connection.execute("PRAGMA foreign_keys=ON")
+            dbapi_connection.execute("PRAGMA busy_timeout=10000")
 
         @event.listens_for(engine, "begin")
         def _begin(conn):  # type: ignore[no-untyped-def]
@@ -152,6 +153,11 @@ def session(engine: Engine) -> Iterator[Session]:
     """A session inside a transaction that is rolled back after the test."""
     connection = engine.connect()
     transaction = connection.begin()
+    if engine.dialect.name == "sqlite":
+        # Take the write lock first (waiting for it), as the service's own units of work do
+        # (db.begin_write): a test that read first and wrote later would otherwise get an
+        # immediate "database is locked" whenever a job thread of an app held the lock.
+        connection.exec_driver_sql("UPDATE audit_head SET id = id WHERE 0")
     db = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
     try:
         yield db

@@ -10,11 +10,9 @@ from fastapi import Form, Request
 from fastapi.responses import JSONResponse, Response
 
 from registry import plurals
-from registry.audit.service import Actor
-from registry.deps import PageStaff, SessionDep
+from registry.deps import PageActor, PageStaff, SessionDep
 from registry.errors import redirect_on_error
-from registry.events import service as events
-from registry.events.models import Event
+from registry.events.deps import PageEvent
 from registry.media import people, redaction_batches
 from registry.media.models import Media, Rendition, RenditionStatus
 from registry.media.redaction_batches import CopyState, Progress
@@ -34,10 +32,6 @@ COPY_WORDS = {
 }
 
 
-def _event(session: SessionDep, event_id: str) -> Event:
-    return events.get_event(session=session, event_id=path_uuid(event_id, "event"))
-
-
 def media_words(items: list[Media], kind: str = "") -> str:
     """ "3 photos", "2 photos and 1 video" (`kind`: "3 flagged photos")."""
     photos = sum(1 for m in items if m.kind != "video")
@@ -48,10 +42,11 @@ def media_words(items: list[Media], kind: str = "") -> str:
 
 
 @router.get("/events/{event_id}/people")
-def people_page(request: Request, event_id: str, staff: PageStaff, session: SessionDep) -> Response:
+def people_page(
+    request: Request, staff: PageStaff, event: PageEvent, session: SessionDep
+) -> Response:
     """Everyone who opted out of the event's photos, with every photo and video they were found
     in (decided, and awaiting a word); confirm, dismiss and redact from here."""
-    event = _event(session, event_id)
     return render(
         request,
         "media/people.html",
@@ -68,15 +63,14 @@ def people_page(request: Request, event_id: str, staff: PageStaff, session: Sess
 
 @router.post("/events/{event_id}/people/{booking_id}/faces")
 def people_decide(
-    event_id: str,
     booking_id: str,
-    staff: PageStaff,
+    actor: PageActor,
+    event: PageEvent,
     session: SessionDep,
     decision: Annotated[str, Form(max_length=24)] = "",
     members: Annotated[list[str] | None, Form(max_length=80)] = None,
 ) -> Response:
     """One word (this is them / not them) for the ticked faces of one person."""
-    event = _event(session, event_id)
     who = people.person(
         session=session, event_id=event.id, booking_id=path_uuid(booking_id, "attendee")
     )
@@ -85,7 +79,7 @@ def people_decide(
     with redirect_on_error(back, place=place):
         recorded, skipped = people.decide(
             session=session,
-            actor=Actor.staff(staff.id),
+            actor=actor,
             event_id=event.id,
             booking_id=who.booking_id,
             members=members or [],
@@ -111,10 +105,9 @@ def _started(progress: Progress, scope: str) -> str:
 
 @router.post("/events/{event_id}/people/{booking_id}/redact")
 def people_redact(
-    event_id: str, booking_id: str, staff: PageStaff, session: SessionDep
+    booking_id: str, actor: PageActor, event: PageEvent, session: SessionDep
 ) -> Response:
     """Redacted copies of every photo and video one person is found in (a batch of jobs)."""
-    event = _event(session, event_id)
     who = people.person(
         session=session, event_id=event.id, booking_id=path_uuid(booking_id, "attendee")
     )
@@ -123,7 +116,7 @@ def people_redact(
     with redirect_on_error(back, place=place):
         progress = people.redact(
             session=session,
-            actor=Actor.staff(staff.id),
+            actor=actor,
             event_id=event.id,
             booking_id=who.booking_id,
         )
@@ -137,20 +130,17 @@ def people_redact(
 
 @router.post("/events/{event_id}/redactions")
 def redact_flagged(
-    event_id: str,
-    staff: PageStaff,
+    actor: PageActor,
+    event: PageEvent,
     session: SessionDep,
     back: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """Redacted copies of every flagged photo and video of the event that needs one (a batch
     of jobs: the page answers at once and shows their progress)."""
-    event = _event(session, event_id)
     page = "people" if back == "people" else "photos"
     url = f"/events/{event.id}/{page}#bulk-h"
     with redirect_on_error(url, place="bulk"):
-        progress = redaction_batches.redact_flagged(
-            session=session, actor=Actor.staff(staff.id), event_id=event.id
-        )
+        progress = redaction_batches.redact_flagged(session=session, actor=actor, event_id=event.id)
     items = _batch_media(session, progress)
     return redirect(url, message=_started(progress, media_words(items, "flagged ")), place="bulk")
 
@@ -165,10 +155,9 @@ def _renditions(session: SessionDep, progress: Progress) -> list[Rendition]:
 
 @router.get("/events/{event_id}/redactions/{batch_id}/status.json")
 def batch_status_json(
-    event_id: str, batch_id: str, staff: PageStaff, session: SessionDep
+    batch_id: str, staff: PageStaff, event: PageEvent, session: SessionDep
 ) -> JSONResponse:
     """A batch's progress for the pages (polled while its copies are made)."""
-    event = _event(session, event_id)
     progress = redaction_batches.get(
         session=session, event_id=event.id, batch_id=path_uuid(batch_id, "batch")
     )

@@ -41,6 +41,7 @@ from registry.events import service as events
 from registry.events.models import Booking, Event
 from registry.mail.models import OutboxMessage
 from registry.media import renditions
+from registry.media import service as media_service
 from registry.media.models import FaceReview, Media, MediaBadge, MediaFace, MediaObjection
 from registry.media.storage import get_storage
 from registry.organisation import service as organisation
@@ -124,14 +125,6 @@ def _covered_copy(copy: CoveredCopy, side: int = COPY_SIDE) -> bytes:
     return redact.clean_jpeg(covered, quality=88)
 
 
-def _faces(session: Session, media: Media) -> list[MediaFace]:
-    return list(
-        session.exec(
-            select(MediaFace).where(MediaFace.media_id == media.id).order_by(col(MediaFace.number))
-        ).all()
-    )
-
-
 def _badges(session: Session, booking: Booking, media: Media) -> list[MediaBadge]:
     return list(
         session.exec(
@@ -194,7 +187,12 @@ shown = _Built(max_bytes=32_000_000)  # the page's copies: each decoded once per
 def covered_photo(*, session: Session, booking: Booking, media: Media) -> bytes:
     """A photo as their "photos I am in" page shows it: the copy their export holds (everyone
     else's face covered), at most SHOWN_SIDE px."""
-    copy = _copy_of(booking, media, _faces(session, media), _badges(session, booking, media))
+    copy = _copy_of(
+        booking,
+        media,
+        media_service.faces_of(session=session, media=media),
+        _badges(session, booking, media),
+    )
     if copy is None:
         raise NotFound("There is no photo to show for this item.")
     digest = hashlib.sha256(json.dumps([copy.key, copy.covered, SHOWN_SIDE]).encode()).hexdigest()
@@ -263,7 +261,7 @@ def _media_entry(
 ) -> MediaEntry:
     """What the document says of one photo or video; its covered copy, if any, is added to
     `copies` (made only when the ZIP is built)."""
-    faces = _faces(session, media)
+    faces = media_service.faces_of(session=session, media=media)
     theirs = [f for f in faces if f.booking_id == booking.id]
     badges = _badges(session, booking, media)
     copy = _copy_of(booking, media, faces, badges)
