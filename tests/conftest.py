@@ -94,7 +94,8 @@ pytest_plugins = [
 
 
 # Tests that never touch the database under test run once, in the SQLite run: the browser
-# journeys drive a server with its own SQLite database, and vision is pure functions. With
+# journeys drive a server with its own SQLite database, vision is pure functions, and tests
+# marked `own_sqlite` give the commands they run a SQLite database of their own. With
 # REGISTRY_TEST_DATABASE_URL on PostgreSQL they are deselected (REGISTRY_TEST_ALL=1 keeps them).
 _BACKEND_FREE = ("e2e", "vision")
 
@@ -105,7 +106,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     here = Path(__file__).parent
     folders = [here / name for name in _BACKEND_FREE]
-    once = [i for i in items if any(i.path.is_relative_to(f) for f in folders)]
+    once = [
+        i
+        for i in items
+        if any(i.path.is_relative_to(f) for f in folders) or i.get_closest_marker("own_sqlite")
+    ]
     if once:
         config.hook.pytest_deselected(items=once)
         items[:] = [i for i in items if i not in once]

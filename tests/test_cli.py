@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.ports import free_port
 
@@ -50,6 +53,7 @@ def test_serve_in_production_without_secret_fails_clearly(tmp_path: Path) -> Non
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.own_sqlite
 def test_db_upgrade_check_user_create_and_audit_verify(tmp_path: Path) -> None:
     env = {
         "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
@@ -100,6 +104,7 @@ def test_db_upgrade_check_user_create_and_audit_verify(tmp_path: Path) -> None:
     assert "(entry 1, signed" in verify.stdout
 
 
+@pytest.mark.own_sqlite
 def test_housekeeping_runs_on_a_migrated_database(tmp_path: Path) -> None:
     env = {
         "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
@@ -128,11 +133,14 @@ with unit_of_work() as session:
 """
 
 
-def _seeded(tmp_path: Path) -> tuple[dict[str, str], str]:
-    """A migrated SQLite database with one event of five bookings; (env, event id)."""
+@pytest.fixture(scope="module")
+def _seeded_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One migrated SQLite database with one event of five bookings, made once per test process
+    (migrating and seeding each test's own took two commands a test); (file, event id)."""
+    folder = tmp_path_factory.mktemp("cli-template")
     env = {
-        "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "REGISTRY_VAR_DIR": str(tmp_path),
+        "REGISTRY_DATABASE_URL": f"sqlite:///{folder / 'cli.db'}",
+        "REGISTRY_VAR_DIR": str(folder),
     }
     assert _registry("db", "upgrade", env=env).returncode == 0
     seeded = subprocess.run(
@@ -143,11 +151,25 @@ def _seeded(tmp_path: Path) -> tuple[dict[str, str], str]:
         timeout=60,
         check=True,
     )
-    return env, seeded.stdout.strip()
+    return folder / "cli.db", seeded.stdout.strip()
 
 
-def test_badges_writes_the_event_sheet(tmp_path: Path) -> None:
-    env, event_id = _seeded(tmp_path)
+@pytest.fixture
+def seeded(tmp_path: Path, _seeded_template: tuple[Path, str]) -> tuple[dict[str, str], str]:
+    """A copy of the seeded database for this test alone; (env, event id)."""
+    template, event_id = _seeded_template
+    with sqlite3.connect(template) as source, sqlite3.connect(tmp_path / "cli.db") as copy:
+        source.backup(copy)
+    env = {
+        "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "REGISTRY_VAR_DIR": str(tmp_path),
+    }
+    return env, event_id
+
+
+@pytest.mark.own_sqlite
+def test_badges_writes_the_event_sheet(tmp_path: Path, seeded: tuple[dict[str, str], str]) -> None:
+    env, event_id = seeded
     target = tmp_path / "badges.pdf"
     result = _registry("badges", event_id, "-o", str(target), env=env)
     assert result.returncode == 0, result.stderr
@@ -166,8 +188,9 @@ def test_badges_writes_the_event_sheet(tmp_path: Path) -> None:
     assert "cannot write" in unwritable.stderr
 
 
-def test_user_disable_and_enable(tmp_path: Path) -> None:
-    env, _ = _seeded(tmp_path)
+@pytest.mark.own_sqlite
+def test_user_disable_and_enable(tmp_path: Path, seeded: tuple[dict[str, str], str]) -> None:
+    env, _ = seeded
     made = _registry("user", "create", "x@example.org", "--password", "a long password", env=env)
     assert made.returncode == 0, made.stderr
     off = _registry("user", "disable", "X@example.org", env=env)
@@ -179,8 +202,11 @@ def test_user_disable_and_enable(tmp_path: Path) -> None:
     assert "no staff user" in missing.stderr
 
 
-def test_keys_rotate_needs_the_old_key_and_reports(tmp_path: Path) -> None:
-    env, _ = _seeded(tmp_path)
+@pytest.mark.own_sqlite
+def test_keys_rotate_needs_the_old_key_and_reports(
+    tmp_path: Path, seeded: tuple[dict[str, str], str]
+) -> None:
+    env, _ = seeded
     missing = _registry("keys", "rotate", env=env)
     assert missing.returncode == 1
     assert "give the old key" in missing.stderr
@@ -192,12 +218,15 @@ def test_keys_rotate_needs_the_old_key_and_reports(tmp_path: Path) -> None:
     assert "ok: 0 re-sealed" in done.stdout
 
 
-def test_signage_writes_the_event_poster(tmp_path: Path) -> None:
+@pytest.mark.own_sqlite
+def test_signage_writes_the_event_poster(
+    tmp_path: Path, seeded: tuple[dict[str, str], str]
+) -> None:
     import zxingcpp
 
     from tests.pdf import render_pdf
 
-    env, event_id = _seeded(tmp_path)
+    env, event_id = seeded
     target = tmp_path / "poster.pdf"
     result = _registry("signage", event_id, "-o", str(target), "--size", "A3", env=env)
     assert result.returncode == 0, result.stderr
@@ -214,13 +243,16 @@ def test_signage_writes_the_event_poster(tmp_path: Path) -> None:
     assert "No event" in unknown.stderr
 
 
-def test_clear_uploads_and_clears_photos_with_json_output(tmp_path: Path, faces_dir: Path) -> None:
+@pytest.mark.own_sqlite
+def test_clear_uploads_and_clears_photos_with_json_output(
+    tmp_path: Path, seeded: tuple[dict[str, str], str], faces_dir: Path
+) -> None:
     import json
     import random
 
     from tests.vision import compose
 
-    env, event_id = _seeded(tmp_path)
+    env, event_id = seeded
     folder = tmp_path / "shoot"
     (folder / "day1").mkdir(parents=True)
     canvas = compose.background(faces_dir, (1600, 1000), random.Random(2))
@@ -255,6 +287,7 @@ def test_worker_and_several_web_processes_need_a_broker(tmp_path: Path) -> None:
     assert "--workers > 1 needs REGISTRY_BROKER_URL" in " ".join(serve.stderr.split())
 
 
+@pytest.mark.own_sqlite
 def test_worker_refuses_a_database_that_is_not_migrated(tmp_path: Path) -> None:
     env = {
         "REGISTRY_VAR_DIR": str(tmp_path),
@@ -267,6 +300,7 @@ def test_worker_refuses_a_database_that_is_not_migrated(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.own_sqlite
 def test_the_quick_start_demo_serves_its_seeded_event(tmp_path: Path) -> None:
     """`serve --demo` in a fresh process (as README's quick start runs it): the demo bookings
     are seeded (their confirmation mail queued), the login is printed and the app answers."""
@@ -322,14 +356,15 @@ with unit_of_work() as session:
 """
 
 
+@pytest.mark.own_sqlite
 def test_clear_prints_each_flagged_files_reasons_and_its_page(
-    tmp_path: Path, faces_dir: Path
+    tmp_path: Path, seeded: tuple[dict[str, str], str], faces_dir: Path
 ) -> None:
     import random
 
     from tests.vision import compose
 
-    env, event_id = _seeded(tmp_path)
+    env, event_id = seeded
     code = subprocess.run(
         [sys.executable, "-c", BADGE_OF_GUEST_2],
         env={**os.environ, **env},

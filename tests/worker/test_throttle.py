@@ -49,6 +49,7 @@ def test_without_redis_each_process_still_counts() -> None:
     assert throttle.retry_after(keys) > 0
 
 
+@pytest.mark.own_sqlite
 def test_serve_with_two_web_processes_shares_the_throttle(
     redis_url: str, worker_env: dict[str, str], tmp_path: Path
 ) -> None:
