@@ -16,16 +16,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cache
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
+from fpdf import FPDF
 from PIL import Image, ImageDraw
 
 from registry import qr_codes
 from registry.documents import FAMILY, FONTS
 from registry.events.badges import DPI, INK, PAPER, marker
-
-if TYPE_CHECKING:
-    from fpdf import FPDF
 
 Size = Literal["A4", "A3"]
 Colour = tuple[int, int, int]
@@ -317,8 +315,6 @@ def _draw(pdf: FPDF, pages: list[list[_Item]], scale: float) -> None:
 
 def render(info: PosterInfo, *, size: Size = "A4") -> bytes:
     """The poster as a PDF: one page, or more when the notice needs them."""
-    from fpdf import FPDF  # loaded when a poster is made (see registry.documents)
-
     pdf = FPDF(format=size, unit="mm")
     pdf.set_auto_page_break(False)
     pdf.add_font(FAMILY, "", str(FONTS / "DejaVuSans.ttf"))

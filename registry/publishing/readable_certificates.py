@@ -11,22 +11,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
-from registry import zones
+from registry import documents, zones
 from registry.channels import words as channel_words
 from registry.config import get_settings
-from registry.documents import FAMILY
 from registry.events.models import Event
 from registry.media.models import Media, Rendition
 from registry.organisation import service as organisation
 from registry.publishing.certificates import TYPE
 from registry.publishing.models import Publication
-
-if TYPE_CHECKING:
-    from registry.pdf_document import Document
 
 SCALES = (1.0, 0.92, 0.85, 0.78)  # type sizes tried in turn until the page fits on one A4
 
@@ -84,10 +79,8 @@ class _Page:
     steps: list[tuple[str, list[str]]]
     footer: str
 
-    def render(self, scale: float) -> Document:
-        from registry.pdf_document import Document  # the PDF writer, when a proof is made
-
-        doc = Document(title=self.title, footer=self.footer)
+    def render(self, scale: float) -> documents.Document:
+        doc = documents.Document(title=self.title, footer=self.footer)
         doc.heading(self.title, 18 * scale)
         self._text(doc, self.intro, 10.5 * scale)
         doc.ln(2 * scale)
@@ -119,7 +112,7 @@ class _Page:
 
     @staticmethod
     def _text(
-        doc: Document,
+        doc: documents.Document,
         text: str,
         size: float,
         *,
@@ -127,7 +120,7 @@ class _Page:
         fill: bool = False,
         indent: float = 0,
     ) -> None:
-        doc.set_font(FAMILY, "B" if bold else "", size)
+        doc.set_font(documents.FAMILY, "B" if bold else "", size)
         doc.multi_cell(
             doc.epw - indent,
             size * 0.5,
