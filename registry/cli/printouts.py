@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlmodel import Session
 
 from registry.cli.console import fail, out
 from registry.cli.startup import event_id as parse_event_id
@@ -13,6 +15,7 @@ from registry.cli.startup import load_settings
 from registry.db import unit_of_work
 from registry.errors import NotFound
 from registry.events import service as events
+from registry.events.models import Event
 
 
 def badges(
@@ -29,10 +32,7 @@ def badges(
     parsed = parse_event_id(event_id)
     load_settings()
     with unit_of_work() as session:
-        try:
-            event = events.get_event(session=session, event_id=parsed)
-        except NotFound as exc:
-            fail(exc.message)
+        event = _event(session, parsed)
         count = sum(
             1 for b in events.list_bookings(session=session, event=event) if not b.cancelled_at
         )
@@ -54,15 +54,20 @@ def signage(
     parsed = parse_event_id(event_id)
     load_settings()
     with unit_of_work() as session:
-        try:
-            event = events.get_event(session=session, event_id=parsed)
-        except NotFound as exc:
-            fail(exc.message)
+        event = _event(session, parsed)
         pdf = events.signage_pdf(
             session=session, event=event, size="A3" if size.upper() == "A3" else "A4"
         )
     _write(output, pdf)
     out.print(f"ok: {size.upper()} signage poster for {event.name} written to {output}")
+
+
+def _event(session: Session, event_id: uuid.UUID) -> Event:
+    """The event, or the command ends saying there is none."""
+    try:
+        return events.get_event(session=session, event_id=event_id)
+    except NotFound as exc:
+        fail(exc.message)
 
 
 def _write(output: Path, pdf: bytes) -> None:
