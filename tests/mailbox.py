@@ -29,6 +29,7 @@ class Inbox:
     def __init__(self, url: str) -> None:
         self.url = url
         self.messages: list[EmailMessage] = []
+        self.envelopes: list[list[str]] = []
         self.refuse: set[str] = set()
 
     async def handle_RCPT(  # noqa: N802
@@ -43,6 +44,7 @@ class Inbox:
         message = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
+        self.envelopes.append(list(envelope.rcpt_tos))
         return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:
