@@ -81,6 +81,53 @@ class JsonFormatter(logging.Formatter):
 TEXT = "%(levelname)s:     %(name)s: %(message)s"
 
 
+def uvicorn_config(*, level: str, fmt: str) -> dict[str, Any]:
+    """uvicorn's `log_config`: its lines in the service's format (JSON, or TEXT) from the first."""
+    # uvicorn sets up its loggers (a supervisor's, then each web process's) before the app's
+    # lifespan runs `configure`: with its default, "Started server process" and "Waiting for
+    # application startup" were plain text under json (and in text, unlike the lines after).
+    upper = level.upper()
+    access: dict[str, Any]
+    if fmt == "json":
+        default: dict[str, Any] = {"()": JsonFormatter}
+        # As in `configure`: our own access line replaces uvicorn's (no handler: not written).
+        access = {"handlers": [], "propagate": False}
+    else:
+        default = {"format": TEXT}
+        access = {"handlers": ["access"], "level": upper, "propagate": False}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "default": default,
+            # In text the access line stays uvicorn's own, as `configure` leaves it.
+            "access": {
+                "()": "uvicorn.logging.AccessFormatter",
+                "fmt": '%(levelprefix)s %(client_addr)s - "%(request_line)s" %(status_code)s',
+            },
+        },
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "formatter": "default",
+                "stream": "ext://sys.stderr",
+            },
+            "access": {
+                "class": "logging.StreamHandler",
+                "formatter": "access",
+                "stream": "ext://sys.stdout",
+            },
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["default"], "level": upper, "propagate": False},
+            # Propagates to "uvicorn"'s handler (`configure`, run before it under json, had
+            # turned that off).
+            "uvicorn.error": {"handlers": [], "level": upper, "propagate": True},
+            "uvicorn.access": access,
+        },
+    }
+
+
 def configure(*, level: str, fmt: str) -> None:
     """Route the service's loggers (and the web server's) to stderr in the chosen format."""
     handler = logging.StreamHandler()
@@ -95,6 +142,10 @@ def configure(*, level: str, fmt: str) -> None:
         target.propagate = False
     access = logging.getLogger("uvicorn.access")
     if fmt == "json":
+        # Python's warnings (a library's, Celery's as root) are lines too: through the log.
+        logging.captureWarnings(True)
+        warnings = logging.getLogger("py.warnings")
+        warnings.handlers, warnings.propagate = [handler], False
         # Our own access line (route template, status, duration, request id) replaces
         # uvicorn's, whose raw path could hold a private link's token.
         access.handlers, access.propagate, access.disabled = [], False, True

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Annotated
 
 import typer
 
-from registry import metrics, migrations
+from registry import logs, metrics, migrations
 from registry.cli.console import err, fail
 from registry.cli.startup import bucket_ready, load_settings
 from registry.db import DatabaseUnavailable, check_reachable, get_engine, redact_url
@@ -46,6 +47,9 @@ def worker(
             "`registry db upgrade` (or start `registry serve`) first"
         )
     bucket_ready(settings)
+    json_logs = settings.log_format == "json"
+    if json_logs:  # every line JSON: this command's own, and no Celery banner
+        logs.configure(level=settings.log_level, fmt="json")
     get_engine().dispose()  # no connection may cross the fork into the worker's children
     # This worker's children count in one folder of their own, served on metrics_port.
     metrics.use_folder(settings.var_dir / "metrics" / f"worker-{os.getpid()}", fresh=True)
@@ -53,10 +57,11 @@ def worker(
         from prometheus_client import start_http_server
 
         start_http_server(settings.metrics_port, addr="0.0.0.0", registry=metrics.registry())
-        err.print(f"worker metrics on port {settings.metrics_port}")
+        _say(f"worker metrics on port {settings.metrics_port}", json_logs=json_logs)
 
     processes = concurrency or settings.workers or os.cpu_count() or 1
     argv = [
+        *(["--quiet"] if json_logs else []),
         "worker",
         f"--concurrency={processes}",
         f"--loglevel={settings.log_level.upper()}",
@@ -68,8 +73,17 @@ def worker(
     if beat:
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         argv += ["--beat", f"--schedule={settings.var_dir / 'celerybeat-schedule'}"]
-    err.print(
+    _say(
         f"worker: {processes} process(es) on {redact_url(settings.broker_url)}"
-        + (" with the scheduler" if beat else "")
+        + (" with the scheduler" if beat else ""),
+        json_logs=json_logs,
     )
     celery_app.worker_app().worker_main(argv)
+
+
+def _say(message: str, *, json_logs: bool) -> None:
+    """A start-up line for the operator: logged under json, else on stderr as before."""
+    if json_logs:
+        logging.getLogger("registry").info("%s", message)
+    else:
+        err.print(message)

@@ -23,9 +23,15 @@ factor of 4 apart, so every face size is inside one of them with margin.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
+import logging
 import math
+import os
+import sys
+import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -44,6 +50,8 @@ NMS_IOU = 0.3
 NET_MIN_FACE, NET_MAX_FACE = 16, 100
 
 _lock = threading.Lock()
+_stderr_lock = threading.Lock()
+logger = logging.getLogger("registry")
 
 
 class WeightsMissing(RuntimeError):
@@ -81,10 +89,11 @@ class _LiteRT:
     def __init__(self, path: Path, size: int) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
-        self.interpreter = Interpreter(model_path=str(path), num_threads=1)
-        self.input = self.interpreter.get_input_details()[0]["index"]
-        self.interpreter.resize_tensor_input(self.input, [1, size, size, 3])
-        self.interpreter.allocate_tensors()
+        with _native_stderr_logged("LiteRT"):  # its delegate is made in allocate_tensors
+            self.interpreter = Interpreter(model_path=str(path), num_threads=1)
+            self.input = self.interpreter.get_input_details()[0]["index"]
+            self.interpreter.resize_tensor_input(self.input, [1, size, size, 3])
+            self.interpreter.allocate_tensors()
         outputs = self.interpreter.get_output_details()
         # Which output is which: the regressors have 16 values per anchor.
         self.boxes = next(o["index"] for o in outputs if o["shape"][-1] == 16)
@@ -98,6 +107,29 @@ class _LiteRT:
             boxes.append(self.interpreter.get_tensor(self.boxes)[0])
             scores.append(self.interpreter.get_tensor(self.scores)[0, :, 0])
         return np.stack(boxes), np.stack(scores)
+
+
+@contextlib.contextmanager
+def _native_stderr_logged(source: str) -> Iterator[None]:
+    """What native code writes to stderr (fd 2) inside the block goes to the log instead."""
+    # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." on the fd itself,
+    # past Python's logging: a plain-text line in a JSON log (the pool's workers share the
+    # server's stderr). Its INFO chatter is kept at debug; anything else it says is a warning.
+    with _stderr_lock, tempfile.TemporaryFile() as captured:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            os.dup2(captured.fileno(), 2)
+            yield
+        finally:
+            sys.stderr.flush()  # Python's own writes meanwhile land with the native ones
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines():
+                if line.strip():
+                    level = logging.DEBUG if line.startswith("INFO:") else logging.WARNING
+                    logger.log(level, "%s: %s", source, line.strip())
 
 
 class _OpenCV:
