@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, event, text
 from sqlalchemy.engine import make_url
@@ -29,6 +33,7 @@ NAMING_CONVENTION = {
 }
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata: MetaData = SQLModel.metadata
+T = TypeVar("T")
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -51,6 +56,90 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+class _Writer:
+    """The turn to write to one SQLite database: a lock of this process, then a lock file beside
+    the database shared with the other processes (web processes, the sender, the pool)."""
+
+    def __init__(self, database: str | None) -> None:
+        self._path = f"{database}.writer" if database else None
+        self._open()
+        # A forked child (a pool worker, a Celery child) must not share the parent's lock file
+        # (a lock on it is the parent's too) nor a turn a thread of the parent held.
+        os.register_at_fork(after_in_child=self._open)
+
+    def _open(self) -> None:
+        self._turn = threading.Lock()
+        self.holding: set[int] = set()  # connections holding the turn (by id of the driver's)
+        self._file = open(self._path, "a") if self._path else None  # noqa: SIM115
+
+    def take(self, wait: float = 30.0) -> bool:
+        """Wait for the turn (False: not within `wait`; then SQLite's own wait decides)."""
+        deadline = time.monotonic() + wait
+        if not self._turn.acquire(timeout=wait):
+            return False
+        while self._file is not None:
+            try:
+                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    self._turn.release()
+                    return False
+                time.sleep(0.0005)  # another process writes: it is done within milliseconds
+        return True
+
+    def give(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+        self._turn.release()
+
+
+def _one_writer_at_a_time(engine: Engine, database: str | None) -> None:
+    """SQLite lets one connection write at a time and makes the others poll for the lock,
+    sleeping longer each time (up to 100 ms): under a wave of bookings a waiter keeps missing it
+    while the others hand it round, past the busy timeout ("database is locked"), and every
+    request thread waits. So a transaction's first write first takes its turn (`_Writer`), and
+    gives it up the moment its commit or rollback is done: writers queue instead of polling."""
+    writer = _Writer(database)
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def before(
+        connection: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+    ) -> None:
+        raw = id(connection.connection.dbapi_connection)
+        if raw not in writer.holding and statement.lstrip()[:7].upper().startswith(_WRITES):
+            if writer.take():
+                writer.holding.add(raw)
+
+    def ended(connection: Any) -> None:
+        # (The dialect is handed the pool's proxy; the pool's events the driver's connection.)
+        raw = id(getattr(connection, "dbapi_connection", connection))
+        if raw in writer.holding:
+            writer.holding.discard(raw)
+            writer.give()
+
+    def do_commit(dbapi_connection: Any) -> None:
+        try:
+            commit(dbapi_connection)
+        finally:
+            ended(dbapi_connection)
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        try:
+            rollback(dbapi_connection)
+        finally:
+            ended(dbapi_connection)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine.pool, "close", lambda dbapi_connection, _record: ended(dbapi_connection))
+
+
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
     """One engine (and pool) per database URL, per process."""
@@ -58,8 +147,14 @@ def engine_for(url: str) -> Engine:
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 10},
+            pool_size=64,
+            max_overflow=64,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
+        _one_writer_at_a_time(engine, database if database != ":memory:" else None)
         return engine
     settings = get_settings()
     return create_engine(
@@ -106,6 +201,25 @@ def begin_write(session: Session) -> None:
     rows they read with SELECT ... FOR UPDATE instead.)"""
     if session.get_bind().dialect.name == "sqlite":
         session.execute(text("UPDATE audit_head SET id = id WHERE 0"))
+
+
+def is_busy(exc: OperationalError) -> bool:
+    """SQLite's "database is locked" (another writer held it past the busy timeout)."""
+    return "locked" in str(exc.orig or exc).lower() or "busy" in str(exc.orig or exc).lower()
+
+
+def patiently(unit: Callable[[], T], *, tries: int = 6, first_wait: float = 0.05) -> T:
+    """Run `unit` (a whole unit of work) again when the database was too busy to take its write
+    (past SQLite's busy timeout), waiting longer each time: for background senders, for which a
+    busy database is a wait, never an error. Other errors, and the last try's, propagate."""
+    for attempt in range(tries):
+        try:
+            return unit()
+        except OperationalError as exc:
+            if not is_busy(exc) or attempt == tries - 1:
+                raise
+            time.sleep(first_wait * 2**attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def savepoint(session: Session) -> SessionTransaction:

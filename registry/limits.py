@@ -15,6 +15,7 @@ with a 422 the same way: no database column can store it and no person types it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable
@@ -219,3 +220,45 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+WRITES_AT_ONCE = 16  # requests that may change data inside one web process at a time
+
+
+class WriteQueue:
+    """Requests that change data (every method but GET, HEAD and OPTIONS; uploads aside) enter
+    the app at most `WRITES_AT_ONCE` at a time per process; the rest wait here, in the event
+    loop, holding no thread.
+
+    Why: a sync route runs in a pool of threads (40), and so does the validation of its answer,
+    after the route returns but before its unit of work commits. In a wave of bookings every
+    thread could be a booking waiting for its turn to write while the one that has the turn
+    waits for a thread to validate its answer in: every request would stall until a timeout.
+    With writers capped well under the pool, a thread is always free for the writer that has
+    the turn (and for reads). Uploads stream their bodies for minutes and take their own
+    database turns briefly; they do not queue here."""
+
+    def __init__(self, app: Any, at_once: int = WRITES_AT_ONCE) -> None:
+        self.app = app
+        self.at_once = at_once
+        self._slots: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] in ("GET", "HEAD", "OPTIONS")
+            or _is_multipart(scope)
+        ):
+            await self.app(scope, receive, send)
+            return
+        if self._slots is None:  # made in the server's event loop, on the first write
+            self._slots = asyncio.Semaphore(self.at_once)
+        async with self._slots:
+            await self.app(scope, receive, send)
+
+
+def _is_multipart(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            return bytes(value).lower().startswith(b"multipart/")
+    return False

@@ -3,6 +3,7 @@ forms with a small limit, staff routes with the large one; nothing is written.""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -11,6 +12,7 @@ from sqlmodel import Session, select
 
 from registry.config import get_settings
 from registry.events.models import Booking, Event
+from registry.limits import WriteQueue
 from tests.auth.factories import csrf_from
 
 
@@ -86,3 +88,31 @@ def test_every_page_carries_the_security_headers(
     assert token_page.headers["referrer-policy"] == "no-referrer"
     monkeypatch.setattr(get_settings(), "base_url", "https://registry.example.org")
     assert "max-age=" in client.get("/login").headers["strict-transport-security"]
+
+
+def test_writes_queue_in_the_event_loop_beyond_their_share_and_reads_do_not() -> None:
+    """WriteQueue lets at most `at_once` requests that change data into the app at a time (the
+    rest wait without a thread); reads and uploads pass straight through."""
+    inside = {"now": 0, "most": 0}
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        inside["now"] += 1
+        inside["most"] = max(inside["most"], inside["now"])
+        await asyncio.sleep(0.01)
+        inside["now"] -= 1
+
+    queue = WriteQueue(app, at_once=3)
+
+    def scope(method: str, content_type: bytes = b"application/json") -> dict[str, object]:
+        return {"type": "http", "method": method, "headers": [(b"content-type", content_type)]}
+
+    async def run(method: str, content_type: bytes = b"application/json") -> None:
+        inside["most"] = 0
+        await asyncio.gather(*(queue(scope(method, content_type), None, None) for _ in range(20)))
+
+    asyncio.run(run("POST"))
+    assert inside["most"] == 3
+    asyncio.run(run("GET"))
+    assert inside["most"] == 20
+    asyncio.run(run("POST", b"multipart/form-data; boundary=x"))
+    assert inside["most"] == 20
