@@ -21,9 +21,12 @@ from registry.errors import Conflict
 from registry.origin import Origin
 
 
-def record_expiries(*, session: Session, at: datetime | None = None) -> int:
+def record_expiries(
+    *, session: Session, at: datetime | None = None, limit: int | None = None
+) -> int:
     """Write an `expired` event for consents that have passed their expiry (for the record only:
-    checks already treat them as expired). Returns how many were marked."""
+    checks already treat them as expired). Returns how many were marked: at most `limit`, the
+    earliest first (so a caller can take many in short transactions)."""
     at = at or utcnow()
     due = session.exec(
         select(ConsentRequest)
@@ -34,6 +37,8 @@ def record_expiries(*, session: Session, at: datetime | None = None) -> int:
             col(ConsentRequest.expires_at).is_not(None),
             col(ConsentRequest.expires_at) <= at,
         )
+        .order_by(col(ConsentRequest.expires_at), col(ConsentRequest.id))
+        .limit(limit)
         .with_for_update()
     ).all()
     for request in due:

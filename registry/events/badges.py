@@ -185,7 +185,7 @@ def pages(badges: Sequence[BadgeInfo], layout: Layout) -> Iterator[Image.Image]:
         for info in badges:
             page = Image.new("RGB", (A6_W, A6_H), PAPER)
             page.paste(draw_badge(info), ((A6_W - BADGE_W) // 2, (A6_H - BADGE_H) // 2))
-            yield page
+            yield _plain(page, [info])
         return
     left, top = (A4_W - 2 * BADGE_W) // 2, (A4_H - 2 * BADGE_H) // 2
     slots = [(left + c * BADGE_W, top + r * BADGE_H) for r in range(2) for c in range(2)]
@@ -200,11 +200,17 @@ def pages(badges: Sequence[BadgeInfo], layout: Layout) -> Iterator[Image.Image]:
             [top, top + BADGE_H, top + 2 * BADGE_H],
             min(left, top),
         )
-        yield page
+        yield _plain(page, badges[start : start + 4])
+
+
+def _plain(page: Image.Image, on_it: Sequence[BadgeInfo]) -> Image.Image:
+    """The page in grey when no badge on it carries the yellow band: a third of the pixels to
+    write and compress (a booking's confirmation makes one while the attendee's mail waits)."""
+    return page if any(info.opted_out for info in on_it) else page.convert("L")
 
 
 def write_pdf(images: Iterable[Image.Image], *, title: str, dpi: float = DPI) -> bytes:
-    """A minimal PDF with one lossless (Flate) RGB image per page, at `dpi` (300)."""
+    """A minimal PDF with one lossless (Flate) RGB or grey image per page, at `dpi` (300)."""
     objects: list[bytes] = []
 
     def add(body: bytes) -> int:
@@ -217,10 +223,11 @@ def write_pdf(images: Iterable[Image.Image], *, title: str, dpi: float = DPI) ->
     kids = []
     for image in images:
         raw = zlib.compress(image.tobytes(), 3)
+        space = b"/DeviceGray" if image.mode == "L" else b"/DeviceRGB"
         img = add(
-            b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB "
+            b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s "
             b"/BitsPerComponent 8 /Filter /FlateDecode /Length %d >>\nstream\n"
-            % (image.width, image.height, len(raw))
+            % (image.width, image.height, space, len(raw))
             + raw
             + b"\nendstream"
         )

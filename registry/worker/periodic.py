@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlmodel import Session
 
@@ -60,10 +60,24 @@ def run_daily(*, session: Session) -> Report:
     )
 
 
+EXPIRY_BATCH = 100  # consents marked expired per transaction
+
+
 def run_once() -> Report:
-    """One run in its own unit of work (as a background job must)."""
+    """One run in its own units of work (as a background job must). Consents that expired are
+    marked first, a hundred a transaction: after downtime or an import there can be thousands,
+    and one transaction for all of them would hold the database's write lock (on SQLite, every
+    booking's) for seconds."""
+    expired = 0
+    while True:
+        with unit_of_work() as session:
+            done = consent_renewals.record_expiries(session=session, limit=EXPIRY_BATCH)
+        expired += done
+        if done < EXPIRY_BATCH:
+            break
     with unit_of_work() as session:
         report = run_daily(session=session)
+    report = replace(report, consents_expired=report.consents_expired + expired)
     mail.send_pending()
     logger.info(
         "housekeeping: %d reference photo(s) and %d photo face encoding(s) purged, "
