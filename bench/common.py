@@ -58,11 +58,13 @@ def server(env: dict[str, str], workers: int = 1) -> Iterator[int]:
     """`registry serve` on a free port until the block ends; yields the port once ready.
     (`workers` > 1 runs several web processes and needs REGISTRY_BROKER_URL in `env`.)"""
     port = free_port()
+    log_path = os.environ.get("BENCH_SERVER_LOG")
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         [*CLI, "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
     )
     try:
         for _ in range(300):
@@ -77,6 +79,8 @@ def server(env: dict[str, str], workers: int = 1) -> Iterator[int]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        if not isinstance(log, int):
+            log.close()
 
 
 def sign_in(port: int) -> tuple[dict[str, str], float]:
