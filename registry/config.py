@@ -94,6 +94,14 @@ class Settings(BaseSettings):
         le=64,
         description="Clearance worker processes of the in-process pool (0 = one per CPU core).",
     )
+    web_processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="How many web processes serve this installation on this machine (set by "
+        "`registry serve --workers N`). Above 1 without a broker, one of them runs the "
+        "clearance pool and the periodic jobs, and the others hand it their jobs.",
+    )
     warm_workers: bool = Field(
         default=True,
         description="Start the in-process pool's worker processes (face models loaded) when "

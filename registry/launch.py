@@ -23,8 +23,8 @@ def _start_pool_early(argv: list[str]) -> None:
     """For `registry serve` without a broker: count metrics in the serve's folder (the pool's
     processes inherit it) and start the fork server. Anything unexpected (bad settings, a bad
     port) is left for `serve` itself to report."""
-    if argv[:1] != ["serve"] or "--help" in argv:
-        return
+    if argv[:1] != ["serve"] or "--help" in argv or _option(argv, "--workers", "1") != "1":
+        return  # (with several web processes, the one that takes the pool starts its own)
     try:
         from registry import metrics
         from registry.config import get_settings

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -21,12 +24,13 @@ from registry.consent import api as consent_api
 from registry.consent import pages as consent_pages
 from registry.dashboard import pages as dashboard_pages
 from registry.deps import carries_staff_credential
-from registry.dispatch import broker, compute, queue
+from registry.dispatch import broker, compute, doorbell, queue
 from registry.events import api as events_api
 from registry.events import pages as events_pages
 from registry.events import public_pages as events_public_pages
 from registry.exception_handlers import install_handlers
-from registry.limits import BodyLimit, SecurityHeaders
+from registry.lifetime import exit_with, identity
+from registry.limits import BodyLimit, SecurityHeaders, WriteQueue
 from registry.mail import pages as mail_pages
 from registry.media import api as media_api
 from registry.media import pages as media_pages
@@ -42,7 +46,7 @@ from registry.web import STATIC_DIR
 from registry.webhooks import api as webhooks_api
 from registry.webhooks import pages as webhooks_pages
 from registry.worker import periodic
-from registry.worker.pool import LocalPool
+from registry.worker.pool import LocalPool, start_fork_server, take_pool
 
 logger = logging.getLogger("registry")
 
@@ -117,6 +121,23 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         # its log level and in its format (text, or one JSON object a line).
         logs.configure(level=settings.log_level, fmt=settings.log_format)
         _redact_access_log()
+        # A thread that holds the database's write turn gets the interpreter back within 1 ms
+        # of its query, not 5 (the default), when dozens of request threads want it too: under
+        # a booking wave every writer waits on that one (bench/load.py: +25% requests/s).
+        sys.setswitchinterval(0.001)
+        if settings.web_processes > 1:
+            # One of `registry serve --workers N`'s processes: it ends with the serve, even
+            # when that is killed outright (the supervisor cannot stop it then).
+            exit_with(identity(os.getppid()))
+        if settings.web_processes > 1 and not settings.broker_url:
+            # Several web processes, no broker: one runs the pool and the timers for all.
+            app.state.pool_lock = take_pool(settings.var_dir / "run" / "pool.lock")
+            if app.state.pool_lock is None:
+                async with _handing_jobs_over(app):
+                    yield
+                return
+            if settings.warm_workers:  # this process is the one: load the models beside the app
+                start_fork_server()
         timers = _start_timers(settings)
         async with _clearance_jobs(app, settings):
             yield
@@ -174,13 +195,32 @@ async def _clearance_jobs(app: FastAPI, settings: Settings) -> AsyncIterator[Non
     if recovered:
         logger.info("queued %d photo(s) left pending by the previous run", recovered)
     sweeper = asyncio.create_task(periodic.sweeper(pool, interval=float(settings.sweep_seconds)))
+    # Other web processes of this serve (if any) ring their jobs over.
+    bell = doorbell.Bell(doorbell.POOL) if settings.web_processes > 1 else None
+    if bell is not None:
+
+        def answer(word: str, ids: list[uuid.UUID]) -> None:
+            (pool.enqueue if word == "clear" else pool.enqueue_redactions)(ids)
+
+        bell.listen(answer)
     yield
+    if bell is not None:
+        bell.close()
     sweeper.cancel()
     compute.use_processes(None)
     queue.use(None)
     pool.shutdown()
     if warming is not None:
         warming.cancel()
+
+
+@asynccontextmanager
+async def _handing_jobs_over(app: FastAPI) -> AsyncIterator[None]:
+    """A web process beside the one that holds the pool: its jobs are rung over to that one."""
+    app.state.jobs = doorbell.PoolBell()
+    queue.use(app.state.jobs)
+    yield
+    queue.use(None)
 
 
 def _add_throttles(app: FastAPI, settings: Settings) -> None:
@@ -202,6 +242,8 @@ def _add_throttles(app: FastAPI, settings: Settings) -> None:
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     """Added innermost first: the last one added sees every request and answer first."""
+    # Writers queue in the event loop, so a thread is always free for the one writing.
+    app.add_middleware(WriteQueue)
     # Outside the routes: bodies over the limit are never read; the large limit is for staff.
     app.add_middleware(BodyLimit, is_staff=carries_staff_credential)
     app.add_middleware(SecurityHeaders)  # even a 413 carries them

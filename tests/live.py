@@ -108,6 +108,7 @@ def live_server(
     mail: bool,
     database: str | None = None,
     users: bool = True,
+    workers: int = 1,
     **settings: str,
 ) -> Iterator[Live]:
     """`registry serve` on a free loopback port with its own database and media folder, and
@@ -151,7 +152,16 @@ def live_server(
             )
         with log.open("ab") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "registry", "serve", "--port", str(port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "registry",
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(workers),
+                ],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

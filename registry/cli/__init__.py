@@ -54,6 +54,8 @@ COMMANDS: tuple[Callable[..., Any], ...] = (
 )
 for _command in COMMANDS:
     app.command()(_command)
+# Started by `registry serve` itself, not by people: left out of --help.
+app.command(hidden=True)(serve.sender)
 
 
 def _group(name: str, about: str, commands: dict[str, Callable[..., Any]]) -> None:

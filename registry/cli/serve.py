@@ -3,18 +3,27 @@ is configured)."""
 
 from __future__ import annotations
 
+import atexit
+import logging
 import os
+import signal
+import subprocess
+import sys
 from typing import Annotated
 
 import typer
 
 from registry import demo as demo_data
-from registry import metrics
+from registry import logs, metrics
 from registry.cli.console import fail, out
 from registry.cli.startup import bucket_ready, load_settings, migrate_or_fail
 from registry.config import get_settings
 from registry.db import unit_of_work
+from registry.lifetime import die_with_parent, identity
+from registry.worker import sender as send_loop
 from registry.worker.pool import start_fork_server
+
+logger = logging.getLogger("registry")
 
 
 def serve(
@@ -26,8 +35,8 @@ def serve(
     workers: Annotated[
         int,
         typer.Option(
-            help="Web server processes. More than one needs REGISTRY_BROKER_URL (the in-process "
-            "clearance pool lives in one process).",
+            help="Web server processes (about one per core). Without a broker, one of them "
+            "runs the clearance pool for all.",
             min=1,
             max=64,
         ),
@@ -39,16 +48,13 @@ def serve(
     settings = load_settings()
     if demo and settings.env == "production":
         fail("--demo is refused when REGISTRY_ENV=production")
-    if workers > 1 and not settings.broker_url:
-        fail(
-            "--workers > 1 needs REGISTRY_BROKER_URL: without a broker, clearance runs in one "
-            "web process's pool"
-        )
     # Every process this command starts (web processes, the pool's workers) counts in one
     # folder, summed by GET /metrics; emptied now, before any of them writes.
     metrics.use_folder(settings.var_dir / "metrics" / f"serve-{port}", fresh=True)
-    if not settings.broker_url and settings.warm_workers:
-        start_fork_server()  # the face models load while the web app starts
+    if not settings.broker_url and settings.warm_workers and workers == 1:
+        # The face models load while the web app starts. (With several web processes, the one
+        # that takes the pool starts its own, once it knows it is the one.)
+        start_fork_server()
     migrate_or_fail(settings)
     bucket_ready(settings)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
@@ -58,20 +64,30 @@ def serve(
     if demo:
         # The demo's mail is read in the log (only in dev: refused in production above).
         os.environ["REGISTRY_LOG_MAIL_BODIES"] = "true"
+    # Each web process knows it is one of several: without a broker one of them takes the pool.
+    os.environ["REGISTRY_WEB_PROCESSES"] = str(workers)
     get_settings.cache_clear()
     settings = load_settings()
+    # Mail and webhooks go out from a process of their own, started before the web processes
+    # so that their first commits find its bell.
+    atexit.register(_stop, _start_sender())
+    if settings.log_format == "json":
+        # Every line a log collector reads is JSON, this command's own included.
+        logs.configure(level=settings.log_level, fmt="json")
     if demo:
         _seed_demo()
-    out.print(
-        f"Registry on [bold]{url}[/]  (database {settings.database_url.split(':')[0]}, "
-        f"API docs {url}docs)"
-    )
+    where = f"(database {settings.database_url.split(':')[0]}, API docs {url}docs)"
+    if settings.log_format == "json":
+        logger.info("Registry on %s %s", url, where)
+    else:
+        out.print(f"Registry on [bold]{url}[/]  {where}")
     uvicorn.run(
         "registry.main:create_app",
         factory=True,
         host=host,
         port=port,
         log_level=settings.log_level,
+        log_config=logs.uvicorn_config(level=settings.log_level, fmt=settings.log_format),
         proxy_headers=True,
         forwarded_allow_ips=settings.trusted_proxies,  # only these may name the client
         workers=workers,
@@ -82,10 +98,48 @@ def serve(
     )
 
 
+def sender(
+    owner: Annotated[int, typer.Option(help="The process this one ends with.")],
+) -> None:
+    """Send mail and webhook deliveries for `registry serve` (started by it)."""
+    settings = load_settings()
+    logs.configure(level=settings.log_level, fmt=settings.log_format)
+    send_loop.run(identity(owner))
+
+
+def _start_sender() -> subprocess.Popen[bytes]:
+    """The sender process: mail and webhooks, out of the web processes (it ends with this one,
+    even by kill -9)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "registry", "sender", "--owner", str(os.getpid())],
+        preexec_fn=_sender_child,  # noqa: PLW1509 - only sets signal dispositions
+    )
+
+
+def _sender_child() -> None:
+    """In the sender before it runs: it dies with this process, and a terminal's Ctrl-C (sent
+    to the whole group) is left to this process, which stops it (no traceback mid-import)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def _seed_demo() -> None:
     """Seed the demo event and print its staff login, so the person who started it can sign in."""
     with unit_of_work() as session:
         info = demo_data.seed(session=session)
+    if get_settings().log_format == "json":
+        # One line each, as printed in text (dev only: --demo is refused in production).
+        for line in [f"Staff login:  {info.email}  password {info.password}", *info.lines]:
+            logger.info("Demo data: %s", line)
+        return
     out.rule("[bold]Demo data")
     out.print(f"Staff login:  [bold]{info.email}[/]  password [bold]{info.password}[/]")
     for line in info.lines:

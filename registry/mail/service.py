@@ -36,7 +36,8 @@ from registry.addresses import one_address
 from registry.audit import service as audit
 from registry.audit.service import SYSTEM, Actor
 from registry.config import ROOT_DIR, get_settings
-from registry.db import savepoint, unit_of_work, utcnow
+from registry.db import begin_write, patiently, savepoint, unit_of_work, utcnow
+from registry.dispatch import doorbell
 from registry.errors import Conflict, NotFound
 from registry.mail import transport
 from registry.mail.models import MailState, OutboxMessage
@@ -323,70 +324,138 @@ def _finish(
         )
 
 
+CLAIM = timedelta(minutes=5)  # a claimed message is due again after this if its sender died
+
+
+BATCH = 20  # messages claimed (and their outcomes recorded) per transaction
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    message_id: int
+    state: MailState | None  # None: a temporary failure (try again after a backoff)
+    error: str | None = None
+
+
 def send_pending(
     *,
     limit: int = 100,
     now: datetime | None = None,
     units: Callable[[], AbstractContextManager[Session]] = unit_of_work,
 ) -> int:
-    """Send the messages that are due (each in its own transaction, from `units`); returns how
-    many the mail server accepted (or, without one, how many went to the log). Stops at the
-    first temporary failure: the server is down, the mailer tries again later."""
+    """Send the messages that are due; returns how many the mail server accepted (or, without
+    one, how many went to the log). Stops at the first temporary failure: the server is down,
+    the mailer tries again later.
+
+    Messages are claimed a batch at a time in one short unit of work (from `units`): their next
+    attempt is pushed past the send, so no other sender, in this process or another, takes
+    them meanwhile. Each is composed (reads only) and sent outside any transaction, so a slow
+    server never holds the database's write lock, and the batch's outcomes are recorded in one
+    more. A sender that dies before recording leaves its messages due again after `CLAIM`."""
     send = transport.sender()
     done = 0
-    with _sending:  # one sender per process; rows are claimed with a lock across processes
-        for _ in range(limit):
-            with units() as session:
-                message = session.exec(
-                    select(OutboxMessage)
-                    .where(
-                        OutboxMessage.state == MailState.queued,
-                        col(OutboxMessage.next_attempt_at) <= (now or utcnow()),
-                    )
-                    .order_by(col(OutboxMessage.id))
-                    .limit(1)
-                    .with_for_update(skip_locked=True)
-                ).first()
-                if message is None:
-                    break
-                message.attempts += 1
-                try:
-                    email = render(session=session, message=message)
-                except Exception as exc:  # a broken template must not block the queue
-                    logger.exception("Could not compose mail %s (%s)", message.id, message.kind)
-                    _finish(session, message, MailState.failed, f"could not be composed: {exc!r}")
-                    continue
-                if email is None:
-                    _finish(session, message, MailState.dropped, "no longer applies")
-                    continue
-                if send is None:
-                    transport.log_sender(
-                        email, what=f"{message.kind} for {message.entity_type} {message.record_id}"
-                    )
-                    _finish(session, message, MailState.logged, "no mail server configured")
-                    done += 1
-                    continue
-                try:
-                    send(email)
-                except transport.Bounced as exc:
-                    _finish(session, message, MailState.bounced, str(exc))
-                    continue
-                except transport.Temporary as exc:
-                    logger.warning("Could not send mail %s: %s", message.id, exc)
-                    if message.attempts >= MAX_ATTEMPTS:
-                        _finish(session, message, MailState.failed, str(exc))
-                        continue
-                    message.last_error = str(exc)[:500]
-                    message.next_attempt_at = utcnow() + backoff(message.attempts)
-                    session.add(message)
-                    break
-                _finish(session, message, MailState.sent)
-                done += 1
+    with _sending:  # one sender per process; claims keep processes apart
+        while done < limit:
+            at = now or utcnow()
+            claimed = patiently(lambda: _claim(units, at, min(BATCH, limit - done)))  # noqa: B023
+            if not claimed:
+                break
+            outcomes: list[_Outcome] = []
+            for message_id in claimed:
+                outcomes.append(_send_one(units, send, message_id))
+                if outcomes[-1].state is None:
+                    break  # the server is unavailable: the rest wait for the next round
+            patiently(lambda: _record(units, outcomes, claimed))  # noqa: B023
+            done += sum(o.state in (MailState.sent, MailState.logged) for o in outcomes)
+            if outcomes[-1].state is None or len(claimed) < BATCH:
+                break
     return done
 
 
+def _claim(
+    units: Callable[[], AbstractContextManager[Session]], at: datetime, count: int
+) -> list[int]:
+    due = (OutboxMessage.state == MailState.queued, col(OutboxMessage.next_attempt_at) <= at)
+    with units() as session:
+        if session.exec(select(OutboxMessage.id).where(*due).limit(1)).first() is None:
+            return []  # nothing due: no write lock taken
+        begin_write(session)  # on SQLite, take the write lock before reading what is free
+        messages = session.exec(
+            select(OutboxMessage)
+            .where(*due)
+            .order_by(col(OutboxMessage.id))
+            .limit(count)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for message in messages:
+            message.next_attempt_at = utcnow() + CLAIM
+            session.add(message)
+        return [m.id for m in messages if m.id is not None]
+
+
+def _send_one(
+    units: Callable[[], AbstractContextManager[Session]],
+    send: Callable[[EmailMessage], None] | None,
+    message_id: int,
+) -> _Outcome:
+    """Compose and send one claimed message: what happened to it."""
+    with units() as session:
+        message = session.get(OutboxMessage, message_id)
+        assert message is not None
+        kind, entity_type, record_id = message.kind, message.entity_type, message.record_id
+        try:
+            email = render(session=session, message=message)
+        except Exception as exc:  # a broken template must not block the queue
+            logger.exception("Could not compose mail %s (%s)", message_id, kind)
+            return _Outcome(message_id, MailState.failed, f"could not be composed: {exc!r}")
+    if email is None:
+        return _Outcome(message_id, MailState.dropped, "no longer applies")
+    if send is None:
+        transport.log_sender(email, what=f"{kind} for {entity_type} {record_id}")
+        return _Outcome(message_id, MailState.logged, "no mail server configured")
+    try:
+        send(email)
+    except transport.Bounced as exc:
+        return _Outcome(message_id, MailState.bounced, str(exc))
+    except transport.Temporary as exc:
+        logger.warning("Could not send mail %s: %s", message_id, exc)
+        return _Outcome(message_id, None, str(exc))
+    return _Outcome(message_id, MailState.sent)
+
+
+def _record(
+    units: Callable[[], AbstractContextManager[Session]],
+    outcomes: list[_Outcome],
+    claimed: list[int],
+) -> None:
+    """Write the batch's outcomes; what was claimed but not tried is due again at once."""
+    with units() as session:
+        begin_write(session)
+        for outcome in outcomes:
+            message = session.get(OutboxMessage, outcome.message_id, populate_existing=True)
+            assert message is not None
+            message.attempts += 1
+            if outcome.state is not None:
+                _finish(session, message, outcome.state, outcome.error)
+            elif message.attempts >= MAX_ATTEMPTS:
+                _finish(session, message, MailState.failed, outcome.error)
+            else:
+                message.last_error = (outcome.error or "")[:500]
+                message.next_attempt_at = utcnow() + backoff(message.attempts)
+                session.add(message)
+        tried = {o.message_id for o in outcomes}
+        for message_id in claimed:
+            if message_id not in tried:
+                message = session.get(OutboxMessage, message_id, populate_existing=True)
+                if message is not None:
+                    message.next_attempt_at = utcnow()
+                    session.add(message)
+
+
 def _after_commit(session: OrmSession) -> None:
-    if session.info.pop(_OUTBOX, False):
+    """Send what this commit queued: the sender process of `registry serve` when it listens,
+    else (a test's app, a command) a short-lived thread of this process."""
+    if session.info.pop(_OUTBOX, False) and not doorbell.ring(doorbell.SENDER, "mail"):
         threading.Thread(target=_send_quietly, name="registry-mail", daemon=True).start()
 
 

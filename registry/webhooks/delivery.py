@@ -15,12 +15,15 @@ import hmac
 import json
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from sqlalchemy import ColumnElement
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
@@ -28,7 +31,8 @@ from sqlmodel import Session, col, select
 from registry.audit.service import SYSTEM
 from registry.config import get_settings
 from registry.crypto import DecryptionFailed
-from registry.db import unit_of_work, utcnow
+from registry.db import begin_write, patiently, unit_of_work, utcnow
+from registry.dispatch import doorbell
 from registry.errors import Invalid
 from registry.publishing import notify
 from registry.webhooks import service
@@ -108,20 +112,20 @@ def _disable(session: Session, endpoint: WebhookEndpoint, why: str) -> None:
     )
 
 
-def _claim(session: Session, now: datetime, skip: set[object]) -> WebhookDelivery | None:
-    query = (
-        select(WebhookDelivery)
-        .where(
-            WebhookDelivery.state == DeliveryState.queued,
-            col(WebhookDelivery.next_attempt_at) <= now,
-        )
-        .order_by(col(WebhookDelivery.next_attempt_at), col(WebhookDelivery.id))
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-    if skip:
-        query = query.where(col(WebhookDelivery.endpoint_id).not_in(list(skip)))
-    return session.exec(query).first()
+CLAIM = timedelta(minutes=2)  # a claimed delivery is due again after this if its sender died
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """A delivery taken for one try: what to post where, or why it cannot be posted."""
+
+    id: str
+    endpoint_id: uuid.UUID
+    url: str = ""
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    error: str | None = None  # set: not posted, recorded as this try's failure
+    gone: bool = False  # the endpoint is disabled or deleted: the delivery fails for good
 
 
 def send_pending(
@@ -130,72 +134,125 @@ def send_pending(
     now: datetime | None = None,
     units: Callable[[], AbstractContextManager[Session]] = unit_of_work,
 ) -> int:
-    """Send what is due (each in its own transaction); returns how many were delivered. An
-    endpoint that fails is not tried again in this round."""
+    """Send what is due; returns how many were delivered. An endpoint that fails is not tried
+    again in this round. Each delivery is claimed in one short unit of work and its outcome
+    recorded in another; the receiver is called outside any transaction, so a slow receiver
+    never holds the database's write lock."""
     delivered = 0
     failing: set[object] = set()
     with _sending:
         for _ in range(limit):
-            with units() as session:
-                at = now or utcnow()
-                delivery = _claim(session, at, failing)
-                if delivery is None:
-                    break
-                endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
-                if endpoint is None or not endpoint.enabled or endpoint.deleted_at is not None:
-                    delivery.state = DeliveryState.failed
-                    delivery.last_error = "the endpoint is disabled or deleted"
-                    session.add(delivery)
-                    continue
-                if _attempt(session, endpoint, delivery, at):
-                    delivered += 1
-                else:
-                    failing.add(endpoint.id)
+            at = now or utcnow()
+            claimed = patiently(lambda: _claim(units, at, failing))  # noqa: B023
+            if claimed is None:
+                break
+            status, answer, error = _post_claimed(claimed)
+            ok = patiently(lambda: _record(units, claimed, at, status, answer, error))  # noqa: B023
+            if ok:
+                delivered += 1
+            elif not claimed.gone:
+                failing.add(claimed.endpoint_id)
     return delivered
 
 
-def _attempt(
-    session: Session, endpoint: WebhookEndpoint, delivery: WebhookDelivery, at: datetime
-) -> bool:
-    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
-    delivery.attempts += 1
-    delivery.last_attempt_at = utcnow()
-    status, answer, error = None, None, None
+def _claim(
+    units: Callable[[], AbstractContextManager[Session]], now: datetime, skip: set[object]
+) -> _Claimed | None:
+    """Take the next due delivery and push its next attempt past this try (so no other sender
+    takes it meanwhile); None when nothing is due."""
+    due: list[ColumnElement[bool]] = [
+        col(WebhookDelivery.state) == DeliveryState.queued,
+        col(WebhookDelivery.next_attempt_at) <= now,
+    ]
+    if skip:
+        due.append(col(WebhookDelivery.endpoint_id).not_in(list(skip)))
+    with units() as session:
+        if session.exec(select(WebhookDelivery.id).where(*due).limit(1)).first() is None:
+            return None  # nothing due: no write lock taken
+        begin_write(session)  # on SQLite, take the write lock before reading what is free
+        delivery = session.exec(
+            select(WebhookDelivery)
+            .where(*due)
+            .order_by(col(WebhookDelivery.next_attempt_at), col(WebhookDelivery.id))
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if delivery is None:
+            return None
+        assert delivery.id is not None
+        endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
+        if endpoint is None or not endpoint.enabled or endpoint.deleted_at is not None:
+            return _Claimed(delivery.id, delivery.endpoint_id, gone=True)
+        body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
+        delivery.attempts += 1
+        delivery.last_attempt_at = utcnow()
+        delivery.next_attempt_at = utcnow() + CLAIM
+        session.add(delivery)
+        try:
+            headers = headers_for(delivery, service.signing_secrets(endpoint), body, utcnow())
+        except DecryptionFailed:
+            error = "its secret cannot be read with this installation's key: rotate it"
+            return _Claimed(delivery.id, endpoint.id, error=error)
+        return _Claimed(delivery.id, endpoint.id, endpoint.url, body, headers)
+
+
+def _post_claimed(claimed: _Claimed) -> tuple[int | None, str | None, str | None]:
+    """(status, the receiver's answer, error) of one try; no database work here."""
+    if claimed.gone or claimed.error is not None:
+        return None, None, claimed.error
     try:
-        headers = headers_for(delivery, service.signing_secrets(endpoint), body, utcnow())
-        response = _post(endpoint.url, body, headers)
-        status, answer = response.status_code, response.text[:500]
-    except DecryptionFailed:
-        error = "its secret cannot be read with this installation's key: rotate it"
+        response = _post(claimed.url, claimed.body, claimed.headers)
     except Invalid as exc:
-        error = exc.message
+        return None, None, exc.message
     except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500]
-    delivery.last_status, delivery.last_response, delivery.last_error = status, answer, error
-    ok = status is not None and 200 <= status < 300
-    if ok:
-        delivery.state, delivery.delivered_at = DeliveryState.delivered, utcnow()
-        endpoint.failures = 0
-    else:
-        endpoint.failures += 1
-        logger.warning(
-            "webhook %s to endpoint %s failed (try %d): %s",
-            delivery.id,
-            endpoint.id,
-            delivery.attempts,
-            error or f"HTTP {status}",
-        )
-        if delivery.attempts >= MAX_ATTEMPTS:
+        return None, None, f"{type(exc).__name__}: {exc}"[:500]
+    return response.status_code, response.text[:500], None
+
+
+def _record(
+    units: Callable[[], AbstractContextManager[Session]],
+    claimed: _Claimed,
+    at: datetime,
+    status: int | None,
+    answer: str | None,
+    error: str | None,
+) -> bool:
+    """Write one try's outcome on its delivery and endpoint; True when it was delivered."""
+    with units() as session:
+        begin_write(session)
+        delivery = session.get(WebhookDelivery, claimed.id, populate_existing=True)
+        endpoint = session.get(WebhookEndpoint, claimed.endpoint_id, populate_existing=True)
+        assert delivery is not None
+        if claimed.gone or endpoint is None:
             delivery.state = DeliveryState.failed
-            _disable(session, endpoint, f"delivery {delivery.id} failed {MAX_ATTEMPTS} times")
+            delivery.last_error = "the endpoint is disabled or deleted"
+            session.add(delivery)
+            return False
+        delivery.last_status, delivery.last_response, delivery.last_error = status, answer, error
+        ok = status is not None and 200 <= status < 300
+        if ok:
+            delivery.state, delivery.delivered_at = DeliveryState.delivered, utcnow()
+            endpoint.failures = 0
         else:
-            delivery.next_attempt_at = at + _backoff(delivery.attempts)
-            if endpoint.failures >= DISABLE_AFTER:
-                _disable(session, endpoint, f"{endpoint.failures} failed tries in a row")
-    session.add(delivery)
-    session.add(endpoint)
-    session.flush()
-    return ok
+            endpoint.failures += 1
+            logger.warning(
+                "webhook %s to endpoint %s failed (try %d): %s",
+                delivery.id,
+                endpoint.id,
+                delivery.attempts,
+                error or f"HTTP {status}",
+            )
+            if delivery.attempts >= MAX_ATTEMPTS:
+                delivery.state = DeliveryState.failed
+                _disable(session, endpoint, f"delivery {delivery.id} failed {MAX_ATTEMPTS} times")
+            else:
+                delivery.next_attempt_at = at + _backoff(delivery.attempts)
+                if endpoint.failures >= DISABLE_AFTER:
+                    _disable(session, endpoint, f"{endpoint.failures} failed tries in a row")
+        session.add(delivery)
+        session.add(endpoint)
+        session.flush()
+        return ok
 
 
 def _send_quietly() -> None:
@@ -206,7 +263,9 @@ def _send_quietly() -> None:
 
 
 def _after_commit(session: OrmSession) -> None:
-    if session.info.pop(service.DUE, False):
+    """Send what this commit queued: the sender process of `registry serve` when it listens,
+    else (a test's app, a command) a short-lived thread of this process."""
+    if session.info.pop(service.DUE, False) and not doorbell.ring(doorbell.SENDER, "webhooks"):
         threading.Thread(target=_send_quietly, name="registry-webhooks", daemon=True).start()
 
 

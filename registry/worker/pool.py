@@ -10,15 +10,17 @@ queued again.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+import signal
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from registry import logs
 from registry.db import unit_of_work, utcnow
@@ -39,6 +41,9 @@ def start_fork_server() -> None:
 def _start_worker(owner: tuple[int, str | None]) -> None:
     """Each worker process: exit when the process that owns the pool dies (even by kill -9),
     then load the models (already in memory when the fork server preloaded them)."""
+    # Ctrl-C reaches the terminal's whole process group: the owner stops its workers, which
+    # would otherwise each print a KeyboardInterrupt traceback (plain text in a JSON log).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     exit_with(owner)
     faces.load_models()
 
@@ -48,6 +53,21 @@ def _ready() -> int:
     faces.load_models()  # already loaded by the fork server: returns at once
     time.sleep(0.2)  # keep this process busy so the next warm-up call starts another
     return os.getpid()
+
+
+def take_pool(lock_path: Path) -> TextIO | None:
+    """With several web processes and no broker, the one that locks `lock_path` first runs the
+    pool (and the periodic jobs) for all; the lock is the open file returned, held as long as
+    the process lives (the system drops it when the process ends, even by kill -9, so the
+    process that replaces it can take it). None: another process holds it."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    handle = lock_path.open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
 
 
 class LocalPool:
