@@ -225,11 +225,13 @@ async def _handing_jobs_over(app: FastAPI) -> AsyncIterator[None]:
 
 def _add_throttles(app: FastAPI, settings: Settings) -> None:
     """Counters of failed sign-ins and of public link requests, shared through the broker's
-    Redis when there is one."""
+    Redis when there is one, else (several web processes) through a file of theirs."""
+    shared = settings.var_dir / "run" / "throttles.sqlite" if settings.web_processes > 1 else None
     app.state.login_throttle = make_throttle(
         broker_url=settings.broker_url,
         max_failures=settings.login_max_failures,
         window_seconds=settings.login_window_seconds,
+        shared=(shared, "login") if shared else None,
     )
     # Public link requests (lost-link form, booking an address already booked): the limits are
     # the key factors (per address, per network), one counter per request.
@@ -237,6 +239,7 @@ def _add_throttles(app: FastAPI, settings: Settings) -> None:
         broker_url=settings.broker_url,
         max_failures=1,
         window_seconds=settings.link_request_window_seconds,
+        shared=(shared, "links") if shared else None,
     )
 
 

@@ -1,18 +1,22 @@
 """Counting failed sign-ins so that password guessing is slowed down.
 
-One process (`registry serve`): counted in memory. Several web processes (`serve --workers N`,
-or several API machines, which need a broker): counted in Redis, so that N processes do not give
-a guesser N times the attempts. Keys are hashed: no email or address is written to Redis.
+One process (`registry serve`): counted in memory. Several web processes: with a broker (or on
+several API machines) counted in Redis; `serve --workers N` without one, in a small SQLite file
+its processes share. Either way N processes do not give a guesser N times the attempts. Keys are
+hashed: no email or address is written to Redis or the file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
 import threading
 import time
 import uuid
 from collections import defaultdict, deque
+from contextlib import closing
+from pathlib import Path
 from typing import Any, Protocol
 
 logger = logging.getLogger("registry")
@@ -160,9 +164,81 @@ class RedisLoginThrottle:
         return int(count), (now - latest[0][1]) if latest else None
 
 
-def make_throttle(*, broker_url: str, max_failures: int, window_seconds: int) -> Throttle:
+class FileThrottle:
+    """The same sliding window, shared by the web processes of one `registry serve --workers N`
+    without a broker: a small SQLite file of its own in the var folder (hashed keys and times,
+    nothing else), so N processes do not give a guesser N times the tries."""
+
+    def __init__(self, path: Path, name: str, *, max_failures: int, window_seconds: int) -> None:
+        self.max_failures = max_failures
+        self.window_seconds = window_seconds
+        self._path, self._table = path, f"failures_{name}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute(f"CREATE TABLE IF NOT EXISTS {self._table} (key TEXT, at REAL)")
+            db.execute(f"CREATE INDEX IF NOT EXISTS {self._table}_key ON {self._table} (key)")
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self._path, timeout=5, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    @staticmethod
+    def _hash(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    def _window(self, db: sqlite3.Connection, key: str, now: float) -> list[float]:
+        db.execute(
+            f"DELETE FROM {self._table} WHERE key = ? AND at <= ?",
+            (self._hash(key), now - self.window_seconds),
+        )
+        rows = db.execute(
+            f"SELECT at FROM {self._table} WHERE key = ? ORDER BY at", (self._hash(key),)
+        ).fetchall()
+        return [float(at) for (at,) in rows]
+
+    def retry_after(self, keys: list[tuple[str, int]]) -> int:
+        now, wait = time.time(), 0
+        with closing(self._connect()) as db:
+            for key, factor in keys:
+                times = self._window(db, key, now)
+                if len(times) >= self.max_failures * factor:
+                    wait = max(wait, int(times[0] + self.window_seconds - now) + 1)
+        return wait
+
+    def fail(self, keys: list[str]) -> None:
+        now = time.time()
+        with closing(self._connect()) as db:
+            db.executemany(
+                f"INSERT INTO {self._table} (key, at) VALUES (?, ?)",
+                [(self._hash(key), now) for key in keys],
+            )
+
+    def clear(self, key: str) -> None:
+        with closing(self._connect()) as db:
+            db.execute(f"DELETE FROM {self._table} WHERE key = ?", (self._hash(key),))
+
+    def recent(self, key: str) -> tuple[int, float | None]:
+        now = time.time()
+        with closing(self._connect()) as db:
+            times = self._window(db, key, now)
+        return len(times), (now - times[-1]) if times else None
+
+
+def make_throttle(
+    *,
+    broker_url: str,
+    max_failures: int,
+    window_seconds: int,
+    shared: tuple[Path, str] | None = None,
+) -> Throttle:
+    """In Redis with a broker; else in `shared` (a file, and a name for this counter) when
+    several web processes serve; else in this process."""
     if broker_url:
         return RedisLoginThrottle(
             broker_url, max_failures=max_failures, window_seconds=window_seconds
         )
+    if shared is not None:
+        path, name = shared
+        return FileThrottle(path, name, max_failures=max_failures, window_seconds=window_seconds)
     return LoginThrottle(max_failures=max_failures, window_seconds=window_seconds)
