@@ -276,15 +276,13 @@ def test_clear_uploads_and_clears_photos_with_json_output(
     assert "no such file or folder" in unknown.stderr
 
 
-def test_worker_and_several_web_processes_need_a_broker(tmp_path: Path) -> None:
+def test_worker_needs_a_broker(tmp_path: Path) -> None:
+    """(`serve --workers N` does not: tests/ops/test_web_processes.py.)"""
     env = {"REGISTRY_VAR_DIR": str(tmp_path), "REGISTRY_BROKER_URL": ""}
     worker = _registry("worker", env=env)
     assert worker.returncode == 1
     assert "REGISTRY_BROKER_URL is not set" in worker.stderr
     assert "Traceback" not in worker.stderr
-    serve = _registry("serve", "--workers", "2", "--port", "0", env=env)
-    assert serve.returncode == 1
-    assert "--workers > 1 needs REGISTRY_BROKER_URL" in " ".join(serve.stderr.split())
 
 
 @pytest.mark.own_sqlite
