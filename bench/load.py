@@ -448,6 +448,33 @@ def warm_up(port: int, load: Load) -> None:
     conn.close()
 
 
+def alone(port: int, load: Load, count: int = 100) -> str:
+    """Bookings one at a time on an idle server (one keep-alive connection): the time one takes
+    when nothing else runs, which is the server's time plus a loopback round trip."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    times = []
+    for _ in range(count):
+        name, email = load.next_booking()
+        body = json.dumps({"name": name, "email": email})
+        start = time.perf_counter()
+        conn.request(
+            "POST",
+            f"/api/events/{load.events[-1]}/bookings",
+            body,
+            {**load.auth, "Content-Type": "application/json"},
+        )
+        answer = conn.getresponse()
+        answer.read()
+        times.append((time.perf_counter() - start) * 1000)
+        assert answer.status == 201, answer.status
+        load.booked[email] = time.time()
+    conn.close()
+    return (
+        f"a booking alone ({count} in a row, badge and mail left to the sender): "
+        f"p50 {percentile(times, 0.5):.1f} ms, p99 {percentile(times, 0.99):.1f} ms"
+    )
+
+
 def run_locust(
     port: int,
     load: Load,
@@ -538,7 +565,7 @@ def main() -> None:
         "--server-workers",
         type=int,
         default=1,
-        help="`registry serve --workers` (more than one needs REGISTRY_BROKER_URL today).",
+        help="`registry serve --workers` (web processes; about one per core).",
     )
     parser.add_argument(
         "--database-url",
@@ -602,11 +629,14 @@ def main() -> None:
         if not serve_tree():
             raise SystemExit(
                 "registry serve is not running (it logs nothing here; run it by hand to see why: "
-                "more than one --server-workers needs REGISTRY_BROKER_URL until it does not)"
+                "see BENCH_SERVER_LOG=path for its log)"
             )
         auth, _ = sign_in(port)
         load = Load(auth=auth, events=create_events(port, auth, args.events), media=media)
         warm_up(port, load)
+        if args.burst is None and not args.soak:
+            print(alone(port, load))
+            time.sleep(3)  # the sender's confirmations of those, before the clock starts
         t0 = time.monotonic()
         idle = sample(database_url, t0)
         print(f"server idle: {describe_sample(idle)}")
