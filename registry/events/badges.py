@@ -36,6 +36,7 @@ A4_W, A4_H = mm(210), mm(297)
 A6_W, A6_H = mm(105), mm(148)
 MARGIN = 40
 INK = (0, 0, 0)
+BLACK = 0  # INK as badges draw it: black in a grey picture and in a colour one
 PAPER = (255, 255, 255)
 # Black on signal yellow: the strongest contrast for every kind of colour vision; the meaning is
 # carried by the symbol and the words, never by the colour alone.
@@ -96,7 +97,9 @@ def _centred(
     font = typeface(size)
     for line in lines:
         x = (width - draw.textlength(line, font=font)) / 2
-        draw.text((x, y), line, font=font, fill=INK, stroke_width=2 if bold else 0, stroke_fill=INK)
+        draw.text(
+            (x, y), line, font=font, fill=BLACK, stroke_width=2 if bold else 0, stroke_fill=BLACK
+        )
         y += round(size * 1.2)
     return y
 
@@ -104,19 +107,19 @@ def _centred(
 def _no_photo_symbol(draw: ImageDraw.ImageDraw, cx: int, cy: int, r: int) -> None:
     """A camera inside a circle with a bar across it (the usual "no photography" sign)."""
     body = (cx - r * 0.55, cy - r * 0.3, cx + r * 0.55, cy + r * 0.4)
-    draw.rounded_rectangle(body, radius=r * 0.08, fill=INK)
-    draw.rectangle((cx - r * 0.2, cy - r * 0.45, cx + r * 0.15, cy - r * 0.3), fill=INK)
+    draw.rounded_rectangle(body, radius=r * 0.08, fill=BLACK)
+    draw.rectangle((cx - r * 0.2, cy - r * 0.45, cx + r * 0.15, cy - r * 0.3), fill=BLACK)
     lens = r * 0.2
     draw.ellipse((cx - lens, cy + 0.05 * r - lens, cx + lens, cy + 0.05 * r + lens), fill=WARN)
     width = max(6, r // 6)
-    draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=INK, width=width)
+    draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=BLACK, width=width)
     offset = r * 0.7071
-    draw.line((cx - offset, cy - offset, cx + offset, cy + offset), fill=INK, width=width)
+    draw.line((cx - offset, cy - offset, cx + offset, cy + offset), fill=BLACK, width=width)
 
 
 def marker(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int]) -> None:
     left, top, right, bottom = box
-    draw.rectangle(box, fill=WARN, outline=INK, width=10)
+    draw.rectangle(box, fill=WARN, outline=BLACK, width=10)
     height = bottom - top
     _no_photo_symbol(draw, left + height // 2 + 10, top + height // 2, height // 2 - 30)
     text_left = left + height + 10
@@ -124,17 +127,17 @@ def marker(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int]) -> None:
         (text_left, top + 40),
         "NO PHOTOS",
         font=typeface(92),
-        fill=INK,
+        fill=BLACK,
         stroke_width=3,
-        stroke_fill=INK,
+        stroke_fill=BLACK,
     )
-    draw.text((text_left, top + 150), "Please do not photograph", font=typeface(40), fill=INK)
-    draw.text((text_left, top + 200), "or film me", font=typeface(40), fill=INK)
+    draw.text((text_left, top + 150), "Please do not photograph", font=typeface(40), fill=BLACK)
+    draw.text((text_left, top + 200), "or film me", font=typeface(40), fill=BLACK)
 
 
 def draw_badge(info: BadgeInfo) -> Image.Image:
     """One badge, BADGE_W × BADGE_H pixels at 300 dpi."""
-    image = Image.new("RGB", (BADGE_W, BADGE_H), PAPER)
+    image = _blank((BADGE_W, BADGE_H), colour=info.opted_out)
     draw = ImageDraw.Draw(image)
     inner = BADGE_W - 2 * MARGIN
     if info.opted_out:
@@ -158,7 +161,7 @@ def draw_badge(info: BadgeInfo) -> Image.Image:
         for c, dark in enumerate(row):
             if dark:
                 x, y0 = qx + c * MODULE_PX, qy + r * MODULE_PX
-                draw.rectangle((x, y0, x + MODULE_PX - 1, y0 + MODULE_PX - 1), fill=INK)
+                draw.rectangle((x, y0, x + MODULE_PX - 1, y0 + MODULE_PX - 1), fill=BLACK)
     spaced = " ".join(info.badge_code[i : i + 5] for i in range(0, len(info.badge_code), 5))
     _centred(draw, qy + side + QUIET_MODULES * MODULE_PX + 10, [spaced], 44, BADGE_W)
     return image
@@ -169,11 +172,11 @@ def _cut_marks(draw: ImageDraw.ImageDraw, xs: Iterable[int], ys: Iterable[int], 
     xs, ys = sorted(set(xs)), sorted(set(ys))
     length = min(gap - 6, mm(4))
     for x in xs:
-        draw.line((x, ys[0] - gap, x, ys[0] - gap + length), fill=INK, width=2)
-        draw.line((x, ys[-1] + gap - length, x, ys[-1] + gap), fill=INK, width=2)
+        draw.line((x, ys[0] - gap, x, ys[0] - gap + length), fill=BLACK, width=2)
+        draw.line((x, ys[-1] + gap - length, x, ys[-1] + gap), fill=BLACK, width=2)
     for y in ys:
-        draw.line((xs[0] - gap, y, xs[0] - gap + length, y), fill=INK, width=2)
-        draw.line((xs[-1] + gap - length, y, xs[-1] + gap, y), fill=INK, width=2)
+        draw.line((xs[0] - gap, y, xs[0] - gap + length, y), fill=BLACK, width=2)
+        draw.line((xs[-1] + gap - length, y, xs[-1] + gap, y), fill=BLACK, width=2)
 
 
 def pages(badges: Sequence[BadgeInfo], layout: Layout) -> Iterator[Image.Image]:
@@ -183,14 +186,14 @@ def pages(badges: Sequence[BadgeInfo], layout: Layout) -> Iterator[Image.Image]:
         return
     if layout == "single":
         for info in badges:
-            page = Image.new("RGB", (A6_W, A6_H), PAPER)
+            page = _blank((A6_W, A6_H), colour=info.opted_out)
             page.paste(draw_badge(info), ((A6_W - BADGE_W) // 2, (A6_H - BADGE_H) // 2))
-            yield _plain(page, [info])
+            yield page
         return
     left, top = (A4_W - 2 * BADGE_W) // 2, (A4_H - 2 * BADGE_H) // 2
     slots = [(left + c * BADGE_W, top + r * BADGE_H) for r in range(2) for c in range(2)]
     for start in range(0, len(badges), 4):
-        page = Image.new("RGB", (A4_W, A4_H), PAPER)
+        page = _blank((A4_W, A4_H), colour=any(b.opted_out for b in badges[start : start + 4]))
         for info, (x, y) in zip(badges[start : start + 4], slots, strict=False):
             page.paste(draw_badge(info), (x, y))
         draw = ImageDraw.Draw(page)
@@ -200,13 +203,13 @@ def pages(badges: Sequence[BadgeInfo], layout: Layout) -> Iterator[Image.Image]:
             [top, top + BADGE_H, top + 2 * BADGE_H],
             min(left, top),
         )
-        yield _plain(page, badges[start : start + 4])
+        yield page
 
 
-def _plain(page: Image.Image, on_it: Sequence[BadgeInfo]) -> Image.Image:
-    """The page in grey when no badge on it carries the yellow band: a third of the pixels to
-    write and compress (a booking's confirmation makes one while the attendee's mail waits)."""
-    return page if any(info.opted_out for info in on_it) else page.convert("L")
+def _blank(size: tuple[int, int], *, colour: bool) -> Image.Image:
+    """A white page or badge: in colour only when it carries the yellow band, else grey (a
+    third of the pixels to fill, write and compress: every booking's confirmation makes one)."""
+    return Image.new("RGB", size, PAPER) if colour else Image.new("L", size, 255)
 
 
 def write_pdf(images: Iterable[Image.Image], *, title: str, dpi: float = DPI) -> bytes:
