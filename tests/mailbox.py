@@ -30,6 +30,7 @@ class Inbox:
         self.url = url
         self.messages: list[EmailMessage] = []
         self.envelopes: list[list[str]] = []
+        self.connections: list[int] = []  # for each message, which connection brought it
         self.refuse: set[str] = set()
 
     async def handle_RCPT(  # noqa: N802
@@ -45,6 +46,7 @@ class Inbox:
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
         self.envelopes.append(list(envelope.rcpt_tos))
+        self.connections.append(id(session))
         return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:

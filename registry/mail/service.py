@@ -16,8 +16,8 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -354,7 +354,7 @@ def send_pending(
     more. A sender that dies before recording leaves its messages due again after `CLAIM`."""
     send = transport.sender()
     done = 0
-    with _sending:  # one sender per process; claims keep processes apart
+    with _sending, closing_sender(send):  # one sender per process; claims keep processes apart
         while done < limit:
             at = now or utcnow()
             claimed = patiently(lambda: _claim(units, at, min(BATCH, limit - done)))  # noqa: B023
@@ -370,6 +370,16 @@ def send_pending(
             if outcomes[-1].state is None or len(claimed) < BATCH:
                 break
     return done
+
+
+@contextmanager
+def closing_sender(send: transport.SmtpSender | None) -> Iterator[None]:
+    """The round's connection to the mail server ends with the round."""
+    try:
+        yield
+    finally:
+        if send is not None:
+            send.close()
 
 
 def _claim(

@@ -14,7 +14,7 @@ import smtplib
 import ssl
 from collections.abc import Callable
 from email.message import EmailMessage
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from registry.config import ConfigError, get_settings
 
@@ -53,7 +53,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def smtp_sender(url: str, *, allow_plaintext: bool = False, timeout: float = 20) -> Sender:
+def smtp_sender(url: str, *, allow_plaintext: bool = False, timeout: float = 20) -> SmtpSender:
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.scheme not in ("smtp", "smtps") or not host:
@@ -66,36 +66,77 @@ def smtp_sender(url: str, *, allow_plaintext: bool = False, timeout: float = 20)
             f"or localhost), not {host}: use STARTTLS or smtps:// for a remote server."
         )
 
-    def send(message: EmailMessage) -> None:
+    return SmtpSender(parts, host, allow_plaintext=allow_plaintext, timeout=timeout)
+
+
+class SmtpSender:
+    """Sends messages over one connection, opened (TLS, login) at the first message and kept
+    for the next ones of the same round (`close` ends it): a burst of confirmations does not
+    open a connection and a TLS session for each. Any error drops the connection; the next
+    message opens a new one."""
+
+    def __init__(
+        self, parts: SplitResult, host: str, *, allow_plaintext: bool, timeout: float
+    ) -> None:
+        self.parts, self.host = parts, host
+        self.allow_plaintext, self.timeout = allow_plaintext, timeout
+        self._client: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        parts, host = self.parts, self.host
         context = ssl.create_default_context()
+        client: smtplib.SMTP
+        if parts.scheme == "smtps":
+            client = smtplib.SMTP_SSL(
+                host, parts.port or 465, context=context, timeout=self.timeout
+            )
+        else:
+            client = smtplib.SMTP(host, parts.port or 587, timeout=self.timeout)
         try:
-            client: smtplib.SMTP
-            if parts.scheme == "smtps":
-                client = smtplib.SMTP_SSL(host, parts.port or 465, context=context, timeout=timeout)
-            else:
-                client = smtplib.SMTP(host, parts.port or 587, timeout=timeout)
-            with client:
-                if parts.scheme == "smtp":
+            if parts.scheme == "smtp":
+                client.ehlo()
+                if client.has_extn("starttls"):
+                    client.starttls(context=context)
                     client.ehlo()
-                    if client.has_extn("starttls"):
-                        client.starttls(context=context)
-                        client.ehlo()
-                    elif not allow_plaintext:
-                        raise Temporary(
-                            f"refused to send: the mail server {host} does not offer STARTTLS "
-                            "(use smtps://, enable TLS on the server, or set "
-                            "REGISTRY_SMTP_ALLOW_PLAINTEXT for a relay on this machine)"
-                        )
-                if parts.username:
-                    client.login(unquote(parts.username), unquote(parts.password or ""))
-                # The envelope goes to exactly the composed recipients, never to whatever
-                # else a header might be made to name.
-                client.send_message(message, to_addrs=recipients(message))
+                elif not self.allow_plaintext:
+                    raise Temporary(
+                        f"refused to send: the mail server {host} does not offer STARTTLS "
+                        "(use smtps://, enable TLS on the server, or set "
+                        "REGISTRY_SMTP_ALLOW_PLAINTEXT for a relay on this machine)"
+                    )
+            if parts.username:
+                client.login(unquote(parts.username), unquote(parts.password or ""))
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.quit()
+            except (OSError, smtplib.SMTPException):
+                client.close()
+
+    def __call__(self, message: EmailMessage) -> None:
+        if self._client is not None:  # kept from the last message: still there?
+            try:
+                self._client.noop()
+            except (OSError, smtplib.SMTPException):
+                self.close()
+        try:
+            if self._client is None:
+                self._client = self._connect()
+            # The envelope goes to exactly the composed recipients, never to whatever else a
+            # header might be made to name.
+            self._client.send_message(message, to_addrs=recipients(message))
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             reason = "; ".join(
                 f"{c} {m.decode(errors='replace')}" for c, m in exc.recipients.values()
             )
+            self.close()
             if codes and all(c >= 500 for c in codes):
                 raise Bounced(f"recipient refused: {reason}"[:500]) from None
             raise Temporary(f"recipient deferred: {reason}"[:500]) from None
@@ -103,13 +144,13 @@ def smtp_sender(url: str, *, allow_plaintext: bool = False, timeout: float = 20)
             error = exc.smtp_error
             text = error.decode(errors="replace") if isinstance(error, bytes) else str(error)
             reason = f"{exc.smtp_code} {text}"
+            self.close()
             if exc.smtp_code >= 500:
                 raise Bounced(f"message refused: {reason}"[:500]) from None
             raise Temporary(f"message deferred: {reason}"[:500]) from None
         except (OSError, smtplib.SMTPException) as exc:
+            self.close()
             raise Temporary(f"{type(exc).__name__}: {exc}"[:500]) from None
-
-    return send
 
 
 def log_sender(message: EmailMessage, *, what: str) -> None:
@@ -141,7 +182,7 @@ def configured() -> bool:
     return bool(get_settings().smtp_url)
 
 
-def sender() -> Sender | None:
+def sender() -> SmtpSender | None:
     """The SMTP sender, or None when no mail server is configured."""
     settings = get_settings()
     if not settings.smtp_url:

@@ -57,6 +57,19 @@ def test_queued_mail_is_sent_once_after_commit(committed: None, inbox: Inbox) ->
         assert row.attempts == 1
 
 
+def test_one_round_sends_its_messages_over_one_connection(
+    session: Session, inbox: Inbox
+) -> None:
+    for n in range(3):
+        mail.queue_staff_notice(
+            session=session, to=["comms-team@example.org"], subject=f"Notice {n}", body="x"
+        )
+    assert deliver(session) == 3
+    assert len(inbox.messages) == 3
+    assert len(set(inbox.connections)) == 1  # not a connection (and TLS session) a message
+    assert deliver(session) == 0
+
+
 def test_mail_server_down_keeps_the_message_and_backs_off(
     committed: None, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
