@@ -684,9 +684,13 @@ def main() -> None:
                     f"{s.at:6.0f} {s.rss_mb:8.1f} {s.pss_mb:8.1f} {s.fds:5d} {db:>8s} "
                     f"{s.processes:5d}"
                 )
-            first, last = series[0], series[-1]
+            # From the first sample after a minute of load: the pool's processes start on the
+            # first photo and the connection pools fill in the first seconds; what a leak
+            # looks like is growth after that.
+            warm = [s for s in series if s.at >= 60]
+            first, last = (warm or series)[0], series[-1]
             print(
-                f"growth first→last: RSS {growth(first.rss_mb, last.rss_mb)}, "
+                f"growth {first.at:.0f} s→{last.at:.0f} s: RSS {growth(first.rss_mb, last.rss_mb)}, "
                 f"PSS {growth(first.pss_mb, last.pss_mb)}, fds {growth(first.fds, last.fds)}"
                 + (
                     f", db connections {growth(first.connections, last.connections)}"
