@@ -690,7 +690,8 @@ def main() -> None:
             warm = [s for s in series if s.at >= 60]
             first, last = (warm or series)[0], series[-1]
             print(
-                f"growth {first.at:.0f} s→{last.at:.0f} s: RSS {growth(first.rss_mb, last.rss_mb)}, "
+                f"growth {first.at:.0f} s→{last.at:.0f} s: "
+                f"RSS {growth(first.rss_mb, last.rss_mb)}, "
                 f"PSS {growth(first.pss_mb, last.pss_mb)}, fds {growth(first.fds, last.fds)}"
                 + (
                     f", db connections {growth(first.connections, last.connections)}"
