@@ -57,9 +57,7 @@ def test_queued_mail_is_sent_once_after_commit(committed: None, inbox: Inbox) ->
         assert row.attempts == 1
 
 
-def test_one_round_sends_its_messages_over_one_connection(
-    session: Session, inbox: Inbox
-) -> None:
+def test_one_round_sends_its_messages_over_one_connection(session: Session, inbox: Inbox) -> None:
     for n in range(3):
         mail.queue_staff_notice(
             session=session, to=["comms-team@example.org"], subject=f"Notice {n}", body="x"
